@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { registerReplay } from "./replay.js";
+
+const program = new Command();
+program
+  .name("forewarm")
+  .description(
+    "Predictive warm-pool orchestrator: forecasts tasks and prepares warm environments ahead of them.",
+  )
+  .version("0.1.0")
+  .showHelpAfterError();
+
+registerReplay(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`forewarm: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
