@@ -1,0 +1,128 @@
+import { createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { parse } from "csv-parse";
+import { lineError, ReplayInputError } from "../errors.js";
+
+/** A data line of a trace file: its 1-based line number and raw fields. */
+export interface Row {
+  line: number;
+  fields: string[];
+}
+
+/**
+ * Decides what happens to a malformed line: an error naming file and line, or, under --skip-bad,
+ * a count reported with the results.
+ */
+export class BadLines {
+  skipped = 0;
+  constructor(readonly skipBad: boolean) {}
+  report(file: string, line: number, message: string): void {
+    if (!this.skipBad) throw lineError(file, line, message);
+    this.skipped++;
+  }
+}
+
+export async function openTraceStream(file: string): Promise<Readable> {
+  try {
+    await access(file);
+  } catch {
+    throw new ReplayInputError(`${file}: cannot read file`);
+  }
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  return file.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
+}
+
+interface CsvInfoRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+/** Streams a CSV file (plain or .gz): the header, then data rows with their line numbers. */
+export async function* readCsv(file: string, bad: BadLines): AsyncGenerator<Row> {
+  const input = await openTraceStream(file);
+  const parser = input.pipe(
+    parse({
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+      skip_records_with_error: bad.skipBad,
+    }),
+  );
+  parser.on("skip", () => {
+    bad.skipped++;
+  });
+  input.on("error", (err) => parser.destroy(err));
+  try {
+    for await (const item of parser as AsyncIterable<CsvInfoRecord>) {
+      yield { line: item.info.lines, fields: item.record };
+    }
+  } catch (err) {
+    if (err instanceof ReplayInputError) throw err;
+    const e = err as { lines?: number; message?: string; code?: string };
+    if (e.code === "Z_DATA_ERROR" || e.code === "Z_BUF_ERROR")
+      throw new ReplayInputError(`${file}: not a valid gzip file`);
+    throw lineError(file, e.lines ?? 0, `malformed CSV: ${e.message ?? String(err)}`);
+  }
+}
+
+/** Column positions by header name; a missing required column is an error on line 1. */
+export class Header {
+  private readonly pos = new Map<string, number>();
+  constructor(
+    readonly file: string,
+    readonly names: string[],
+  ) {
+    names.forEach((n, i) => {
+      this.pos.set(n, i);
+    });
+  }
+  has(name: string): boolean {
+    return this.pos.has(name);
+  }
+  require(name: string, why = ""): number {
+    const i = this.pos.get(name);
+    if (i === undefined) {
+      const shown = this.names.length > 12 ? `${this.names.slice(0, 12).join(",")},…` : this.names.join(",");
+      throw lineError(this.file, 1, `missing column '${name}'${why} (header: ${shown})`);
+    }
+    return i;
+  }
+  optional(name: string): number | undefined {
+    return this.pos.get(name);
+  }
+}
+
+/** Reads the header line; an empty file is an error on line 1. */
+export async function readHeaderAndRows(
+  file: string,
+  bad: BadLines,
+): Promise<{ header: Header; rows: AsyncGenerator<Row> }> {
+  const rows = readCsv(file, bad);
+  const first = await rows.next();
+  if (first.done) throw lineError(file, 1, "empty file (expected a header line)");
+  return { header: new Header(file, first.value.fields), rows };
+}
+
+/** A finite number, or a line error naming the column. */
+export function numberField(
+  file: string,
+  row: Row,
+  index: number,
+  column: string,
+  bad: BadLines,
+): number | null {
+  const text = row.fields[index];
+  if (text === undefined) {
+    bad.report(file, row.line, `missing value for '${column}' (line has ${row.fields.length} fields)`);
+    return null;
+  }
+  const v = text === "" ? Number.NaN : Number(text);
+  if (!Number.isFinite(v)) {
+    bad.report(file, row.line, `'${column}' is not a number: '${text}'`);
+    return null;
+  }
+  return v;
+}

@@ -1,0 +1,56 @@
+import { createInterface } from "node:readline";
+import { lineError, ReplayInputError } from "../errors.js";
+import type { LoadedTrace } from "../trace.js";
+import { TraceBuilder } from "../trace-builder.js";
+import { BadLines, openTraceStream } from "./csv-rows.js";
+import type { LoadOptions } from "./types.js";
+
+const SWF_FIELDS = 18;
+
+/**
+ * Standard Workload Format: 18 whitespace-separated fields, `;` comment lines. Field 2 = submit time
+ * (s), 4 = run time (s, −1 unknown → 0), 12 = user id, 14 = executable id; app = (user, executable).
+ */
+export async function loadSwf(options: LoadOptions): Promise<LoadedTrace> {
+  const file = options.trace;
+  if (!file) throw new ReplayInputError("swf needs --trace FILE");
+  const bad = new BadLines(options.skipBad ?? false);
+  const builder = new TraceBuilder(options.wantEvents ?? false);
+  const lines = createInterface({ input: await openTraceStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNo = 0;
+  let dataLines = 0;
+  try {
+    for await (const text of lines) {
+      lineNo++;
+      const trimmed = text.trim();
+      if (trimmed === "" || trimmed.startsWith(";")) continue;
+      dataLines++;
+      const f = trimmed.split(/\s+/);
+      if (f.length < SWF_FIELDS) {
+        bad.report(file, lineNo, `expected ${SWF_FIELDS} fields, found ${f.length}`);
+        continue;
+      }
+      const submit = Number(f[1]);
+      const run = Number(f[3]);
+      if (!Number.isFinite(submit) || !Number.isFinite(run)) {
+        bad.report(file, lineNo, `submit time or run time is not a number: '${f[1]}', '${f[3]}'`);
+        continue;
+      }
+      if (submit < 0) {
+        bad.report(file, lineNo, `negative submit time: ${submit}`);
+        continue;
+      }
+      builder.addInvocation(builder.appId(`u${f[11]}/x${f[13]}`), submit, Math.max(0, run));
+    }
+  } catch (err) {
+    if (err instanceof ReplayInputError) throw err;
+    throw new ReplayInputError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  if (dataLines === 0) throw lineError(file, Math.max(1, lineNo), "empty file (no job lines)");
+  return {
+    minutes: builder.minuteTrace(),
+    events: builder.eventTrace(),
+    skippedLines: bad.skipped,
+    notes: [],
+  };
+}

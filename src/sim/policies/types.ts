@@ -1,0 +1,47 @@
+/**
+ * M1 policy contract. After each busy minute of an app the engine asks the policy where to keep the
+ * app loaded next: the minutes m with t + pw < m ≤ t + pw + ka (design.md, M1).
+ */
+export interface Decision {
+  /** Pre-warm: minutes after t before the app is loaded again (0 = stays loaded). */
+  pw: number;
+  /** Keep-alive: minutes loaded after the pre-warm; Infinity = never unload. */
+  ka: number;
+}
+
+/**
+ * A causal policy. The engine calls `afterBusyMinute` for every busy minute of every app in global
+ * time order and gives it nothing about the future, so a policy can only learn from what it has been
+ * told so far: look-ahead is impossible by construction.
+ */
+export interface M1Policy {
+  readonly kind: "causal";
+  afterBusyMinute(app: number, minute: number, count: number): Decision;
+}
+
+/** The oracle is the one policy that sees the future: the app's next busy minute (or null). */
+export interface ClairvoyantPolicy {
+  readonly kind: "clairvoyant";
+  afterBusyMinute(app: number, minute: number, count: number, nextBusyMinute: number | null): Decision;
+}
+
+export type AnyM1Policy = M1Policy | ClairvoyantPolicy;
+
+/** What a policy may know about the trace before it starts: sizes only, no content. */
+export interface PolicyContext {
+  appCount: number;
+}
+
+export type ParamValues = Readonly<Record<string, number>>;
+
+/** A policy by name, with its parameters and defaults; the registry holds these. */
+export interface PolicyDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly defaults: ParamValues;
+  /** Parameters that must be given (e.g. `ka` of `fixed`). */
+  readonly required?: readonly string[];
+  create(params: ParamValues, context: PolicyContext): AnyM1Policy;
+  /** Fixed keep-alive in minutes when the policy is one (lets M2 run it); undefined otherwise. */
+  fixedKeepAlive?(params: ParamValues): number | undefined;
+}

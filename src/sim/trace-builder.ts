@@ -1,0 +1,143 @@
+import type { EventTrace, MinuteTrace } from "./trace.js";
+
+/**
+ * Accumulates rows as loaders stream them, then freezes them into the typed layouts of trace.ts.
+ * Rows may arrive in any time order; per-app minutes are sorted and merged at the end.
+ */
+export class TraceBuilder {
+  private readonly index = new Map<string, number>();
+  private readonly names: string[] = [];
+  private readonly minutesOf: number[][] = [];
+  private readonly countsOf: number[][] = [];
+  private readonly memorySum: number[] = [];
+  private readonly memoryRows: number[] = [];
+  private readonly evApp: number[] = [];
+  private readonly evStart: number[] = [];
+  private readonly evDuration: number[] = [];
+  private invocations = 0;
+
+  constructor(private readonly wantEvents: boolean) {}
+
+  appId(name: string): number {
+    let id = this.index.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.index.set(name, id);
+      this.names.push(name);
+      this.minutesOf.push([]);
+      this.countsOf.push([]);
+      this.memorySum.push(0);
+      this.memoryRows.push(0);
+    }
+    return id;
+  }
+
+  knownApp(name: string): number | undefined {
+    return this.index.get(name);
+  }
+
+  get apps(): readonly string[] {
+    return this.names;
+  }
+
+  /** Adds `count` invocations of app `id` in minute `minute` (M1). */
+  addCount(id: number, minute: number, count: number): void {
+    if (count <= 0) return;
+    const ms = this.minutesOf[id]!;
+    const last = ms.length - 1;
+    if (last >= 0 && ms[last] === minute) this.countsOf[id]![last]! += count;
+    else {
+      ms.push(minute);
+      this.countsOf[id]!.push(count);
+    }
+    this.invocations += count;
+  }
+
+  /** Adds one invocation (M1 count in its start minute, and the M2 event when events are wanted). */
+  addInvocation(id: number, startSeconds: number, durationSeconds: number): void {
+    this.addCount(id, Math.floor(startSeconds / 60), 1);
+    if (this.wantEvents) this.addEventOnly(id, startSeconds, durationSeconds);
+  }
+
+  /** Adds an M2 event without counting it for M1 (for traces whose counts come separately). */
+  addEventOnly(id: number, startSeconds: number, durationSeconds: number): void {
+    this.evApp.push(id);
+    this.evStart.push(startSeconds);
+    this.evDuration.push(durationSeconds);
+  }
+
+  /** One memory observation for an app; the app's memory is the mean of its observations. */
+  addMemory(id: number, mb: number): void {
+    this.memorySum[id]! += mb;
+    this.memoryRows[id]! += 1;
+  }
+
+  appsWithoutMemory(): number {
+    return this.memoryRows.filter((n) => n === 0).length;
+  }
+
+  minuteTrace(): MinuteTrace {
+    const n = this.names.length;
+    const offsets = new Int32Array(n + 1);
+    const total = this.minutesOf.reduce((s, m) => s + m.length, 0);
+    const minutes = new Int32Array(total);
+    const counts = new Float64Array(total);
+    let k = 0;
+    for (let a = 0; a < n; a++) {
+      offsets[a] = k;
+      k = writeSortedMerged(this.minutesOf[a]!, this.countsOf[a]!, minutes, counts, k);
+    }
+    offsets[n] = k;
+    return {
+      appNames: this.names.slice(),
+      appMemoryMb: this.memoryVector(),
+      appOffset: offsets,
+      busyMinute: minutes.subarray(0, k),
+      busyCount: counts.subarray(0, k),
+      invocations: this.invocations,
+    };
+  }
+
+  eventTrace(): EventTrace | undefined {
+    if (!this.wantEvents) return undefined;
+    const order = Array.from(this.evStart.keys());
+    // Stable sort by start: arrivals at the same instant keep trace order (design.md, M2).
+    order.sort((x, y) => this.evStart[x]! - this.evStart[y]! || x - y);
+    return {
+      appNames: this.names.slice(),
+      appMemoryMb: this.memoryVector(),
+      app: Int32Array.from(order, (i) => this.evApp[i]!),
+      start: Float64Array.from(order, (i) => this.evStart[i]!),
+      duration: Float64Array.from(order, (i) => this.evDuration[i]!),
+    };
+  }
+
+  private memoryVector(): Float64Array {
+    return Float64Array.from(this.names, (_, a) =>
+      this.memoryRows[a]! > 0 ? this.memorySum[a]! / this.memoryRows[a]! : 1,
+    );
+  }
+}
+
+function writeSortedMerged(
+  ms: number[],
+  cs: number[],
+  outM: Int32Array,
+  outC: Float64Array,
+  k: number,
+): number {
+  let sorted = true;
+  for (let i = 1; i < ms.length; i++) if (ms[i]! < ms[i - 1]!) sorted = false;
+  let order = Array.from(ms.keys());
+  if (!sorted) order = order.sort((x, y) => ms[x]! - ms[y]!);
+  let out = k;
+  for (const i of order) {
+    if (out > k && outM[out - 1] === ms[i]) outC[out - 1]! += cs[i]!;
+    else {
+      outM[out] = ms[i]!;
+      outC[out] = cs[i]!;
+      out++;
+    }
+  }
+  return out;
+}
