@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { registerReplay } from "./replay.js";
+import { registerServe } from "./serve.js";
+import { registerSubmit } from "./submit.js";
 
 const program = new Command();
 program
@@ -11,6 +13,8 @@ program
   .version("0.1.0")
   .showHelpAfterError();
 
+registerServe(program);
+registerSubmit(program);
 registerReplay(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

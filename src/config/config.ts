@@ -1,0 +1,160 @@
+import fs from "node:fs";
+import path from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+const Resources = Type.Object(
+  {
+    cpu: Type.Number({ exclusiveMinimum: 0, maximum: 256, default: 1 }),
+    memoryMb: Type.Integer({ minimum: 16, maximum: 1_048_576, default: 256 }),
+    storageMb: Type.Integer({ minimum: 0, default: 512 }),
+    networkMbps: Type.Number({ minimum: 0, default: 100 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ default: "127.0.0.1" }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 7300 }),
+    /** Holds the SQLite history, inline task code and environment scratch dirs. */
+    dataDir: Type.String({ minLength: 1, default: "./data" }),
+    /** Root that `entry` paths of submitted tasks are resolved under; defaults to <dataDir>/tasks. */
+    tasksDir: Type.Optional(Type.String({ minLength: 1 })),
+    capacity: Type.Object(
+      {
+        cpu: Type.Number({ exclusiveMinimum: 0, default: 8 }),
+        memoryMb: Type.Integer({ minimum: 16, default: 8192 }),
+        maxEnvironments: Type.Integer({ minimum: 1, default: 32 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Idle environments are reclaimed after this long (10 minutes, the OpenWhisk/Lambda-style default). */
+    keepAliveMs: Type.Integer({ minimum: 0, default: 600_000 }),
+    /** How often the pool looks for expired environments and records concurrency. */
+    reclaimIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+    queue: Type.Object(
+      { maxLength: Type.Integer({ minimum: 1, default: 1000 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    defaults: Type.Object(
+      {
+        resources: Resources,
+        timeoutMs: Type.Integer({ minimum: 1, default: 60_000 }),
+        maxTimeoutMs: Type.Integer({ minimum: 1, default: 900_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    limits: Type.Object(
+      {
+        /** Largest accepted request body (HTTP 413 above it). */
+        maxBodyBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+        /** Largest stored task output; larger outputs are kept as a truncation note. */
+        maxStoredOutputBytes: Type.Integer({ minimum: 0, default: 65_536 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Hard limits through cgroup v1: "auto" uses them where writable. */
+    cgroups: Type.Union([Type.Literal("auto"), Type.Boolean()], { default: "auto" }),
+    /** How long SIGTERM waits for running tasks before failing them. */
+    shutdownGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+    logLevel: Type.Union(
+      ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
+      { default: "info" },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`config ${field}: ${message}`);
+  }
+}
+
+const camel = (s: string): string =>
+  s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * FOREWARM_<PATH> environment variables override the file: `__` separates levels and snake case maps
+ * to camel case, e.g. FOREWARM_CAPACITY__MEMORY_MB=4096 → capacity.memoryMb. Values are JSON where
+ * they parse as JSON (numbers, booleans), strings otherwise.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, raw] of Object.entries(env)) {
+    if (!k.startsWith("FOREWARM_") || raw === undefined) continue;
+    const parts = k.slice("FOREWARM_".length).split("__").map(camel);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    let node = out;
+    for (const p of parts.slice(0, -1)) {
+      const next = node[p];
+      node[p] = typeof next === "object" && next !== null ? next : {};
+      node = node[p] as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]!] = value;
+  }
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      typeof v === "object" && v !== null && !Array.isArray(v) && typeof b === "object" && b !== null
+        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Validates a raw configuration object and fills defaults; throws ConfigError naming the field. */
+export function parseConfig(raw: unknown): Config {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) {
+    const field = first.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
+    throw new ConfigError(field, first.message);
+  }
+  return withDefaults as Config;
+}
+
+/** Defaults ← file (JSON) ← FOREWARM_* environment ← explicit overrides (CLI flags). */
+export function loadConfig(
+  options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {},
+): Config {
+  let fromFile: Record<string, unknown> = {};
+  if (options.file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(options.file, "utf8");
+    } catch (err) {
+      throw new ConfigError("(file)", `cannot read ${options.file}: ${(err as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError("(file)", `${options.file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
+      throw new ConfigError("(root)", `${options.file} must hold a JSON object`);
+    }
+  }
+  const merged = merge(merge(fromFile, envOverrides(options.env ?? process.env)), options.overrides ?? {});
+  return parseConfig(merged);
+}
+
+export function resolvedTasksDir(config: Config): string {
+  return path.resolve(config.tasksDir ?? path.join(config.dataDir, "tasks"));
+}

@@ -1,0 +1,82 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { RUNTIMES } from "./types.js";
+
+const Name = (max: number, description: string) =>
+  Type.String({ minLength: 1, maxLength: max, pattern: "^[A-Za-z0-9][A-Za-z0-9._@:/+-]*$", description });
+
+/**
+ * What a client submits (HTTP body of POST /v1/tasks, or `forewarm submit`). Unknown fields and
+ * mistyped values are rejected rather than coerced: a task that runs with a guessed meaning is worse
+ * than a clear 400.
+ */
+export const TaskSubmissionSchema = Type.Object(
+  {
+    user: Name(128, "tenant id"),
+    type: Type.Optional(Name(200, "task type; derived from runtime and code when absent")),
+    runtime: Type.Union(
+      RUNTIMES.map((r) => Type.Literal(r)),
+      { description: "runner to use: node or python3" },
+    ),
+    entry: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        // relative path of a module under the tasks directory; traversal is also re-checked on resolve
+        pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+\\.(mjs|js|py)$",
+        description: "module path relative to the tasks directory",
+      }),
+    ),
+    code: Type.Optional(Type.String({ minLength: 1, description: "inline module source" })),
+    function: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        pattern: "^[A-Za-z_$][A-Za-z0-9_$]*$",
+        description: "function to call",
+      }),
+    ),
+    dependencies: Type.Optional(
+      Type.Array(
+        Type.String({
+          minLength: 1,
+          maxLength: 214,
+          pattern: "^(?!.*\\.\\.)[A-Za-z0-9@_][A-Za-z0-9@._/-]*$",
+        }),
+        {
+          maxItems: 64,
+          description: "modules to import during warm-up",
+        },
+      ),
+    ),
+    input: Type.Optional(Type.Unknown({ description: "JSON input passed to the function" })),
+    priority: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 9, description: "0 lowest … 9 highest; default 5" }),
+    ),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256 })),
+          memoryMb: Type.Optional(Type.Integer({ minimum: 16, maximum: 1_048_576 })),
+          storageMb: Type.Optional(Type.Integer({ minimum: 0 })),
+          networkMbps: Type.Optional(Type.Number({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export type TaskSubmission = Static<typeof TaskSubmissionSchema>;
+
+/** A rejected input, naming the field at fault. */
+export class ValidationError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,274 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { TaskRecord } from "../core/types.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+import {
+  type HistoryStore,
+  type MinuteRollup,
+  minuteOf,
+  type RollupQuery,
+  type SeriesSummary,
+  type TaskQuery,
+  type TaskUpdate,
+} from "./store.js";
+
+/** Column name for each TaskRecord field; JSON fields are (de)serialised separately. */
+const COLUMNS: Record<keyof TaskRecord, string> = {
+  id: "id",
+  user: "user",
+  taskType: "task_type",
+  runtime: "runtime",
+  entry: "entry",
+  fn: "fn",
+  dependencies: "dependencies",
+  inputBytes: "input_bytes",
+  priority: "priority",
+  status: "status",
+  submittedAt: "submitted_at",
+  startedAt: "started_at",
+  finishedAt: "finished_at",
+  queueWaitMs: "queue_wait_ms",
+  startLatencyMs: "start_latency_ms",
+  cold: "cold",
+  environmentId: "environment_id",
+  cpuSeconds: "cpu_seconds",
+  peakMemoryMb: "peak_memory_mb",
+  networkInBytes: "network_in_bytes",
+  networkOutBytes: "network_out_bytes",
+  storageBytesWritten: "storage_bytes_written",
+  outputBytes: "output_bytes",
+  exitStatus: "exit_status",
+  error: "error",
+  output: "output",
+  linesOfCode: "lines_of_code",
+  cyclomatic: "cyclomatic",
+  functionCount: "function_count",
+  halsteadVolume: "halstead_volume",
+  analysisError: "analysis_error",
+};
+const FIELDS = Object.keys(COLUMNS) as (keyof TaskRecord)[];
+
+type Row = Record<string, unknown>;
+
+function toColumn(field: keyof TaskRecord, value: unknown): unknown {
+  if (value === undefined) return null;
+  if (field === "dependencies" || field === "output") return value === null ? null : JSON.stringify(value);
+  if (field === "cold") return value === null ? null : value ? 1 : 0;
+  return value;
+}
+
+function fromRow(row: Row): TaskRecord {
+  const out: Record<string, unknown> = {};
+  for (const f of FIELDS) {
+    const v = row[COLUMNS[f]];
+    if (f === "dependencies") out[f] = JSON.parse(String(v));
+    else if (f === "output") {
+      if (v !== null && v !== undefined) out[f] = JSON.parse(String(v));
+    } else if (f === "cold") out[f] = v === null ? null : v === 1;
+    else out[f] = v ?? null;
+  }
+  return out as unknown as TaskRecord;
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode. better-sqlite3 is synchronous, which is
+ * what makes it fast here (no thread hop per statement); the async interface just wraps it.
+ */
+export class SqliteHistoryStore implements HistoryStore {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate();
+  }
+
+  /** Applied schema version (for tests and `forewarm status`). */
+  schemaVersion(): number {
+    const row = this.db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as {
+      v: number | null;
+    };
+    return row.v ?? 0;
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT, applied_at INTEGER)",
+    );
+    const current = this.schemaVersion();
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)")
+          .run(m.version, m.description, Date.now());
+      })();
+    }
+  }
+
+  async insertTask(record: TaskRecord): Promise<void> {
+    const cols = FIELDS.map((f) => COLUMNS[f]);
+    const values = FIELDS.map((f) => toColumn(f, record[f]));
+    const insert = this.db.prepare(
+      `INSERT INTO tasks (${cols.join(",")}) VALUES (${cols.map(() => "?").join(",")})`,
+    );
+    const arrive = this.db.prepare(
+      `INSERT INTO series_minutes (user, task_type, minute, arrivals) VALUES (?, ?, ?, 1)
+       ON CONFLICT (user, task_type, minute) DO UPDATE SET arrivals = arrivals + 1`,
+    );
+    this.db.transaction(() => {
+      insert.run(...values);
+      arrive.run(record.user, record.taskType, minuteOf(record.submittedAt));
+    })();
+  }
+
+  async updateTask(id: string, update: TaskUpdate): Promise<void> {
+    const fields = (Object.keys(update) as (keyof TaskRecord)[]).filter((f) => f in COLUMNS);
+    if (fields.length === 0) return;
+    const sets = fields.map((f) => `${COLUMNS[f]} = ?`).join(", ");
+    const values = fields.map((f) => toColumn(f, update[f as keyof TaskUpdate]));
+    this.db.transaction(() => {
+      const info = this.db.prepare(`UPDATE tasks SET ${sets} WHERE id = ?`).run(...values, id);
+      if (info.changes === 0) throw new Error(`no task ${id}`);
+      if (update.status === "succeeded" || update.status === "failed") this.addUsage(id);
+    })();
+  }
+
+  /** Adds a finished task's measured usage to the rollup of the minute it finished in. */
+  private addUsage(id: string): void {
+    const t = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Row;
+    const rec = fromRow(t);
+    const minute = minuteOf(rec.finishedAt ?? rec.submittedAt);
+    this.db
+      .prepare(
+        `INSERT INTO series_minutes (user, task_type, minute, cpu_seconds, peak_memory_mb, memory_mb_sum,
+           completed, network_in_bytes, network_out_bytes, storage_bytes_written)
+         VALUES (@user, @type, @minute, @cpu, @mem, @mem, 1, @nin, @nout, @sto)
+         ON CONFLICT (user, task_type, minute) DO UPDATE SET
+           cpu_seconds = cpu_seconds + excluded.cpu_seconds,
+           peak_memory_mb = MAX(peak_memory_mb, excluded.peak_memory_mb),
+           memory_mb_sum = memory_mb_sum + excluded.memory_mb_sum,
+           completed = completed + 1,
+           network_in_bytes = network_in_bytes + excluded.network_in_bytes,
+           network_out_bytes = network_out_bytes + excluded.network_out_bytes,
+           storage_bytes_written = storage_bytes_written + excluded.storage_bytes_written`,
+      )
+      .run({
+        user: rec.user,
+        type: rec.taskType,
+        minute,
+        cpu: rec.cpuSeconds ?? 0,
+        mem: rec.peakMemoryMb ?? 0,
+        nin: rec.networkInBytes ?? 0,
+        nout: rec.networkOutBytes ?? 0,
+        sto: rec.storageBytesWritten ?? 0,
+      });
+  }
+
+  async getTask(id: string): Promise<TaskRecord | null> {
+    const row = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Row | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  async listTasks(query: TaskQuery = {}): Promise<TaskRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.user !== undefined) {
+      where.push("user = ?");
+      params.push(query.user);
+    }
+    if (query.taskType !== undefined) {
+      where.push("task_type = ?");
+      params.push(query.taskType);
+    }
+    if (query.status !== undefined) {
+      where.push("status = ?");
+      params.push(query.status);
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY submitted_at DESC, rowid DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit ?? 100) as Row[];
+    return rows.map(fromRow);
+  }
+
+  async recordConcurrency(
+    user: string,
+    taskType: string,
+    minute: number,
+    concurrency: number,
+  ): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO series_minutes (user, task_type, minute, peak_concurrency) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user, task_type, minute) DO UPDATE SET
+           peak_concurrency = MAX(peak_concurrency, excluded.peak_concurrency)`,
+      )
+      .run(user, taskType, minute, concurrency);
+  }
+
+  async rollups(query: RollupQuery = {}): Promise<MinuteRollup[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.user !== undefined) {
+      where.push("user = ?");
+      params.push(query.user);
+    }
+    if (query.taskType !== undefined) {
+      where.push("task_type = ?");
+      params.push(query.taskType);
+    }
+    if (query.fromMinute !== undefined) {
+      where.push("minute >= ?");
+      params.push(query.fromMinute);
+    }
+    if (query.toMinute !== undefined) {
+      where.push("minute <= ?");
+      params.push(query.toMinute);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT user, task_type AS taskType, minute, arrivals, peak_concurrency AS peakConcurrency,
+           cpu_seconds AS cpuSeconds, peak_memory_mb AS peakMemoryMb, memory_mb_sum AS memoryMbSum, completed,
+           network_in_bytes AS networkInBytes, network_out_bytes AS networkOutBytes,
+           storage_bytes_written AS storageBytesWritten
+         FROM series_minutes ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY user, task_type, minute`,
+      )
+      .all(...params) as MinuteRollup[];
+    return rows;
+  }
+
+  async series(): Promise<SeriesSummary[]> {
+    return this.db
+      .prepare(
+        `SELECT user, task_type AS taskType, MIN(minute) AS firstMinute, MAX(minute) AS lastMinute,
+           SUM(arrivals) AS arrivals
+         FROM series_minutes GROUP BY user, task_type HAVING SUM(arrivals) > 0 ORDER BY user, task_type`,
+      )
+      .all() as SeriesSummary[];
+  }
+
+  async failUnfinished(now: number, reason: string): Promise<number> {
+    const ids = this.db.prepare("SELECT id FROM tasks WHERE status IN ('queued', 'running')").all() as {
+      id: string;
+    }[];
+    for (const { id } of ids) {
+      await this.updateTask(id, {
+        status: "failed",
+        finishedAt: now,
+        exitStatus: "interrupted",
+        error: reason,
+      });
+    }
+    return ids.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,65 @@
+import type { TaskRecord } from "../core/types.js";
+
+/** One (user, task type) series in one minute: what forecasting reads. */
+export interface MinuteRollup {
+  user: string;
+  taskType: string;
+  /** Minutes since the epoch. */
+  minute: number;
+  arrivals: number;
+  peakConcurrency: number;
+  cpuSeconds: number;
+  peakMemoryMb: number;
+  memoryMbSum: number;
+  completed: number;
+  networkInBytes: number;
+  networkOutBytes: number;
+  storageBytesWritten: number;
+}
+
+export interface SeriesSummary {
+  user: string;
+  taskType: string;
+  firstMinute: number;
+  lastMinute: number;
+  arrivals: number;
+}
+
+export interface TaskQuery {
+  user?: string;
+  taskType?: string;
+  status?: TaskRecord["status"];
+  limit?: number;
+}
+
+export interface RollupQuery {
+  user?: string;
+  taskType?: string;
+  fromMinute?: number;
+  toMinute?: number;
+}
+
+/** Fields a task record gains as it moves through its life. */
+export type TaskUpdate = Partial<Omit<TaskRecord, "id" | "user" | "taskType" | "submittedAt">>;
+
+/**
+ * The time-series history of every task. Async so that networked stores (PostgreSQL) fit the same
+ * seam as the embedded SQLite one.
+ */
+export interface HistoryStore {
+  /** Records an accepted task and counts its arrival in its minute. */
+  insertTask(record: TaskRecord): Promise<void>;
+  /** Applies a state change; a final state also adds the task's usage to its finish minute. */
+  updateTask(id: string, update: TaskUpdate): Promise<void>;
+  getTask(id: string): Promise<TaskRecord | null>;
+  listTasks(query?: TaskQuery): Promise<TaskRecord[]>;
+  /** Raises the series' peak concurrency for a minute to at least `concurrency`. */
+  recordConcurrency(user: string, taskType: string, minute: number, concurrency: number): Promise<void>;
+  rollups(query?: RollupQuery): Promise<MinuteRollup[]>;
+  series(): Promise<SeriesSummary[]>;
+  /** Fails every task left queued or running by a previous process; returns how many. */
+  failUnfinished(now: number, reason: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);

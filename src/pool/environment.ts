@@ -1,0 +1,72 @@
+import type { EnvironmentSpec, ResourceVector } from "../core/types.js";
+
+/**
+ * Lifecycle: creating → warming → ready ⇄ busy → draining → gone.
+ * `ready` means idle and warm; `busy` runs exactly one task.
+ */
+export type EnvironmentState = "creating" | "warming" | "ready" | "busy" | "draining" | "gone";
+
+export interface EnvironmentView {
+  id: string;
+  user: string;
+  spec: EnvironmentSpec;
+  specKey: string;
+  state: EnvironmentState;
+  /** True when created ahead of demand by the planner rather than for a waiting task. */
+  shadow: boolean;
+  createdAt: number;
+  readyAt: number | null;
+  /** When it last became idle (ready); null while creating or busy. */
+  idleSince: number | null;
+  tasksRun: number;
+  /** Measured time from create to ready (start + imports + warm-up), ms. */
+  coldStartMs: number | null;
+  /** Idle memory·time accumulated so far, MiB·ms (wasted memory-time in design.md terms). */
+  idleMbMs: number;
+}
+
+export interface Capacity {
+  cpu: number;
+  memoryMb: number;
+  maxEnvironments: number;
+}
+
+export interface PoolSnapshot {
+  now: number;
+  environments: readonly EnvironmentView[];
+  capacity: Capacity;
+}
+
+/** Resources held by environments that are not gone. */
+export function usedResources(envs: readonly EnvironmentView[]): {
+  cpu: number;
+  memoryMb: number;
+  count: number;
+} {
+  let cpu = 0;
+  let memoryMb = 0;
+  let count = 0;
+  for (const e of envs) {
+    if (e.state === "gone") continue;
+    cpu += e.spec.resources.cpu;
+    memoryMb += e.spec.resources.memoryMb;
+    count += 1;
+  }
+  return { cpu, memoryMb, count };
+}
+
+export function fitsCapacity(
+  envs: readonly EnvironmentView[],
+  capacity: Capacity,
+  extra: ResourceVector,
+  freed: ResourceVector = { cpu: 0, memoryMb: 0, storageMb: 0, networkMbps: 0 },
+  freedCount = 0,
+): boolean {
+  const used = usedResources(envs);
+  const eps = 1e-9;
+  return (
+    used.cpu - freed.cpu + extra.cpu <= capacity.cpu + eps &&
+    used.memoryMb - freed.memoryMb + extra.memoryMb <= capacity.memoryMb + eps &&
+    used.count - freedCount + 1 <= capacity.maxEnvironments
+  );
+}

@@ -1,0 +1,111 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import type { Config } from "../config/config.js";
+import type { Clock } from "../core/clock.js";
+import { ValidationError } from "../core/submission.js";
+import type { HistoryStore } from "../history/store.js";
+import type { Logger } from "../log/logger.js";
+import { type Orchestrator, QueueFullError, ShuttingDownError } from "../orchestrator/orchestrator.js";
+import { buildTask, validateSubmission } from "../orchestrator/task-factory.js";
+
+export interface AppDeps {
+  config: Config;
+  orchestrator: Orchestrator;
+  store: HistoryStore;
+  clock: Clock;
+  logger: Logger;
+  tasksDir: string;
+}
+
+interface ErrorBody {
+  error: string;
+  field: string | null;
+  message: string;
+}
+
+const err = (error: string, field: string | null, message: string): ErrorBody => ({ error, field, message });
+
+function parseWait(q: Record<string, string | undefined>): { wait: boolean; timeoutMs: number | null } {
+  const w = q.wait;
+  if (w !== undefined && w !== "true" && w !== "false")
+    throw new ValidationError("wait", "must be true or false");
+  const t = q.timeoutMs;
+  if (t !== undefined && !/^\d{1,9}$/.test(t))
+    throw new ValidationError("timeoutMs", "must be a whole number of ms");
+  return { wait: w === "true", timeoutMs: t === undefined ? null : Number(t) };
+}
+
+/**
+ * The HTTP API. Fastify: mainstream, fast, with body limits and a clean error hook; bodies are checked
+ * with the same TypeBox schema the CLI uses (no type coercion, unknown fields rejected), so an error
+ * names the field the same way everywhere.
+ */
+export function buildApp(d: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: d.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: d.config.limits.maxBodyBytes,
+  });
+
+  app.setErrorHandler((e: FastifyError, _req, reply) => {
+    if (e instanceof ValidationError)
+      return reply.status(e.status).send(err("invalid_request", e.field, e.message));
+    if (e instanceof QueueFullError) return reply.status(429).send(err("queue_full", null, e.message));
+    if (e instanceof ShuttingDownError) return reply.status(503).send(err("shutting_down", null, e.message));
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return reply
+        .status(413)
+        .send(err("payload_too_large", "(body)", `body exceeds ${d.config.limits.maxBodyBytes} bytes`));
+    }
+    if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      return reply.status(415).send(err("unsupported_media_type", "(body)", "send application/json"));
+    }
+    const status = e.statusCode ?? 500;
+    if (status < 500) return reply.status(status).send(err("bad_request", "(body)", e.message));
+    d.logger.error({ err: e }, "request failed");
+    return reply.status(500).send(err("internal", null, "internal error"));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(err("not_found", null, `no route ${req.method} ${req.url}`));
+  });
+
+  app.post("/v1/tasks", async (req, reply) => {
+    const { wait, timeoutMs } = parseWait(req.query as Record<string, string | undefined>);
+    const sub = validateSubmission(req.body);
+    const task = buildTask(sub, d.config, d.tasksDir, d.clock.now());
+    await d.orchestrator.submit(task);
+    if (!wait) return reply.status(202).send({ id: task.id, status: "queued", taskType: task.taskType });
+    const record = await d.orchestrator.waitFor(task.id, timeoutMs ?? task.timeoutMs + 60_000);
+    return reply.status(200).send(record);
+  });
+
+  app.get("/v1/tasks/:id", async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const record = await d.store.getTask(id);
+    if (!record) return reply.status(404).send(err("not_found", "id", `no task ${id}`));
+    return record;
+  });
+
+  app.get("/v1/tasks", async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new ValidationError("limit", "must be a whole number from 1 to 10000");
+    }
+    const query: Parameters<HistoryStore["listTasks"]>[0] = { limit };
+    if (q.user) query.user = q.user;
+    if (q.type) query.taskType = q.type;
+    return { tasks: await d.store.listTasks(query) };
+  });
+
+  app.get("/v1/environments", async () => {
+    const snap = d.orchestrator.snapshot();
+    return { now: snap.now, capacity: snap.capacity, environments: d.orchestrator.describeEnvironments() };
+  });
+
+  app.get("/healthz", async () => {
+    const snap = d.orchestrator.snapshot();
+    return { ok: true, queueLength: d.orchestrator.queueLength, environments: snap.environments.length };
+  });
+
+  return app;
+}

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { ConfigError, envOverrides, loadConfig, parseConfig } from "../../src/config/config.js";
+
+test("defaults: 10 minute keep-alive, embedded data dir, cgroups auto", () => {
+  const c = parseConfig({});
+  assert.equal(c.keepAliveMs, 600_000);
+  assert.equal(c.dataDir, "./data");
+  assert.equal(c.cgroups, "auto");
+  assert.equal(c.defaults.resources.memoryMb, 256);
+});
+
+test("FOREWARM_* variables override the file, nested with __ and camel-cased", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-cfg-"));
+  const file = path.join(dir, "c.json");
+  fs.writeFileSync(file, JSON.stringify({ port: 8000, capacity: { cpu: 2 } }));
+  const c = loadConfig({
+    file,
+    env: { FOREWARM_CAPACITY__MEMORY_MB: "4096", FOREWARM_KEEP_ALIVE_MS: "1000", HOME: "/x" },
+    overrides: { port: 9000 },
+  });
+  assert.equal(c.port, 9000);
+  assert.equal(c.capacity.cpu, 2);
+  assert.equal(c.capacity.memoryMb, 4096);
+  assert.equal(c.keepAliveMs, 1000);
+  assert.deepEqual(envOverrides({ FOREWARM_DATA_DIR: "/d" }), { dataDir: "/d" });
+});
+
+test("a bad value is rejected naming the field", () => {
+  assert.throws(
+    () => parseConfig({ capacity: { memoryMb: "lots" } }),
+    (e: unknown) => e instanceof ConfigError && e.field === "capacity.memoryMb",
+  );
+  assert.throws(
+    () => parseConfig({ keepAliveMinutes: 3 }),
+    (e: unknown) => e instanceof ConfigError && /keepAliveMinutes|property/i.test(e.message),
+  );
+  assert.throws(() => loadConfig({ file: "/nonexistent/forewarm.json", env: {} }), /cannot read/);
+});

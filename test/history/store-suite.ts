@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Task } from "../../src/core/types.js";
+import type { HistoryStore } from "../../src/history/store.js";
+import { emptyRecord } from "../../src/orchestrator/records.js";
+
+const MIN = 60_000;
+
+export function task(id: string, user: string, type: string, submittedAt: number): Task {
+  return {
+    id,
+    user,
+    taskType: type,
+    runtime: "node",
+    entry: "a.mjs",
+    fn: "handler",
+    dependencies: ["lodash"],
+    input: { x: 1 },
+    inputBytes: 7,
+    priority: 5,
+    timeoutMs: 1000,
+    submittedAt,
+  };
+}
+
+/**
+ * The behaviour every HistoryStore must have; run against each implementation (SQLite now, PostgreSQL
+ * with the production issue) so that they cannot drift apart.
+ */
+export function historyStoreSuite(
+  name: string,
+  open: () => Promise<HistoryStore>,
+  reopen?: () => Promise<HistoryStore>,
+) {
+  describe(`HistoryStore: ${name}`, () => {
+    let store: HistoryStore;
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
+
+    test("records a task and returns it field for field", async () => {
+      const rec = emptyRecord(task("t1", "alice", "resize", 10 * MIN + 5));
+      await store.insertTask(rec);
+      assert.deepEqual(await store.getTask("t1"), rec);
+      assert.equal(await store.getTask("nope"), null);
+    });
+
+    test("a final update stores usage and adds it to the finish minute's rollup", async () => {
+      await store.updateTask("t1", {
+        status: "running",
+        startedAt: 10 * MIN + 10,
+        cold: true,
+        environmentId: "env-1",
+        queueWaitMs: 3,
+        startLatencyMs: 120,
+      });
+      await store.updateTask("t1", {
+        status: "succeeded",
+        finishedAt: 11 * MIN + 1,
+        cpuSeconds: 0.25,
+        peakMemoryMb: 40,
+        networkInBytes: 7,
+        networkOutBytes: 20,
+        storageBytesWritten: 4096,
+        outputBytes: 20,
+        exitStatus: "ok",
+        output: { y: [1, 2] },
+      });
+      const got = await store.getTask("t1");
+      assert.equal(got?.status, "succeeded");
+      assert.equal(got?.cold, true);
+      assert.deepEqual(got?.output, { y: [1, 2] });
+      assert.deepEqual(got?.dependencies, ["lodash"]);
+      const rows = await store.rollups({ user: "alice" });
+      assert.deepEqual(
+        rows.map((r) => [
+          r.minute,
+          r.arrivals,
+          r.completed,
+          r.cpuSeconds,
+          r.peakMemoryMb,
+          r.storageBytesWritten,
+        ]),
+        [
+          [10, 1, 0, 0, 0, 0],
+          [11, 0, 1, 0.25, 40, 4096],
+        ],
+      );
+    });
+
+    test("rollups count arrivals per series and minute and keep the peak concurrency", async () => {
+      await store.insertTask(emptyRecord(task("t2", "alice", "resize", 10 * MIN + 30_000)));
+      await store.insertTask(emptyRecord(task("t3", "alice", "thumb", 10 * MIN + 40_000)));
+      await store.insertTask(emptyRecord(task("t4", "bob", "resize", 12 * MIN)));
+      await store.recordConcurrency("alice", "resize", 10, 2);
+      await store.recordConcurrency("alice", "resize", 10, 1);
+      const r = await store.rollups({ user: "alice", taskType: "resize", fromMinute: 10, toMinute: 10 });
+      assert.equal(r.length, 1);
+      assert.equal(r[0]?.arrivals, 2);
+      assert.equal(r[0]?.peakConcurrency, 2);
+      const series = await store.series();
+      assert.deepEqual(
+        series.map((s) => [s.user, s.taskType, s.arrivals, s.firstMinute, s.lastMinute]),
+        [
+          ["alice", "resize", 2, 10, 11],
+          ["alice", "thumb", 1, 10, 10],
+          ["bob", "resize", 1, 12, 12],
+        ],
+      );
+    });
+
+    test("lists tasks newest first, filtered", async () => {
+      const all = await store.listTasks({ user: "alice" });
+      assert.deepEqual(
+        all.map((t) => t.id),
+        ["t3", "t2", "t1"],
+      );
+      assert.deepEqual(
+        (await store.listTasks({ status: "queued", limit: 1 })).map((t) => t.id),
+        ["t4"],
+      );
+    });
+
+    test("updating an unknown task is an error", async () => {
+      await assert.rejects(store.updateTask("missing", { status: "failed" }), /no task missing/);
+    });
+
+    test("unfinished tasks are failed with the reason, finished ones untouched", async () => {
+      const n = await store.failUnfinished(20 * MIN, "interrupted");
+      assert.equal(n, 3);
+      assert.equal((await store.getTask("t2"))?.status, "failed");
+      assert.equal((await store.getTask("t2"))?.error, "interrupted");
+      assert.equal((await store.getTask("t1"))?.status, "succeeded");
+    });
+
+    if (reopen) {
+      test("records survive closing and reopening the store", async () => {
+        await store.close();
+        store = await reopen();
+        assert.equal((await store.getTask("t1"))?.status, "succeeded");
+        assert.equal((await store.listTasks({ limit: 100 })).length, 4);
+      });
+    }
+  });
+}

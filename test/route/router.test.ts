@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type EnvironmentSpec, specKey } from "../../src/core/types.js";
+import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
+import { expiredEnvironments, routeTask } from "../../src/route/router.js";
+import { TaskQueue } from "../../src/route/task-queue.js";
+
+const spec = (memoryMb = 256, cpu = 1): EnvironmentSpec => ({
+  runtime: "node",
+  dependencies: [],
+  resources: { cpu, memoryMb, storageMb: 0, networkMbps: 0 },
+});
+
+function env(
+  id: string,
+  user: string,
+  state: EnvironmentView["state"],
+  idleSince: number | null,
+  s = spec(),
+): EnvironmentView {
+  return {
+    id,
+    user,
+    spec: s,
+    specKey: specKey(s),
+    state,
+    shadow: false,
+    createdAt: 0,
+    readyAt: 0,
+    idleSince,
+    tasksRun: 0,
+    coldStartMs: 0,
+    idleMbMs: 0,
+  };
+}
+
+const pool = (envs: EnvironmentView[], memoryMb = 1024, maxEnvironments = 10): PoolSnapshot => ({
+  now: 1000,
+  environments: envs,
+  capacity: { cpu: 8, memoryMb, maxEnvironments },
+});
+
+test("routes to the most recently idle environment of the same user and spec", () => {
+  const d = routeTask(
+    { user: "a", spec: spec() },
+    pool([env("old", "a", "ready", 10), env("new", "a", "ready", 500), env("busy", "a", "busy", null)]),
+  );
+  assert.deepEqual([d.kind, d.kind === "warm" && d.environmentId], ["warm", "new"]);
+});
+
+test("never routes to another user's environment or a different spec", () => {
+  const d = routeTask(
+    { user: "a", spec: spec() },
+    pool([env("b1", "b", "ready", 10), env("a2", "a", "ready", 10, spec(512))]),
+  );
+  assert.equal(d.kind, "cold");
+});
+
+test("a real task evicts idle environments (least recently idle first) when capacity is full", () => {
+  const d = routeTask(
+    { user: "a", spec: spec(512) },
+    pool(
+      [
+        env("b-old", "b", "ready", 10),
+        env("b-new", "b", "ready", 900),
+        env("c", "c", "busy", null, spec(512)),
+      ],
+      1024,
+    ),
+  );
+  assert.equal(d.kind, "cold");
+  assert.deepEqual(d.kind === "cold" && d.evict, ["b-old", "b-new"]);
+});
+
+test("queues when only busy environments hold the capacity", () => {
+  const d = routeTask({ user: "a", spec: spec(512) }, pool([env("c", "c", "busy", null, spec(1024))], 1024));
+  assert.equal(d.kind, "queue");
+  const byCount = routeTask(
+    { user: "a", spec: spec(16) },
+    pool([env("c", "c", "busy", null, spec(16))], 1024, 1),
+  );
+  assert.equal(byCount.kind, "queue");
+});
+
+test("keep-alive: idle since e expires at e + ka, not before", () => {
+  const p = (now: number): PoolSnapshot => ({ ...pool([env("x", "a", "ready", 400)]), now });
+  assert.equal(expiredEnvironments(p(999), 600).length, 0);
+  assert.equal(expiredEnvironments(p(1000), 600).length, 1);
+});
+
+test("the task queue serves higher priority first, FIFO within a priority, and is bounded", () => {
+  const q = new TaskQueue<{ id: string; priority: number }>(3);
+  assert.ok(q.offer({ id: "a", priority: 1 }));
+  assert.ok(q.offer({ id: "b", priority: 9 }));
+  assert.ok(q.offer({ id: "c", priority: 1 }));
+  assert.equal(q.offer({ id: "d", priority: 9 }), false);
+  assert.deepEqual(
+    q.ordered().map((x) => x.id),
+    ["b", "a", "c"],
+  );
+  assert.ok(q.remove("a"));
+  assert.deepEqual(
+    q.drain().map((x) => x.id),
+    ["b", "c"],
+  );
+});

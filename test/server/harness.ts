@@ -1,0 +1,69 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseConfig } from "../../src/config/config.js";
+import { silentLogger } from "../../src/log/logger.js";
+import { type RunningServer, startServer } from "../../src/server/serve.js";
+
+export interface Harness {
+  server: RunningServer;
+  dir: string;
+  tasksDir: string;
+  post(body: unknown, query?: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  get(url: string): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+/** Writes a task module under the tasks directory. */
+export function writeTask(tasksDir: string, rel: string, source: string): void {
+  const file = path.join(tasksDir, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, source);
+}
+
+/** A real server (real HTTP, SQLite file, worker processes) on a free port in a fresh data directory. */
+export async function startHarness(config: Record<string, unknown> = {}): Promise<Harness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-srv-"));
+  const tasksDir = path.join(dir, "tasks");
+  fs.mkdirSync(tasksDir, { recursive: true });
+  const cfg = parseConfig({
+    port: 0,
+    dataDir: dir,
+    tasksDir,
+    logLevel: "silent",
+    shutdownGraceMs: 2000,
+    ...config,
+  });
+  const server = await startServer(cfg, silentLogger());
+  const call = async (url: string, init?: RequestInit) => {
+    const res = await fetch(`${server.url}${url}`, init);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  return {
+    server,
+    dir,
+    tasksDir,
+    post: (body, query = "") =>
+      call(`/v1/tasks${query}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    get: (url) => call(url),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` returns a value (not undefined) or the attempts run out. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  attempts = 200,
+  everyMs = 50,
+): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await sleep(everyMs);
+  }
+  throw new Error("condition not reached");
+}

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { type Harness, startHarness, writeTask } from "./harness.js";
+
+describe("malformed submissions get a 4xx JSON error naming the field and record nothing", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+    writeTask(h.tasksDir, "ok.mjs", "export const handler = () => 1;\n");
+  });
+  after(async () => {
+    await h.server.close();
+  });
+
+  const cases: [string, unknown, number, string][] = [
+    ["missing user", { runtime: "node", entry: "ok.mjs" }, 400, "user"],
+    ["mistyped priority", { user: "a", runtime: "node", entry: "ok.mjs", priority: "high" }, 400, "priority"],
+    ["unknown runtime", { user: "a", runtime: "ruby", entry: "ok.mjs" }, 400, "runtime"],
+    ["path traversal", { user: "a", runtime: "node", entry: "../../etc/passwd.js" }, 400, "entry"],
+    ["absolute entry", { user: "a", runtime: "node", entry: "/etc/x.mjs" }, 400, "entry"],
+    ["missing module", { user: "a", runtime: "node", entry: "nope.mjs" }, 400, "entry"],
+    ["both entry and code", { user: "a", runtime: "node", entry: "ok.mjs", code: "x" }, 400, "entry"],
+    ["neither entry nor code", { user: "a", runtime: "node" }, 400, "entry"],
+    ["unknown field", { user: "a", runtime: "node", entry: "ok.mjs", colour: "red" }, 400, "colour"],
+    [
+      "mistyped memory",
+      { user: "a", runtime: "node", entry: "ok.mjs", resources: { memoryMb: -5 } },
+      400,
+      "resources.memoryMb",
+    ],
+    [
+      "timeout above the maximum",
+      { user: "a", runtime: "node", entry: "ok.mjs", timeoutMs: 10 ** 9 },
+      400,
+      "timeoutMs",
+    ],
+    ["not JSON", "{not json", 400, "(body)"],
+    ["a 10 MB body", { user: "a", runtime: "node", code: "x".repeat(10 * 1024 * 1024) }, 413, "(body)"],
+  ];
+
+  for (const [name, body, status, field] of cases) {
+    test(name, async () => {
+      const r = await h.post(body);
+      assert.equal(r.status, status, JSON.stringify(r.body));
+      assert.equal(typeof r.body.error, "string");
+      assert.equal(typeof r.body.message, "string");
+      assert.ok(
+        String(r.body.field) === field || String(r.body.message).includes(field),
+        `expected field ${field}, got ${JSON.stringify(r.body)}`,
+      );
+    });
+  }
+
+  test("bad query parameters are named too", async () => {
+    const r = await h.post({ user: "a", runtime: "node", entry: "ok.mjs" }, "?wait=maybe");
+    assert.equal(r.status, 400);
+    assert.equal(r.body.field, "wait");
+    const unknown = await h.get("/v1/tasks/does-not-exist");
+    assert.equal(unknown.status, 404);
+  });
+
+  test("nothing was written to the history for the rejected tasks", async () => {
+    assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 0);
+    const ok = await h.post({ user: "a", runtime: "node", entry: "ok.mjs" }, "?wait=true");
+    assert.equal(ok.body.status, "succeeded");
+    assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 1);
+  });
+});
