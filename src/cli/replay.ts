@@ -1,6 +1,148 @@
-import type { Command } from "commander";
+import { SingleBar } from "cli-progress";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { ReplayInputError } from "../sim/errors.js";
+import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
+import { LOADERS, type TimeFormat } from "../sim/loaders/index.js";
+import { TIME_FORMATS } from "../sim/loaders/types.js";
+import { policyNames } from "../sim/policies/registry.js";
+import { writeReport } from "../sim/report-html.js";
+import { loadAndReplay, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
 
-/** `forewarm replay`: owned by the sim module (issue 4). */
+interface ReplayCliOptions {
+  format: string;
+  trace?: string;
+  invocations?: string;
+  memory?: string;
+  durations?: string;
+  map?: string;
+  timeFormat?: TimeFormat;
+  skipBad?: boolean;
+  policies: string;
+  model: Model;
+  json?: boolean;
+  decisions?: string;
+  untilMinute?: number;
+  report?: string;
+  sweep?: string;
+  coldStartLatency?: number;
+}
+
+const DEFAULT_POLICIES = "fixed:ka=10,fixed:ka=60,fixed:ka=240,no-unload,hybrid,oracle";
+
+function wholeNumber(value: string): number {
+  const v = Number(value);
+  if (!Number.isInteger(v)) throw new InvalidArgumentError("expected a whole number");
+  return v;
+}
+
+function seconds(value: string): number {
+  const v = Number(value);
+  if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError("expected seconds ≥ 0");
+  return v;
+}
+
+/** `forewarm replay`: a trace in virtual time under M1 or M2, beside the standard baselines. */
 export function registerReplay(program: Command): void {
-  program.command("replay").description("Replay a trace in virtual time beside the standard baselines.");
+  program
+    .command("replay")
+    .description(
+      "Replay a trace in virtual time beside the standard baselines (design.md, Evaluation methodology).",
+    )
+    .requiredOption("--format <format>", `trace format: ${Object.keys(LOADERS).join(", ")}`)
+    .option("--trace <file>", "trace file, plain or .gz (every format except azure2019)")
+    .option("--invocations <file>", "azure2019: per-function minute counts")
+    .option("--memory <file>", "azure2019: per-app memory percentiles")
+    .option("--durations <file>", "azure2019: per-function durations (M2 task lengths)")
+    .option("--map <mapping>", "csv: time=COL,user=COL,type=COL[,duration=COL][,memory=COL]")
+    .addOption(new Option("--time-format <format>", "csv: time column format").choices([...TIME_FORMATS]))
+    .option("--skip-bad", "skip and count malformed lines instead of stopping at the first")
+    .option(
+      "--policies <list>",
+      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")})`,
+      DEFAULT_POLICIES,
+    )
+    .addOption(
+      new Option("--model <model>", "M1 minute model or M2 event model").choices(["m1", "m2"]).default("m1"),
+    )
+    .option("--json", "print JSON instead of a table")
+    .option("--decisions <file>", "M1: write every decision as JSON lines {policy,app,minute,pw,ka}")
+    .option(
+      "--until-minute <T>",
+      "cut the trace after minute T (the trace's own minute numbers)",
+      wholeNumber,
+    )
+    .option("--report <file.html>", "write a self-contained HTML report (Pareto plot, per-app CDFs)")
+    .option("--sweep <PARAM=a..b[:step]>", "run each listed policy with PARAM over a range (a frontier)")
+    .option("--cold-start-latency <seconds>", "M2: cold-start latency L", seconds, 0)
+    .action(async (opts: ReplayCliOptions) => {
+      const result = await replayFromCli(opts);
+      printResult(opts, result);
+    });
+}
+
+async function replayFromCli(opts: ReplayCliOptions): Promise<ReplayResult> {
+  const replayOptions = {
+    policies: opts.policies,
+    model: opts.model,
+    untilMinute: opts.untilMinute,
+    sweep: opts.sweep,
+    decisionsFile: opts.decisions,
+    coldStartSeconds: opts.coldStartLatency,
+  };
+  resolveSpecs(replayOptions);
+  if (opts.format === "azure2019" && opts.trace) {
+    throw new ReplayInputError(
+      "azure2019 takes --invocations FILE [--memory FILE] [--durations FILE], not --trace",
+    );
+  }
+  const bar = process.stderr.isTTY
+    ? new SingleBar({
+        stream: process.stderr,
+        format: "replay {bar} {percentage}% {value}/{total} busy minutes",
+      })
+    : undefined;
+  let started = false;
+  try {
+    return await loadAndReplay(
+      { ...opts, wantEvents: opts.model === "m2" },
+      {
+        ...replayOptions,
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (!started) bar.start(total, 0);
+          started = true;
+          bar.update(done);
+        },
+      },
+    );
+  } finally {
+    if (started) bar?.stop();
+  }
+}
+
+function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
+  for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
+  if (result.skippedLines > 0)
+    process.stderr.write(`skipped ${result.skippedLines} malformed lines (--skip-bad)\n`);
+  if (opts.json) {
+    const rows = result.m1 ? m1Json(result.m1) : m2Json(result.m2 ?? []);
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${result.m1 ? m1Table(result.m1) : m2Table(result.m2 ?? [])}\n`);
+    if (result.m1 && !result.specs.some((s) => s.label === "fixed:ka=10")) {
+      process.stdout.write("(waste normalised to fixed:ka=10, run implicitly)\n");
+    }
+    if (result.skippedLines > 0) process.stdout.write(`skipped ${result.skippedLines} malformed lines\n`);
+  }
+  if (opts.report) {
+    const source = opts.trace ?? opts.invocations ?? "";
+    writeReport(
+      opts.report,
+      `forewarm replay ${opts.model.toUpperCase()}: ${source}`,
+      result.specs,
+      result.m1,
+      result.m2,
+    );
+    process.stderr.write(`report written to ${opts.report}\n`);
+  }
 }

@@ -1,0 +1,97 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { M1Score } from "./m1.js";
+import type { M2Score } from "./m2.js";
+import type { SweptSpec } from "./sweep.js";
+
+interface Series {
+  label: string;
+  points: { x: number; y: number }[];
+  line: boolean;
+}
+
+const CDF_STEPS = 200;
+const MAX_CDF_SERIES = 12;
+
+/**
+ * A self-contained HTML report: uPlot (script and CSS inlined, no network) with a Pareto plot of
+ * cold starts against wasted memory-time (one point per policy, sweeps joined as a frontier) and,
+ * for M1, per-app cold-start % CDFs.
+ */
+export function writeReport(
+  file: string,
+  title: string,
+  specs: readonly SweptSpec[],
+  m1?: M1Score[],
+  m2?: M2Score[],
+) {
+  const require = createRequire(import.meta.url);
+  const js = readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8");
+  const css = readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8");
+  const points = m1
+    ? m1.map((s) => ({ x: s.wastedMbMin, y: s.coldStarts }))
+    : (m2 ?? []).map((s) => ({ x: s.wastedMbS, y: s.coldStarts }));
+  const groups = new Map<string, Series>();
+  specs.forEach((spec, i) => {
+    const g = groups.get(spec.group) ?? {
+      label: spec.group,
+      points: [],
+      line: spec.sweepValue !== undefined,
+    };
+    groups.set(spec.group, g);
+    if (points[i]) g.points.push(points[i]!);
+  });
+  const cdfs = (m1 ?? []).filter((_, i) => specs[i]?.sweepValue === undefined).slice(0, MAX_CDF_SERIES);
+  const data = {
+    title,
+    wasteUnit: m1 ? "wasted MB·min" : "wasted MB·s",
+    pareto: [...groups.values()],
+    cdfX: Array.from({ length: CDF_STEPS + 1 }, (_, i) => (100 * i) / CDF_STEPS),
+    cdfs: cdfs.map((s) => ({ label: s.name, y: cdf(s.appColdPctSorted) })),
+  };
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>${css}\nbody{font-family:system-ui,sans-serif;margin:24px}h2{margin-top:32px}</style>
+<script>${js}</script></head><body>
+<h1>${escapeHtml(title)}</h1>
+<h2>Cold starts against ${data.wasteUnit}</h2><div id="pareto"></div>
+${data.cdfs.length ? '<h2>Per-app cold-start % (CDF over apps)</h2><div id="cdf"></div>' : ""}
+<script>
+const D = ${JSON.stringify(data).replace(/</g, "\\u003c")};
+${CLIENT_SCRIPT}
+</script></body></html>`;
+  writeFileSync(file, html);
+}
+
+/** Fraction of apps whose cold % is ≤ x, on a 0..100 grid. */
+function cdf(sorted: Float64Array): number[] {
+  const out: number[] = [];
+  let k = 0;
+  for (let i = 0; i <= CDF_STEPS; i++) {
+    const x = (100 * i) / CDF_STEPS;
+    while (k < sorted.length && sorted[k]! <= x + 1e-9) k++;
+    out.push(sorted.length ? k / sorted.length : 0);
+  }
+  return out;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+}
+
+// Runs in the browser. uPlot needs one shared, sorted x array: union the x values and leave nulls.
+const CLIENT_SCRIPT = `
+const palette = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf"];
+const xs = [...new Set(D.pareto.flatMap(s => s.points.map(p => p.x)))].sort((a, b) => a - b);
+const ys = D.pareto.map(s => { const m = new Map(s.points.map(p => [p.x, p.y])); return xs.map(x => m.has(x) ? m.get(x) : null); });
+new uPlot({ title: "Pareto: fewer cold starts for less waste is better", width: 900, height: 480,
+  scales: { x: { time: false } },
+  axes: [{ label: D.wasteUnit }, { label: "cold starts", size: 80 }],
+  series: [{ label: D.wasteUnit }, ...D.pareto.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length],
+    width: s.line ? 1 : 0, spanGaps: true, points: { show: true, size: 8, fill: palette[i % palette.length] } }))] },
+  [xs, ...ys], document.getElementById("pareto"));
+if (D.cdfs.length) new uPlot({ title: "share of apps with cold % ≤ x", width: 900, height: 400,
+  scales: { x: { time: false }, y: { range: [0, 1] } },
+  axes: [{ label: "per-app cold start %" }, { label: "share of apps" }],
+  series: [{ label: "cold %" }, ...D.cdfs.map((c, i) => ({ label: c.label, stroke: palette[i % palette.length], width: 2 }))] },
+  [D.cdfX, ...D.cdfs.map(c => c.y)], document.getElementById("cdf"));
+`;

@@ -1,0 +1,116 @@
+import { DecisionLog } from "./decision-log.js";
+import { SimulatedPool } from "./env-pool.js";
+import { ReplayInputError } from "./errors.js";
+import { type LoadOptions, loadTrace } from "./loaders/index.js";
+import { type M1Run, type M1Score, runM1 } from "./m1.js";
+import { type M2Score, runM2 } from "./m2.js";
+import { parsePolicySpec, splitPolicyList } from "./policies/registry.js";
+import { expandSweep, parseSweep, type SweptSpec } from "./sweep.js";
+import { cutEventTrace, cutMinuteTrace, type LoadedTrace } from "./trace.js";
+
+export type Model = "m1" | "m2";
+
+/** One replay as the CLI describes it; tests and the benchmark call the same function. */
+export interface ReplayOptions {
+  policies: string;
+  model?: Model;
+  untilMinute?: number;
+  sweep?: string;
+  decisionsFile?: string;
+  /** M2 cold-start latency L in seconds. */
+  coldStartSeconds?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ReplayResult {
+  model: Model;
+  specs: SweptSpec[];
+  m1?: M1Score[];
+  m2?: M2Score[];
+  skippedLines: number;
+  notes: string[];
+}
+
+const BASELINE = "fixed:ka=10";
+
+export async function loadAndReplay(load: LoadOptions, options: ReplayOptions): Promise<ReplayResult> {
+  const specs = resolveSpecs(options);
+  const loaded = await loadTrace({ ...load, wantEvents: (options.model ?? "m1") === "m2" });
+  return replayLoaded(loaded, options, specs);
+}
+
+/** Parses `--policies` (and `--sweep`) before any file is read, so typos fail fast. */
+export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
+  const list = splitPolicyList(options.policies);
+  if (list.length === 0) throw new ReplayInputError("--policies: no policy given");
+  const sweep = options.sweep ? parseSweep(options.sweep) : undefined;
+  return expandSweep(list.map(parsePolicySpec), sweep);
+}
+
+export function replayLoaded(
+  loaded: LoadedTrace,
+  options: ReplayOptions,
+  specs = resolveSpecs(options),
+): ReplayResult {
+  const model = options.model ?? "m1";
+  const base = { model, specs, skippedLines: loaded.skippedLines, notes: loaded.notes };
+  if (model === "m2") return { ...base, m2: replayM2(loaded, options, specs) };
+  return { ...base, m1: replayM1(loaded, options, specs) };
+}
+
+function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[]): M1Score[] {
+  const trace =
+    options.untilMinute === undefined ? loaded.minutes : cutMinuteTrace(loaded.minutes, options.untilMinute);
+  if (trace.invocations === 0)
+    throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
+  const context = { appCount: trace.appNames.length };
+  const runs: M1Run[] = specs.map((s) => ({
+    label: s.label,
+    policy: s.definition.create(s.params, context),
+  }));
+  // Waste is normalised to fixed 10-minute keep-alive, run implicitly when not listed.
+  let baseline = specs.findIndex((s) => s.label === BASELINE);
+  const implicit = baseline < 0;
+  if (implicit) {
+    const s = parsePolicySpec(BASELINE);
+    baseline = runs.length;
+    runs.push({ label: s.label, policy: s.definition.create(s.params, context) });
+  }
+  const log = options.decisionsFile ? new DecisionLog(options.decisionsFile) : undefined;
+  let scores: M1Score[];
+  try {
+    const onDecision = log
+      ? (r: number, app: number, minute: number, d: { pw: number; ka: number }) => {
+          if (!(implicit && r === baseline)) log.write(runs[r]!.label, trace.appNames[app]!, minute, d);
+        }
+      : undefined;
+    scores = runM1(trace, runs, { onDecision, onProgress: options.onProgress });
+  } finally {
+    log?.close();
+  }
+  const baseWaste = scores[baseline]!.wastedMbMin;
+  for (const s of scores) s.wastedNormPct = baseWaste > 0 ? (100 * s.wastedMbMin) / baseWaste : Number.NaN;
+  return implicit ? scores.slice(0, -1) : scores;
+}
+
+function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[]): M2Score[] {
+  if (!loaded.events) throw new Error("M2 replay needs the loader to build events");
+  if (options.decisionsFile) throw new ReplayInputError("--decisions is written for M1 only");
+  const trace =
+    options.untilMinute === undefined ? loaded.events : cutEventTrace(loaded.events, options.untilMinute);
+  if (trace.app.length === 0)
+    throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
+  return specs.map((s) => {
+    const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
+    if (kaMinutes === undefined) {
+      throw new ReplayInputError(
+        `policy '${s.label}' has no M2 implementation yet (M2 runs fixed and no-unload)`,
+      );
+    }
+    const pool = new SimulatedPool(trace.appMemoryMb, () => kaMinutes * 60);
+    return runM2(trace, s.label, pool, {
+      coldStartSeconds: options.coldStartSeconds,
+      onProgress: options.onProgress,
+    });
+  });
+}
