@@ -48,7 +48,10 @@ test("inter-arrival histogram conditions on the idle time already elapsed", () =
 
 test("inter-arrival histogram: irregular series are less confident than clockwork ones", () => {
   let seed = 7;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   const a = Array.from({ length: 2000 }, () => (rnd() < 0.03 ? 1 : 0));
   a[0] = 1;
   const irregular = new InterArrivalForecaster()
