@@ -1,0 +1,74 @@
+/** Builds the command line of a runner process for one runtime and starts it. */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import type { Runtime } from "../core/types.js";
+import { RunnerProcess } from "./runner-process.js";
+
+export interface RunnerLaunch {
+  runtime: Runtime;
+  memoryMb: number;
+  /** cgroup.procs files the process must join before the runtime starts. */
+  cgroupProcs: string[];
+  cwd: string;
+  env: Record<string, string>;
+  nodeBinary: string;
+  pythonBinary: string;
+  runnersDir: string;
+}
+
+/**
+ * Joins the cgroups from a shell and then execs the runtime, so that the process is limited from
+ * its first allocation (the pid stays the same across exec). The paths are positional arguments,
+ * never interpolated into the script.
+ */
+const JOIN_AND_EXEC =
+  'n=$1; shift; i=0; while [ "$i" -lt "$n" ]; do echo $$ > "$1" || exit 97; shift; i=$((i+1)); done; exec "$@"';
+
+/** Node's heap limit a little under the environment's, so heap growth fails as a V8 OOM first. */
+export function nodeHeapLimitMb(memoryMb: number): number {
+  return Math.max(16, Math.floor(memoryMb * 0.8));
+}
+
+export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
+  const runtimeArgv =
+    launch.runtime === "node"
+      ? [
+          launch.nodeBinary,
+          `--max-old-space-size=${nodeHeapLimitMb(launch.memoryMb)}`,
+          join(launch.runnersDir, "node-runner.mjs"),
+        ]
+      : [launch.pythonBinary, join(launch.runnersDir, "python-runner.py")];
+  const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
+  // Set by `node --test` for its own children; a runner is not a test file.
+  delete env.NODE_TEST_CONTEXT;
+  if (launch.cgroupProcs.length === 0) {
+    const [command, ...args] = runtimeArgv;
+    return RunnerProcess.spawn(command as string, args, { cwd: launch.cwd, env });
+  }
+  return RunnerProcess.spawn(
+    "/bin/sh",
+    [
+      "-c",
+      JOIN_AND_EXEC,
+      "forewarm-runner",
+      String(launch.cgroupProcs.length),
+      ...launch.cgroupProcs,
+      ...runtimeArgv,
+    ],
+    { cwd: launch.cwd, env },
+  );
+}
+
+/**
+ * The interpreter a `python3` command really runs. Launchers such as pyenv shims are shell scripts
+ * that cost ~100 ms per start; asking the interpreter for sys.executable once removes that from
+ * every cold start without changing which Python runs. Falls back to the command itself.
+ */
+export function resolvePythonExecutable(command: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(command, ["-c", "import sys; print(sys.executable)"], { timeout: 10_000 }, (err, stdout) => {
+      const path = stdout?.toString().trim();
+      resolve(!err && path ? path : command);
+    });
+  });
+}
