@@ -44,7 +44,10 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
   const list = splitPolicyList(options.policies);
   if (list.length === 0) throw new ReplayInputError("--policies: no policy given");
   const sweep = options.sweep ? parseSweep(options.sweep) : undefined;
-  return expandSweep(list.map(parsePolicySpec), sweep);
+  return expandSweep(
+    list.map((text) => parsePolicySpec(text, sweep ? [sweep.param] : [])),
+    sweep,
+  );
 }
 
 export function replayLoaded(

@@ -33,7 +33,8 @@ export interface PolicySpec {
   params: ParamValues;
 }
 
-export function parsePolicySpec(text: string): PolicySpec {
+/** `suppliedLater` names parameters another option provides (the swept one), so they may be omitted. */
+export function parsePolicySpec(text: string, suppliedLater: readonly string[] = []): PolicySpec {
   const colon = text.indexOf(":");
   const name = (colon < 0 ? text : text.slice(0, colon)).trim();
   const definition = getPolicy(name);
@@ -58,7 +59,7 @@ export function parsePolicySpec(text: string): PolicySpec {
     }
   }
   for (const key of definition.required ?? []) {
-    if (!(key in given))
+    if (!(key in given) && !suppliedLater.includes(key))
       throw new ReplayInputError(`policy '${name}' needs ${key}=N (e.g. ${name}:${key}=10)`);
   }
   return { label: specLabel(name, given), definition, params: { ...definition.defaults, ...given } };
