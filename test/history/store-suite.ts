@@ -144,5 +144,54 @@ export function historyStoreSuite(
         assert.equal((await store.listTasks({ limit: 100 })).length, 4);
       });
     }
+
+    test("an id inserted twice is rejected and its arrival is counted once", async () => {
+      await store.insertTask(emptyRecord(task("dup", "dora", "x", 30 * MIN)));
+      await assert.rejects(store.insertTask(emptyRecord(task("dup", "dora", "x", 31 * MIN))));
+      assert.deepEqual(
+        (await store.rollups({ user: "dora" })).map((r) => [r.minute, r.arrivals]),
+        [[30, 1]],
+      );
+      assert.equal((await store.getTask("dup"))?.submittedAt, 30 * MIN);
+    });
+
+    test("tasks submitted at the same instant list newest inserted first", async () => {
+      await store.insertTask(emptyRecord(task("tie-a", "tess", "x", 40 * MIN)));
+      await store.insertTask(emptyRecord(task("tie-b", "tess", "x", 40 * MIN)));
+      assert.deepEqual(
+        (await store.listTasks({ user: "tess" })).map((t) => t.id),
+        ["tie-b", "tie-a"],
+      );
+    });
+
+    test("epoch-scale times and byte counts beyond 32 bits come back as numbers", async () => {
+      const at = Date.UTC(2024, 0, 15, 12, 30);
+      const rec = { ...emptyRecord(task("big", "gina", "x", at)), inputBytes: 5_000_000_000 };
+      await store.insertTask(rec);
+      await store.updateTask("big", {
+        status: "succeeded",
+        finishedAt: at + 1500,
+        storageBytesWritten: 2 ** 40,
+      });
+      const got = await store.getTask("big");
+      assert.equal(got?.submittedAt, at);
+      assert.equal(got?.inputBytes, 5_000_000_000);
+      assert.equal(got?.finishedAt, at + 1500);
+      const [row] = await store.rollups({ user: "gina", fromMinute: Math.floor(at / MIN) });
+      assert.equal(row?.minute, Math.floor(at / MIN));
+      assert.equal(row?.storageBytesWritten, 2 ** 40);
+      assert.equal(typeof (await store.series()).find((s) => s.user === "gina")?.firstMinute, "number");
+    });
+
+    test("series and rollups order text bytewise (uppercase before lowercase)", async () => {
+      await store.insertTask(emptyRecord(task("case-1", "Zed", "b", 50 * MIN)));
+      await store.insertTask(emptyRecord(task("case-2", "Zed", "B", 50 * MIN)));
+      const users = (await store.series()).map((s) => `${s.user}/${s.taskType}`);
+      const bytewise = [...users].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      assert.deepEqual(users, bytewise);
+      assert.deepEqual(users.slice(0, 2), ["Zed/B", "Zed/b"]);
+      const rollupKeys = (await store.rollups()).map((r) => `${r.user}/${r.taskType}`);
+      assert.deepEqual(rollupKeys.slice(0, 2), ["Zed/B", "Zed/b"]);
+    });
   });
 }

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, describe, test } from "node:test";
+import pg from "pg";
+import { quoteIdent } from "../../src/history/postgres-migrations.js";
+import { PostgresHistoryStore } from "../../src/history/postgres-store.js";
+import { emptyRecord } from "../../src/orchestrator/records.js";
+import { historyStoreSuite, task } from "./store-suite.js";
+
+/** The local test server (trust auth); CI starts it if it is down. */
+const TEST_DATABASE_URL = process.env.FOREWARM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+const run = `fw_test_${process.pid}_${randomBytes(3).toString("hex")}`;
+const schemas: string[] = [];
+/** A fresh schema per use so that runs (and parallel CI jobs) never see each other's rows. */
+function freshSchema(label: string): string {
+  const name = `${run}_${label}`;
+  schemas.push(name);
+  return name;
+}
+
+after(async () => {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+});
+
+const suiteSchema = freshSchema("suite");
+const openSuiteStore = () =>
+  PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema: suiteSchema });
+historyStoreSuite("PostgreSQL", openSuiteStore, openSuiteStore);
+
+const JAN = Date.UTC(2024, 0, 20, 8, 0);
+const FEB = Date.UTC(2024, 1, 3, 9, 15);
+const MAR = Date.UTC(2024, 2, 1, 0, 0);
+
+async function partitionOfEachTask(store: PostgresHistoryStore): Promise<Record<string, string>> {
+  const res = await store.pool.query<{ id: string; part: string }>(
+    `SELECT id, tableoid::regclass::text AS part FROM ${quoteIdent(store.schema)}.tasks ORDER BY id`,
+  );
+  return Object.fromEntries(res.rows.map((r) => [r.id, r.part.split(".").pop() ?? r.part]));
+}
+
+describe("PostgreSQL history: partitions, retention and migrations", () => {
+  test("rows of two months land in two monthly partitions; prune drops the old month", async () => {
+    const store = await PostgresHistoryStore.open({
+      connectionString: TEST_DATABASE_URL,
+      schema: freshSchema("parts"),
+    });
+    try {
+      assert.equal(store.layout(), "partitioned");
+      await store.insertTask(emptyRecord(task("jan-1", "alice", "resize", JAN)));
+      await store.insertTask(emptyRecord(task("jan-2", "alice", "resize", JAN + 60_000)));
+      await store.insertTask(emptyRecord(task("feb-1", "alice", "resize", FEB)));
+      await store.updateTask("jan-1", { status: "succeeded", finishedAt: JAN + 500, cpuSeconds: 1 });
+      assert.deepEqual(await partitionOfEachTask(store), {
+        "feb-1": "tasks_p202402",
+        "jan-1": "tasks_p202401",
+        "jan-2": "tasks_p202401",
+      });
+      assert.deepEqual(
+        (await store.partitions()).map((p) => [p.name, p.fromMs, p.toMs]),
+        [
+          ["tasks_p202401", Date.UTC(2024, 0, 1), Date.UTC(2024, 1, 1)],
+          ["tasks_p202402", Date.UTC(2024, 1, 1), Date.UTC(2024, 2, 1)],
+        ],
+      );
+
+      // Cutoff on 3 February: January is a whole month before it (dropped), February is not.
+      // Rollups are cut at the exact instant: January's two minutes go, February's stays.
+      const pruned = await store.prune(FEB);
+      assert.deepEqual(pruned.droppedPartitions, ["tasks_p202401"]);
+      assert.equal(pruned.tasksCutoffMs, Date.UTC(2024, 1, 1));
+      assert.equal(pruned.deletedRollupRows, 2);
+      assert.deepEqual(Object.keys(await partitionOfEachTask(store)), ["feb-1"]);
+      assert.equal(await store.getTask("jan-1"), null);
+      await assert.rejects(store.updateTask("jan-2", { status: "failed" }), /no task jan-2/);
+      assert.equal((await store.getTask("feb-1"))?.status, "queued");
+      assert.deepEqual(
+        (await store.rollups()).map((r) => r.minute),
+        [Math.floor(FEB / 60_000)],
+      );
+      // The ids of pruned tasks are free again (the id directory was pruned with them).
+      await store.insertTask(emptyRecord(task("jan-1", "alice", "resize", MAR)));
+      assert.equal((await store.getTask("jan-1"))?.submittedAt, MAR);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("rows the DEFAULT partition caught move into their month when it is created", async () => {
+    const schema = freshSchema("default");
+    const store = await PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
+    try {
+      await store.insertTask(emptyRecord(task("a", "u", "t", JAN)));
+      // Another server pruned January meanwhile; this store's cache still believes it exists.
+      await store.pool.query(`DROP TABLE ${quoteIdent(schema)}.tasks_p202401`);
+      await store.insertTask(emptyRecord(task("b", "u", "t", JAN + 1)));
+      assert.deepEqual(await partitionOfEachTask(store), { b: "tasks_default" });
+      const other = await PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
+      try {
+        await other.insertTask(emptyRecord(task("c", "u", "t", JAN + 2)));
+        assert.deepEqual(await partitionOfEachTask(other), { b: "tasks_p202401", c: "tasks_p202401" });
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("two stores migrating a fresh schema at once both succeed, migrations applied once", async () => {
+    const schema = freshSchema("race");
+    const open = () => PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
+    const stores = await Promise.all([open(), open(), open()]);
+    try {
+      for (const s of stores) assert.ok(s.schemaVersion() >= 1);
+      const [a, b] = stores;
+      assert.ok(a && b);
+      const applied = await a.pool.query<{ n: number }>(
+        `SELECT COUNT(*)::int AS n FROM ${quoteIdent(schema)}.schema_migrations`,
+      );
+      assert.equal(applied.rows[0]?.n, a.schemaVersion());
+      // Both create the same new month concurrently: one creates it, the other finds it.
+      await Promise.all([
+        a.insertTask(emptyRecord(task("x", "u", "t", FEB))),
+        b.insertTask(emptyRecord(task("y", "u", "t", FEB + 1))),
+      ]);
+      assert.deepEqual(await partitionOfEachTask(a), { x: "tasks_p202402", y: "tasks_p202402" });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});
