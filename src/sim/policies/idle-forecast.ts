@@ -5,6 +5,15 @@
  * forecast is that sample.
  */
 export function forecastNextIdle(recentIdle: readonly number[]): number {
+  return roundMicro(forecastRaw(recentIdle));
+}
+
+/** Log/exp round trips leave 999.9999999; the windowing floors, so drop float noise first. */
+function roundMicro(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+
+function forecastRaw(recentIdle: readonly number[]): number {
   const n = recentIdle.length;
   if (n === 0) return 0;
   const x = recentIdle.map((v) => Math.log1p(v));

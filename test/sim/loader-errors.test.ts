@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ReplayInputError } from "../../src/sim/errors.js";
+import { loadTrace } from "../../src/sim/loaders/index.js";
+import { CLI } from "./traces.js";
+
+const dir = mkdtempSync(join(tmpdir(), "forewarm-loaders-"));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function rejectsWith(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ReplayInputError, `expected ReplayInputError, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+const AZ_HEADER = "HashOwner,HashApp,HashFunction,Trigger,480,481,482\n";
+
+test("unknown format: one clear message", async () => {
+  await rejectsWith(
+    loadTrace({ format: "nope", trace: "x.csv" }),
+    /^x\.csv: unknown format 'nope' \(expected one of: /,
+  );
+});
+
+test("missing mapped column: file and line 1", async () => {
+  const f = file("mapped.csv", "ts,user,model\n1,a,b\n");
+  await rejectsWith(
+    loadTrace({ format: "csv", trace: f, map: "time=gmt_create,user=user,type=model" }),
+    new RegExp(`^${f}:1: missing column 'gmt_create' \\(mapped as time by --map\\)$`),
+  );
+});
+
+test("non-numeric count: file and line", async () => {
+  const f = file("az.csv", `${AZ_HEADER}o,a,f,http,1,0,2\no,a,g,http,1,x,0\n`);
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: f }),
+    new RegExp(`^${f}:3: '481' is not a number: 'x'$`),
+  );
+});
+
+test("--skip-bad skips malformed lines and counts them", async () => {
+  const f = file("az-bad.csv", `${AZ_HEADER}o,a,f,http,1,0,2\no,a,g,http,1,x,0\no,b,h,http,0,0,-1\n`);
+  const loaded = await loadTrace({ format: "azure2019", invocations: f, skipBad: true });
+  assert.equal(loaded.skippedLines, 2);
+  assert.equal(loaded.minutes.invocations, 3);
+  assert.deepEqual(Array.from(loaded.minutes.busyMinute), [480, 482]);
+});
+
+test("empty file: file and line 1", async () => {
+  const f = file("empty.csv", "");
+  await rejectsWith(loadTrace({ format: "azure2021", trace: f }), new RegExp(`^${f}:1: empty file`));
+});
+
+test("a header without data lines is an error, not an empty result", async () => {
+  const f = file("header-only.csv", "app,func,end_timestamp,duration\n");
+  await rejectsWith(loadTrace({ format: "azure2021", trace: f }), /no invocations/);
+});
+
+test("csv loader: ISO times are UTC; app = (user, type); minute = floor(seconds / 60)", async () => {
+  const f = file(
+    "iso.csv",
+    "t,u,k,d\n1970-01-01T00:01:30,u1,m,2\n1970-01-01 00:00:59Z,u1,m,1\n1970-01-01T00:03:00Z,u2,m,1\n",
+  );
+  const loaded = await loadTrace({
+    format: "csv",
+    trace: f,
+    map: "time=t,user=u,type=k,duration=d",
+    timeFormat: "iso",
+  });
+  assert.deepEqual(loaded.minutes.appNames, ["u1/m", "u2/m"]);
+  assert.deepEqual(Array.from(loaded.minutes.busyMinute), [0, 1, 3]);
+});
+
+test("swf loader: app = (user, executable), comments skipped, short line names its line", async () => {
+  const job = (id: number, submit: number, user: number, exe: number) =>
+    `${id} ${submit} 0 10 1 -1 -1 -1 -1 -1 1 ${user} 1 ${exe} 1 -1 -1 -1`;
+  const ok = file("a.swf", `; comment\n${job(1, 0, 3, 7)}\n${job(2, 65, 3, 7)}\n${job(3, 70, 4, 7)}\n`);
+  const loaded = await loadTrace({ format: "swf", trace: ok });
+  assert.deepEqual(loaded.minutes.appNames, ["u3/x7", "u4/x7"]);
+  const bad = file("b.swf", `; comment\n${job(1, 0, 3, 7)}\n1 2 3\n`);
+  await rejectsWith(
+    loadTrace({ format: "swf", trace: bad }),
+    new RegExp(`^${bad}:3: expected 18 fields, found 3$`),
+  );
+});
+
+test("CLI: bad input prints one message with file and line and exits 1", () => {
+  const f = file("cli-empty.csv", "");
+  const r = spawnSync(process.execPath, [CLI, "replay", "--format", "azure2021", "--trace", f], {
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, "");
+  assert.equal(r.stderr, `forewarm: ${f}:1: empty file (expected a header line)\n`);
+  const u = spawnSync(process.execPath, [CLI, "replay", "--format", "nope", "--trace", f], {
+    encoding: "utf8",
+  });
+  assert.notEqual(u.status, 0);
+  assert.match(u.stderr, /unknown format 'nope'/);
+  assert.equal(u.stderr.trim().split("\n").length, 1);
+});

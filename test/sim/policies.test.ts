@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { percentile } from "../../src/sim/percentile.js";
+import { forecastNextIdle } from "../../src/sim/policies/idle-forecast.js";
+import { parsePolicySpec, splitPolicyList } from "../../src/sim/policies/registry.js";
+import type { M1Policy } from "../../src/sim/policies/types.js";
+import { parseSweep } from "../../src/sim/sweep.js";
+
+test("policy specs: name[:k=v,k=v], list splitting, errors", () => {
+  assert.deepEqual(splitPolicyList("fixed:ka=10,hybrid:range=120,bin=2,oracle"), [
+    "fixed:ka=10",
+    "hybrid:range=120,bin=2",
+    "oracle",
+  ]);
+  const h = parsePolicySpec("hybrid:range=120,bin=2");
+  assert.equal(h.label, "hybrid:range=120,bin=2");
+  assert.equal(h.params.range, 120);
+  assert.equal(h.params.kaPct, 99);
+  assert.throws(() => parsePolicySpec("fixed"), /needs ka=N/);
+  assert.throws(() => parsePolicySpec("fixed:kb=3"), /unknown parameter 'kb'/);
+  assert.throws(() => parsePolicySpec("lru"), /unknown policy 'lru'/);
+});
+
+test("sweep: a..b[:step]", () => {
+  assert.deepEqual(parseSweep("ka=1..5").values, [1, 2, 3, 4, 5]);
+  assert.deepEqual(parseSweep("margin=0..0.3:0.1").values, [0, 0.1, 0.2, 0.3]);
+  assert.throws(() => parseSweep("ka=5..1"), /a ≤ b/);
+});
+
+test("percentile is linear interpolation between closest ranks", () => {
+  assert.equal(percentile([1, 2, 3, 4], 50), 2.5);
+  assert.equal(percentile([10], 90), 10);
+  assert.ok(Number.isNaN(percentile([], 50)));
+});
+
+test("hybrid: fallback, then histogram window around a regular 30-minute period", () => {
+  const p = parsePolicySpec("hybrid");
+  const policy = p.definition.create(p.params, { appCount: 1 }) as M1Policy;
+  assert.deepEqual(policy.afterBusyMinute(0, 0, 1), { pw: 0, ka: 240 });
+  let d = { pw: 0, ka: 0 };
+  for (let k = 1; k <= 10; k++) d = policy.afterBusyMinute(0, 31 * k, 1); // idle 30 min each time
+  // head = tail = bin 30: pw = ⌊30·0.9⌋ = 27, pw + ka = ⌈31·1.1⌉ = 35.
+  assert.deepEqual(d, { pw: 27, ka: 8 });
+});
+
+test("hybrid: mostly out-of-range idle times use the forecast window (±15 %)", () => {
+  const p = parsePolicySpec("hybrid");
+  const policy = p.definition.create(p.params, { appCount: 1 }) as M1Policy;
+  let d = { pw: 0, ka: 0 };
+  for (let k = 0; k <= 8; k++) d = policy.afterBusyMinute(0, 1001 * k, 1); // idle 1000 min
+  assert.equal(forecastNextIdle([1000, 1000, 1000]), 1000);
+  assert.deepEqual(d, { pw: 850, ka: 301 });
+});
