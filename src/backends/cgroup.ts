@@ -115,6 +115,7 @@ export class CgroupHost {
       if (typeof cpu === "string") cpuUnavailable = cpu;
       else {
         try {
+          sweepStale(cpu.ownDir);
           cpuParent = join(cpu.ownDir, name);
           mkdirSync(cpuParent, { recursive: true });
         } catch (e) {

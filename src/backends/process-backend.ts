@@ -61,7 +61,6 @@ export class ProcessBackend implements EnvironmentBackend {
   private readonly opts: Required<Omit<ProcessBackendOptions, "logger" | "useCgroups" | "workDir">>;
   private seq = 0;
   private closed = false;
-  private python: Promise<string> | null = null;
   /** Ids whose create is in flight, and the creates themselves (close() waits for them). */
   private readonly reserved = new Set<string>();
   private readonly creating = new Set<Promise<BackendEnvironment>>();
@@ -118,9 +117,10 @@ export class ProcessBackend implements EnvironmentBackend {
   }
 
   private async createEnv(id: string, user: string, spec: EnvironmentSpec): Promise<BackendEnvironment> {
-    if (spec.runtime === "python3") this.python ??= resolvePythonExecutable(this.opts.pythonBinary);
     const pythonBinary =
-      spec.runtime === "python3" ? await (this.python as Promise<string>) : this.opts.pythonBinary;
+      spec.runtime === "python3"
+        ? await resolvePythonExecutable(this.opts.pythonBinary)
+        : this.opts.pythonBinary;
     const segment = `${safeSegment(id)}-${this.seq++}`;
     const scratchDir = join(this.workDir, `${segment}-${randomBytes(3).toString("hex")}`);
     mkdirSync(scratchDir, { recursive: true });

@@ -64,11 +64,19 @@ export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
  * that cost ~100 ms per start; asking the interpreter for sys.executable once removes that from
  * every cold start without changing which Python runs. Falls back to the command itself.
  */
+const resolvedPython = new Map<string, Promise<string>>();
+
 export function resolvePythonExecutable(command: string): Promise<string> {
-  return new Promise((resolve) => {
-    execFile(command, ["-c", "import sys; print(sys.executable)"], { timeout: 10_000 }, (err, stdout) => {
-      const path = stdout?.toString().trim();
-      resolve(!err && path ? path : command);
+  // Cached per process: the answer does not change while the server runs.
+  let resolved = resolvedPython.get(command);
+  if (!resolved) {
+    resolved = new Promise((resolve) => {
+      execFile(command, ["-c", "import sys; print(sys.executable)"], { timeout: 10_000 }, (err, stdout) => {
+        const path = stdout?.toString().trim();
+        resolve(!err && path ? path : command);
+      });
     });
-  });
+    resolvedPython.set(command, resolved);
+  }
+  return resolved;
 }

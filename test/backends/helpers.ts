@@ -1,5 +1,5 @@
 /** Shared fixtures for the process backend tests: task modules on disk and small specs. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EnvironmentSpec, Runtime } from "../../src/core/types.js";
@@ -116,3 +116,13 @@ def fn(x):
     return slowdep.VALUE + x
 `,
 };
+
+/** Alive and not a zombie: orphans exit at once but may wait a while for init to reap them. */
+export function pidRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
