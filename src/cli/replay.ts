@@ -75,6 +75,10 @@ export function registerReplay(program: Command): void {
     .option("--sweep <PARAM=a..b[:step]>", "run each listed policy with PARAM over a range (a frontier)")
     .option("--cold-start-latency <seconds>", "M2: cold-start latency L", seconds, 0)
     .action(async (opts: ReplayCliOptions) => {
+      // `forewarm replay … | head` closes stdout early: that is not an error worth a stack trace.
+      process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+        if (err.code !== "EPIPE") throw err;
+      });
       const result = await replayFromCli(opts);
       printResult(opts, result);
     });
