@@ -1,11 +1,31 @@
+import { AutoForecaster, MeanRateForecaster } from "./auto.js";
 import type { FittedModel, Forecaster, SeriesHistory } from "./forecaster.js";
 import { InterArrivalForecaster } from "./models/interarrival.js";
+import { LstmForecaster, prepareLstm } from "./models/lstm.js";
+import { EtsForecaster, MstlForecaster } from "./models/mstl.js";
+import { ProphetForecaster, prepareProphet } from "./models/prophet.js";
+import { SeasonalNaiveForecaster } from "./models/seasonal-naive.js";
 import { SeasonalProfileForecaster } from "./models/seasonal-profile.js";
+import { CrostonForecaster, TsbForecaster } from "./models/tsb.js";
 
-/** Forecasters by name. The model zoo (issue 5) registers more here. */
+/** Forecasters by name. */
 const FACTORIES = new Map<string, () => Forecaster>([
   ["interarrival", () => new InterArrivalForecaster()],
   ["seasonal", () => new SeasonalProfileForecaster()],
+  ["snaive", () => new SeasonalNaiveForecaster()],
+  ["tsb", () => new TsbForecaster()],
+  ["croston", () => new CrostonForecaster()],
+  ["rate", () => new MeanRateForecaster()],
+  ["ets", () => new EtsForecaster()],
+  ["mstl", () => new MstlForecaster()],
+  ["prophet", () => new ProphetForecaster()],
+  ["lstm", () => new LstmForecaster()],
+]);
+
+/** Models whose runtime loads asynchronously; `prepareForecasters` must run before they can fit. */
+const PREPARE = new Map<string, () => Promise<void>>([
+  ["prophet", prepareProphet],
+  ["lstm", prepareLstm],
 ]);
 
 export function registerForecaster(name: string, factory: () => Forecaster): void {
@@ -16,9 +36,24 @@ export function forecasterNames(): string[] {
   return [...FACTORIES.keys()];
 }
 
+/** Loads the async runtimes (Prophet's Stan, tfjs) of the named models; others need nothing. */
+export async function prepareForecasters(names: string[]): Promise<void> {
+  for (const n of names) await PREPARE.get(n)?.();
+}
+
 export function createForecaster(name: string): Forecaster {
-  if (name === "auto")
-    return new BestConfidenceForecaster([...FACTORIES.keys()].map((n) => createForecaster(n)));
+  if (name === "auto") {
+    // One instance per name, so that auto's inner fits reuse option objects cheaply.
+    const cache = new Map<string, Forecaster>();
+    return new AutoForecaster((n) => {
+      let f = cache.get(n);
+      if (!f) {
+        f = createForecaster(n);
+        cache.set(n, f);
+      }
+      return f;
+    });
+  }
   const f = FACTORIES.get(name);
   if (!f) throw new Error(`unknown forecaster "${name}" (known: auto, ${forecasterNames().join(", ")})`);
   return f();
@@ -26,10 +61,11 @@ export function createForecaster(name: string): Forecaster {
 
 /**
  * Fits every candidate and keeps the one most confident in itself; candidates that cannot fit
- * (too short, degenerate) are skipped. A stand-in for backtest-based choice per series.
+ * (too short, degenerate) are skipped. Superseded by `auto` (holdout-based choice), kept for callers
+ * that want it explicitly.
  */
 export class BestConfidenceForecaster implements Forecaster {
-  readonly name = "auto";
+  readonly name = "best-confidence";
   constructor(private readonly candidates: Forecaster[]) {}
 
   fit(history: SeriesHistory): FittedModel {
