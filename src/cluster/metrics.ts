@@ -1,0 +1,187 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Environment lifecycle states, exported at 0 from the start so dashboards draw every line. */
+export const ENVIRONMENT_STATES = ["creating", "warming", "ready", "busy", "draining"] as const;
+
+/** 1 ms … 30 s: a warm start is milliseconds, a cold one can be tens of seconds. */
+export const START_LATENCY_BUCKETS_S = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+const PLANNER_CYCLE_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const RETRAIN_BUCKETS_S = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+export interface PoolSnapshotMetrics {
+  /** Environments per lifecycle state; states missing here are exported as 0. */
+  environments: Record<string, number>;
+  queueLength: number;
+  /** Used / capacity per resource (e.g. cpu, memory, count), 0…1. */
+  capacityUsed: Record<string, number>;
+}
+
+export interface ForewarmMetricsOptions {
+  /** Process metrics (CPU, memory, event loop, GC) with the forewarm_ prefix. Default true. */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * Every Prometheus metric forewarm exports, on a Registry of its own (not prom-client's global
+ * one, so that tests and several instances in one process never collide). Methods are named for
+ * the event that happened; the server calls them and serves `render()` at /metrics.
+ */
+export class ForewarmMetrics {
+  readonly registry = new Registry();
+  private readonly coldStarts: Counter;
+  private readonly warmStarts: Counter;
+  private readonly tasks: Counter<"status">;
+  private readonly reclaims: Counter<"reason">;
+  private readonly wastedMemoryMbSeconds: Counter;
+  private readonly startLatency: Histogram;
+  private readonly environments: Gauge<"state">;
+  private readonly queueLength: Gauge;
+  private readonly capacityUsedRatio: Gauge<"resource">;
+  private readonly forecastErrorGauge: Gauge;
+  private readonly plannerCycleSeconds: Histogram;
+  private readonly retrainSeconds: Histogram;
+  private readonly retrainSeries: Gauge;
+  private readonly leader: Gauge;
+  private readonly seenStates = new Set<string>(ENVIRONMENT_STATES);
+
+  constructor(options: ForewarmMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.coldStarts = new Counter({
+      name: "forewarm_cold_starts_total",
+      help: "Tasks that waited for an environment to be created and warmed.",
+      registers,
+    });
+    this.warmStarts = new Counter({
+      name: "forewarm_warm_starts_total",
+      help: "Tasks that started in an environment that was already warm.",
+      registers,
+    });
+    this.tasks = new Counter({
+      name: "forewarm_tasks_total",
+      help: "Tasks that reached a final state, by status.",
+      labelNames: ["status"],
+      registers,
+    });
+    this.reclaims = new Counter({
+      name: "forewarm_reclaims_total",
+      help: "Environments reclaimed, by reason (idle, plan, capacity, ...).",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.wastedMemoryMbSeconds = new Counter({
+      name: "forewarm_wasted_memory_mb_seconds_total",
+      help: "Memory (MB) x seconds that environments sat ready but idle.",
+      registers,
+    });
+    this.startLatency = new Histogram({
+      name: "forewarm_start_latency_seconds",
+      help: "Time from the routing decision until the task began executing.",
+      buckets: START_LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.environments = new Gauge({
+      name: "forewarm_environments",
+      help: "Environments by lifecycle state.",
+      labelNames: ["state"],
+      registers,
+    });
+    this.queueLength = new Gauge({
+      name: "forewarm_queue_length",
+      help: "Tasks waiting for an environment.",
+      registers,
+    });
+    this.capacityUsedRatio = new Gauge({
+      name: "forewarm_capacity_used_ratio",
+      help: "Share of the pool's capacity in use, by resource (0..1).",
+      labelNames: ["resource"],
+      registers,
+    });
+    this.forecastErrorGauge = new Gauge({
+      name: "forewarm_forecast_error",
+      help: "Recent mean absolute error of the planner's arrival forecasts (tasks per minute).",
+      registers,
+    });
+    this.plannerCycleSeconds = new Histogram({
+      name: "forewarm_planner_cycle_seconds",
+      help: "Duration of one forecast-and-plan cycle.",
+      buckets: PLANNER_CYCLE_BUCKETS_S,
+      registers,
+    });
+    this.retrainSeconds = new Histogram({
+      name: "forewarm_retrain_duration_seconds",
+      help: "Duration of one retraining run over all series.",
+      buckets: RETRAIN_BUCKETS_S,
+      registers,
+    });
+    this.retrainSeries = new Gauge({
+      name: "forewarm_retrain_series",
+      help: "Series fitted by the last retraining run.",
+      registers,
+    });
+    this.leader = new Gauge({
+      name: "forewarm_leader",
+      help: "1 while this server holds the leader lease (runs planning and retraining), else 0.",
+      registers,
+    });
+    for (const state of ENVIRONMENT_STATES) this.environments.set({ state }, 0);
+    this.leader.set(0);
+    if (options.defaultMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: "forewarm_" });
+  }
+
+  taskStarted(cold: boolean, latencyMs: number): void {
+    (cold ? this.coldStarts : this.warmStarts).inc();
+    this.startLatency.observe(Math.max(0, latencyMs) / 1000);
+  }
+
+  taskFinished(status: string): void {
+    this.tasks.inc({ status });
+  }
+
+  reclaimed(reason: string, count = 1): void {
+    this.reclaims.inc({ reason }, count);
+  }
+
+  /** Adds idle memory-time (MB·s) as it accrues, e.g. when an idle environment is used or reclaimed. */
+  wastedMemory(mbSeconds: number): void {
+    if (mbSeconds > 0) this.wastedMemoryMbSeconds.inc(mbSeconds);
+  }
+
+  setPool(snapshot: PoolSnapshotMetrics): void {
+    for (const state of Object.keys(snapshot.environments)) this.seenStates.add(state);
+    // A state that emptied must read 0, not keep its last count.
+    for (const state of this.seenStates) this.environments.set({ state }, snapshot.environments[state] ?? 0);
+    this.queueLength.set(snapshot.queueLength);
+    for (const [resource, ratio] of Object.entries(snapshot.capacityUsed)) {
+      this.capacityUsedRatio.set({ resource }, ratio);
+    }
+  }
+
+  plannerCycle(seconds: number): void {
+    this.plannerCycleSeconds.observe(seconds);
+  }
+
+  retrained(seconds: number, series: number): void {
+    this.retrainSeconds.observe(seconds);
+    this.retrainSeries.set(series);
+  }
+
+  setLeader(isLeader: boolean): void {
+    this.leader.set(isLeader ? 1 : 0);
+  }
+
+  forecastError(meanAbsoluteError: number): void {
+    this.forecastErrorGauge.set(meanAbsoluteError);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The text exposition format, for GET /metrics. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
