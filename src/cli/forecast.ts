@@ -1,0 +1,177 @@
+import { SingleBar } from "cli-progress";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import type { BacktestInput, BacktestOptions } from "../forecast/backtest.js";
+import { backtestJson, backtestTable, runBacktest } from "../forecast/backtest-run.js";
+import { createForecaster, forecasterNames, prepareForecasters } from "../forecast/registry.js";
+import { reportSeries, writeForecastReport } from "../forecast/report-html.js";
+import { traceSeries } from "../forecast/series.js";
+import { classifySeries, type SeriesShape, SHAPES } from "../forecast/shape.js";
+import { ReplayInputError } from "../sim/errors.js";
+import { LOADERS, loadTrace, type TimeFormat } from "../sim/loaders/index.js";
+import { TIME_FORMATS } from "../sim/loaders/types.js";
+import { lastBusyMinute } from "../sim/trace.js";
+
+interface ForecastCliOptions {
+  format: string;
+  trace?: string;
+  invocations?: string;
+  memory?: string;
+  durations?: string;
+  map?: string;
+  timeFormat?: TimeFormat;
+  skipBad?: boolean;
+  trainUntilMinute?: number;
+  trainFraction: number;
+  horizon: number;
+  origins: number;
+  step?: number;
+  eventMinutes: number;
+  models: string;
+  perClass: number;
+  json?: boolean;
+  report?: string;
+}
+
+const DEFAULT_MODELS = "snaive,rate,tsb,croston,interarrival,seasonal,ets,mstl,auto";
+
+const wholeNumber = (min: number) => (value: string) => {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+  return v;
+};
+
+function fraction(value: string): number {
+  const v = Number(value);
+  if (!(v > 0 && v < 1)) throw new InvalidArgumentError("expected a fraction between 0 and 1");
+  return v;
+}
+
+/** `forewarm forecast`: rolling-origin backtest of the forecasting models on a trace. */
+export function registerForecast(program: Command): void {
+  program
+    .command("forecast")
+    .description("Backtest forecasting models on a trace: MASE, pinball, coverage, P(any in k min) skill.")
+    .requiredOption("--format <format>", `trace format: ${Object.keys(LOADERS).join(", ")}`)
+    .option("--trace <file>", "trace file, plain or .gz (every format except azure2019)")
+    .option("--invocations <file>", "azure2019: per-function minute counts")
+    .option("--memory <file>", "azure2019: per-app memory percentiles")
+    .option("--durations <file>", "azure2019: per-function durations")
+    .option("--map <mapping>", "csv: time=COL,user=COL,type=COL[,duration=COL][,memory=COL]")
+    .addOption(new Option("--time-format <format>", "csv: time column format").choices([...TIME_FORMATS]))
+    .option("--skip-bad", "skip and count malformed lines instead of stopping at the first")
+    .option("--train-until-minute <T>", "first forecast origin: train on minutes < T", wholeNumber(0))
+    .option(
+      "--train-fraction <f>",
+      "train on this fraction of the trace span (without --train-until-minute)",
+      fraction,
+      0.75,
+    )
+    .option("--horizon <minutes>", "minutes forecast from each origin", wholeNumber(1), 60)
+    .option("--origins <n>", "number of forecast origins (refits), --step apart", wholeNumber(1), 2)
+    .option("--step <minutes>", "minutes between origins (default: the horizon)", wholeNumber(1))
+    .option(
+      "--event-minutes <k>",
+      "window of the 'at least one arrival within k minutes' event",
+      wholeNumber(1),
+      5,
+    )
+    .option(
+      "--models <list>",
+      `comma-separated (known: auto, ${forecasterNames().join(", ")})`,
+      DEFAULT_MODELS,
+    )
+    .option(
+      "--per-class <n>",
+      "series sampled per shape class (every model sees the same ones)",
+      wholeNumber(1),
+      150,
+    )
+    .option("--json", "print JSON (metrics per model and per shape class) instead of a table")
+    .option(
+      "--report <file.html>",
+      "write an HTML report: actual against forecasts for busiest and worst series",
+    )
+    .action(async (opts: ForecastCliOptions) => {
+      await forecastFromCli(opts);
+    });
+}
+
+/** Deterministic pseudo-random order of series keys (FNV-1a), so samples do not depend on trace order. */
+function hashKey(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
+  const models = opts.models
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (models.length === 0) throw new ReplayInputError("--models: no model given");
+  for (const m of models) createForecaster(m); // unknown names fail before the trace is read
+  if (opts.format === "azure2019" && opts.trace)
+    throw new ReplayInputError("azure2019 takes --invocations FILE, not --trace");
+  await prepareForecasters(models);
+  const loaded = await loadTrace({ ...opts, wantEvents: false });
+  const trace = loaded.minutes;
+  const all = traceSeries(trace);
+  const start = Math.min(...all.map((s) => s.firstBusyMinute));
+  const end = lastBusyMinute(trace) + 1;
+  const trainUntil = opts.trainUntilMinute ?? start + Math.floor(opts.trainFraction * (end - start));
+  const options: BacktestOptions = {
+    firstOrigin: trainUntil,
+    horizon: opts.horizon,
+    origins: opts.origins,
+    step: opts.step ?? opts.horizon,
+    eventMinutes: opts.eventMinutes,
+    seasonPeriod: 0,
+  };
+  // Classify every series on its training span, then sample the same series per class for all models.
+  const byShape = new Map<SeriesShape, Array<{ key: string; i: number }>>();
+  let unseen = 0;
+  all.forEach((s, i) => {
+    if (s.firstBusyMinute >= trainUntil) {
+      unseen++;
+      return;
+    }
+    const shape = classifySeries(s.history(start, trainUntil));
+    const list = byShape.get(shape) ?? [];
+    list.push({ key: s.key, i });
+    byShape.set(shape, list);
+  });
+  const inputs: BacktestInput[] = [];
+  const counts: string[] = [];
+  for (const shape of SHAPES) {
+    const list = byShape.get(shape) ?? [];
+    const sample = list.sort((a, b) => hashKey(a.key) - hashKey(b.key)).slice(0, opts.perClass);
+    counts.push(`${shape} ${list.length} (sampled ${sample.length})`);
+    for (const { i } of sample) inputs.push({ history: all[i]!.history(start, end), shape });
+  }
+  process.stderr.write(
+    `trace minutes ${start}..${end - 1}; first origin ${trainUntil}; ${all.length} series: ${counts.join(", ")}` +
+      `; ${unseen} first seen after the origin (not scored)\n`,
+  );
+  const bar = process.stderr.isTTY
+    ? new SingleBar({
+        stream: process.stderr,
+        format: "forecast {model} {bar} {percentage}% {value}/{total}",
+      })
+    : undefined;
+  bar?.start(models.length * inputs.length, 0, { model: models[0] });
+  let run: ReturnType<typeof runBacktest>;
+  try {
+    run = runBacktest(models, inputs, options, (done, _total, model) => bar?.update(done, { model }));
+  } finally {
+    bar?.stop();
+  }
+  const table = backtestTable(run);
+  if (opts.json) process.stdout.write(`${JSON.stringify(backtestJson(run), null, 2)}\n`);
+  else process.stdout.write(`${table}\n`);
+  if (opts.report) {
+    const focus = models.includes("auto") ? "auto" : models[0]!;
+    const source = opts.trace ?? opts.invocations ?? "";
+    writeForecastReport(opts.report, `forewarm forecast: ${source}`, table, reportSeries(run, focus));
+    process.stderr.write(`report written to ${opts.report}\n`);
+  }
+}
