@@ -1,0 +1,82 @@
+import { createHash } from "node:crypto";
+import { type AnalysisRuntime, type CodeAnalysis, failedAnalysis } from "./code-analysis.js";
+import { LruCache } from "./lru-cache.js";
+import { AnalyzerUnavailableError, PythonAnalyzer, type PythonAnalyzerOptions } from "./python-analyzer.js";
+
+export interface CodeAnalyzerOptions extends PythonAnalyzerOptions {
+  /** Analyses kept, keyed by sha256 of (runtime, source). */
+  cacheSize?: number;
+  /** Larger sources are not parsed (analysisError says so); bounds the time one request can take. */
+  maxSourceBytes?: number;
+}
+
+/**
+ * Static analysis with a result cache. Never rejects: unparsable code and an unavailable Python
+ * helper both come back as null metrics with the reason in `analysisError`. Only results that
+ * describe the code are cached, so a helper outage does not stick to a source.
+ */
+export class CodeAnalyzer {
+  private readonly cache: LruCache<string, Promise<CodeAnalysis>>;
+  private readonly python: PythonAnalyzer;
+  private readonly maxSourceBytes: number;
+
+  constructor(options: CodeAnalyzerOptions = {}) {
+    this.cache = new LruCache(options.cacheSize ?? 2000);
+    this.python = new PythonAnalyzer(options);
+    this.maxSourceBytes = options.maxSourceBytes ?? 2 * 1024 * 1024;
+  }
+
+  analyze(runtime: AnalysisRuntime, source: string): Promise<CodeAnalysis> {
+    const key = createHash("sha256").update(runtime).update("\0").update(source).digest("hex");
+    const hit = this.cache.get(key);
+    if (hit) return hit.then(copyAnalysis);
+    // The promise is cached, so concurrent submissions of the same code share one analysis.
+    const pending = this.compute(runtime, source).catch((err: unknown) => {
+      this.cache.delete(key);
+      if (err instanceof AnalyzerUnavailableError) return failedAnalysis(err.message);
+      return failedAnalysis(`analysis failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    this.cache.set(key, pending);
+    return pending.then(copyAnalysis);
+  }
+
+  /** Loads the TypeScript compiler and starts the Python helper ahead of the first task. */
+  async warmUp(): Promise<void> {
+    await Promise.all([this.analyze("node", ""), this.analyze("python3", "")]);
+  }
+
+  /** Stops the Python helper (if it was started). */
+  close(): Promise<void> {
+    return this.python.close();
+  }
+
+  private async compute(runtime: AnalysisRuntime, source: string): Promise<CodeAnalysis> {
+    if (Buffer.byteLength(source) > this.maxSourceBytes) {
+      return failedAnalysis(`source larger than ${this.maxSourceBytes} bytes; not analysed`);
+    }
+    if (runtime === "python3") return this.python.analyze(source);
+    // Loading the TypeScript compiler takes seconds; pay it on the first JS analysis, not at start-up.
+    const { analyzeJavaScript } = await import("./js-analyzer.js");
+    return analyzeJavaScript(source);
+  }
+}
+
+/** Callers get their own copy: a mutated result must not poison the cache. */
+function copyAnalysis(a: CodeAnalysis): CodeAnalysis {
+  return { ...a, imports: [...a.imports] };
+}
+
+let shared: CodeAnalyzer | null = null;
+
+/** Analyses with a process-wide analyzer (created on first use). */
+export function analyzeCode(runtime: AnalysisRuntime, source: string): Promise<CodeAnalysis> {
+  shared ??= new CodeAnalyzer();
+  return shared.analyze(runtime, source);
+}
+
+/** Stops the process-wide analyzer's helper; the next analyzeCode starts a new one. */
+export async function closeSharedAnalyzer(): Promise<void> {
+  const a = shared;
+  shared = null;
+  await a?.close();
+}

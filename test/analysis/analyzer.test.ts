@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { CodeAnalyzer } from "../../src/analysis/analyzer.js";
+import { dependenciesFromImports } from "../../src/analysis/code-analysis.js";
+import { LruCache } from "../../src/analysis/lru-cache.js";
+
+test("analyzer: both runtimes, cached results are equal copies", async () => {
+  const analyzer = new CodeAnalyzer({ cacheSize: 4 });
+  try {
+    const js = await analyzer.analyze("node", "export const f = (a) => a && 1;");
+    assert.equal(js.cyclomatic, 2);
+    const again = await analyzer.analyze("node", "export const f = (a) => a && 1;");
+    assert.deepEqual(again, js);
+    again.imports.push("mutated");
+    assert.deepEqual((await analyzer.analyze("node", "export const f = (a) => a && 1;")).imports, []);
+    const py = await analyzer.analyze("python3", "f = lambda a: a and 1\n");
+    assert.equal(py.cyclomatic, 2);
+    assert.equal(py.functionCount, 1);
+  } finally {
+    await analyzer.close();
+  }
+});
+
+test("analyzer: a missing python gives a reason, not a rejection", async () => {
+  const analyzer = new CodeAnalyzer({ pythonCommand: "/nonexistent/python3" });
+  try {
+    const a = await analyzer.analyze("python3", "x = 1\n");
+    assert.equal(a.linesOfCode, null);
+    assert.match(a.analysisError ?? "", /python analyzer (unavailable|exited)/);
+  } finally {
+    await analyzer.close();
+  }
+});
+
+test("analyzer: a stuck helper times out and the next request starts a fresh one", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "stuck.py");
+  fs.writeFileSync(script, "import time\ntime.sleep(60)\n");
+  const analyzer = new CodeAnalyzer({ helperPath: script, timeoutMs: 300 });
+  try {
+    const a = await analyzer.analyze("python3", "x = 1\n");
+    assert.match(a.analysisError ?? "", /timed out/);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: oversized source is not parsed", async () => {
+  const analyzer = new CodeAnalyzer({ maxSourceBytes: 10 });
+  const a = await analyzer.analyze("node", "const x = 12345678;");
+  assert.match(a.analysisError ?? "", /larger than 10 bytes/);
+  await analyzer.close();
+});
+
+test("dependenciesFromImports: packages to pre-load", () => {
+  assert.deepEqual(
+    dependenciesFromImports("node", [
+      "./a.js",
+      "/abs/b.js",
+      "lodash/fp",
+      "@scope/pkg/deep",
+      "node:fs",
+      "zod",
+    ]),
+    ["@scope/pkg", "lodash", "node:fs", "zod"],
+  );
+  assert.deepEqual(dependenciesFromImports("python3", ["numpy", "os"]), ["numpy", "os"]);
+});
+
+test("LruCache evicts the least recently used entry", () => {
+  const c = new LruCache<string, number>(2);
+  c.set("a", 1);
+  c.set("b", 2);
+  assert.equal(c.get("a"), 1); // a is now most recent
+  c.set("c", 3);
+  assert.equal(c.get("b"), undefined);
+  assert.equal(c.get("a"), 1);
+  assert.equal(c.size, 2);
+});
