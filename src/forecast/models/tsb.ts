@@ -33,12 +33,11 @@ interface SmoothState {
  * empirical size".
  */
 function runTsb(y: Float64Array, alpha: number, beta: number): SmoothState {
-  let first = y.findIndex((v) => v > 0);
-  if (first < 0) first = y.length;
-  let p = first < y.length ? 1 / (first + 1) : 0;
-  let z = first < y.length ? y[first]! : 0;
+  const init = initialState(y);
+  let p = init.rate;
+  let z = init.size;
   let sse = 0;
-  for (let i = first + 1; i < y.length; i++) {
+  for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
     sse += (v - p * z) ** 2;
     const any = v > 0 ? 1 : 0;
@@ -48,15 +47,29 @@ function runTsb(y: Float64Array, alpha: number, beta: number): SmoothState {
   return { p, z, sse };
 }
 
+/**
+ * Starting values from the whole history (share of busy minutes, mean size) rather than from the first
+ * arrival, which would make a series that opens with a burst look busy for a long time.
+ */
+function initialState(y: Float64Array): { rate: number; size: number } {
+  let busy = 0;
+  let sum = 0;
+  for (const v of y)
+    if (v > 0) {
+      busy++;
+      sum += v;
+    }
+  return { rate: y.length ? busy / y.length : 0, size: busy ? sum / busy : 0 };
+}
+
 /** Croston with the SBA bias correction: demand interval and size smoothed only at demand. */
 function runCroston(y: Float64Array, alpha: number): SmoothState {
-  let first = y.findIndex((v) => v > 0);
-  if (first < 0) first = y.length;
-  let z = first < y.length ? y[first]! : 0;
-  let interval = first + 1;
+  const init = initialState(y);
+  let z = init.size;
+  let interval = init.rate > 0 ? 1 / init.rate : y.length + 1;
   let since = 0;
   let sse = 0;
-  for (let i = first + 1; i < y.length; i++) {
+  for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
     since++;
     sse += (v - ((1 - alpha / 2) * z) / interval) ** 2;
@@ -66,7 +79,7 @@ function runCroston(y: Float64Array, alpha: number): SmoothState {
       since = 0;
     }
   }
-  return { p: Math.min(1, (1 - alpha / 2) / interval), z, sse };
+  return { p: Math.min(1, (1 - alpha / 2) / Math.max(1, interval)), z, sse };
 }
 
 abstract class IntermittentForecaster implements Forecaster {
