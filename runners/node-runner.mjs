@@ -2,7 +2,9 @@
 // Protocol: one JSON request per line on stdin; one JSON response per line on fd 3, so that the
 // task's own console output (fd 1 and 2) can never corrupt it. The runner exits when stdin closes,
 // which is how it notices that the server died.
+import { createRequire } from "node:module";
 import net from "node:net";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -52,13 +54,41 @@ async function loadFunction(modulePath, fn) {
   return f;
 }
 
+// Bare dependencies resolve first beside the tasks (the tenant's own node_modules), then beside the runner.
+const TASKS_DIR = process.env.FOREWARM_TASKS_DIR;
+const tasksRequire = TASKS_DIR ? createRequire(path.join(TASKS_DIR, "noop.js")) : null;
+
+async function importDependency(dep) {
+  if (tasksRequire) {
+    let resolved = null;
+    try {
+      resolved = tasksRequire.resolve(dep);
+    } catch {
+      // not installed beside the tasks
+    }
+    if (resolved) return import(path.isAbsolute(resolved) ? pathToFileURL(resolved).href : resolved);
+  }
+  return import(dep);
+}
+
+/** Imports the task module without calling anything: what a shadow's warm-up does. */
+async function handleLoad(req) {
+  const t0 = performance.now();
+  try {
+    await import(pathToFileURL(req.modulePath).href);
+    send({ id: req.id, ok: true, ms: performance.now() - t0 });
+  } catch (err) {
+    send({ id: req.id, ok: false, kind: isOutOfMemory(err) ? "oom" : "import", error: describe(err) });
+  }
+}
+
 async function handleImport(req) {
   const perModule = {};
   const t0 = performance.now();
   for (const dep of req.modules) {
     const t = performance.now();
     try {
-      await import(dep);
+      await importDependency(dep);
     } catch (err) {
       send({ id: req.id, ok: false, kind: "import", module: dep, error: describe(err) });
       return;
@@ -127,6 +157,7 @@ async function handle(line) {
   }
   if (req.op === "import") await handleImport(req);
   else if (req.op === "call") await handleCall(req);
+  else if (req.op === "load") await handleLoad(req);
   else send({ id: req.id, ok: false, kind: "error", error: `unknown op ${String(req.op)}` });
 }
 

@@ -98,6 +98,18 @@ def handle_import(req):
     send({"id": req["id"], "ok": True, "ms": (time.perf_counter() - t0) * 1000.0, "perModule": per_module})
 
 
+def handle_load(req):
+    # Imports the task module without calling anything: what a shadow's warm-up does.
+    t0 = time.perf_counter()
+    try:
+        load(req["modulePath"])
+    except BaseException as exc:  # noqa: BLE001 - reported, not fatal
+        kind = "oom" if isinstance(exc, MemoryError) else "import"
+        send({"id": req["id"], "ok": False, "kind": kind, "error": describe(exc)})
+        return
+    send({"id": req["id"], "ok": True, "ms": (time.perf_counter() - t0) * 1000.0})
+
+
 def handle_call(req):
     c0 = cpu_ms()
     t0 = time.perf_counter()
@@ -158,6 +170,8 @@ def main():
             handle_import(req)
         elif op == "call":
             handle_call(req)
+        elif op == "load":
+            handle_load(req)
         else:
             send({"id": req.get("id"), "ok": False, "kind": "error", "error": "unknown op %r" % op})
 

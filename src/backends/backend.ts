@@ -30,7 +30,10 @@ export interface RunResult {
 }
 
 export interface WarmupRequest {
-  /** Optional task module and input run once after the dependencies are imported. */
+  /**
+   * Optional task module, imported after the dependencies; with `fn` it is also called once with
+   * `input` (a declared warm-up input), without `fn` it is only imported.
+   */
   modulePath?: string;
   fn?: string;
   input?: unknown;

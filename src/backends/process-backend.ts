@@ -210,7 +210,16 @@ export class ProcessBackend implements EnvironmentBackend {
         throw new Error(`dependency "${imported.module}" failed to import: ${firstLine(imported.error)}`);
       }
       let warmupMs = 0;
-      if (request.modulePath) {
+      if (request.modulePath && request.fn === undefined) {
+        // Import only: loads the task's code and its imports without running it (no side effects).
+        const loaded = await env.runner.request({ op: "load", modulePath: request.modulePath });
+        warmupMs = loaded.ms ?? 0;
+        if (!loaded.ok) {
+          if (loaded.kind === "oom")
+            await this.killAndWait(env, "oom", oomText(env.info.spec.resources.memoryMb, loaded.error));
+          throw new Error(`warm-up import of the task module failed: ${firstLine(loaded.error)}`);
+        }
+      } else if (request.modulePath) {
         const called = await env.runner.request(
           { op: "call", modulePath: request.modulePath, fn: request.fn ?? "fn" },
           JSON.stringify(request.input ?? null),

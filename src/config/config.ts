@@ -58,6 +58,37 @@ export const ConfigSchema = Type.Object(
     cgroups: Type.Union([Type.Literal("auto"), Type.Boolean()], { default: "auto" }),
     /** How long SIGTERM waits for running tasks before failing them. */
     shutdownGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+    /**
+     * Time runs this many times faster than the wall clock (1 = real time). For demos and accelerated
+     * tests of the prediction loop; every time in the system (history, keep-alive, plans) follows it.
+     */
+    timeScale: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 1 }),
+    prediction: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        /** Forecaster name (see `forewarm forecast --help`); auto chooses per series. */
+        model: Type.String({ minLength: 1, default: "auto" }),
+        /** How often models are refitted (wall-clock ms) and on how many minutes of history. */
+        retrainIntervalMs: Type.Integer({ minimum: 10, default: 300_000 }),
+        windowMinutes: Type.Integer({ minimum: 10, default: 10_080 }),
+        /** How often the planner runs (wall-clock ms) and how far ahead it looks (minutes). */
+        planIntervalMs: Type.Integer({ minimum: 10, default: 5_000 }),
+        horizonMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 60 }),
+        level: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.8 }),
+        /** A series without arrivals for this long gets no shadows ("the user went quiet"). */
+        quietMinutes: Type.Integer({ minimum: 1, default: 120 }),
+        /** Series fitted per slice before yielding to the event loop (keeps API latency flat). */
+        retrainSliceSize: Type.Integer({ minimum: 1, default: 200 }),
+        confidenceThreshold: Type.Number({ minimum: 0, maximum: 1, default: 0.4 }),
+        minArrivalProbability: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
+        graceMs: Type.Integer({ minimum: 0, default: 60_000 }),
+        shadowCapacityFraction: Type.Number({ minimum: 0, maximum: 1, default: 0.8 }),
+        maxPerSeries: Type.Integer({ minimum: 1, default: 8 }),
+        defaultLeadMs: Type.Integer({ minimum: 0, default: 30_000 }),
+        leadFactor: Type.Number({ minimum: 1, default: 1.5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     logLevel: Type.Union(
       ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
       { default: "info" },

@@ -2,11 +2,12 @@ import type { EnvironmentBackend, RunResult } from "../backends/backend.js";
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import type { EnvironmentSpec, Task, TaskRecord } from "../core/types.js";
-import { specKey } from "../core/types.js";
-import type { HistoryStore } from "../history/store.js";
+import type { HistoryStore, TaskUpdate } from "../history/store.js";
 import { minuteOf } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
-import type { EnvironmentState, EnvironmentView, PoolSnapshot } from "../pool/environment.js";
+import { seriesKey } from "../plan/shadow-planner.js";
+import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
+import { EnvironmentPool } from "../pool/environment-pool.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
 import { emptyRecord } from "./records.js";
@@ -24,14 +25,21 @@ interface QueuedTask {
   admitted: boolean;
 }
 
-interface Counters {
+/** What the last task of a series looked like: the template for its shadow environments. */
+export interface SeriesActivity {
+  user: string;
+  taskType: string;
+  spec: EnvironmentSpec;
+  modulePath: string;
+  lastArrival: number;
+}
+
+export interface TaskCounters {
   coldStarts: number;
   warmStarts: number;
+  shadowHits: number;
   succeeded: number;
   failed: number;
-  reclaimed: number;
-  replaced: number;
-  wastedMbMs: number;
 }
 
 export interface OrchestratorDeps {
@@ -44,38 +52,38 @@ export interface OrchestratorDeps {
   codeDir: string;
 }
 
+/** Observer hooks for metrics; all optional. */
+export interface TaskObserver {
+  started?(cold: boolean, startLatencyMs: number): void;
+  finished?(status: "succeeded" | "failed"): void;
+}
+
 /**
- * The live task path: accept → queue → route → run on the backend → record. It owns the pool's
- * actual state; routing and reclaim decisions are the pure functions of src/route, given `now`.
+ * The live task path: accept → queue → route → run on the backend → record. Routing and reclaim
+ * decisions are the pure functions of src/route given `now`; the pool carries them out.
  * Every accepted task reaches exactly one final state: `finalize` is the only way out and is guarded.
  */
 export class Orchestrator {
-  private readonly envs = new Map<string, EnvironmentView>();
+  readonly pool: EnvironmentPool;
   private readonly queue: TaskQueue<QueuedTask>;
   private readonly running = new Map<string, { task: Task; envId: string }>();
   private readonly finalized = new Set<string>();
   private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
   private readonly seriesRunning = new Map<string, number>();
+  private readonly activity = new Map<string, SeriesActivity>();
   private readonly pending = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
   private pumpAgain = false;
   private closing = false;
-  private envSeq = 0;
   private lastConcurrencyMinute = -1;
-  readonly counters: Counters = {
-    coldStarts: 0,
-    warmStarts: 0,
-    succeeded: 0,
-    failed: 0,
-    reclaimed: 0,
-    replaced: 0,
-    wastedMbMs: 0,
-  };
+  observer: TaskObserver = {};
+  readonly counters: TaskCounters = { coldStarts: 0, warmStarts: 0, shadowHits: 0, succeeded: 0, failed: 0 };
 
   constructor(private readonly d: OrchestratorDeps) {
     this.queue = new TaskQueue(d.config.queue.maxLength);
-    d.backend.onExit((envId, reason) => this.onEnvironmentExit(envId, reason));
+    this.pool = new EnvironmentPool(d.backend, d.clock, d.config.capacity, d.logger, (p) => this.track(p));
+    this.pool.onChange = () => this.pump();
   }
 
   start(): void {
@@ -87,24 +95,17 @@ export class Orchestrator {
     return this.queue.length;
   }
 
-  snapshot(): PoolSnapshot {
-    const now = this.d.clock.now();
-    const c = this.d.config.capacity;
-    return {
-      now,
-      environments: [...this.envs.values()].map((e) => ({ ...e })),
-      capacity: { cpu: c.cpu, memoryMb: c.memoryMb, maxEnvironments: c.maxEnvironments },
-    };
+  get isClosing(): boolean {
+    return this.closing;
   }
 
-  /** The pool as the API shows it: each environment with its worker's pid where the backend has one. */
-  describeEnvironments(): (EnvironmentView & { pid: number | null; hardLimits: boolean })[] {
-    const byId = new Map(this.d.backend.list().map((b) => [b.id, b]));
-    return this.snapshot().environments.map((e) => ({
-      ...e,
-      pid: byId.get(e.id)?.pid ?? null,
-      hardLimits: byId.get(e.id)?.hardLimits ?? false,
-    }));
+  snapshot(): PoolSnapshot {
+    return this.pool.snapshot();
+  }
+
+  /** Per series: the last task's spec and module, and when it arrived. */
+  seriesActivity(): ReadonlyMap<string, SeriesActivity> {
+    return this.activity;
   }
 
   /** Accepts a built task: it is recorded, then queued. Throws QueueFullError (→ 429) without recording. */
@@ -121,6 +122,13 @@ export class Orchestrator {
       throw err;
     }
     entry.admitted = true;
+    this.activity.set(seriesKey(task.user, task.taskType), {
+      user: task.user,
+      taskType: task.taskType,
+      spec,
+      modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir),
+      lastArrival: task.submittedAt,
+    });
     this.pump();
   }
 
@@ -129,26 +137,23 @@ export class Orchestrator {
     const current = await this.d.store.getTask(id);
     if (current === null || current.status === "succeeded" || current.status === "failed") return current;
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        const list = this.waiters.get(id) ?? [];
-        this.waiters.set(
-          id,
-          list.filter((w) => w !== done),
-        );
-        this.d.store.getTask(id).then(resolve, () => resolve(null));
-      }, timeoutMs);
       const done = (r: TaskRecord) => {
         clearTimeout(t);
         resolve(r);
       };
-      const list = this.waiters.get(id) ?? [];
-      list.push(done);
-      this.waiters.set(id, list);
+      const t = setTimeout(() => {
+        this.waiters.set(
+          id,
+          (this.waiters.get(id) ?? []).filter((w) => w !== done),
+        );
+        this.d.store.getTask(id).then(resolve, () => resolve(null));
+      }, timeoutMs);
+      this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
     });
   }
 
   /** Serves waiting tasks in priority order; those that do not fit yet stay queued (others may backfill). */
-  private pump(): void {
+  pump(): void {
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -159,31 +164,7 @@ export class Orchestrator {
         this.pumpAgain = false;
         for (const q of this.queue.ordered()) {
           if (!q.admitted || this.closing) continue;
-          const decision = routeTask({ user: q.task.user, spec: q.spec }, this.snapshot());
-          if (decision.kind === "queue") continue;
-          this.queue.remove(q.id);
-          const routedAt = this.d.clock.now();
-          if (decision.kind === "warm") {
-            const env = this.envs.get(decision.environmentId)!;
-            this.markBusy(env, routedAt);
-            this.counters.warmStarts++;
-            this.track(this.execute(q.task, env, false, routedAt));
-          } else {
-            for (const id of decision.evict) this.reclaim(id, "evicted to make room for a waiting task");
-            const env = this.addEnvironment(q.task.user, q.spec, false);
-            this.counters.coldStarts++;
-            this.d.logger.info(
-              {
-                event: "cold_start",
-                task: q.task.id,
-                user: q.task.user,
-                env: env.id,
-                reason: decision.reason,
-              },
-              "cold start",
-            );
-            this.track(this.coldStart(q.task, env, routedAt));
-          }
+          this.dispatch(q);
         }
       } while (this.pumpAgain);
     } finally {
@@ -191,54 +172,66 @@ export class Orchestrator {
     }
   }
 
-  private track(p: Promise<unknown>): void {
+  private dispatch(q: QueuedTask): void {
+    const decision = routeTask({ user: q.task.user, spec: q.spec }, this.snapshot());
+    if (decision.kind === "queue") return;
+    this.queue.remove(q.id);
+    const routedAt = this.d.clock.now();
+    if (decision.kind === "warm") {
+      const env = this.pool.get(decision.environmentId)!;
+      if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
+      this.pool.markBusy(env);
+      this.counters.warmStarts++;
+      this.track(this.execute(q.task, env, false, routedAt));
+      return;
+    }
+    for (const id of decision.evict) this.pool.reclaim(id, "evicted: capacity needed by a waiting task");
+    if (decision.kind === "resize") {
+      const env = this.pool.get(decision.environmentId)!;
+      this.pool.markBusy(env);
+      this.track(this.resizeThenRun(q.task, env, q.spec, decision.resources, routedAt));
+      return;
+    }
+    const env = this.pool.add(q.task.user, q.spec, false);
+    this.counters.coldStarts++;
+    this.d.logger.info(
+      { event: "cold_start", task: q.task.id, user: q.task.user, env: env.id, reason: decision.reason },
+      "cold start",
+    );
+    this.track(this.coldStart(q.task, env, routedAt));
+  }
+
+  private async resizeThenRun(
+    task: Task,
+    env: EnvironmentView,
+    spec: EnvironmentSpec,
+    resources: EnvironmentSpec["resources"],
+    routedAt: number,
+  ): Promise<void> {
+    if (await this.pool.resize(env, resources)) {
+      this.counters.warmStarts++;
+      this.d.logger.info(
+        { event: "resize", env: env.id, user: env.user, memoryMb: resources.memoryMb },
+        "resized in place",
+      );
+      await this.execute(task, env, false, routedAt);
+      return;
+    }
+    // The backend cannot resize in place: replace the environment with one of the needed size.
+    env.state = "ready";
+    this.pool.reclaim(env.id, "replaced: too small and not resizable in place");
+    const bigger = this.pool.add(task.user, { ...spec, resources }, false);
+    this.counters.coldStarts++;
+    await this.coldStart(task, bigger, routedAt);
+  }
+
+  track(p: Promise<unknown>): void {
     this.pending.add(p);
     p.finally(() => this.pending.delete(p)).catch(() => {});
   }
 
-  private addEnvironment(user: string, spec: EnvironmentSpec, shadow: boolean): EnvironmentView {
-    const now = this.d.clock.now();
-    const env: EnvironmentView = {
-      id: `env-${process.pid}-${++this.envSeq}`,
-      user,
-      spec,
-      specKey: specKey(spec),
-      state: "creating",
-      shadow,
-      createdAt: now,
-      readyAt: null,
-      idleSince: null,
-      tasksRun: 0,
-      coldStartMs: null,
-      idleMbMs: 0,
-    };
-    this.envs.set(env.id, env);
-    return env;
-  }
-
-  /** Creates and warms an environment; returns why it failed (environment then gone), or null. */
-  private async bringUp(env: EnvironmentView): Promise<string | null> {
-    try {
-      await this.d.backend.create(env.id, env.user, env.spec);
-      if (env.state === "gone") return "environment reclaimed while starting";
-      env.state = "warming";
-      // Reactive warm-up: start, import the dependencies, one no-op call (task warm-up inputs come with shadows).
-      await this.d.backend.warm(env.id, {});
-      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while warming";
-      env.readyAt = this.d.clock.now();
-      env.coldStartMs = env.readyAt - env.createdAt;
-      return null;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.envs.delete(env.id);
-      env.state = "gone";
-      await this.d.backend.destroy(env.id).catch(() => {});
-      return message;
-    }
-  }
-
   private async coldStart(task: Task, env: EnvironmentView, routedAt: number): Promise<void> {
-    const failure = await this.bringUp(env);
+    const failure = await this.pool.bringUp(env);
     if (failure !== null) {
       await this.finalize(task, {
         status: "failed",
@@ -256,25 +249,13 @@ export class Orchestrator {
     await this.execute(task, env, true, routedAt);
   }
 
-  private markBusy(env: EnvironmentView, now: number): void {
-    this.accountIdle(env, now);
-    env.state = "busy";
-  }
-
-  private accountIdle(env: EnvironmentView, now: number): void {
-    if (env.idleSince === null) return;
-    const mbMs = (now - env.idleSince) * env.spec.resources.memoryMb;
-    env.idleMbMs += mbMs;
-    this.counters.wastedMbMs += mbMs;
-    env.idleSince = null;
-  }
-
   private async execute(task: Task, env: EnvironmentView, cold: boolean, routedAt: number): Promise<void> {
     const startedAt = this.d.clock.now();
-    const series = `${task.user}\u0000${task.taskType}`;
+    const series = seriesKey(task.user, task.taskType);
     const concurrent = (this.seriesRunning.get(series) ?? 0) + 1;
     this.seriesRunning.set(series, concurrent);
     this.running.set(task.id, { task, envId: env.id });
+    this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;
     try {
       await this.d.store.updateTask(task.id, {
@@ -286,10 +267,9 @@ export class Orchestrator {
         environmentId: env.id,
       });
       await this.d.store.recordConcurrency(task.user, task.taskType, minuteOf(startedAt), concurrent);
-      const modulePath = modulePathFor(task, this.d.tasksDir, this.d.codeDir);
       result = await this.d.backend.run(env.id, {
         taskId: task.id,
-        modulePath,
+        modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir),
         fn: task.fn,
         input: task.input,
         timeoutMs: task.timeoutMs,
@@ -312,12 +292,10 @@ export class Orchestrator {
     }
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
-    const envDead = result.failure === "oom" || result.failure === "crashed" || result.failure === "timeout";
-    if (envDead) {
-      this.replaceDeadEnvironment(env, result.failure ?? "crashed");
+    if (result.failure === "oom" || result.failure === "crashed" || result.failure === "timeout") {
+      this.pool.replaceDead(env, result.failure, this.closing);
     } else if (env.state === "busy") {
-      env.state = "ready";
-      env.idleSince = finishedAt;
+      this.pool.markIdle(env);
     }
     await this.finalize(task, {
       status: result.ok ? "succeeded" : "failed",
@@ -340,42 +318,7 @@ export class Orchestrator {
     return { truncated: true, outputBytes: result.outputBytes };
   }
 
-  /** A worker that died under a task is replaced by a fresh one of the same user and spec. */
-  private replaceDeadEnvironment(env: EnvironmentView, why: string): void {
-    if (env.state === "gone") return;
-    env.state = "gone";
-    this.envs.delete(env.id);
-    this.d.backend.destroy(env.id).catch(() => {});
-    if (this.closing) return;
-    const replacement = this.addEnvironment(env.user, env.spec, env.shadow);
-    this.counters.replaced++;
-    this.d.logger.warn(
-      {
-        event: "environment_replaced",
-        env: env.id,
-        replacement: replacement.id,
-        user: env.user,
-        reason: why,
-      },
-      "environment died under a task; replacing it",
-    );
-    this.track(
-      this.bringUp(replacement).then((failure) => {
-        if (failure !== null) {
-          this.d.logger.warn(
-            { event: "replacement_failed", env: replacement.id, error: failure },
-            "replacement failed",
-          );
-        } else if (replacement.state === "warming") {
-          replacement.state = "ready";
-          replacement.idleSince = this.d.clock.now();
-        }
-        this.pump();
-      }),
-    );
-  }
-
-  private async finalize(task: Task, update: Parameters<HistoryStore["updateTask"]>[1]): Promise<void> {
+  private async finalize(task: Task, update: TaskUpdate): Promise<void> {
     if (this.finalized.has(task.id)) return;
     this.finalized.add(task.id);
     if (update.status === "succeeded") this.counters.succeeded++;
@@ -393,6 +336,7 @@ export class Orchestrator {
         "task failed",
       );
     }
+    this.observer.finished?.(update.status === "succeeded" ? "succeeded" : "failed");
     try {
       await this.d.store.updateTask(task.id, update);
     } catch (err) {
@@ -407,54 +351,18 @@ export class Orchestrator {
     if (record) for (const w of list) w(record);
   }
 
-  private onEnvironmentExit(envId: string, reason: string): void {
-    const env = this.envs.get(envId);
-    if (!env || env.state === "gone") return;
-    // A busy environment's task sees the failure through run(); only idle deaths are handled here.
-    if (env.state === "busy") return;
-    this.accountIdle(env, this.d.clock.now());
-    env.state = "gone";
-    this.envs.delete(envId);
-    this.d.logger.warn(
-      { event: "environment_exited", env: envId, user: env.user, reason },
-      "idle environment exited",
-    );
-    this.pump();
-  }
-
-  /** Destroys an idle environment, recording why. */
-  reclaim(envId: string, reason: string): void {
-    const env = this.envs.get(envId);
-    if (!env || env.state === "busy" || env.state === "gone") return;
-    this.accountIdle(env, this.d.clock.now());
-    env.state = "gone";
-    this.envs.delete(envId);
-    this.counters.reclaimed++;
-    this.d.logger.info(
-      {
-        event: "reclaim",
-        env: envId,
-        user: env.user,
-        reason,
-        idleMbMs: env.idleMbMs,
-        tasksRun: env.tasksRun,
-      },
-      "environment reclaimed",
-    );
-    this.track(this.d.backend.destroy(envId).catch(() => {}));
-  }
-
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */
   tick(): void {
     const snap = this.snapshot();
     for (const e of expiredEnvironments(snap, this.d.config.keepAliveMs))
-      this.reclaim(e.id, "keep-alive expired");
+      this.pool.reclaim(e.id, "keep-alive expired");
     const minute = minuteOf(snap.now);
     if (minute !== this.lastConcurrencyMinute) {
       this.lastConcurrencyMinute = minute;
       for (const [series, n] of this.seriesRunning) {
         if (n <= 0) continue;
-        const [user, type] = series.split("\u0000") as [string, string];
+        const cut = series.indexOf("|");
+        const [user, type] = [series.slice(0, cut), series.slice(cut + 1)];
         this.d.store.recordConcurrency(user, type, minute, n).catch(() => {});
       }
     }
@@ -489,7 +397,6 @@ export class Orchestrator {
         error: "server shut down while the task was running",
       });
     }
-    await this.d.backend.close();
-    this.envs.clear();
+    await this.pool.close();
   }
 }

@@ -23,6 +23,15 @@ export interface EnvironmentView {
   coldStartMs: number | null;
   /** Idle memory·time accumulated so far, MiB·ms (wasted memory-time in design.md terms). */
   idleMbMs: number;
+  /** Set while the plan wants this environment kept for a predicted arrival (keep-alive then waits). */
+  hold: PlanHold | null;
+}
+
+export interface PlanHold {
+  series: string;
+  until: number;
+  benefit: number;
+  reason: string;
 }
 
 export interface Capacity {

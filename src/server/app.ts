@@ -5,11 +5,13 @@ import { ValidationError } from "../core/submission.js";
 import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { type Orchestrator, QueueFullError, ShuttingDownError } from "../orchestrator/orchestrator.js";
+import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
 import { buildTask, validateSubmission } from "../orchestrator/task-factory.js";
 
 export interface AppDeps {
   config: Config;
   orchestrator: Orchestrator;
+  prediction: PredictionLoop | null;
   store: HistoryStore;
   clock: Clock;
   logger: Logger;
@@ -99,7 +101,44 @@ export function buildApp(d: AppDeps): FastifyInstance {
 
   app.get("/v1/environments", async () => {
     const snap = d.orchestrator.snapshot();
-    return { now: snap.now, capacity: snap.capacity, environments: d.orchestrator.describeEnvironments() };
+    return { now: snap.now, capacity: snap.capacity, environments: d.orchestrator.pool.describe() };
+  });
+
+  app.get("/v1/forecasts", async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    if (!d.prediction) return { enabled: false, forecasts: [] };
+    const filter: { user?: string; type?: string } = {};
+    if (q.user) filter.user = q.user;
+    if (q.type) filter.type = q.type;
+    return { enabled: true, forecasts: d.prediction.latestForecasts(filter) };
+  });
+
+  app.get("/v1/plan", async () => {
+    const snap = d.orchestrator.snapshot();
+    const plan = d.prediction?.lastPlan ?? null;
+    const actual = snap.environments.map((e) => ({
+      id: e.id,
+      user: e.user,
+      state: e.state,
+      shadow: e.shadow,
+      memoryMb: e.spec.resources.memoryMb,
+      hold: e.hold,
+    }));
+    return {
+      enabled: d.prediction !== null,
+      now: snap.now,
+      lastRetrain: d.prediction?.lastRetrain ?? null,
+      desired: plan?.desired ?? [],
+      skipped: plan?.skipped ?? [],
+      actual,
+      leadTimesMs: Object.fromEntries(d.orchestrator.pool.leadTimes()),
+      counters: {
+        ...d.orchestrator.counters,
+        environmentsCreated: d.orchestrator.pool.counters.created,
+        wastedMbSeconds: d.orchestrator.pool.counters.wastedMbMs / 1000,
+        reclaimsByReason: Object.fromEntries(d.orchestrator.pool.counters.reclaimsByReason),
+      },
+    };
   });
 
   app.get("/healthz", async () => {

@@ -3,16 +3,18 @@ import type { FastifyInstance } from "fastify";
 import type { EnvironmentBackend } from "../backends/backend.js";
 import { ProcessBackend } from "../backends/process-backend.js";
 import { type Config, resolvedTasksDir } from "../config/config.js";
-import { type Clock, RealClock } from "../core/clock.js";
+import { type Clock, RealClock, ScaledClock } from "../core/clock.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { PredictionLoop } from "../orchestrator/prediction-loop.js";
 import { buildApp } from "./app.js";
 
 export interface RunningServer {
   app: FastifyInstance;
   orchestrator: Orchestrator;
+  prediction: PredictionLoop | null;
   store: HistoryStore;
   backend: EnvironmentBackend;
   url: string;
@@ -29,7 +31,8 @@ export async function startServer(
   options: { clock?: Clock; backend?: EnvironmentBackend; store?: HistoryStore } = {},
 ): Promise<RunningServer> {
   const dataDir = path.resolve(config.dataDir);
-  const clock = options.clock ?? new RealClock();
+  const clock =
+    options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
   const store = options.store ?? new SqliteHistoryStore(path.join(dataDir, "history.db"));
   const interrupted = await store.failUnfinished(
     clock.now(),
@@ -57,18 +60,24 @@ export async function startServer(
     codeDir: path.join(dataDir, "code"),
   });
   orchestrator.start();
-  const app = buildApp({ config, orchestrator, store, clock, logger, tasksDir });
+  const prediction = config.prediction.enabled
+    ? new PredictionLoop(config, orchestrator, store, clock, logger.child({ module: "prediction" }))
+    : null;
+  prediction?.start();
+  const app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ event: "listening", url, dataDir, tasksDir }, "forewarm serving");
   let closed: Promise<void> | null = null;
   return {
     app,
     orchestrator,
+    prediction,
     store,
     backend,
     url,
     close() {
       closed ??= (async () => {
+        prediction?.stop();
         await app.close();
         await orchestrator.shutdown(config.shutdownGraceMs);
         await store.close();

@@ -31,6 +31,7 @@ function env(
     tasksRun: 0,
     coldStartMs: 0,
     idleMbMs: 0,
+    hold: null,
   };
 }
 
@@ -48,12 +49,63 @@ test("routes to the most recently idle environment of the same user and spec", (
   assert.deepEqual([d.kind, d.kind === "warm" && d.environmentId], ["warm", "new"]);
 });
 
-test("never routes to another user's environment or a different spec", () => {
+test("never routes to another user's environment or one with other dependencies", () => {
+  const withDep: EnvironmentSpec = { ...spec(), dependencies: ["numpy"] };
   const d = routeTask(
     { user: "a", spec: spec() },
-    pool([env("b1", "b", "ready", 10), env("a2", "a", "ready", 10, spec(512))]),
+    pool([env("b1", "b", "ready", 10), env("a2", "a", "ready", 10, withDep)]),
   );
   assert.equal(d.kind, "cold");
+});
+
+test("best fit: the smallest ready environment of the user that holds the task", () => {
+  const d = routeTask(
+    { user: "a", spec: spec(300) },
+    pool(
+      [
+        env("big", "a", "ready", 900, spec(1024)),
+        env("mid", "a", "ready", 10, spec(512)),
+        env("small", "a", "ready", 10, spec(256)),
+      ],
+      4096,
+    ),
+  );
+  assert.deepEqual([d.kind, d.kind === "warm" && d.environmentId], ["warm", "mid"]);
+});
+
+test("an idle environment that is too small is grown when capacity allows, else the task waits", () => {
+  const d = routeTask(
+    { user: "a", spec: spec(512) },
+    pool([env("small", "a", "ready", 10, spec(256))], 1024),
+  );
+  assert.equal(d.kind, "resize");
+  assert.equal(d.kind === "resize" && d.resources.memoryMb, 512);
+  const full = routeTask(
+    { user: "a", spec: spec(512) },
+    pool([env("small", "a", "ready", 10, spec(256)), env("x", "b", "busy", null, spec(768))], 1024),
+  );
+  assert.equal(full.kind, "queue");
+});
+
+test("eviction takes unheld idle environments first, then held shadows by ascending benefit", () => {
+  const held = (id: string, benefit: number): EnvironmentView => ({
+    ...env(id, "b", "ready", 1, spec(256)),
+    shadow: true,
+    hold: { series: "s", until: 99_999, benefit, reason: "test" },
+  });
+  const d = routeTask(
+    { user: "a", spec: spec(512) },
+    pool(
+      [
+        held("rich", 5),
+        held("poor", 1),
+        env("leftover", "c", "ready", 500, spec(256)),
+        env("busy", "d", "busy", null, spec(256)),
+      ],
+      1024,
+    ),
+  );
+  assert.deepEqual(d.kind === "cold" && d.evict, ["leftover", "poor"]);
 });
 
 test("a real task evicts idle environments (least recently idle first) when capacity is full", () => {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseConfig } from "../../src/config/config.js";
-import { silentLogger } from "../../src/log/logger.js";
+import { createLogger, silentLogger } from "../../src/log/logger.js";
 import { type RunningServer, startServer } from "../../src/server/serve.js";
 
 export interface Harness {
@@ -33,7 +33,10 @@ export async function startHarness(config: Record<string, unknown> = {}): Promis
     shutdownGraceMs: 2000,
     ...config,
   });
-  const server = await startServer(cfg, silentLogger());
+  const server = await startServer(
+    cfg,
+    process.env.FOREWARM_TEST_LOG ? createLogger({ level: process.env.FOREWARM_TEST_LOG }) : silentLogger(),
+  );
   const call = async (url: string, init?: RequestInit) => {
     const res = await fetch(`${server.url}${url}`, init);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -59,7 +59,9 @@ test("a server restarted on the same data directory keeps every record; SIGTERM 
     assert.equal(body.status, "succeeded");
     ids.push(body.id);
   }
-  const envs = (await (await fetch(`${first.url}/v1/environments`)).json()) as { environments: { pid: number }[] };
+  const envs = (await (await fetch(`${first.url}/v1/environments`)).json()) as {
+    environments: { pid: number }[];
+  };
   const pids = envs.environments.map((e) => e.pid);
   assert.equal(pids.length, 2);
   assert.ok(pids.every(alive));

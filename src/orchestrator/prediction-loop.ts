@@ -1,0 +1,292 @@
+import type { Config } from "../config/config.js";
+import type { Clock } from "../core/clock.js";
+import type { FittedModel, Forecast, Forecaster, SeriesHistory } from "../forecast/forecaster.js";
+import { createForecaster } from "../forecast/registry.js";
+import type { HistoryStore, MinuteRollup } from "../history/store.js";
+import { minuteOf } from "../history/store.js";
+import type { Logger } from "../log/logger.js";
+import { reconcile } from "../plan/reconcile.js";
+import {
+  type Plan,
+  type PlannerConfig,
+  planShadows,
+  type SeriesTemplate,
+  seriesKey,
+} from "../plan/shadow-planner.js";
+import type { Orchestrator } from "./orchestrator.js";
+
+export interface RetrainReport {
+  at: number;
+  durationMs: number;
+  series: number;
+  fitted: number;
+  failed: number;
+}
+
+export interface PredictionObserver {
+  retrained?(report: RetrainReport): void;
+  planned?(durationMs: number, plan: Plan): void;
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** Builds dense per-series histories from sorted rollup rows. */
+export function historiesFromRollups(rows: readonly MinuteRollup[]): SeriesHistory[] {
+  const out: SeriesHistory[] = [];
+  let i = 0;
+  while (i < rows.length) {
+    const first = rows[i]!;
+    let j = i;
+    while (j < rows.length && rows[j]!.user === first.user && rows[j]!.taskType === first.taskType) j++;
+    const start = first.minute;
+    const end = rows[j - 1]!.minute;
+    const arrivals = new Float64Array(end - start + 1);
+    const concurrency = new Float64Array(end - start + 1);
+    for (let k = i; k < j; k++) {
+      arrivals[rows[k]!.minute - start] = rows[k]!.arrivals;
+      concurrency[rows[k]!.minute - start] = rows[k]!.peakConcurrency;
+    }
+    if (arrivals.some((a) => a > 0)) {
+      out.push({ user: first.user, taskType: first.taskType, startMinute: start, arrivals, concurrency });
+    }
+    i = j;
+  }
+  return out;
+}
+
+/**
+ * The predictive loop on the live server: retrain per-series models on a rolling window (in slices,
+ * yielding between them so the API stays responsive), and on every planning cycle forecast each
+ * series, plan shadow environments (pure planner) and reconcile the pool towards the plan.
+ * A model that throws or forecasts garbage costs only its own series, which then stays reactive.
+ */
+export class PredictionLoop {
+  private models = new Map<string, FittedModel>();
+  private readonly forecaster: Forecaster;
+  private retrainTimer: NodeJS.Timeout | null = null;
+  private planTimer: NodeJS.Timeout | null = null;
+  private retraining: Promise<RetrainReport> | null = null;
+  private readonly complained = new Set<string>();
+  lastPlan: Plan | null = null;
+  lastRetrain: RetrainReport | null = null;
+  observer: PredictionObserver = {};
+
+  constructor(
+    private readonly config: Config,
+    private readonly orchestrator: Orchestrator,
+    private readonly store: HistoryStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    forecaster?: Forecaster,
+  ) {
+    this.forecaster = forecaster ?? createForecaster(config.prediction.model);
+  }
+
+  start(): void {
+    const p = this.config.prediction;
+    this.retrainTimer = setInterval(() => void this.retrain(), p.retrainIntervalMs);
+    this.planTimer = setInterval(() => this.planCycle(), p.planIntervalMs);
+    this.retrainTimer.unref();
+    this.planTimer.unref();
+    void this.retrain();
+  }
+
+  stop(): void {
+    if (this.retrainTimer) clearInterval(this.retrainTimer);
+    if (this.planTimer) clearInterval(this.planTimer);
+  }
+
+  get plannerConfig(): PlannerConfig {
+    const p = this.config.prediction;
+    return {
+      confidenceThreshold: p.confidenceThreshold,
+      minArrivalProbability: p.minArrivalProbability,
+      graceMs: p.graceMs,
+      shadowCapacityFraction: p.shadowCapacityFraction,
+      maxPerSeries: p.maxPerSeries,
+      defaultLeadMs: p.defaultLeadMs,
+      leadFactor: p.leadFactor,
+    };
+  }
+
+  /** Refits every series seen in the window. Concurrent calls share one run. */
+  retrain(): Promise<RetrainReport> {
+    this.retraining ??= this.doRetrain().finally(() => {
+      this.retraining = null;
+    });
+    return this.retraining;
+  }
+
+  private async doRetrain(): Promise<RetrainReport> {
+    const started = Date.now();
+    const now = this.clock.now();
+    const p = this.config.prediction;
+    const rows = await this.store.rollups({
+      fromMinute: minuteOf(now) - p.windowMinutes,
+      toMinute: minuteOf(now),
+    });
+    const histories = historiesFromRollups(rows);
+    const models = new Map<string, FittedModel>();
+    let failed = 0;
+    for (let i = 0; i < histories.length; i++) {
+      const h = histories[i]!;
+      const key = seriesKey(h.user, h.taskType);
+      try {
+        const done = await this.store.listTasks({
+          user: h.user,
+          taskType: h.taskType,
+          status: "succeeded",
+          limit: 50,
+        });
+        h.resources = {
+          cpuSeconds: done.map((t) => t.cpuSeconds ?? 0),
+          peakMemoryMb: done.map((t) => t.peakMemoryMb ?? 0),
+          storageBytes: done.map((t) => t.storageBytesWritten ?? 0),
+          networkBytes: done.map((t) => (t.networkInBytes ?? 0) + (t.networkOutBytes ?? 0)),
+          durationMs: done.map((t) => (t.finishedAt ?? 0) - (t.startedAt ?? 0)),
+        };
+        models.set(key, this.forecaster.fit(h));
+      } catch (err) {
+        failed++;
+        this.complain(key, `fit failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if ((i + 1) % p.retrainSliceSize === 0) await yieldToEventLoop();
+    }
+    this.models = models;
+    this.complained.clear();
+    const report: RetrainReport = {
+      at: now,
+      durationMs: Date.now() - started,
+      series: histories.length,
+      fitted: models.size,
+      failed,
+    };
+    this.lastRetrain = report;
+    this.log.info({ event: "retrained", ...report, model: this.forecaster.name }, "models retrained");
+    this.observer.retrained?.(report);
+    return report;
+  }
+
+  private complain(series: string, message: string): void {
+    if (this.complained.has(series)) return;
+    this.complained.add(series);
+    const cut = series.indexOf("|");
+    const [user, taskType] = [series.slice(0, cut), series.slice(cut + 1)];
+    this.log.warn(
+      { event: "forecast_skipped", user, taskType, error: message },
+      "series skipped by the planner",
+    );
+  }
+
+  /** Forecasts every fitted series that is still active. Failures are logged and the series skipped. */
+  forecasts(now: number): { forecasts: Forecast[]; skipped: { series: string; reason: string }[] } {
+    const p = this.config.prediction;
+    const activity = this.orchestrator.seriesActivity();
+    const fromMinute = minuteOf(now);
+    const forecasts: Forecast[] = [];
+    const skipped: { series: string; reason: string }[] = [];
+    for (const [key, model] of this.models) {
+      const act = activity.get(key);
+      const lastArrival = act?.lastArrival;
+      if (lastArrival !== undefined && now - lastArrival > p.quietMinutes * 60_000) {
+        skipped.push({ series: key, reason: `user quiet for more than ${p.quietMinutes} min` });
+        continue;
+      }
+      try {
+        const req = { fromMinute, horizon: p.horizonMinutes, level: p.level };
+        const f = model.predict(
+          lastArrival === undefined ? req : { ...req, lastArrivalMinute: minuteOf(lastArrival) },
+        );
+        forecasts.push(f);
+      } catch (err) {
+        const reason = `forecast failed: ${err instanceof Error ? err.message : String(err)}`;
+        this.complain(key, reason);
+        skipped.push({ series: key, reason });
+      }
+    }
+    return { forecasts, skipped };
+  }
+
+  /** One planning cycle: forecast, plan (pure), reconcile the pool. */
+  planCycle(): Plan {
+    const started = performance.now();
+    const now = this.clock.now();
+    const { forecasts, skipped } = this.forecasts(now);
+    const templates = new Map<string, SeriesTemplate>();
+    for (const [key, a] of this.orchestrator.seriesActivity()) {
+      templates.set(key, { user: a.user, taskType: a.taskType, spec: a.spec });
+    }
+    const pool = this.orchestrator.snapshot();
+    const plan = planShadows({
+      now,
+      forecasts,
+      templates,
+      leadMs: this.orchestrator.pool.leadTimes(),
+      pool,
+      config: this.plannerConfig,
+    });
+    plan.skipped.push(...skipped);
+    for (const s of plan.skipped)
+      if (s.reason.startsWith("forecast invalid")) this.complain(s.series, s.reason);
+    this.lastPlan = plan;
+    if (!this.orchestrator.isClosing) this.apply(plan);
+    this.observer.planned?.((performance.now() - started) / 1000, plan);
+    return plan;
+  }
+
+  private apply(plan: Plan): void {
+    const pool = this.orchestrator.pool;
+    const actions = reconcile(plan, this.orchestrator.snapshot());
+    for (const r of actions.release) {
+      const env = pool.get(r.environmentId);
+      if (!env) continue;
+      pool.setHold(env, null);
+      // Shadows exist only for the plan; a reactive environment falls back to its keep-alive.
+      if (r.shadow) pool.reclaim(env.id, r.reason);
+    }
+    for (const h of actions.hold) {
+      const env = pool.get(h.environmentId);
+      if (env) {
+        pool.setHold(env, {
+          series: h.desired.series,
+          until: h.desired.until,
+          benefit: h.desired.benefit,
+          reason: h.desired.reason,
+        });
+      }
+    }
+    for (const d of actions.create) {
+      const activity = this.orchestrator.seriesActivity().get(d.series);
+      const env = pool.add(d.user, d.spec, true);
+      pool.setHold(env, { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason });
+      this.log.info(
+        { event: "shadow_create", env: env.id, user: d.user, type: d.taskType, reason: d.reason },
+        "creating shadow environment",
+      );
+      // Warm-up: dependencies, then the task's module (imported, not called: calling could have effects).
+      const warmup = activity ? { modulePath: activity.modulePath } : {};
+      this.orchestrator.track(
+        pool.bringUp(env, warmup).then((failure) => {
+          if (failure !== null) {
+            this.log.warn(
+              { event: "shadow_failed", env: env.id, error: failure },
+              "shadow environment failed to start",
+            );
+          } else {
+            pool.markIdle(env);
+          }
+          this.orchestrator.pump();
+        }),
+      );
+    }
+  }
+
+  /** The latest forecasts, for the API. */
+  latestForecasts(filter: { user?: string; type?: string } = {}): Forecast[] {
+    const now = this.clock.now();
+    const { forecasts } = this.forecasts(now);
+    return forecasts.filter(
+      (f) => (!filter.user || f.user === filter.user) && (!filter.type || f.taskType === filter.type),
+    );
+  }
+}

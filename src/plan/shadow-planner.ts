@@ -1,0 +1,201 @@
+import type { EnvironmentSpec } from "../core/types.js";
+import { specKey } from "../core/types.js";
+import { checkForecast, type Forecast } from "../forecast/forecaster.js";
+import { type EnvironmentView, type PoolSnapshot, usedResources } from "../pool/environment.js";
+
+export interface PlannerConfig {
+  /** `IF Prediction.Confidence > Threshold: CreateShadowEnvironment`. */
+  confidenceThreshold: number;
+  /** A minute belongs to the prediction window when P(arrival) in it is at least this. */
+  minArrivalProbability: number;
+  /** Extra time a shadow is kept after its window, ms (covers jitter past the last likely minute). */
+  graceMs: number;
+  /** Share of the pool's capacity that shadows may hold (real tasks can always evict them). */
+  shadowCapacityFraction: number;
+  /** Most shadow environments for one series. */
+  maxPerSeries: number;
+  /** Lead time used for a spec whose cold start has not been measured yet, ms. */
+  defaultLeadMs: number;
+  /** Safety factor on the measured cold-start lead time. */
+  leadFactor: number;
+}
+
+export const PLANNER_DEFAULTS: PlannerConfig = {
+  confidenceThreshold: 0.4,
+  minArrivalProbability: 0.05,
+  graceMs: 60_000,
+  shadowCapacityFraction: 0.8,
+  maxPerSeries: 8,
+  defaultLeadMs: 30_000,
+  leadFactor: 1.5,
+};
+
+/** What the planner knows about a series besides its forecast: the spec its tasks need. */
+export interface SeriesTemplate {
+  user: string;
+  taskType: string;
+  spec: EnvironmentSpec;
+}
+
+export interface PlanInput {
+  now: number;
+  forecasts: readonly Forecast[];
+  templates: ReadonlyMap<string, SeriesTemplate>;
+  /** Measured cold-start time per spec key, ms. */
+  leadMs: ReadonlyMap<string, number>;
+  pool: PoolSnapshot;
+  config: PlannerConfig;
+}
+
+/** One shadow environment the plan wants to exist now. */
+export interface DesiredShadow {
+  series: string;
+  user: string;
+  taskType: string;
+  spec: EnvironmentSpec;
+  specKey: string;
+  /** 1 for the first environment of the series, 2 for the second, … */
+  rank: number;
+  from: number;
+  until: number;
+  /** Probability that this environment is used in its window. */
+  pHit: number;
+  /** Cold-start seconds avoided per GB·minute held: how capacity is shared out. */
+  benefit: number;
+  confidence: number;
+  model: string;
+  reason: string;
+}
+
+export interface SkippedSeries {
+  series: string;
+  reason: string;
+}
+
+export interface Plan {
+  now: number;
+  desired: DesiredShadow[];
+  skipped: SkippedSeries[];
+}
+
+export const seriesKey = (user: string, taskType: string): string => `${user}|${taskType}`;
+
+/**
+ * Pure: (now, forecasts, pool, capacity, configuration) → the shadow environments that should exist
+ * now. For each series whose forecast is trusted (confidence above the threshold) it finds the
+ * prediction window — the minutes whose arrival probability reaches `minArrivalProbability` — and
+ * wants `rank` environments for the expected concurrency from (window start − cold-start lead) until
+ * (window end + grace). Capacity is shared by expected benefit; busy environments are never touched.
+ */
+export function planShadows(input: PlanInput): Plan {
+  const { now, config: c, pool } = input;
+  const skipped: SkippedSeries[] = [];
+  const candidates: DesiredShadow[] = [];
+  for (const f of input.forecasts) {
+    const series = seriesKey(f.user, f.taskType);
+    const invalid = checkForecast(f);
+    if (invalid) {
+      skipped.push({ series, reason: `forecast invalid: ${invalid}` });
+      continue;
+    }
+    if (!(f.confidence > c.confidenceThreshold)) {
+      skipped.push({
+        series,
+        reason: `confidence ${f.confidence.toFixed(2)} ≤ threshold ${c.confidenceThreshold}`,
+      });
+      continue;
+    }
+    const template = input.templates.get(series);
+    if (!template) {
+      skipped.push({ series, reason: "no task seen yet to take the environment spec from" });
+      continue;
+    }
+    const key = specKey(template.spec);
+    const lead = (input.leadMs.get(key) ?? c.defaultLeadMs) * c.leadFactor;
+    let first = -1;
+    let last = -1;
+    let pNone = 1;
+    let peak = 0;
+    for (let i = 0; i < f.minutes.length; i++) {
+      const m = f.minutes[i]!;
+      if (m.pAny < c.minArrivalProbability) continue;
+      if (first < 0) first = i;
+      last = i;
+      pNone *= 1 - m.pAny;
+      peak = Math.max(peak, m.concurrency.upper, 1);
+    }
+    if (first < 0) {
+      skipped.push({ series, reason: "no minute in the horizon is likely to see an arrival" });
+      continue;
+    }
+    const startMs = f.minutes[first]!.minute * 60_000;
+    const from = startMs - lead;
+    const until = (f.minutes[last]!.minute + 1) * 60_000 + c.graceMs;
+    if (now < from) {
+      skipped.push({
+        series,
+        reason: `window opens at ${new Date(startMs).toISOString()}; not yet (lead ${Math.round(lead)} ms)`,
+      });
+      continue;
+    }
+    if (now > until) continue;
+    const pHitAny = 1 - pNone;
+    const count = Math.min(c.maxPerSeries, Math.max(1, Math.ceil(peak)));
+    const gb = template.spec.resources.memoryMb / 1024;
+    const heldMin = Math.max(1, (until - now) / 60_000);
+    for (let rank = 1; rank <= count; rank++) {
+      // The k-th environment is used only when concurrency reaches k: discount by rank.
+      const pHit = rank === 1 ? pHitAny : (pHitAny * (count - rank + 1)) / (count + 1);
+      const benefit = (pHit * lead) / 1000 / (gb * heldMin);
+      candidates.push({
+        series,
+        user: template.user,
+        taskType: template.taskType,
+        spec: template.spec,
+        specKey: key,
+        rank,
+        from,
+        until,
+        pHit,
+        benefit,
+        confidence: f.confidence,
+        model: f.model,
+        reason:
+          `${f.model}: P(arrival in ${last - first + 1} min window) = ${pHitAny.toFixed(2)}, ` +
+          `confidence ${f.confidence.toFixed(2)}, concurrency ≤ ${Math.ceil(peak)}; env ${rank}/${count}`,
+      });
+    }
+  }
+  return { now, desired: shareCapacity(candidates, pool, input.config, skipped), skipped };
+}
+
+/** Admits candidates by descending benefit while the shadow budget (beside busy environments) lasts. */
+function shareCapacity(
+  candidates: DesiredShadow[],
+  pool: PoolSnapshot,
+  c: PlannerConfig,
+  skipped: SkippedSeries[],
+): DesiredShadow[] {
+  const busy = usedResources(pool.environments.filter((e: EnvironmentView) => e.state === "busy"));
+  const cap = pool.capacity;
+  let cpu = cap.cpu * c.shadowCapacityFraction - busy.cpu;
+  let mem = cap.memoryMb * c.shadowCapacityFraction - busy.memoryMb;
+  let count = Math.floor(cap.maxEnvironments * c.shadowCapacityFraction) - busy.count;
+  candidates.sort((a, b) => b.benefit - a.benefit || a.rank - b.rank || a.series.localeCompare(b.series));
+  const admitted: DesiredShadow[] = [];
+  for (const d of candidates) {
+    const r = d.spec.resources;
+    if (r.cpu <= cpu + 1e-9 && r.memoryMb <= mem + 1e-9 && count >= 1) {
+      admitted.push(d);
+      cpu -= r.cpu;
+      mem -= r.memoryMb;
+      count -= 1;
+    } else if (d.rank === 1) {
+      skipped.push({
+        series: d.series,
+        reason: `capacity: benefit ${d.benefit.toFixed(3)} below admitted shadows`,
+      });
+    }
+  }
+  return admitted;
+}

@@ -1,0 +1,237 @@
+import type { EnvironmentBackend, WarmupRequest } from "../backends/backend.js";
+import type { Clock } from "../core/clock.js";
+import type { EnvironmentSpec, ResourceVector } from "../core/types.js";
+import { specKey } from "../core/types.js";
+import type { Logger } from "../log/logger.js";
+import type { Capacity, EnvironmentState, EnvironmentView, PlanHold, PoolSnapshot } from "./environment.js";
+
+export interface PoolCounters {
+  created: number;
+  reclaimed: number;
+  replaced: number;
+  resizedInPlace: number;
+  wastedMbMs: number;
+  reclaimsByReason: Map<string, number>;
+}
+
+/**
+ * The pool's actual state and the side effects that change it (create, warm, resize, destroy through
+ * the backend). Decisions about *which* environment to touch are made elsewhere, by pure code given
+ * a snapshot; this class only carries them out and keeps the books (capacity, idle memory-time,
+ * measured cold-start lead time per spec).
+ */
+export class EnvironmentPool {
+  private readonly envs = new Map<string, EnvironmentView>();
+  private readonly leads = new Map<string, number>();
+  private seq = 0;
+  readonly counters: PoolCounters = {
+    created: 0,
+    reclaimed: 0,
+    replaced: 0,
+    resizedInPlace: 0,
+    wastedMbMs: 0,
+    reclaimsByReason: new Map(),
+  };
+  /** Called whenever capacity or an idle environment may have become available. */
+  onChange: () => void = () => {};
+
+  constructor(
+    private readonly backend: EnvironmentBackend,
+    private readonly clock: Clock,
+    private readonly capacity: Capacity,
+    private readonly log: Logger,
+    private readonly track: (p: Promise<unknown>) => void,
+  ) {
+    backend.onExit((envId, reason) => this.onExit(envId, reason));
+  }
+
+  snapshot(): PoolSnapshot {
+    return {
+      now: this.clock.now(),
+      environments: [...this.envs.values()].map((e) => ({ ...e, hold: e.hold ? { ...e.hold } : null })),
+      capacity: { ...this.capacity },
+    };
+  }
+
+  get(id: string): EnvironmentView | undefined {
+    return this.envs.get(id);
+  }
+
+  /** Measured cold-start time (create → ready) per spec key, smoothed. */
+  leadTimes(): ReadonlyMap<string, number> {
+    return this.leads;
+  }
+
+  /** Reserves capacity for a new environment in state `creating`. */
+  add(user: string, spec: EnvironmentSpec, shadow: boolean): EnvironmentView {
+    const env: EnvironmentView = {
+      id: `env-${process.pid}-${++this.seq}`,
+      user,
+      spec,
+      specKey: specKey(spec),
+      state: "creating",
+      shadow,
+      createdAt: this.clock.now(),
+      readyAt: null,
+      idleSince: null,
+      tasksRun: 0,
+      coldStartMs: null,
+      idleMbMs: 0,
+      hold: null,
+    };
+    this.envs.set(env.id, env);
+    this.counters.created++;
+    return env;
+  }
+
+  /**
+   * Creates and warms an environment. Returns null when it is warm (state `warming`, for the caller to
+   * make busy or ready), or why it failed (the environment is then gone).
+   */
+  async bringUp(env: EnvironmentView, warmup: WarmupRequest = {}): Promise<string | null> {
+    try {
+      await this.backend.create(env.id, env.user, env.spec);
+      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while starting";
+      env.state = "warming";
+      await this.backend.warm(env.id, warmup);
+      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while warming";
+      env.readyAt = this.clock.now();
+      env.coldStartMs = env.readyAt - env.createdAt;
+      const prev = this.leads.get(env.specKey);
+      this.leads.set(env.specKey, prev === undefined ? env.coldStartMs : 0.7 * prev + 0.3 * env.coldStartMs);
+      return null;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.envs.delete(env.id);
+      env.state = "gone";
+      await this.backend.destroy(env.id).catch(() => {});
+      this.onChange();
+      return message;
+    }
+  }
+
+  markBusy(env: EnvironmentView): void {
+    this.accountIdle(env);
+    env.state = "busy";
+  }
+
+  markIdle(env: EnvironmentView): void {
+    if (env.state === "gone") return;
+    env.state = "ready";
+    env.idleSince = this.clock.now();
+  }
+
+  setHold(env: EnvironmentView, hold: PlanHold | null): void {
+    env.hold = hold;
+  }
+
+  /** Grows or shrinks an environment's limits in place; false if the backend cannot (caller replaces it). */
+  async resize(env: EnvironmentView, resources: ResourceVector): Promise<boolean> {
+    const ok = await this.backend.resize(env.id, resources).catch(() => false);
+    if (ok) {
+      env.spec = { ...env.spec, resources };
+      env.specKey = specKey(env.spec);
+      this.counters.resizedInPlace++;
+    }
+    return ok;
+  }
+
+  private accountIdle(env: EnvironmentView): void {
+    if (env.idleSince === null) return;
+    const mbMs = (this.clock.now() - env.idleSince) * env.spec.resources.memoryMb;
+    env.idleMbMs += mbMs;
+    this.counters.wastedMbMs += mbMs;
+    env.idleSince = null;
+  }
+
+  /** Destroys an idle (or still starting) environment, recording why. Busy ones are never touched. */
+  reclaim(envId: string, reason: string): boolean {
+    const env = this.envs.get(envId);
+    if (!env || env.state === "busy" || env.state === "gone") return false;
+    this.accountIdle(env);
+    env.state = "gone";
+    this.envs.delete(envId);
+    this.counters.reclaimed++;
+    // Group by the reason's words, not its numbers and details.
+    const key = reason.split(/[:(]|\d/)[0]!.trim();
+    this.counters.reclaimsByReason.set(key, (this.counters.reclaimsByReason.get(key) ?? 0) + 1);
+    this.log.info(
+      {
+        event: "reclaim",
+        env: envId,
+        user: env.user,
+        shadow: env.shadow,
+        reason,
+        idleMbMs: env.idleMbMs,
+        tasksRun: env.tasksRun,
+      },
+      "environment reclaimed",
+    );
+    this.track(this.backend.destroy(envId).catch(() => {}));
+    this.onChange();
+    return true;
+  }
+
+  /** A worker that died under a task is replaced by a fresh one of the same user and spec. */
+  replaceDead(env: EnvironmentView, why: string, closing: boolean): void {
+    if (env.state === "gone") return;
+    env.state = "gone";
+    this.envs.delete(env.id);
+    this.track(this.backend.destroy(env.id).catch(() => {}));
+    if (closing) return;
+    const replacement = this.add(env.user, env.spec, env.shadow);
+    this.counters.replaced++;
+    this.log.warn(
+      {
+        event: "environment_replaced",
+        env: env.id,
+        replacement: replacement.id,
+        user: env.user,
+        reason: why,
+      },
+      "environment died under a task; replacing it",
+    );
+    this.track(
+      this.bringUp(replacement).then((failure) => {
+        if (failure !== null) {
+          this.log.warn(
+            { event: "replacement_failed", env: replacement.id, error: failure },
+            "replacement failed",
+          );
+        } else if (replacement.state === "warming") {
+          this.markIdle(replacement);
+        }
+        this.onChange();
+      }),
+    );
+  }
+
+  private onExit(envId: string, reason: string): void {
+    const env = this.envs.get(envId);
+    // A busy environment's task sees the failure through run(); only idle deaths are handled here.
+    if (!env || env.state === "gone" || env.state === "busy") return;
+    this.accountIdle(env);
+    env.state = "gone";
+    this.envs.delete(envId);
+    this.log.warn(
+      { event: "environment_exited", env: envId, user: env.user, reason },
+      "idle environment exited",
+    );
+    this.onChange();
+  }
+
+  /** The pool as the API shows it: each environment with its worker's pid where the backend has one. */
+  describe(): (EnvironmentView & { pid: number | null; hardLimits: boolean })[] {
+    const byId = new Map(this.backend.list().map((b) => [b.id, b]));
+    return this.snapshot().environments.map((e) => ({
+      ...e,
+      pid: byId.get(e.id)?.pid ?? null,
+      hardLimits: byId.get(e.id)?.hardLimits ?? false,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+    this.envs.clear();
+  }
+}
