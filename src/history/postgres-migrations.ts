@@ -101,6 +101,15 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
       CREATE INDEX series_minutes_time ON ${s}.series_minutes (minute);
     `,
   },
+  {
+    version: 2,
+    description: "static-analysis imports and the classification/estimate of each task",
+    // On a partitioned table (or hypertable) ADD COLUMN reaches every partition (chunk).
+    sql: (s) => `
+      ALTER TABLE ${s}.tasks ADD COLUMN imports json;
+      ALTER TABLE ${s}.tasks ADD COLUMN insight json;
+    `,
+  },
 ];
 
 /** Runs `fn` in a transaction that first takes the given advisory lock for this schema. */
@@ -163,6 +172,8 @@ export async function migratePostgres(
   client: ClientBase,
   schema: string,
   timescale: "auto" | "off" = "auto",
+  /** Stop after this version (tests of upgrades from an older schema). */
+  upToVersion = Number.POSITIVE_INFINITY,
 ): Promise<MigrationResult> {
   const s = quoteIdent(schema);
   // CREATE SCHEMA/TABLE IF NOT EXISTS are not race-free on their own: hence the lock.
@@ -177,7 +188,7 @@ export async function migratePostgres(
     );
   });
   let layout: TasksLayout = "partitioned";
-  for (const m of POSTGRES_MIGRATIONS) {
+  for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= upToVersion)) {
     layout = await withSchemaLock(client, MIGRATION_LOCK_CLASS, schema, async () => {
       const chosen = await chooseLayout(client, s, timescale);
       const applied = await client.query(`SELECT 1 FROM ${s}.schema_migrations WHERE version = $1`, [

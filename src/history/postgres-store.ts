@@ -70,7 +70,11 @@ const COLUMNS: Record<keyof TaskRecord, string> = {
   functionCount: "function_count",
   halsteadVolume: "halstead_volume",
   analysisError: "analysis_error",
+  imports: "imports",
+  insight: "insight",
 };
+/** Fields stored as json (pg parses them back on read). */
+const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
 const FIELDS = Object.keys(COLUMNS) as (keyof TaskRecord)[];
 /** Result-row key of a column (the quotes are SQL syntax, not part of the name). */
 const rowKey = (field: keyof TaskRecord): string => COLUMNS[field].replace(/"/g, "");
@@ -92,7 +96,7 @@ const pgTypes = {
 function toColumn(field: keyof TaskRecord, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   // JSON.stringify also stops pg from turning JS arrays into PostgreSQL array literals.
-  if (field === "dependencies" || field === "output") return JSON.stringify(value);
+  if (JSON_FIELDS.has(field)) return JSON.stringify(value);
   return value;
 }
 

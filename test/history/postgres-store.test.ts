@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import pg from "pg";
-import { quoteIdent } from "../../src/history/postgres-migrations.js";
+import {
+  ensureMonthPartition,
+  migratePostgres,
+  monthStart,
+  quoteIdent,
+} from "../../src/history/postgres-migrations.js";
 import { PostgresHistoryStore } from "../../src/history/postgres-store.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
 import { historyStoreSuite, task } from "./store-suite.js";
@@ -108,6 +113,45 @@ describe("PostgreSQL history: partitions, retention and migrations", () => {
       } finally {
         await other.close();
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a schema at version 1 upgrades in place; json fields round-trip in old and new partitions", async () => {
+    const schema = freshSchema("upgrade");
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      assert.equal((await migratePostgres(client, schema, "auto", 1)).version, 1);
+      await ensureMonthPartition(client, schema, monthStart(JAN));
+    } finally {
+      await client.end();
+    }
+    const store = await PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
+    try {
+      assert.ok(store.schemaVersion() >= 2);
+      const insight = {
+        typeDeclared: false,
+        similarity: 0.92,
+        matchedExisting: true,
+        inputKind: "json",
+        sizeClass: 3,
+        estimate: { peakMemoryMbP95: 120.5, durationMsP95: 800, cpuSecondsP95: 0.4, samples: 17 },
+        routedMemoryMb: 128,
+      };
+      for (const [id, at] of [
+        ["old-part", JAN],
+        ["new-part", FEB],
+      ] as const) {
+        const rec = { ...emptyRecord(task(id, "u", "t", at)), imports: ["node:fs", "lodash"], insight };
+        await store.insertTask(rec);
+        assert.deepEqual(await store.getTask(id), rec);
+      }
+      assert.deepEqual(await partitionOfEachTask(store), {
+        "new-part": "tasks_p202402",
+        "old-part": "tasks_p202401",
+      });
     } finally {
       await store.close();
     }
