@@ -97,6 +97,9 @@ function toColumn(field: keyof TaskRecord, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   // JSON.stringify also stops pg from turning JS arrays into PostgreSQL array literals.
   if (JSON_FIELDS.has(field)) return JSON.stringify(value);
+  // PostgreSQL text cannot hold NUL (SQLite can); a worker's stderr in `error` must not make the
+  // final update fail, so NUL becomes U+FFFD. The only place the two stores differ.
+  if (typeof value === "string" && value.includes("\u0000")) return value.replaceAll("\u0000", "\uFFFD");
   return value;
 }
 

@@ -148,6 +148,10 @@ describe("PostgreSQL history: partitions, retention and migrations", () => {
         await store.insertTask(rec);
         assert.deepEqual(await store.getTask(id), rec);
       }
+      // NUL cannot be stored in PostgreSQL text; it must not make the final update fail.
+      await store.updateTask("old-part", { status: "failed", error: "bad\u0000byte", output: "a\u0000b" });
+      assert.equal((await store.getTask("old-part"))?.error, "bad\uFFFDbyte");
+      assert.equal((await store.getTask("old-part"))?.output, "a\u0000b");
       assert.deepEqual(await partitionOfEachTask(store), {
         "new-part": "tasks_p202402",
         "old-part": "tasks_p202401",
