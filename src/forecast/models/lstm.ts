@@ -30,7 +30,7 @@ export const LSTM_DEFAULTS: LstmOptions = {
   outputMinutes: 60,
   units: 16,
   epochs: 20,
-  batchSize: 128,
+  batchSize: 256,
   learningRate: 0.01,
   windowsPerSeries: 40,
   timeBudgetMs: 30_000,
@@ -71,17 +71,28 @@ function prepare(h: SeriesHistory): Prepared {
   return { h, x: y.map((v) => v / scale), scale };
 }
 
-/** Writes one window's features into `out` at `offset` (timesteps × FEATURES). */
-function writeWindow(p: Prepared, endIdx: number, window: number, out: Float32Array, offset: number): void {
+/**
+ * Writes one window's features into `out` at `offset` (timesteps × FEATURES), counts divided by the
+ * window's own level 1 + mean (as DeepAR does), and returns that level: the net learns shapes relative to
+ * the recent level, so an untrained net already forecasts "the recent mean".
+ */
+function writeWindow(p: Prepared, endIdx: number, window: number, out: Float32Array, offset: number): number {
+  let sum = 0;
+  for (let t = 0; t < window; t++) {
+    const i = endIdx - window + t;
+    sum += i >= 0 ? p.x[i]! : 0;
+  }
+  const level = 1 + sum / window;
   for (let t = 0; t < window; t++) {
     const i = endIdx - window + t;
     const minute = p.h.startMinute + i;
     const angle = (2 * Math.PI * (((minute % 1440) + 1440) % 1440)) / 1440;
     const o = offset + t * FEATURES;
-    out[o] = i >= 0 ? p.x[i]! : 0;
+    out[o] = i >= 0 ? p.x[i]! / level : 0;
     out[o + 1] = Math.sin(angle);
     out[o + 2] = Math.cos(angle);
   }
+  return level;
 }
 
 /**
@@ -136,8 +147,8 @@ export class LstmForecaster implements Forecaster {
     const ys = new Float32Array(ends.length * o.outputMinutes);
     ends.forEach(([si, end], w) => {
       const p = prepared[si]!;
-      writeWindow(p, end, o.window, xs, w * o.window * FEATURES);
-      for (let k = 0; k < o.outputMinutes; k++) ys[w * o.outputMinutes + k] = p.x[end + k]!;
+      const level = writeWindow(p, end, o.window, xs, w * o.window * FEATURES);
+      for (let k = 0; k < o.outputMinutes; k++) ys[w * o.outputMinutes + k] = p.x[end + k]! / level;
     });
 
     const model = tfl.sequential();
@@ -172,9 +183,9 @@ export class LstmForecaster implements Forecaster {
       }
       // Forecast paths from each series' end.
       const last = new Float32Array(prepared.length * o.window * FEATURES);
-      prepared.forEach((p, i) => {
-        writeWindow(p, p.x.length, o.window, last, i * o.window * FEATURES);
-      });
+      const levels = prepared.map((p, i) =>
+        writeWindow(p, p.x.length, o.window, last, i * o.window * FEATURES),
+      );
       const paths = tf.tidy(() => {
         const input = tf.tensor3d(last, [prepared.length, o.window, FEATURES]);
         return model.predict(input) as import("@tensorflow/tfjs-core").Tensor;
@@ -185,7 +196,7 @@ export class LstmForecaster implements Forecaster {
       const confidence = sampleConfidence(epochsRun * ends.length, 5000);
       prepared.forEach((p, i) => {
         const path = Float64Array.from(pathData.subarray(i * o.outputMinutes, (i + 1) * o.outputMinutes));
-        out.set(seriesKey(p.h), new LstmModel(p, path, residuals, confidence));
+        out.set(seriesKey(p.h), new LstmModel(p, levels[i]! * p.scale, path, residuals, confidence));
       });
       return out;
     } finally {
@@ -202,6 +213,8 @@ class LstmModel implements FittedModel {
   private readonly concRatio: number;
   constructor(
     private readonly p: Prepared,
+    /** Counts per unit of the net's output: the series' scale × the last window's level. */
+    private readonly unit: number,
     private readonly path: Float64Array,
     private readonly residuals: Float64Array[],
     private readonly confidence: number,
@@ -217,11 +230,11 @@ class LstmModel implements FittedModel {
       const j = Math.min(this.path.length - 1, Math.max(0, req.fromMinute + k - end));
       const e = Math.max(0, this.path[j]!);
       const r = this.residuals[j]!;
-      const expected = e * this.p.scale;
+      const expected = e * this.unit;
       points.push({
         expected,
-        lower: Math.max(0, (e + quantileSorted(r, t)) * this.p.scale),
-        upper: Math.max(expected, (e + quantileSorted(r, 1 - t)) * this.p.scale),
+        lower: Math.max(0, (e + quantileSorted(r, t)) * this.unit),
+        upper: Math.max(expected, (e + quantileSorted(r, 1 - t)) * this.unit),
         pAny: 1 - Math.exp(-expected),
       });
     }
