@@ -30,8 +30,10 @@ export const FINAL_STATUSES: readonly TaskStatus[] = ["succeeded", "failed"];
 export interface Task {
   id: string;
   user: string;
-  /** Declared task type, or one derived from runtime + code (the classifier refines this later). */
+  /** Declared task type, or the one the classifier assigned. */
   taskType: string;
+  /** Whether the client declared the type (the classifier leaves declared types alone). */
+  typeDeclared: boolean;
   runtime: Runtime;
   /** Module path relative to the tasks directory (mutually exclusive with `code`). */
   entry?: string;
@@ -56,6 +58,20 @@ export interface CodeComplexity {
   functionCount: number | null;
   halsteadVolume: number | null;
   analysisError: string | null;
+}
+
+/** How the task was understood on arrival: its classification and resource estimate. */
+export interface TaskInsightRecord {
+  typeDeclared: boolean;
+  /** Similarity to the matched (or nearest) prototype, when the classifier assigned the type. */
+  similarity: number | null;
+  matchedExisting: boolean | null;
+  inputKind: string;
+  sizeClass: number;
+  /** Estimated p95 peak memory and duration and how many samples they rest on. */
+  estimate: { peakMemoryMbP95: number; durationMsP95: number; cpuSecondsP95: number; samples: number } | null;
+  /** Memory the router looked for (MiB). */
+  routedMemoryMb: number;
 }
 
 /** Everything the history keeps about one task. Times are epoch milliseconds. */
@@ -86,6 +102,9 @@ export interface TaskRecord extends CodeComplexity {
   outputBytes: number | null;
   exitStatus: string | null;
   error: string | null;
+  /** Modules the code imports (static analysis). */
+  imports: string[] | null;
+  insight: TaskInsightRecord | null;
   output?: unknown;
 }
 

@@ -66,4 +66,12 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX series_minutes_time ON series_minutes (minute);
     `,
   },
+  {
+    version: 2,
+    description: "static-analysis imports and the classification/estimate of each task",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN imports TEXT;
+      ALTER TABLE tasks ADD COLUMN insight TEXT;
+    `,
+  },
 ];

@@ -46,14 +46,18 @@ const COLUMNS: Record<keyof TaskRecord, string> = {
   functionCount: "function_count",
   halsteadVolume: "halstead_volume",
   analysisError: "analysis_error",
+  imports: "imports",
+  insight: "insight",
 };
+/** Fields stored as JSON text. */
+const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
 const FIELDS = Object.keys(COLUMNS) as (keyof TaskRecord)[];
 
 type Row = Record<string, unknown>;
 
 function toColumn(field: keyof TaskRecord, value: unknown): unknown {
   if (value === undefined) return null;
-  if (field === "dependencies" || field === "output") return value === null ? null : JSON.stringify(value);
+  if (JSON_FIELDS.has(field)) return value === null ? null : JSON.stringify(value);
   if (field === "cold") return value === null ? null : value ? 1 : 0;
   return value;
 }
@@ -62,10 +66,10 @@ function fromRow(row: Row): TaskRecord {
   const out: Record<string, unknown> = {};
   for (const f of FIELDS) {
     const v = row[COLUMNS[f]];
-    if (f === "dependencies") out[f] = JSON.parse(String(v));
-    else if (f === "output") {
+    if (f === "output") {
       if (v !== null && v !== undefined) out[f] = JSON.parse(String(v));
-    } else if (f === "cold") out[f] = v === null ? null : v === 1;
+    } else if (JSON_FIELDS.has(f)) out[f] = v === null || v === undefined ? null : JSON.parse(String(v));
+    else if (f === "cold") out[f] = v === null ? null : v === 1;
     else out[f] = v ?? null;
   }
   return out as unknown as TaskRecord;

@@ -12,6 +12,7 @@ import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
 import { emptyRecord } from "./records.js";
 import { modulePathFor, specForTask } from "./task-factory.js";
+import type { TaskInsight } from "./task-insight.js";
 
 export class QueueFullError extends Error {}
 export class ShuttingDownError extends Error {}
@@ -50,6 +51,8 @@ export interface OrchestratorDeps {
   logger: Logger;
   tasksDir: string;
   codeDir: string;
+  /** Analysis, classification and resource estimates; without it tasks keep their request/defaults. */
+  insight?: TaskInsight;
 }
 
 /** Observer hooks for metrics; all optional. */
@@ -111,12 +114,21 @@ export class Orchestrator {
   /** Accepts a built task: it is recorded, then queued. Throws QueueFullError (→ 429) without recording. */
   async submit(task: Task): Promise<void> {
     if (this.closing) throw new ShuttingDownError("server is shutting down");
-    const spec = specForTask(task, this.d.config.defaults.resources);
+    const full = () => new QueueFullError(`queue full (${this.queue.maxLength} tasks waiting)`);
+    if (this.queue.length >= this.queue.maxLength) throw full();
+    const record = emptyRecord(task);
+    let spec = specForTask(task, this.d.config.defaults.resources);
+    if (this.d.insight) {
+      // May assign the task type, and raise the size the router looks for to the estimate.
+      const u = await this.d.insight.understand(task, this.d.config.defaults.resources);
+      spec = { ...spec, resources: u.need };
+      const { imports, ...complexity } = u.analysis;
+      Object.assign(record, complexity, { taskType: task.taskType, imports, insight: u.insight });
+    }
     const entry: QueuedTask = { id: task.id, priority: task.priority, task, spec, admitted: false };
-    if (!this.queue.offer(entry))
-      throw new QueueFullError(`queue full (${this.queue.maxLength} tasks waiting)`);
+    if (!this.queue.offer(entry)) throw full();
     try {
-      await this.d.store.insertTask(emptyRecord(task));
+      await this.d.store.insertTask(record);
     } catch (err) {
       this.queue.remove(task.id);
       throw err;
@@ -346,6 +358,7 @@ export class Orchestrator {
       );
     }
     const record = await this.d.store.getTask(task.id).catch(() => null);
+    if (record) this.d.insight?.observe(record);
     const list = this.waiters.get(task.id) ?? [];
     this.waiters.delete(task.id);
     if (record) for (const w of list) w(record);
@@ -359,6 +372,14 @@ export class Orchestrator {
     const minute = minuteOf(snap.now);
     if (minute !== this.lastConcurrencyMinute) {
       this.lastConcurrencyMinute = minute;
+      try {
+        this.d.insight?.save();
+      } catch (err) {
+        this.d.logger.warn(
+          { event: "classifier_save_failed", error: String(err) },
+          "could not save task types",
+        );
+      }
       for (const [series, n] of this.seriesRunning) {
         if (n <= 0) continue;
         const cut = series.indexOf("|");
@@ -398,5 +419,6 @@ export class Orchestrator {
       });
     }
     await this.pool.close();
+    await this.d.insight?.close();
   }
 }

@@ -33,5 +33,7 @@ export function emptyRecord(task: Task): TaskRecord {
     functionCount: null,
     halsteadVolume: null,
     analysisError: null,
+    imports: null,
+    insight: null,
   };
 }

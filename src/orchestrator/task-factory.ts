@@ -56,7 +56,9 @@ export function buildTask(sub: TaskSubmission, config: Config, tasksDir: string,
   const task: Task = {
     id: randomUUID(),
     user: sub.user,
+    // Replaced by the classifier's type when none is declared.
     taskType: sub.type ?? `${sub.runtime}:${codeId}:${fn}`,
+    typeDeclared: sub.type !== undefined,
     runtime: sub.runtime,
     fn,
     dependencies,

@@ -9,6 +9,7 @@ import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { PredictionLoop } from "../orchestrator/prediction-loop.js";
+import { TaskInsight } from "../orchestrator/task-insight.js";
 import { buildApp } from "./app.js";
 
 export interface RunningServer {
@@ -50,7 +51,10 @@ export async function startServer(
       // Python dependencies and helper modules may live beside the tasks.
       extraEnv: { PYTHONPATH: tasksDir, FOREWARM_TASKS_DIR: tasksDir },
     });
+  const insight = new TaskInsight(dataDir, tasksDir, logger.child({ module: "insight" }));
+  await insight.load(store);
   const orchestrator = new Orchestrator({
+    insight,
     config,
     backend,
     store,

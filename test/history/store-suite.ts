@@ -11,6 +11,7 @@ export function task(id: string, user: string, type: string, submittedAt: number
     id,
     user,
     taskType: type,
+    typeDeclared: true,
     runtime: "node",
     entry: "a.mjs",
     fn: "handler",
