@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type EnvironmentSpec, specKey } from "../../src/core/types.js";
+import type { Forecast } from "../../src/forecast/forecaster.js";
+import { reconcile } from "../../src/plan/reconcile.js";
+import {
+  PLANNER_DEFAULTS,
+  planShadows,
+  type SeriesTemplate,
+  seriesKey,
+} from "../../src/plan/shadow-planner.js";
+import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
+
+const MIN = 60_000;
+const spec = (memoryMb = 256): EnvironmentSpec => ({
+  runtime: "node",
+  dependencies: [],
+  resources: { cpu: 1, memoryMb, storageMb: 0, networkMbps: 0 },
+});
+
+/** A forecast whose arrival probability is `p` in minutes [from, to) of a 30-minute horizon. */
+function forecast(
+  user: string,
+  p: number,
+  from: number,
+  to: number,
+  confidence = 0.9,
+  fromMinute = 100,
+): Forecast {
+  return {
+    user,
+    taskType: "t",
+    model: "test",
+    level: 0.8,
+    fromMinute,
+    confidence,
+    resources: null,
+    minutes: Array.from({ length: 30 }, (_, i) => {
+      const pAny = i >= from && i < to ? p : 0;
+      return {
+        minute: fromMinute + i,
+        pAny,
+        arrivals: { expected: pAny, lower: 0, upper: pAny > 0.1 ? 1 : 0 },
+        concurrency: { expected: pAny, lower: 0, upper: pAny > 0.1 ? 1 : 0 },
+      };
+    }),
+  };
+}
+
+const templates = (users: string[], memoryMb = 256) =>
+  new Map<string, SeriesTemplate>(
+    users.map((u) => [seriesKey(u, "t"), { user: u, taskType: "t", spec: spec(memoryMb) }]),
+  );
+
+function env(id: string, user: string, state: EnvironmentView["state"], memoryMb = 256): EnvironmentView {
+  const s = spec(memoryMb);
+  return {
+    id,
+    user,
+    spec: s,
+    specKey: specKey(s),
+    state,
+    shadow: false,
+    createdAt: 0,
+    readyAt: 0,
+    idleSince: state === "ready" ? 0 : null,
+    tasksRun: 1,
+    coldStartMs: 1000,
+    idleMbMs: 0,
+    hold: null,
+  };
+}
+
+const pool = (envs: EnvironmentView[], memoryMb = 4096): PoolSnapshot => ({
+  now: 100 * MIN,
+  environments: envs,
+  capacity: { cpu: 64, memoryMb, maxEnvironments: 64 },
+});
+
+const leads = new Map([[specKey(spec()), 20_000]]);
+
+test("a confident forecast yields a shadow from (window start − lead) until (window end + grace)", () => {
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [forecast("a", 0.9, 0, 3)],
+    templates: templates(["a"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: PLANNER_DEFAULTS,
+  });
+  assert.equal(plan.desired.length, 1);
+  const d = plan.desired[0]!;
+  assert.equal(d.from, 100 * MIN - 20_000 * PLANNER_DEFAULTS.leadFactor);
+  assert.equal(d.until, 103 * MIN + PLANNER_DEFAULTS.graceMs);
+  assert.match(d.reason, /P\(arrival/);
+});
+
+test("the confidence threshold gates creation; a window that opens later is not yet wanted", () => {
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [forecast("low", 0.9, 0, 3, 0.2), forecast("later", 0.9, 20, 23)],
+    templates: templates(["low", "later"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: PLANNER_DEFAULTS,
+  });
+  assert.equal(plan.desired.length, 0);
+  assert.match(plan.skipped.find((s) => s.series.startsWith("low|"))!.reason, /confidence 0.20 ≤ threshold/);
+  assert.match(plan.skipped.find((s) => s.series.startsWith("later|"))!.reason, /not yet/);
+});
+
+test("a forecast with NaN or negative values is skipped with the reason, the others still planned", () => {
+  const nan = forecast("nan", 0.9, 0, 3);
+  nan.minutes[1]!.pAny = Number.NaN;
+  const neg = forecast("neg", 0.9, 0, 3);
+  neg.minutes[0]!.arrivals.expected = -1;
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [nan, neg, forecast("ok", 0.9, 0, 3)],
+    templates: templates(["nan", "neg", "ok"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: PLANNER_DEFAULTS,
+  });
+  assert.deepEqual(
+    plan.desired.map((d) => d.user),
+    ["ok"],
+  );
+  assert.equal(plan.skipped.filter((s) => /forecast invalid/.test(s.reason)).length, 2);
+});
+
+test("capacity is shared by expected benefit; busy environments keep theirs", () => {
+  // Room for two 256 MiB shadows beside a busy 512 MiB environment (80% of 1280 = 1024).
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [forecast("likely", 0.95, 0, 2), forecast("maybe", 0.3, 0, 2), forecast("surely", 1, 0, 2)],
+    templates: templates(["likely", "maybe", "surely"]),
+    leadMs: leads,
+    pool: pool([env("busy", "x", "busy", 512)], 1280),
+    config: PLANNER_DEFAULTS,
+  });
+  assert.deepEqual(plan.desired.map((d) => d.user).sort(), ["likely", "surely"]);
+  assert.match(plan.skipped.find((s) => s.series.startsWith("maybe|"))!.reason, /capacity/);
+});
+
+test("reconcile holds an idle matching environment, creates the rest, releases what is no longer wanted", () => {
+  const held: EnvironmentView = {
+    ...env("old-shadow", "gone", "ready"),
+    shadow: true,
+    hold: { series: seriesKey("gone", "t"), until: 99 * MIN, benefit: 1, reason: "x" },
+  };
+  const p = pool([env("idle-a", "a", "ready"), env("busy-b", "b", "busy"), held]);
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [forecast("a", 0.9, 0, 3), forecast("b", 0.9, 0, 3)],
+    templates: templates(["a", "b"]),
+    leadMs: leads,
+    pool: p,
+    config: PLANNER_DEFAULTS,
+  });
+  const actions = reconcile(plan, p);
+  assert.deepEqual(
+    actions.hold.map((h) => h.environmentId),
+    ["idle-a"],
+  );
+  assert.deepEqual(
+    actions.create.map((c) => c.user),
+    ["b"],
+    "a busy environment never counts as a shadow",
+  );
+  assert.deepEqual(actions.release, [
+    { environmentId: "old-shadow", shadow: true, reason: "prediction window passed" },
+  ]);
+});
