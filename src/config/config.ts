@@ -17,6 +17,26 @@ export const ConfigSchema = Type.Object(
   {
     host: Type.String({ default: "127.0.0.1" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 7300 }),
+    /** Where the history lives: an embedded SQLite file, or PostgreSQL shared by several servers. */
+    history: Type.Object(
+      {
+        kind: Type.Union([Type.Literal("sqlite"), Type.Literal("postgres")], { default: "sqlite" }),
+        url: Type.String({ minLength: 1, default: "postgres://postgres@127.0.0.1:5432/postgres" }),
+        schema: Type.String({ pattern: "^[a-z_][a-z0-9_]*$", default: "forewarm" }),
+        /** Drop history older than this many days (PostgreSQL: whole monthly partitions). 0 keeps all. */
+        retentionDays: Type.Integer({ minimum: 0, default: 0 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** This server's id in a cluster; defaults to host name and data directory (stable across restarts). */
+    serverId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    cluster: Type.Object(
+      {
+        /** Followers try to take the leader lease this often; takeover happens within about this long. */
+        leaseRetryMs: Type.Integer({ minimum: 50, default: 2000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Holds the SQLite history, inline task code and environment scratch dirs. */
     dataDir: Type.String({ minLength: 1, default: "./data" }),
     /** Root that `entry` paths of submitted tasks are resolved under; defaults to <dataDir>/tasks. */

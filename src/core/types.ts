@@ -105,6 +105,8 @@ export interface TaskRecord extends CodeComplexity {
   /** Modules the code imports (static analysis). */
   imports: string[] | null;
   insight: TaskInsightRecord | null;
+  /** The server that accepted the task (several servers may share one history). */
+  owner: string | null;
   output?: unknown;
 }
 

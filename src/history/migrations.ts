@@ -74,4 +74,12 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ALTER TABLE tasks ADD COLUMN insight TEXT;
     `,
   },
+  {
+    version: 3,
+    description: "owner: the server that accepted each task",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN owner TEXT;
+      CREATE INDEX tasks_owner_status ON tasks (owner, status);
+    `,
+  },
 ];

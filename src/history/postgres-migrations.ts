@@ -110,6 +110,14 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
       ALTER TABLE ${s}.tasks ADD COLUMN insight json;
     `,
   },
+  {
+    version: 3,
+    description: "owner: the server that accepted each task",
+    sql: (s) => `
+      ALTER TABLE ${s}.tasks ADD COLUMN owner text;
+      CREATE INDEX tasks_owner_status ON ${s}.tasks (owner, status);
+    `,
+  },
 ];
 
 /** Runs `fn` in a transaction that first takes the given advisory lock for this schema. */

@@ -72,6 +72,7 @@ const COLUMNS: Record<keyof TaskRecord, string> = {
   analysisError: "analysis_error",
   imports: "imports",
   insight: "insight",
+  owner: "owner",
 };
 /** Fields stored as json (pg parses them back on read). */
 const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
@@ -363,11 +364,17 @@ export class PostgresHistoryStore implements HistoryStore {
    * Fails every queued or running task in the store. Note: with several servers on one database
    * this also fails tasks other live servers are running; call it only where that is intended.
    */
-  async failUnfinished(now: number, reason: string): Promise<number> {
+  async failUnfinished(now: number, reason: string, owner?: string): Promise<number> {
     return this.transaction(async (c) => {
-      const ids = await c.query<{ id: string }>(
-        `SELECT id FROM ${this.s}.tasks WHERE status IN ('queued', 'running') ORDER BY seq FOR UPDATE`,
-      );
+      const ids =
+        owner === undefined
+          ? await c.query<{ id: string }>(
+              `SELECT id FROM ${this.s}.tasks WHERE status IN ('queued', 'running') ORDER BY seq FOR UPDATE`,
+            )
+          : await c.query<{ id: string }>(
+              `SELECT id FROM ${this.s}.tasks WHERE status IN ('queued', 'running') AND owner = $1 ORDER BY seq FOR UPDATE`,
+              [owner],
+            );
       const update: TaskUpdate = {
         status: "failed",
         finishedAt: now,
@@ -378,6 +385,13 @@ export class PostgresHistoryStore implements HistoryStore {
       for (const { id } of ids.rows) await this.applyUpdate(c, id, fields, update);
       return ids.rows.length;
     });
+  }
+
+  async unfinishedOwners(): Promise<string[]> {
+    const r = await this.pool.query<{ owner: string }>(
+      `SELECT DISTINCT owner FROM ${this.s}.tasks WHERE status IN ('queued', 'running') AND owner IS NOT NULL ORDER BY owner`,
+    );
+    return r.rows.map((x) => x.owner);
   }
 
   async close(): Promise<void> {

@@ -48,6 +48,7 @@ const COLUMNS: Record<keyof TaskRecord, string> = {
   analysisError: "analysis_error",
   imports: "imports",
   insight: "insight",
+  owner: "owner",
 };
 /** Fields stored as JSON text. */
 const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
@@ -257,10 +258,14 @@ export class SqliteHistoryStore implements HistoryStore {
       .all() as SeriesSummary[];
   }
 
-  async failUnfinished(now: number, reason: string): Promise<number> {
-    const ids = this.db.prepare("SELECT id FROM tasks WHERE status IN ('queued', 'running')").all() as {
-      id: string;
-    }[];
+  async failUnfinished(now: number, reason: string, owner?: string): Promise<number> {
+    const ids = (
+      owner === undefined
+        ? this.db.prepare("SELECT id FROM tasks WHERE status IN ('queued', 'running')").all()
+        : this.db
+            .prepare("SELECT id FROM tasks WHERE status IN ('queued', 'running') AND owner = ?")
+            .all(owner)
+    ) as { id: string }[];
     for (const { id } of ids) {
       await this.updateTask(id, {
         status: "failed",
@@ -270,6 +275,13 @@ export class SqliteHistoryStore implements HistoryStore {
       });
     }
     return ids.length;
+  }
+
+  async unfinishedOwners(): Promise<string[]> {
+    const rows = this.db
+      .prepare("SELECT DISTINCT owner FROM tasks WHERE status IN ('queued', 'running') AND owner IS NOT NULL")
+      .all() as { owner: string }[];
+    return rows.map((r) => r.owner).sort();
   }
 
   async close(): Promise<void> {

@@ -57,8 +57,14 @@ export interface HistoryStore {
   recordConcurrency(user: string, taskType: string, minute: number, concurrency: number): Promise<void>;
   rollups(query?: RollupQuery): Promise<MinuteRollup[]>;
   series(): Promise<SeriesSummary[]>;
-  /** Fails every task left queued or running by a previous process; returns how many. */
-  failUnfinished(now: number, reason: string): Promise<number>;
+  /**
+   * Fails every task left queued or running — only those of `owner` when given (several servers share
+   * one history: a server fails its own leftovers at start, the leader those of dead servers).
+   * Returns how many.
+   */
+  failUnfinished(now: number, reason: string, owner?: string): Promise<number>;
+  /** Owners that have queued or running tasks. */
+  unfinishedOwners(): Promise<string[]>;
   close(): Promise<void>;
 }
 

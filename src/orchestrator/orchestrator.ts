@@ -53,6 +53,8 @@ export interface OrchestratorDeps {
   codeDir: string;
   /** Analysis, classification and resource estimates; without it tasks keep their request/defaults. */
   insight?: TaskInsight;
+  /** Recorded as each task's owner, so that a shared history knows which server ran it. */
+  serverId?: string;
 }
 
 /** Observer hooks for metrics; all optional. */
@@ -74,6 +76,8 @@ export class Orchestrator {
   private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
   private readonly seriesRunning = new Map<string, number>();
   private readonly activity = new Map<string, SeriesActivity>();
+  /** Arrivals per series in the last few minutes (for scoring forecasts). */
+  private readonly recentArrivals = new Map<number, Map<string, number>>();
   private readonly pending = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
@@ -111,12 +115,26 @@ export class Orchestrator {
     return this.activity;
   }
 
+  /** Arrivals per series in one recent minute (the last few minutes are kept). */
+  arrivalCounts(minute: number): ReadonlyMap<string, number> {
+    return this.recentArrivals.get(minute) ?? new Map();
+  }
+
+  private countArrival(series: string, at: number): void {
+    const minute = minuteOf(at);
+    const m = this.recentArrivals.get(minute) ?? new Map<string, number>();
+    m.set(series, (m.get(series) ?? 0) + 1);
+    this.recentArrivals.set(minute, m);
+    for (const k of this.recentArrivals.keys()) if (k < minute - 5) this.recentArrivals.delete(k);
+  }
+
   /** Accepts a built task: it is recorded, then queued. Throws QueueFullError (→ 429) without recording. */
   async submit(task: Task): Promise<void> {
     if (this.closing) throw new ShuttingDownError("server is shutting down");
     const full = () => new QueueFullError(`queue full (${this.queue.maxLength} tasks waiting)`);
     if (this.queue.length >= this.queue.maxLength) throw full();
     const record = emptyRecord(task);
+    record.owner = this.d.serverId ?? null;
     let spec = specForTask(task, this.d.config.defaults.resources);
     if (this.d.insight) {
       // May assign the task type, and raise the size the router looks for to the estimate.
@@ -134,6 +152,7 @@ export class Orchestrator {
       throw err;
     }
     entry.admitted = true;
+    this.countArrival(seriesKey(task.user, task.taskType), task.submittedAt);
     this.activity.set(seriesKey(task.user, task.taskType), {
       user: task.user,
       taskType: task.taskType,

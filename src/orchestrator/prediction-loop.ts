@@ -26,6 +26,8 @@ export interface RetrainReport {
 export interface PredictionObserver {
   retrained?(report: RetrainReport): void;
   planned?(durationMs: number, plan: Plan): void;
+  /** Mean absolute error of last minute's expected arrivals per series (tasks per minute). */
+  forecastError?(mae: number): void;
 }
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -67,7 +69,10 @@ export class PredictionLoop {
   private planTimer: NodeJS.Timeout | null = null;
   private retraining: Promise<RetrainReport> | null = null;
   private readonly complained = new Set<string>();
+  /** Expected arrivals per series for the minute being forecast, scored once that minute is over. */
+  private pendingScore: { minute: number; expected: Map<string, number> } | null = null;
   lastPlan: Plan | null = null;
+  lastForecastError: number | null = null;
   lastRetrain: RetrainReport | null = null;
   observer: PredictionObserver = {};
 
@@ -212,6 +217,7 @@ export class PredictionLoop {
     const started = performance.now();
     const now = this.clock.now();
     const { forecasts, skipped } = this.forecasts(now);
+    this.scoreLastMinute(now, forecasts);
     const templates = new Map<string, SeriesTemplate>();
     for (const [key, a] of this.orchestrator.seriesActivity()) {
       templates.set(key, { user: a.user, taskType: a.taskType, spec: a.spec });
@@ -232,6 +238,27 @@ export class PredictionLoop {
     if (!this.orchestrator.isClosing) this.apply(plan);
     this.observer.planned?.((performance.now() - started) / 1000, plan);
     return plan;
+  }
+
+  /** When a minute ends, compares its forecast arrivals with what arrived; starts scoring the new one. */
+  private scoreLastMinute(now: number, forecasts: readonly Forecast[]): void {
+    const minute = minuteOf(now);
+    const pending = this.pendingScore;
+    if (pending && pending.minute < minute && pending.expected.size > 0) {
+      const counts = this.orchestrator.arrivalCounts(pending.minute);
+      let err = 0;
+      for (const [key, expected] of pending.expected) err += Math.abs(expected - (counts.get(key) ?? 0));
+      this.lastForecastError = err / pending.expected.size;
+      this.observer.forecastError?.(this.lastForecastError);
+    }
+    if (!pending || pending.minute !== minute) {
+      const expected = new Map<string, number>();
+      for (const f of forecasts) {
+        const m = f.minutes.find((x) => x.minute === minute);
+        if (m) expected.set(seriesKey(f.user, f.taskType), m.arrivals.expected);
+      }
+      this.pendingScore = { minute, expected };
+    }
   }
 
   private apply(plan: Plan): void {

@@ -35,5 +35,6 @@ export function emptyRecord(task: Task): TaskRecord {
     analysisError: null,
     imports: null,
     insight: null,
+    owner: null,
   };
 }

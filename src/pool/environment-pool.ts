@@ -34,6 +34,8 @@ export class EnvironmentPool {
   };
   /** Called whenever capacity or an idle environment may have become available. */
   onChange: () => void = () => {};
+  /** Called for every reclaim with its reason's category (for metrics). */
+  onReclaim: (reason: string) => void = () => {};
 
   constructor(
     private readonly backend: EnvironmentBackend,
@@ -155,6 +157,7 @@ export class EnvironmentPool {
     // Group by the reason's words, not its numbers and details.
     const key = reason.split(/[:(]|\d/)[0]!.trim();
     this.counters.reclaimsByReason.set(key, (this.counters.reclaimsByReason.get(key) ?? 0) + 1);
+    this.onReclaim(key);
     this.log.info(
       {
         event: "reclaim",

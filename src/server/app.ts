@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import type { ForewarmMetrics } from "../cluster/metrics.js";
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import { ValidationError } from "../core/submission.js";
@@ -7,6 +8,7 @@ import type { Logger } from "../log/logger.js";
 import { type Orchestrator, QueueFullError, ShuttingDownError } from "../orchestrator/orchestrator.js";
 import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
 import { buildTask, validateSubmission } from "../orchestrator/task-factory.js";
+import type { ClusterRole } from "./cluster-role.js";
 
 export interface AppDeps {
   config: Config;
@@ -16,6 +18,8 @@ export interface AppDeps {
   clock: Clock;
   logger: Logger;
   tasksDir: string;
+  metrics: ForewarmMetrics;
+  role: ClusterRole;
 }
 
 interface ErrorBody {
@@ -143,7 +147,25 @@ export function buildApp(d: AppDeps): FastifyInstance {
 
   app.get("/healthz", async () => {
     const snap = d.orchestrator.snapshot();
-    return { ok: true, queueLength: d.orchestrator.queueLength, environments: snap.environments.length };
+    return {
+      ok: true,
+      serverId: d.role.serverId,
+      leader: d.role.isLeader,
+      history: d.config.history.kind,
+      queueLength: d.orchestrator.queueLength,
+      environments: snap.environments.length,
+    };
+  });
+
+  app.get("/v1/cluster", async () => ({
+    serverId: d.role.serverId,
+    leader: d.role.isLeader,
+    lease: await d.role.leaderInfo(),
+  }));
+
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", d.metrics.contentType);
+    return d.metrics.render();
   });
 
   return app;

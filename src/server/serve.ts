@@ -1,9 +1,13 @@
+import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { EnvironmentBackend } from "../backends/backend.js";
 import { ProcessBackend } from "../backends/process-backend.js";
+import { ClusterMembership } from "../cluster/membership.js";
+import { ForewarmMetrics } from "../cluster/metrics.js";
 import { type Config, resolvedTasksDir } from "../config/config.js";
 import { type Clock, RealClock, ScaledClock } from "../core/clock.js";
+import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
@@ -11,6 +15,8 @@ import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { PredictionLoop } from "../orchestrator/prediction-loop.js";
 import { TaskInsight } from "../orchestrator/task-insight.js";
 import { buildApp } from "./app.js";
+import { ClusterRole } from "./cluster-role.js";
+import { wireMetrics } from "./metrics-wiring.js";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -18,13 +24,25 @@ export interface RunningServer {
   prediction: PredictionLoop | null;
   store: HistoryStore;
   backend: EnvironmentBackend;
+  metrics: ForewarmMetrics;
+  role: ClusterRole;
+  serverId: string;
   url: string;
   close(): Promise<void>;
 }
 
+async function openStore(config: Config, dataDir: string): Promise<HistoryStore> {
+  if (config.history.kind === "postgres") {
+    return PostgresHistoryStore.open({ connectionString: config.history.url, schema: config.history.schema });
+  }
+  return new SqliteHistoryStore(path.join(dataDir, "history.db"));
+}
+
 /**
- * Composes the live system on the embedded defaults: SQLite history in the data directory, the process
- * backend, the real clock. Tasks left unfinished by a previous process are failed with a reason first.
+ * Composes the live system. Embedded defaults: SQLite history in the data directory, the process
+ * backend, the real clock, and this server as its own leader. With PostgreSQL, several servers share
+ * the history; a lease elects the one that retrains and plans, and the leader fails the tasks of
+ * servers that died. A server first fails the tasks it left unfinished itself.
  */
 export async function startServer(
   config: Config,
@@ -32,12 +50,17 @@ export async function startServer(
   options: { clock?: Clock; backend?: EnvironmentBackend; store?: HistoryStore } = {},
 ): Promise<RunningServer> {
   const dataDir = path.resolve(config.dataDir);
+  const serverId = config.serverId ?? `${os.hostname()}:${dataDir}`;
   const clock =
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
-  const store = options.store ?? new SqliteHistoryStore(path.join(dataDir, "history.db"));
+  const store = options.store ?? (await openStore(config, dataDir));
+  const shared = config.history.kind === "postgres";
+  const membership = shared ? new ClusterMembership(config.history.url, serverId) : null;
+  await membership?.start();
   const interrupted = await store.failUnfinished(
     clock.now(),
     "interrupted: the server stopped before the task ended",
+    shared ? serverId : undefined,
   );
   if (interrupted > 0)
     logger.warn({ event: "tasks_interrupted", count: interrupted }, "failed tasks left unfinished");
@@ -55,6 +78,7 @@ export async function startServer(
   await insight.load(store);
   const orchestrator = new Orchestrator({
     insight,
+    serverId,
     config,
     backend,
     store,
@@ -67,10 +91,16 @@ export async function startServer(
   const prediction = config.prediction.enabled
     ? new PredictionLoop(config, orchestrator, store, clock, logger.child({ module: "prediction" }))
     : null;
-  prediction?.start();
-  const app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir });
+  const metrics = new ForewarmMetrics();
+  const stopMetrics = wireMetrics(metrics, orchestrator, prediction);
+  const role = new ClusterRole(config, store, membership, prediction, metrics, clock, logger, serverId);
+  await role.start();
+  const app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir, metrics, role });
   const url = await app.listen({ host: config.host, port: config.port });
-  logger.info({ event: "listening", url, dataDir, tasksDir }, "forewarm serving");
+  logger.info(
+    { event: "listening", url, dataDir, tasksDir, serverId, history: config.history.kind },
+    "forewarm serving",
+  );
   let closed: Promise<void> | null = null;
   return {
     app,
@@ -78,12 +108,17 @@ export async function startServer(
     prediction,
     store,
     backend,
+    metrics,
+    role,
+    serverId,
     url,
     close() {
       closed ??= (async () => {
-        prediction?.stop();
+        await role.stop();
+        stopMetrics();
         await app.close();
         await orchestrator.shutdown(config.shutdownGraceMs);
+        await membership?.stop();
         await store.close();
       })();
       return closed;

@@ -129,6 +129,19 @@ export function historyStoreSuite(
       await assert.rejects(store.updateTask("missing", { status: "failed" }), /no task missing/);
     });
 
+    test("failing unfinished tasks can be limited to one owner (server)", async () => {
+      await store.insertTask({ ...emptyRecord(task("o1", "carol", "x", 15 * MIN)), owner: "server-a" });
+      await store.insertTask({ ...emptyRecord(task("o2", "carol", "x", 15 * MIN)), owner: "server-b" });
+      assert.deepEqual(await store.unfinishedOwners(), ["server-a", "server-b"]);
+      assert.equal(await store.failUnfinished(16 * MIN, "server-a died", "server-a"), 1);
+      assert.equal((await store.getTask("o1"))?.status, "failed");
+      assert.equal((await store.getTask("o1"))?.error, "server-a died");
+      assert.equal((await store.getTask("o2"))?.status, "queued");
+      assert.equal((await store.getTask("o2"))?.owner, "server-b");
+      assert.deepEqual(await store.unfinishedOwners(), ["server-b"]);
+      await store.updateTask("o2", { status: "succeeded", finishedAt: 16 * MIN });
+    });
+
     test("unfinished tasks are failed with the reason, finished ones untouched", async () => {
       const n = await store.failUnfinished(20 * MIN, "interrupted");
       assert.equal(n, 3);
@@ -142,7 +155,7 @@ export function historyStoreSuite(
         await store.close();
         store = await reopen();
         assert.equal((await store.getTask("t1"))?.status, "succeeded");
-        assert.equal((await store.listTasks({ limit: 100 })).length, 4);
+        assert.equal((await store.listTasks({ limit: 100 })).length, 6);
       });
     }
 

@@ -1,0 +1,110 @@
+import { LeaderLease } from "../cluster/leader-lease.js";
+import type { ClusterMembership } from "../cluster/membership.js";
+import type { ForewarmMetrics } from "../cluster/metrics.js";
+import type { Config } from "../config/config.js";
+import type { Clock } from "../core/clock.js";
+import { PostgresHistoryStore } from "../history/postgres-store.js";
+import type { HistoryStore } from "../history/store.js";
+import type { Logger } from "../log/logger.js";
+import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
+
+/**
+ * Whether this server leads, and what leading means: running the prediction loop (retrain + plan),
+ * failing the tasks of servers that died, and history retention. On the embedded store the server
+ * is alone and always leads.
+ */
+export class ClusterRole {
+  private lease: LeaderLease | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private leading = false;
+  private lastPrune = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: HistoryStore,
+    private readonly membership: ClusterMembership | null,
+    private readonly prediction: PredictionLoop | null,
+    private readonly metrics: ForewarmMetrics,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    readonly serverId: string,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  async start(): Promise<void> {
+    if (this.config.history.kind !== "postgres") {
+      this.setLeader(true);
+      return;
+    }
+    this.lease = new LeaderLease({
+      connectionString: this.config.history.url,
+      schema: this.config.history.schema,
+      holderId: this.serverId,
+      retryMs: this.config.cluster.leaseRetryMs,
+      onChange: (leader) => this.setLeader(leader),
+      onError: (err) => this.log.warn({ event: "lease_error", error: err.message }, "leader lease error"),
+    });
+    await this.lease.start();
+    this.sweepTimer = setInterval(() => void this.leaderDuties(), this.config.cluster.leaseRetryMs);
+    this.sweepTimer.unref();
+  }
+
+  private setLeader(leader: boolean): void {
+    if (leader === this.leading) return;
+    this.leading = leader;
+    this.metrics.setLeader(leader);
+    this.log.info(
+      { event: leader ? "leader_acquired" : "leader_lost", server: this.serverId },
+      "leadership changed",
+    );
+    if (leader) this.prediction?.start();
+    else this.prediction?.stop();
+    if (leader) void this.leaderDuties();
+  }
+
+  /** Fails the unfinished tasks of servers that are gone; prunes old history once a day. */
+  private async leaderDuties(): Promise<void> {
+    if (!this.leading || !this.membership) return;
+    try {
+      for (const owner of await this.store.unfinishedOwners()) {
+        if (!(await this.membership.isGone(owner))) continue;
+        const n = await this.store.failUnfinished(
+          this.clock.now(),
+          `server ${owner} died before the task ended`,
+          owner,
+        );
+        if (n > 0)
+          this.log.warn(
+            { event: "dead_server_tasks_failed", owner, count: n },
+            "failed tasks of a dead server",
+          );
+      }
+      const days = this.config.history.retentionDays;
+      if (
+        days > 0 &&
+        this.store instanceof PostgresHistoryStore &&
+        Date.now() - this.lastPrune > 86_400_000
+      ) {
+        this.lastPrune = Date.now();
+        const r = await this.store.prune(this.clock.now() - days * 86_400_000);
+        this.log.info({ event: "history_pruned", ...r }, "old history pruned");
+      }
+    } catch (err) {
+      this.log.warn({ event: "leader_duty_failed", error: String(err) }, "leader duty failed");
+    }
+  }
+
+  async leaderInfo(): Promise<unknown> {
+    if (!this.lease) return { holderId: this.serverId, embedded: true };
+    return this.lease.leaderInfo();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.prediction?.stop();
+    await this.lease?.stop();
+  }
+}
