@@ -1,5 +1,6 @@
 import { ReplayInputError } from "../errors.js";
 import { fixedPolicy, noUnloadPolicy } from "./fixed.js";
+import { forewarmPolicy } from "./forewarm.js";
 import { hybridPolicy } from "./hybrid.js";
 import { oraclePolicy } from "./oracle.js";
 import type { ParamValues, PolicyDefinition } from "./types.js";
@@ -85,4 +86,5 @@ export function splitPolicyList(text: string): string[] {
   return out;
 }
 
-for (const def of [fixedPolicy, noUnloadPolicy, hybridPolicy, oraclePolicy]) registerPolicy(def);
+for (const def of [fixedPolicy, noUnloadPolicy, hybridPolicy, oraclePolicy, forewarmPolicy])
+  registerPolicy(def);

@@ -1,0 +1,57 @@
+/**
+ * Policy decision rate (issue 7): app-decisions per second of the `forewarm` policy in M1 replay of
+ * Google cluster 2011 days 1–7, beside hybrid and fixed keep-alive measured in the same run. Each
+ * policy runs alone through runM1 (the engine's own loop included, so this is a replay rate); the
+ * best of `ROUNDS` runs is kept. Ratios to hybrid are the comparable figure; absolute rates are noisy.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadTrace } from "../src/sim/loaders/index.js";
+import { runM1 } from "../src/sim/m1.js";
+import { parsePolicySpec } from "../src/sim/policies/registry.js";
+import { timeOrder } from "../src/sim/time-order.js";
+
+const POLICIES = ["fixed:ka=10", "hybrid", "forewarm:price=1", "forewarm:price=1,cond=0"];
+const ROUNDS = 3;
+const TARGET = 1_000_000;
+
+function projectRoot(): string {
+  const fromFile = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+  return existsSync(join(fromFile, "package.json")) ? fromFile : process.cwd();
+}
+
+const file = resolve(projectRoot(), "../shared/traces/google2011-jobs-days01-07.csv.gz");
+const trace = (await loadTrace({ format: "google2011-jobs", trace: file })).minutes;
+timeOrder(trace);
+const decisions = trace.busyMinute.length;
+const context = { appCount: trace.appNames.length };
+console.log(`trace: ${file}`);
+console.log(`apps ${trace.appNames.length}, busy minutes (= decisions per policy) ${decisions}`);
+
+const rate = new Map<string, number>();
+for (const text of POLICIES) {
+  const spec = parsePolicySpec(text);
+  let best = Number.POSITIVE_INFINITY;
+  let cold = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = performance.now();
+    const [score] = runM1(trace, [
+      { label: spec.label, policy: spec.definition.create(spec.params, context) },
+    ]);
+    best = Math.min(best, performance.now() - start);
+    cold = score!.coldStarts;
+  }
+  rate.set(text, decisions / (best / 1000));
+  console.log(
+    `${text.padEnd(24)} ${(best / 1000).toFixed(3).padStart(7)} s  ${Math.round(rate.get(text)!).toLocaleString("en-US").padStart(11)} decisions/s  cold ${cold}`,
+  );
+}
+const hybrid = rate.get("hybrid")!;
+for (const text of POLICIES) {
+  console.log(`${text.padEnd(24)} ${(rate.get(text)! / hybrid).toFixed(2)}× hybrid's rate`);
+}
+const fw = rate.get("forewarm:price=1")!;
+console.log(
+  `forewarm ${fw >= TARGET ? "meets" : "misses"} the ${TARGET.toLocaleString("en-US")} decisions/s target`,
+);

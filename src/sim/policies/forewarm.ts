@@ -1,0 +1,293 @@
+import {
+  emptyAtoms,
+  type GapAtoms,
+  IDLE_DISTRIBUTION_DEFAULTS,
+  IdleDistribution,
+  type IdleDistributionOptions,
+  PooledGaps,
+} from "../../plan/idle-distribution.js";
+import {
+  calibratePrice,
+  chooseWindowInto,
+  emptyChoice,
+  type WindowChoice,
+  type WindowParams,
+} from "../../plan/window-policy.js";
+import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
+
+/**
+ * The forewarm policy in replay: per app an incremental gap distribution (src/plan/idle-distribution.ts)
+ * mixed with a prior pooled over all apps at the same history length, and the expected-cost window
+ * (src/plan/window-policy.ts) — the same decision code the live planner calls. Parameters:
+ * - price: cost of 1000 idle loaded minutes (× the app's memory / mean memory, when the context has
+ *   memory) in cold starts; the one knob that traces the frontier;
+ * - budget > 0: instead of price, at most `budget` % of fixed-10 wasted memory-time; target > 0: cold
+ *   starts under `target` % of invocations. Both calibrate the price by bisection on a replay of the
+ *   past (at minutes first + calibrateAfter·2^k), so they stay causal;
+ * - range, decay, changeRun, forget: the per-app histogram (idle-distribution.ts); prior: pseudo-samples
+ *   of the pooled prior; cond: pseudo-samples of the app's own distribution behind the distribution
+ *   conditioned on the previous gap's size (half-octave class), which tells the two halves of an
+ *   alternating or bursty pattern apart (0 = renewal only).
+ */
+export interface ForewarmParams {
+  price: number;
+  range: number;
+  decay: number;
+  prior: number;
+  cond: number;
+  changeRun: number;
+  forget: number;
+  budget: number;
+  target: number;
+  calibrateAfter: number;
+}
+
+export const FOREWARM_DEFAULTS: ForewarmParams = {
+  price: 1,
+  range: IDLE_DISTRIBUTION_DEFAULTS.range,
+  decay: 0,
+  prior: 1,
+  cond: 2,
+  changeRun: IDLE_DISTRIBUTION_DEFAULTS.changeRun,
+  forget: IDLE_DISTRIBUTION_DEFAULTS.forget,
+  budget: 0,
+  target: 0,
+  calibrateAfter: 60,
+};
+
+/** The replay may pass more than the contract's sizes; memory weights are used when present. */
+type ForewarmContext = PolicyContext & { appMemoryMb?: ArrayLike<number> };
+
+/** Per-app state and the pooled prior: everything a decision depends on except the price. */
+class ForewarmState {
+  private readonly last: Float64Array;
+  private readonly dists: (IdleDistribution | undefined)[];
+  private readonly pool: PooledGaps;
+  private readonly distOptions: IdleDistributionOptions;
+  private readonly mixed: GapAtoms = emptyAtoms(256);
+  private readonly conditioned: GapAtoms = emptyAtoms(256);
+  /** Per app: previous-gap class → distribution of the gap that followed. */
+  private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
+  private readonly lastGap: Float64Array;
+
+  constructor(
+    appCount: number,
+    private readonly p: ForewarmParams,
+  ) {
+    this.last = new Float64Array(appCount).fill(Number.NaN);
+    this.dists = new Array(appCount);
+    this.byPrevious = new Array(appCount);
+    this.lastGap = new Float64Array(appCount).fill(Number.NaN);
+    this.pool = new PooledGaps(p.range);
+    this.distOptions = {
+      ...IDLE_DISTRIBUTION_DEFAULTS,
+      range: p.range,
+      decay: p.decay,
+      changeRun: p.changeRun,
+      forget: p.forget,
+    };
+  }
+
+  /** Learns from busy minute `minute` of `app`; returns the next gap's distribution (shared buffer). */
+  observe(app: number, minute: number): GapAtoms {
+    let dist = this.dists[app];
+    if (!dist) {
+      dist = new IdleDistribution(this.distOptions);
+      this.dists[app] = dist;
+    }
+    const prev = this.last[app]!;
+    this.last[app] = minute;
+    if (!Number.isNaN(prev)) {
+      const gap = minute - prev;
+      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap);
+      dist.add(gap);
+      if (this.p.cond > 0) this.observeAfter(app, gap);
+    }
+    const typical = dist.typicalGap();
+    this.pool.enter(dist.observations, typical, minute);
+    const prior = this.pool.prior(minute, dist.observations, typical);
+    const mixed = dist.mixInto(this.mixed, prior, this.p.prior);
+    if (this.p.cond <= 0) return mixed;
+    const cond = this.byPrevious[app]?.get(gapClass(this.lastGap[app]!));
+    return cond ? cond.shrinkTowards(this.conditioned, mixed, this.p.cond) : mixed;
+  }
+
+  /** Records `gap` as the successor of the app's previous gap. */
+  private observeAfter(app: number, gap: number): void {
+    const before = this.lastGap[app]!;
+    this.lastGap[app] = gap;
+    if (Number.isNaN(before)) return;
+    let map = this.byPrevious[app];
+    if (!map) {
+      map = new Map();
+      this.byPrevious[app] = map;
+    }
+    const c = gapClass(before);
+    let d = map.get(c);
+    if (!d) {
+      // No change detection here: the unconditional histogram already forgets on a change.
+      d = new IdleDistribution({ ...this.distOptions, changeRun: 0 });
+      map.set(c, d);
+    }
+    d.add(gap);
+  }
+}
+
+class Forewarm implements M1Policy {
+  readonly kind = "causal";
+  private readonly state: ForewarmState;
+  private readonly weight: Float64Array;
+  private readonly window: WindowParams;
+  private readonly choice: WindowChoice = emptyChoice();
+  private readonly history: PrefixHistory | undefined;
+  private nextCalibration = Number.NaN;
+
+  constructor(
+    private readonly p: ForewarmParams,
+    private readonly context: ForewarmContext,
+  ) {
+    this.state = new ForewarmState(context.appCount, p);
+    this.weight = memoryWeights(context);
+    this.window = { coldPenalty: 1, price: p.price / 1000, maxEnd: Number.POSITIVE_INFINITY };
+    this.history = p.budget > 0 || p.target > 0 ? new PrefixHistory() : undefined;
+  }
+
+  get price(): number {
+    return this.window.price * 1000;
+  }
+
+  afterBusyMinute(app: number, minute: number, count: number): Decision {
+    if (this.history) this.calibrate(app, minute, count);
+    const dist = this.state.observe(app, minute);
+    const w = this.window;
+    const price = w.price;
+    w.price = price * this.weight[app]!;
+    const c = chooseWindowInto(dist, 0, w, this.choice);
+    w.price = price;
+    return { pw: c.pw, ka: c.ka };
+  }
+
+  /** Before the first decision of a checkpoint minute: re-fit the price on the past (causal). */
+  private calibrate(app: number, minute: number, count: number): void {
+    const h = this.history!;
+    if (Number.isNaN(this.nextCalibration)) this.nextCalibration = minute + this.p.calibrateAfter;
+    if (minute >= this.nextCalibration && h.size > 0) {
+      const span = minute - h.first;
+      this.nextCalibration = minute + Math.max(this.p.calibrateAfter, span);
+      const price = calibratePrice(
+        (candidate) => h.score(candidate, this.p, this.context, this.weight, this.p.budget > 0),
+        this.p.budget > 0 ? this.p.budget : this.p.target,
+        this.p.budget > 0,
+        1e-4,
+        1e4,
+      );
+      this.window.price = price / 1000;
+    }
+    h.push(app, minute, count);
+  }
+}
+
+/** Busy minutes seen so far, in arrival order: what calibration may replay. */
+class PrefixHistory {
+  private app: number[] = [];
+  private minute: number[] = [];
+  private count: number[] = [];
+  first = Number.NaN;
+
+  get size(): number {
+    return this.app.length;
+  }
+
+  push(app: number, minute: number, count: number): void {
+    if (this.app.length === 0) this.first = minute;
+    this.app.push(app);
+    this.minute.push(minute);
+    this.count.push(count);
+  }
+
+  /**
+   * Replays the past under model M1 with a candidate price (fresh state, same code) and returns the
+   * budget metric (waste, % of fixed 10-minute keep-alive on the same past) or the target metric
+   * (cold %). Open windows count up to the last minute seen, as M1 counts up to the trace's end.
+   */
+  score(
+    price: number,
+    p: ForewarmParams,
+    context: ForewarmContext,
+    weight: Float64Array,
+    wasteMetric: boolean,
+  ): number {
+    const n = context.appCount;
+    const mem = context.appMemoryMb;
+    const state = new ForewarmState(n, p);
+    const window: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
+    const choice = emptyChoice();
+    const start = new Float64Array(n).fill(Number.NaN);
+    const end = new Float64Array(n);
+    const fixedLast = new Float64Array(n).fill(Number.NaN);
+    let cold = 0;
+    let invocations = 0;
+    let waste = 0;
+    let fixedWaste = 0;
+    const last = this.minute[this.minute.length - 1]!;
+    for (let i = 0; i < this.app.length; i++) {
+      const a = this.app[i]!;
+      const t = this.minute[i]!;
+      const m = mem ? mem[a]! : 1;
+      invocations += this.count[i]!;
+      const s = start[a]!;
+      if (Number.isNaN(s) || !(s < t && t <= end[a]!)) cold++;
+      if (!Number.isNaN(s)) waste += Math.max(0, Math.min(end[a]!, t - 1) - s) * m;
+      const f = fixedLast[a]!;
+      if (!Number.isNaN(f)) fixedWaste += Math.max(0, Math.min(f + 10, t - 1) - f) * m;
+      fixedLast[a] = t;
+      window.price = (price / 1000) * weight[a]!;
+      const c = chooseWindowInto(state.observe(a, t), 0, window, choice);
+      start[a] = t + c.pw;
+      end[a] = t + c.pw + c.ka;
+    }
+    for (let a = 0; a < n; a++) {
+      if (Number.isNaN(start[a]!)) continue;
+      const m = mem ? mem[a]! : 1;
+      waste += Math.max(0, Math.min(end[a]!, last) - start[a]!) * m;
+      fixedWaste += Math.max(0, Math.min(fixedLast[a]! + 10, last) - fixedLast[a]!) * m;
+    }
+    if (wasteMetric) return fixedWaste > 0 ? (100 * waste) / fixedWaste : 0;
+    return invocations > 0 ? (100 * cold) / invocations : 0;
+  }
+}
+
+/** Half-octave class of a gap: 1, 2, 3, 4, 5–6, 7–9, … */
+function gapClass(gap: number): number {
+  return Math.round(2 * Math.log2(gap));
+}
+
+/** Memory relative to the mean (1 for every app when the context has no memory). */
+function memoryWeights(context: ForewarmContext): Float64Array {
+  const n = context.appCount;
+  const w = new Float64Array(n).fill(1);
+  const mem = context.appMemoryMb;
+  if (!mem || mem.length !== n || n === 0) return w;
+  let sum = 0;
+  for (let a = 0; a < n; a++) sum += mem[a]!;
+  const mean = sum / n;
+  if (mean > 0) for (let a = 0; a < n; a++) w[a] = mem[a]! / mean;
+  return w;
+}
+
+export function createForewarm(params: ParamValues, context: PolicyContext): M1Policy {
+  const p: ForewarmParams = { ...FOREWARM_DEFAULTS, ...params };
+  if (!(p.range >= 1 && Number.isInteger(p.range)))
+    throw new Error("forewarm: range must be a whole number ≥ 1");
+  if (!(p.decay >= 0 && p.decay < 1)) throw new Error("forewarm: decay must be in [0, 1)");
+  if (!(p.forget > 0 && p.forget <= 1)) throw new Error("forewarm: forget must be in (0, 1]");
+  return new Forewarm(p, context);
+}
+
+export const forewarmPolicy: PolicyDefinition = {
+  name: "forewarm",
+  description:
+    "expected-cost windows from per-app gap distributions with pooled priors (price, or budget/target)",
+  defaults: { ...FOREWARM_DEFAULTS },
+  create: createForewarm,
+};
