@@ -25,6 +25,8 @@ describe("analysis, classification and estimates on the live server", () => {
 
   const env = async (id: unknown): Promise<Rec | undefined> =>
     ((await h.get("/v1/environments")).body.environments as Rec[]).find((e) => e.id === id);
+  const memoryOf = async (id: unknown): Promise<number | undefined> =>
+    ((await env(id))?.spec as { resources: { memoryMb: number } } | undefined)?.resources.memoryMb;
 
   test("records carry the static analysis and the classifier's type", async () => {
     const a = (
@@ -59,10 +61,7 @@ describe("analysis, classification and estimates on the live server", () => {
     assert.equal(big.status, "succeeded", String(big.error));
     assert.equal(big.environmentId, small.environmentId, "the idle environment was reused after a resize");
     assert.equal(big.cold, false);
-    assert.equal(
-      ((await env(big.environmentId))?.spec as { resources: { memoryMb: number } }).resources.memoryMb,
-      512,
-    );
+    assert.equal(await memoryOf(big.environmentId), 512);
   });
 
   test("an estimated need above the idle environment's size routes to a bigger environment", async () => {
@@ -86,10 +85,7 @@ describe("analysis, classification and estimates on the live server", () => {
     const small = (await h.post({ user: "v", runtime: "node", entry: "small.mjs" }, "?wait=true")).body;
     assert.equal((await third).body.environmentId, bigEnv);
     assert.notEqual(small.environmentId, bigEnv);
-    assert.equal(
-      ((await env(small.environmentId))?.spec as { resources: { memoryMb: number } }).resources.memoryMb,
-      256,
-    );
+    assert.equal(await memoryOf(small.environmentId), 256);
     // The hog again, with no memory request: its estimate (p95 ≈ 200 MiB + head-room) rules out 256 MiB.
     const hog = (await h.post({ user: "v", runtime: "node", entry: "hog.mjs" }, "?wait=true")).body;
     assert.equal(hog.status, "succeeded", String(hog.error));
