@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { registerForecast } from "./forecast.js";
 import { registerReplay } from "./replay.js";
 import { registerServe } from "./serve.js";
+import { registerStatus } from "./status.js";
 import { registerSubmit } from "./submit.js";
 
 const program = new Command();
@@ -15,7 +17,9 @@ program
 
 registerServe(program);
 registerSubmit(program);
+registerStatus(program);
 registerReplay(program);
+registerForecast(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`forewarm: ${err instanceof Error ? err.message : String(err)}\n`);

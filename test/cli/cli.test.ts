@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const cli = path.resolve("dist/src/cli/main.js");
+const example = (f: string) => path.resolve("examples", f);
+
+async function forewarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("forewarm CLI against a served instance", () => {
+  let child: ChildProcess;
+  let url = "";
+  before(async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-cli-"));
+    child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
+      env: { ...process.env, FOREWARM_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    url = await new Promise<string>((resolve) => {
+      let out = "";
+      child.stdout?.on("data", (d) => {
+        out += String(d);
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+    });
+  });
+  after(async () => {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+  });
+
+  test("submit runs inline code from a file and prints the result; status shows the environment", async () => {
+    const node = await forewarm([
+      "submit",
+      "--url",
+      url,
+      "-u",
+      "alice",
+      "-r",
+      "node",
+      "--code-file",
+      example("hello.mjs"),
+      "-i",
+      '{"name":"cli"}',
+    ]);
+    assert.equal(node.code, 0, node.stderr);
+    const rec = JSON.parse(node.stdout) as { status: string; output: { greeting: string } };
+    assert.equal(rec.status, "succeeded");
+    assert.equal(rec.output.greeting, "hello cli");
+    const py = await forewarm([
+      "submit",
+      "--url",
+      url,
+      "-u",
+      "bob",
+      "-r",
+      "python3",
+      "--code-file",
+      example("hello.py"),
+    ]);
+    assert.equal(py.code, 0, py.stderr);
+    assert.equal((JSON.parse(py.stdout) as { output: { greeting: string } }).output.greeting, "hello world");
+    const status = await forewarm(["status", "--url", url]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /leader=true/);
+    assert.match(status.stdout, /alice\s+ready/);
+    assert.match(status.stdout, /bob\s+ready/);
+  });
+
+  test("an invalid task is refused locally with the field named, exit code 2", async () => {
+    const bad = await forewarm([
+      "submit",
+      "--url",
+      url,
+      "-u",
+      "alice",
+      "-r",
+      "ruby",
+      "--code-file",
+      example("hello.mjs"),
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid task: runtime/);
+    const noServer = await forewarm(["status", "--url", "http://127.0.0.1:1"]);
+    assert.notEqual(noServer.code, 0);
+    assert.match(noServer.stderr, /cannot reach/);
+  });
+
+  test("serve rejects a bad configuration naming the field", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-cfg-"));
+    const file = path.join(dir, "bad.json");
+    fs.writeFileSync(file, JSON.stringify({ capacity: { memoryMb: "lots" } }));
+    const r = await forewarm(["serve", "--config", file, "--port", "0", "--data-dir", dir]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /capacity\.memoryMb/);
+  });
+});
