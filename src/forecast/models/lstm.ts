@@ -36,7 +36,7 @@ export const LSTM_DEFAULTS: LstmOptions = {
   timeBudgetMs: 30_000,
 };
 
-const FEATURES = 3; // scaled count, sin and cos of minute-of-day
+const FEATURES = 4; // scaled count, sin and cos of minute-of-day, the series' long-run mean
 const seriesKey = (h: SeriesHistory): string => `${h.user}\u0000${h.taskType}`;
 
 let runtime: { tf: TfCore; tfl: TfLayers } | null = null;
@@ -55,6 +55,8 @@ interface Prepared {
   /** Counts divided by the series' mean non-zero size: sparse and dense series share one scale. */
   x: Float64Array;
   scale: number;
+  /** Mean of x over the whole history: lets the net tell a quiet spell of a busy series from a rare one. */
+  longRun: number;
 }
 
 function prepare(h: SeriesHistory): Prepared {
@@ -68,13 +70,13 @@ function prepare(h: SeriesHistory): Prepared {
     }
   if (n === 0) throw new Error("lstm: no arrivals to learn from");
   const scale = s / n;
-  return { h, x: y.map((v) => v / scale), scale };
+  return { h, x: y.map((v) => v / scale), scale, longRun: n / y.length };
 }
 
 /**
  * Writes one window's features into `out` at `offset` (timesteps × FEATURES), counts divided by the
- * window's own level 1 + mean (as DeepAR does), and returns that level: the net learns shapes relative to
- * the recent level, so an untrained net already forecasts "the recent mean".
+ * window's level max(1, mean) (x is in busy-minute sizes, so sparse windows keep level 1), and returns
+ * it: on dense windows "persist the recent mean" is then a target of 1 the net learns quickly.
  */
 function writeWindow(p: Prepared, endIdx: number, window: number, out: Float32Array, offset: number): number {
   let sum = 0;
@@ -82,7 +84,7 @@ function writeWindow(p: Prepared, endIdx: number, window: number, out: Float32Ar
     const i = endIdx - window + t;
     sum += i >= 0 ? p.x[i]! : 0;
   }
-  const level = 1 + sum / window;
+  const level = Math.max(1, sum / window);
   for (let t = 0; t < window; t++) {
     const i = endIdx - window + t;
     const minute = p.h.startMinute + i;
@@ -91,15 +93,16 @@ function writeWindow(p: Prepared, endIdx: number, window: number, out: Float32Ar
     out[o] = i >= 0 ? p.x[i]! / level : 0;
     out[o + 1] = Math.sin(angle);
     out[o + 2] = Math.cos(angle);
+    out[o + 3] = p.longRun / level;
   }
   return level;
 }
 
 /**
  * One global LSTM over all series (per-series scaling by mean non-zero size), so that sparse series
- * borrow the shape learnt from others. Input: the last `window` scaled minutes with time-of-day;
- * output: the next `outputMinutes` scaled counts. Intervals: empirical quantiles of training residuals
- * per step ahead (scaled), times the series' scale.
+ * borrow the shape learnt from others. Input: the last `window` scaled minutes with time-of-day and the
+ * series' long-run mean; output: the next `outputMinutes` scaled counts. Intervals: empirical quantiles
+ * of the series' own training residuals (in units of the window's level), times level and scale.
  */
 export class LstmForecaster implements Forecaster {
   readonly name = "lstm";
@@ -172,15 +175,20 @@ export class LstmForecaster implements Forecaster {
         }
         epochsRun++;
       }
-      // Residual quantiles per step ahead from the training windows.
+      // Residuals of the training windows, per series (pooled over steps ahead): a global pool would give
+      // dense series the narrow intervals of the many sparse ones. Series without windows use the pool.
       const fitted = tf.tidy(() => model.predict(X) as import("@tensorflow/tfjs-core").Tensor).dataSync();
-      const residuals: Float64Array[] = [];
-      for (let k = 0; k < o.outputMinutes; k++) {
-        const r = new Float64Array(ends.length);
-        for (let w = 0; w < ends.length; w++)
-          r[w] = ys[w * o.outputMinutes + k]! - fitted[w * o.outputMinutes + k]!;
-        residuals.push(r.sort());
-      }
+      const perSeries: number[][] = prepared.map(() => []);
+      const pooled: number[] = [];
+      ends.forEach(([si], w) => {
+        for (let k = 0; k < o.outputMinutes; k++) {
+          const r = ys[w * o.outputMinutes + k]! - fitted[w * o.outputMinutes + k]!;
+          perSeries[si]!.push(r);
+          if (pooled.length < 100_000) pooled.push(r);
+        }
+      });
+      const pooledSorted = Float64Array.from(pooled).sort();
+      const residuals = perSeries.map((r) => (r.length > 0 ? Float64Array.from(r).sort() : pooledSorted));
       // Forecast paths from each series' end.
       const last = new Float32Array(prepared.length * o.window * FEATURES);
       const levels = prepared.map((p, i) =>
@@ -196,7 +204,7 @@ export class LstmForecaster implements Forecaster {
       const confidence = sampleConfidence(epochsRun * ends.length, 5000);
       prepared.forEach((p, i) => {
         const path = Float64Array.from(pathData.subarray(i * o.outputMinutes, (i + 1) * o.outputMinutes));
-        out.set(seriesKey(p.h), new LstmModel(p, levels[i]! * p.scale, path, residuals, confidence));
+        out.set(seriesKey(p.h), new LstmModel(p, levels[i]! * p.scale, path, residuals[i]!, confidence));
       });
       return out;
     } finally {
@@ -216,7 +224,7 @@ class LstmModel implements FittedModel {
     /** Counts per unit of the net's output: the series' scale × the last window's level. */
     private readonly unit: number,
     private readonly path: Float64Array,
-    private readonly residuals: Float64Array[],
+    private readonly residuals: Float64Array,
     private readonly confidence: number,
   ) {
     this.concRatio = concurrencyRatio(p.h);
@@ -229,7 +237,7 @@ class LstmModel implements FittedModel {
     for (let k = 0; k < req.horizon; k++) {
       const j = Math.min(this.path.length - 1, Math.max(0, req.fromMinute + k - end));
       const e = Math.max(0, this.path[j]!);
-      const r = this.residuals[j]!;
+      const r = this.residuals;
       const expected = e * this.unit;
       points.push({
         expected,
