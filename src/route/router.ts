@@ -117,12 +117,13 @@ function makeRoom(pool: PoolSnapshot, extra: ResourceVector, keep: string | null
 }
 
 /**
- * Idle environments whose keep-alive has run out at `now` (idle since e is reclaimed at e + ka).
- * Environments the plan holds for a predicted arrival wait for the plan to release them.
+ * Idle environments whose keep-alive has run out at `now`: idle since e, an environment is still there
+ * for a task arriving at or before e + ka (design.md, model M2) and gone after. Environments the plan
+ * holds for a predicted arrival wait for the plan to release them.
  */
-export function expiredEnvironments(pool: PoolSnapshot, keepAliveMs: number): EnvironmentView[] {
+export function expiredEnvironments(pool: PoolSnapshot, keepAlive: number): EnvironmentView[] {
   return pool.environments.filter(
     (e) =>
-      e.state === "ready" && e.hold === null && e.idleSince !== null && pool.now >= e.idleSince + keepAliveMs,
+      e.state === "ready" && e.hold === null && e.idleSince !== null && pool.now > e.idleSince + keepAlive,
   );
 }

@@ -1,12 +1,14 @@
 import { DecisionLog } from "./decision-log.js";
-import { SimulatedPool } from "./env-pool.js";
 import { ReplayInputError } from "./errors.js";
 import { type LoadOptions, loadTrace } from "./loaders/index.js";
+import { appMetaOf } from "./loaders/meta.js";
 import { type M1Run, type M1Score, runM1 } from "./m1.js";
 import { type M2Score, runM2 } from "./m2.js";
 import { parsePolicySpec, splitPolicyList } from "./policies/registry.js";
+import type { PolicyContext } from "./policies/types.js";
+import { RouterPool } from "./router-pool.js";
 import { expandSweep, parseSweep, type SweptSpec } from "./sweep.js";
-import { cutEventTrace, cutMinuteTrace, type LoadedTrace } from "./trace.js";
+import { cutEventTrace, cutMinuteTrace, type LoadedTrace, type MinuteTrace } from "./trace.js";
 
 export type Model = "m1" | "m2";
 
@@ -66,7 +68,7 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     options.untilMinute === undefined ? loaded.minutes : cutMinuteTrace(loaded.minutes, options.untilMinute);
   if (trace.invocations === 0)
     throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
-  const context = { appCount: trace.appNames.length };
+  const context = policyContext(loaded, trace);
   const runs: M1Run[] = specs.map((s) => ({
     label: s.label,
     policy: s.definition.create(s.params, context),
@@ -96,6 +98,49 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
   return implicit ? scores.slice(0, -1) : scores;
 }
 
+/**
+ * The static per-app facts policies may use: memory, and user/trigger ids (numbered in the order the
+ * replayed trace lists its apps; they are keys only). A cut trace drops and renumbers apps, so
+ * metadata is matched by app name.
+ */
+export function policyContext(loaded: LoadedTrace, trace: MinuteTrace): PolicyContext {
+  const n = trace.appNames.length;
+  const context: PolicyContext = { appCount: n, appMemoryMb: trace.appMemoryMb };
+  const meta = appMetaOf(loaded);
+  if (!meta) return context;
+  const full = loaded.minutes.appNames;
+  let at: (a: number) => number = (a) => a;
+  if (trace !== loaded.minutes) {
+    const index = new Map<string, number>();
+    full.forEach((name, i) => {
+      index.set(name, i);
+    });
+    at = (a) => index.get(trace.appNames[a]!) ?? -1;
+  }
+  const ids = (values: (string | undefined)[]): Int32Array | undefined => {
+    const out = new Int32Array(n).fill(-1);
+    const seen = new Map<string, number>();
+    let any = false;
+    for (let a = 0; a < n; a++) {
+      const v = values[at(a)];
+      if (v === undefined) continue;
+      let id = seen.get(v);
+      if (id === undefined) {
+        id = seen.size;
+        seen.set(v, id);
+      }
+      out[a] = id;
+      any = true;
+    }
+    return any ? out : undefined;
+  };
+  const user = ids(meta.user);
+  const trigger = ids(meta.trigger);
+  if (user) context.appUser = user;
+  if (trigger) context.appTrigger = trigger;
+  return context;
+}
+
 function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[]): M2Score[] {
   if (!loaded.events) throw new Error("M2 replay needs the loader to build events");
   if (options.decisionsFile) throw new ReplayInputError("--decisions is written for M1 only");
@@ -110,7 +155,8 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
         `policy '${s.label}' has no M2 implementation yet (M2 runs fixed and no-unload)`,
       );
     }
-    const pool = new SimulatedPool(trace.appMemoryMb, () => kaMinutes * 60);
+    // The live router decides every reuse and expiry (RouterPool); SimulatedPool is its fast twin.
+    const pool = new RouterPool(trace.appMemoryMb, () => kaMinutes * 60);
     return runM2(trace, s.label, pool, {
       coldStartSeconds: options.coldStartSeconds,
       onProgress: options.onProgress,

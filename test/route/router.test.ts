@@ -134,10 +134,10 @@ test("queues when only busy environments hold the capacity", () => {
   assert.equal(byCount.kind, "queue");
 });
 
-test("keep-alive: idle since e expires at e + ka, not before", () => {
+test("keep-alive: idle since e, still there for an arrival at e + ka, gone after", () => {
   const p = (now: number): PoolSnapshot => ({ ...pool([env("x", "a", "ready", 400)]), now });
-  assert.equal(expiredEnvironments(p(999), 600).length, 0);
-  assert.equal(expiredEnvironments(p(1000), 600).length, 1);
+  assert.equal(expiredEnvironments(p(1000), 600).length, 0);
+  assert.equal(expiredEnvironments(p(1001), 600).length, 1);
 });
 
 test("the task queue serves higher priority first, FIFO within a priority, and is bounded", () => {
