@@ -106,6 +106,9 @@ export const ConfigSchema = Type.Object(
         maxPerSeries: Type.Integer({ minimum: 1, default: 8 }),
         defaultLeadMs: Type.Integer({ minimum: 0, default: 30_000 }),
         leadFactor: Type.Number({ minimum: 1, default: 1.5 }),
+        /** "threshold": minutes with P(arrival) ≥ minArrivalProbability; "cost": expected-cost window (as in replay). */
+        windowPolicy: Type.Union([Type.Literal("threshold"), Type.Literal("cost")], { default: "threshold" }),
+        pricePerGbMinute: Type.Number({ minimum: 0, default: 0.4 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -111,6 +111,8 @@ export class PredictionLoop {
       maxPerSeries: p.maxPerSeries,
       defaultLeadMs: p.defaultLeadMs,
       leadFactor: p.leadFactor,
+      windowPolicy: p.windowPolicy,
+      pricePerGbMinute: p.pricePerGbMinute,
     };
   }
 

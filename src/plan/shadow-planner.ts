@@ -2,6 +2,8 @@ import type { EnvironmentSpec } from "../core/types.js";
 import { specKey } from "../core/types.js";
 import { checkForecast, type Forecast } from "../forecast/forecaster.js";
 import { type EnvironmentView, type PoolSnapshot, usedResources } from "../pool/environment.js";
+import { atomsFromMinuteProbabilities } from "./idle-distribution.js";
+import { chooseWindow } from "./window-policy.js";
 
 export interface PlannerConfig {
   /** `IF Prediction.Confidence > Threshold: CreateShadowEnvironment`. */
@@ -18,6 +20,14 @@ export interface PlannerConfig {
   defaultLeadMs: number;
   /** Safety factor on the measured cold-start lead time. */
   leadFactor: number;
+  /**
+   * How the prediction window is chosen: "threshold" takes the minutes whose arrival probability
+   * reaches minArrivalProbability; "cost" minimises expected cost (a cold start against the price of
+   * the memory held idle) with the same window policy that replay runs (src/plan/window-policy.ts).
+   */
+  windowPolicy: "threshold" | "cost";
+  /** For "cost": price of holding 1 GB idle for a minute, in cold starts. */
+  pricePerGbMinute: number;
 }
 
 export const PLANNER_DEFAULTS: PlannerConfig = {
@@ -28,6 +38,8 @@ export const PLANNER_DEFAULTS: PlannerConfig = {
   maxPerSeries: 8,
   defaultLeadMs: 30_000,
   leadFactor: 1.5,
+  windowPolicy: "threshold",
+  pricePerGbMinute: 0.4,
 };
 
 /** What the planner knows about a series besides its forecast: the spec its tasks need. */
@@ -112,21 +124,18 @@ export function planShadows(input: PlanInput): Plan {
     }
     const key = specKey(template.spec);
     const lead = (input.leadMs.get(key) ?? c.defaultLeadMs) * c.leadFactor;
-    let first = -1;
-    let last = -1;
+    const w = windowOf(f, c, template.spec.resources.memoryMb);
+    if (w.first < 0) {
+      skipped.push({ series, reason: w.why });
+      continue;
+    }
+    const { first, last } = w;
     let pNone = 1;
     let peak = 0;
-    for (let i = 0; i < f.minutes.length; i++) {
+    for (let i = first; i <= last; i++) {
       const m = f.minutes[i]!;
-      if (m.pAny < c.minArrivalProbability) continue;
-      if (first < 0) first = i;
-      last = i;
       pNone *= 1 - m.pAny;
       peak = Math.max(peak, m.concurrency.upper, 1);
-    }
-    if (first < 0) {
-      skipped.push({ series, reason: "no minute in the horizon is likely to see an arrival" });
-      continue;
     }
     const startMs = f.minutes[first]!.minute * 60_000;
     const from = startMs - lead;
@@ -162,11 +171,45 @@ export function planShadows(input: PlanInput): Plan {
         model: f.model,
         reason:
           `${f.model}: P(arrival in ${last - first + 1} min window) = ${pHitAny.toFixed(2)}, ` +
-          `confidence ${f.confidence.toFixed(2)}, concurrency ≤ ${Math.ceil(peak)}; env ${rank}/${count}`,
+          `confidence ${f.confidence.toFixed(2)}, concurrency ≤ ${Math.ceil(peak)}; env ${rank}/${count}` +
+          (w.why ? `; ${w.why}` : ""),
       });
     }
   }
   return { now, desired: shareCapacity(candidates, pool, input.config, skipped), skipped };
+}
+
+/** The prediction window as indices into the forecast's minutes (first < 0: none), and why. */
+function windowOf(
+  f: Forecast,
+  c: PlannerConfig,
+  memoryMb: number,
+): { first: number; last: number; why: string } {
+  if (c.windowPolicy === "cost") {
+    // The forecast's first minute is the current one: treat "now" as the boundary just before it.
+    const atoms = atomsFromMinuteProbabilities(
+      f.minutes.map((m) => m.pAny),
+      1,
+    );
+    const choice = chooseWindow(atoms, 0, {
+      price: c.pricePerGbMinute * (memoryMb / 1024),
+      maxEnd: f.minutes.length,
+    });
+    if (choice.ka === 0) return { first: -1, last: -1, why: choice.reason };
+    return {
+      first: choice.pw,
+      last: Math.min(f.minutes.length - 1, choice.pw + choice.ka - 1),
+      why: choice.reason,
+    };
+  }
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < f.minutes.length; i++) {
+    if (f.minutes[i]!.pAny < c.minArrivalProbability) continue;
+    if (first < 0) first = i;
+    last = i;
+  }
+  return { first, last, why: first < 0 ? "no minute in the horizon is likely to see an arrival" : "" };
 }
 
 /** Admits candidates by descending benefit while the shadow budget (beside busy environments) lasts. */

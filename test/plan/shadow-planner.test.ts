@@ -172,3 +172,35 @@ test("reconcile holds an idle matching environment, creates the rest, releases w
     { environmentId: "old-shadow", shadow: true, reason: "prediction window passed" },
   ]);
 });
+
+test("cost window policy: the window of the expected-cost policy replay uses, priced by memory", () => {
+  // Arrival certain in minute 5 of the horizon (offset 4): a cheap price holds exactly that minute.
+  const f = forecast("a", 0, 0, 0);
+  f.minutes[4]!.pAny = 1;
+  f.minutes[4]!.concurrency.upper = 1;
+  const cheap = { ...PLANNER_DEFAULTS, windowPolicy: "cost" as const, pricePerGbMinute: 0.01 };
+  const plan = planShadows({
+    now: 104 * MIN - 1000,
+    forecasts: [f],
+    templates: templates(["a"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: cheap,
+  });
+  assert.equal(plan.desired.length, 1);
+  assert.equal(plan.desired[0]!.from, 104 * MIN - 20_000 * PLANNER_DEFAULTS.leadFactor);
+  assert.equal(plan.desired[0]!.until, 105 * MIN + PLANNER_DEFAULTS.graceMs);
+  // A flat, unlikely arrival is not worth holding memory for at a high price: unload.
+  const flat = forecast("a", 0.02, 0, 30);
+  const dear = { ...cheap, pricePerGbMinute: 10 };
+  const none = planShadows({
+    now: 100 * MIN,
+    forecasts: [flat],
+    templates: templates(["a"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: dear,
+  });
+  assert.equal(none.desired.length, 0);
+  assert.match(none.skipped[0]!.reason, /unload/);
+});

@@ -9,7 +9,7 @@ const SCALE = 300;
 const MINUTE_REAL = 60_000 / SCALE;
 const PERIOD_MIN = 5;
 
-function config(enabled: boolean) {
+function config(enabled: boolean, windowPolicy: "threshold" | "cost" = "threshold") {
   return {
     timeScale: SCALE,
     keepAliveMs: 60_000,
@@ -18,6 +18,7 @@ function config(enabled: boolean) {
       enabled,
       // The issue's own model for clockwork series; `auto` is exercised by the forecasting tests.
       model: "interarrival",
+      windowPolicy,
       retrainIntervalMs: 400,
       planIntervalMs: 20,
       horizonMinutes: 30,
@@ -104,6 +105,17 @@ describe("prediction loop in accelerated time (real workers, real HTTP)", () => 
       );
     } finally {
       await off.server.close();
+    }
+  });
+
+  test("the expected-cost window policy (the one replay scores) also serves ≥ 90% of arrivals warm", async () => {
+    const h = await startHarness(config(true, "cost"));
+    try {
+      const records = await runSchedule(h, 10, 12);
+      const warm = records.filter((r) => r.cold === false).length;
+      assert.ok(warm / records.length >= 0.9, `only ${warm}/${records.length} arrivals were warm`);
+    } finally {
+      await h.server.close();
     }
   });
 });
