@@ -105,7 +105,9 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
  */
 export function policyContext(loaded: LoadedTrace, trace: MinuteTrace): PolicyContext {
   const n = trace.appNames.length;
-  const context: PolicyContext = { appCount: n, appMemoryMb: trace.appMemoryMb };
+  const context: PolicyContext = { appCount: n };
+  // Weight 1 everywhere is "the trace has no memory", not 1 MB apps.
+  if (trace.appMemoryMb.some((mb) => mb !== 1)) context.appMemoryMb = trace.appMemoryMb;
   const meta = appMetaOf(loaded);
   if (!meta) return context;
   const full = loaded.minutes.appNames;

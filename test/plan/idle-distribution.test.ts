@@ -7,8 +7,8 @@ import {
   IDLE_DISTRIBUTION_DEFAULTS,
   IdleDistribution,
   nextArrivalGivenIdle,
-  PooledGaps,
 } from "../../src/plan/idle-distribution.js";
+import { PooledGaps } from "../../src/plan/pooled-gaps.js";
 
 function probAt(d: IdleDistribution, gap: number): number {
   const a = d.toAtoms(emptyAtoms());

@@ -2,6 +2,7 @@ import { ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
 import { BadLines, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
 const MINUTE_COLUMN = /^(?:minute_)?(\d+)$/;
@@ -27,6 +28,9 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
   const { header, rows } = await readHeaderAndRows(file, bad);
   const appCol = header.require("HashApp");
   const fnCol = header.optional("HashFunction");
+  const ownerCol = header.optional("HashOwner");
+  const triggerCol = header.optional("Trigger");
+  const meta = new AppMetaRecorder();
   const minuteCols: { index: number; minute: number; name: string }[] = [];
   header.names.forEach((name, index) => {
     const m = MINUTE_COLUMN.exec(name);
@@ -58,6 +62,8 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
       counts[k] = v;
     }
     const id = builder.appId(appName);
+    meta.user(id, ownerCol === undefined ? undefined : row.fields[ownerCol]);
+    meta.trigger(id, triggerCol === undefined ? undefined : row.fields[triggerCol]);
     const fn = fnCol === undefined ? undefined : row.fields[fnCol];
     let duration = 0;
     if (wantEvents && durationSeconds) {
@@ -81,7 +87,14 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
     const without = builder.appsWithoutMemory();
     if (without > 0) notes.push(`${without} apps without a memory row: weight 1`);
   }
-  return { minutes: builder.minuteTrace(), events: builder.eventTrace(), skippedLines: bad.skipped, notes };
+  const loaded: LoadedTraceWithMeta = {
+    minutes: builder.minuteTrace(),
+    events: builder.eventTrace(),
+    skippedLines: bad.skipped,
+    notes,
+    appMeta: meta.finish(builder.apps.length),
+  };
+  return loaded;
 }
 
 async function readMemory(file: string, builder: TraceBuilder, bad: BadLines): Promise<void> {

@@ -2,6 +2,7 @@ import { ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
 import { BadLines, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
 const US_PER_MINUTE = 60_000_000;
@@ -16,6 +17,7 @@ export async function loadGoogle2011Jobs(options: LoadOptions): Promise<LoadedTr
   const bad = new BadLines(options.skipBad ?? false);
   const wantEvents = options.wantEvents ?? false;
   const builder = new TraceBuilder(wantEvents);
+  const meta = new AppMetaRecorder();
   const { header, rows } = await readHeaderAndRows(file, bad);
   const submitCol = header.require("submit_us");
   const schedCol = header.require("schedule_us");
@@ -44,14 +46,17 @@ export async function loadGoogle2011Jobs(options: LoadOptions): Promise<LoadedTr
       }
     }
     const id = builder.appId(`${user}/${name}`);
+    meta.user(id, user);
     // Integer division on µs avoids float rounding at minute boundaries.
     builder.addCount(id, Math.floor(submit / US_PER_MINUTE), 1);
     if (wantEvents) builder.addEventOnly(id, submit / 1e6, duration);
   }
-  return {
+  const loaded: LoadedTraceWithMeta = {
     minutes: builder.minuteTrace(),
     events: builder.eventTrace(),
     skippedLines: bad.skipped,
     notes: [],
+    appMeta: meta.finish(builder.apps.length),
   };
+  return loaded;
 }

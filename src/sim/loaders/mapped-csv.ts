@@ -2,6 +2,7 @@ import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
 import { BadLines, type Header, numberField, type Row, readHeaderAndRows } from "./csv-rows.js";
+import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import { type LoadOptions, TIME_FORMATS, type TimeFormat } from "./types.js";
 
 const ROLES = ["time", "user", "type", "duration", "memory"] as const;
@@ -52,6 +53,7 @@ export async function loadMappedCsv(options: LoadOptions): Promise<LoadedTrace> 
   }
   const bad = new BadLines(options.skipBad ?? false);
   const builder = new TraceBuilder(options.wantEvents ?? false);
+  const meta = new AppMetaRecorder();
   const { header, rows } = await readHeaderAndRows(file, bad);
   const col = (role: Role): number | undefined => mapped(header, role, map[role]);
   const timeCol = col("time")!;
@@ -69,15 +71,18 @@ export async function loadMappedCsv(options: LoadOptions): Promise<LoadedTrace> 
     const user = userCol === undefined ? "" : (row.fields[userCol] ?? "");
     const type = typeCol === undefined ? "" : (row.fields[typeCol] ?? "");
     const id = builder.appId(`${user}/${type}`);
+    if (userCol !== undefined) meta.user(id, user);
     builder.addInvocation(id, start, Math.max(0, duration));
     if (memory !== undefined) builder.addMemory(id, memory);
   }
-  return {
+  const loaded: LoadedTraceWithMeta = {
     minutes: builder.minuteTrace(),
     events: builder.eventTrace(),
     skippedLines: bad.skipped,
     notes: [],
+    appMeta: meta.finish(builder.apps.length),
   };
+  return loaded;
 }
 
 function mapped(header: Header, role: Role, column: string | undefined): number | undefined {

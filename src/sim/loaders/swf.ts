@@ -3,6 +3,7 @@ import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
 import { BadLines, openTraceStream } from "./csv-rows.js";
+import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
 const SWF_FIELDS = 18;
@@ -16,6 +17,7 @@ export async function loadSwf(options: LoadOptions): Promise<LoadedTrace> {
   if (!file) throw new ReplayInputError("swf needs --trace FILE");
   const bad = new BadLines(options.skipBad ?? false);
   const builder = new TraceBuilder(options.wantEvents ?? false);
+  const meta = new AppMetaRecorder();
   const lines = createInterface({ input: await openTraceStream(file), crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
   let dataLines = 0;
@@ -40,17 +42,21 @@ export async function loadSwf(options: LoadOptions): Promise<LoadedTrace> {
         bad.report(file, lineNo, `negative submit time: ${submit}`);
         continue;
       }
-      builder.addInvocation(builder.appId(`u${f[11]}/x${f[13]}`), submit, Math.max(0, run));
+      const id = builder.appId(`u${f[11]}/x${f[13]}`);
+      meta.user(id, `u${f[11]}`);
+      builder.addInvocation(id, submit, Math.max(0, run));
     }
   } catch (err) {
     if (err instanceof ReplayInputError) throw err;
     throw new ReplayInputError(`${file}: cannot read: ${(err as Error).message}`);
   }
   if (dataLines === 0) throw lineError(file, Math.max(1, lineNo), "empty file (no job lines)");
-  return {
+  const loaded: LoadedTraceWithMeta = {
     minutes: builder.minuteTrace(),
     events: builder.eventTrace(),
     skippedLines: bad.skipped,
     notes: [],
+    appMeta: meta.finish(builder.apps.length),
   };
+  return loaded;
 }

@@ -4,8 +4,8 @@ import {
   IDLE_DISTRIBUTION_DEFAULTS,
   IdleDistribution,
   type IdleDistributionOptions,
-  PooledGaps,
 } from "../../plan/idle-distribution.js";
+import { PooledGaps } from "../../plan/pooled-gaps.js";
 import {
   calibratePrice,
   chooseWindowInto,
@@ -40,6 +40,18 @@ export interface ForewarmParams {
   budget: number;
   target: number;
   calibrateAfter: number;
+  /** 1 = pool early-stage priors by the app's user (when the context has users), 0 = not. */
+  users: number;
+  /** 1 = pool early-stage priors by the app's trigger (when the context has triggers). */
+  triggers: number;
+  /** Pseudo-samples of the wider prior behind a user's or trigger's pooled gaps. */
+  groupWeight: number;
+  /** Group pools exist for stages (history lengths 0, 1, 2–3, 4–7, 8+) below this. */
+  groupStages: number;
+  /** Share of a pool's not-yet-seen mass put around one day (scheduled jobs), 0 = none. */
+  daily: number;
+  /** With app memory known, the price is per idle minute of `memRef` MB (scaled by each app's memory). */
+  memRef: number;
 }
 
 export const FOREWARM_DEFAULTS: ForewarmParams = {
@@ -53,10 +65,15 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   budget: 0,
   target: 0,
   calibrateAfter: 60,
+  users: 1,
+  triggers: 1,
+  groupWeight: 4,
+  groupStages: 3,
+  daily: 0,
+  memRef: 100,
 };
 
-/** The replay may pass more than the contract's sizes; memory weights are used when present. */
-type ForewarmContext = PolicyContext & { appMemoryMb?: ArrayLike<number> };
+type ForewarmContext = PolicyContext;
 
 /** Per-app state and the pooled prior: everything a decision depends on except the price. */
 class ForewarmState {
@@ -70,15 +87,30 @@ class ForewarmState {
   private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
   private readonly lastGap: Float64Array;
 
+  private readonly user: ArrayLike<number> | undefined;
+  private readonly trigger: ArrayLike<number> | undefined;
+
   constructor(
-    appCount: number,
+    context: ForewarmContext,
     private readonly p: ForewarmParams,
   ) {
+    const appCount = context.appCount;
+    this.user = p.users > 0 ? context.appUser : undefined;
+    this.trigger = p.triggers > 0 ? context.appTrigger : undefined;
     this.last = new Float64Array(appCount).fill(Number.NaN);
     this.dists = new Array(appCount);
     this.byPrevious = new Array(appCount);
     this.lastGap = new Float64Array(appCount).fill(Number.NaN);
-    this.pool = new PooledGaps(p.range);
+    this.pool = new PooledGaps(
+      p.range,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      p.groupStages,
+      p.groupWeight,
+      p.daily,
+    );
     this.distOptions = {
       ...IDLE_DISTRIBUTION_DEFAULTS,
       range: p.range,
@@ -97,15 +129,17 @@ class ForewarmState {
     }
     const prev = this.last[app]!;
     this.last[app] = minute;
+    const u = this.user ? this.user[app]! : -1;
+    const g = this.trigger ? this.trigger[app]! : -1;
     if (!Number.isNaN(prev)) {
       const gap = minute - prev;
-      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap);
+      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap, u, g);
       dist.add(gap);
       if (this.p.cond > 0) this.observeAfter(app, gap);
     }
     const typical = dist.typicalGap();
-    this.pool.enter(dist.observations, typical, minute);
-    const prior = this.pool.prior(minute, dist.observations, typical);
+    this.pool.enter(dist.observations, typical, minute, u, g);
+    const prior = this.pool.prior(minute, dist.observations, typical, u, g);
     const mixed = dist.mixInto(this.mixed, prior, this.p.prior);
     if (this.p.cond <= 0) return mixed;
     const cond = this.byPrevious[app]?.get(gapClass(this.lastGap[app]!));
@@ -146,8 +180,8 @@ class Forewarm implements M1Policy {
     private readonly p: ForewarmParams,
     private readonly context: ForewarmContext,
   ) {
-    this.state = new ForewarmState(context.appCount, p);
-    this.weight = memoryWeights(context);
+    this.state = new ForewarmState(context, p);
+    this.weight = memoryWeights(context, p.memRef);
     this.window = { coldPenalty: 1, price: p.price / 1000, maxEnd: Number.POSITIVE_INFINITY };
     this.history = p.budget > 0 || p.target > 0 ? new PrefixHistory() : undefined;
   }
@@ -219,7 +253,7 @@ class PrefixHistory {
   ): number {
     const n = context.appCount;
     const mem = context.appMemoryMb;
-    const state = new ForewarmState(n, p);
+    const state = new ForewarmState(context, p);
     const window: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
     const choice = emptyChoice();
     const start = new Float64Array(n).fill(Number.NaN);
@@ -262,16 +296,16 @@ function gapClass(gap: number): number {
   return Math.round(2 * Math.log2(gap));
 }
 
-/** Memory relative to the mean (1 for every app when the context has no memory). */
-function memoryWeights(context: ForewarmContext): Float64Array {
+/**
+ * Memory relative to `memRef` MB (1 for every app when the context has no memory). A fixed reference,
+ * not the mean over apps: the mean would depend on apps that have not appeared yet.
+ */
+function memoryWeights(context: ForewarmContext, memRef: number): Float64Array {
   const n = context.appCount;
   const w = new Float64Array(n).fill(1);
   const mem = context.appMemoryMb;
   if (!mem || mem.length !== n || n === 0) return w;
-  let sum = 0;
-  for (let a = 0; a < n; a++) sum += mem[a]!;
-  const mean = sum / n;
-  if (mean > 0) for (let a = 0; a < n; a++) w[a] = mem[a]! / mean;
+  for (let a = 0; a < n; a++) w[a] = Math.max(0, mem[a]!) / memRef;
   return w;
 }
 

@@ -27,9 +27,18 @@ export interface ClairvoyantPolicy {
 
 export type AnyM1Policy = M1Policy | ClairvoyantPolicy;
 
-/** What a policy may know about the trace before it starts: sizes only, no content. */
+/**
+ * What a policy may know about the trace before it starts: sizes and static per-app facts, never
+ * arrivals. The optional fields are there when the replay knows them.
+ */
 export interface PolicyContext {
   appCount: number;
+  /** Memory of each app in MB (the M1 waste weight). */
+  appMemoryMb?: ArrayLike<number>;
+  /** Each app's user/owner as a small id (−1 unknown): a key for pooling what apps of a user did. */
+  appUser?: ArrayLike<number>;
+  /** Each app's trigger (or task kind) as a small id (−1 unknown). */
+  appTrigger?: ArrayLike<number>;
 }
 
 export type ParamValues = Readonly<Record<string, number>>;
