@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { TaskRecord } from "../core/types.js";
+import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 import {
   ensureMonthPartition,
   listPartitions,
@@ -37,46 +38,9 @@ export interface PostgresHistoryStoreOptions {
   onBackgroundError?: (err: Error) => void;
 }
 
-/** Column name for each TaskRecord field (same names as the SQLite store). */
-const COLUMNS: Record<keyof TaskRecord, string> = {
-  id: "id",
-  user: '"user"',
-  taskType: "task_type",
-  runtime: "runtime",
-  entry: "entry",
-  fn: "fn",
-  dependencies: "dependencies",
-  inputBytes: "input_bytes",
-  priority: "priority",
-  status: "status",
-  submittedAt: "submitted_at",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  queueWaitMs: "queue_wait_ms",
-  startLatencyMs: "start_latency_ms",
-  cold: "cold",
-  environmentId: "environment_id",
-  cpuSeconds: "cpu_seconds",
-  peakMemoryMb: "peak_memory_mb",
-  networkInBytes: "network_in_bytes",
-  networkOutBytes: "network_out_bytes",
-  storageBytesWritten: "storage_bytes_written",
-  outputBytes: "output_bytes",
-  exitStatus: "exit_status",
-  error: "error",
-  output: "output",
-  linesOfCode: "lines_of_code",
-  cyclomatic: "cyclomatic",
-  functionCount: "function_count",
-  halsteadVolume: "halstead_volume",
-  analysisError: "analysis_error",
-  imports: "imports",
-  insight: "insight",
-  owner: "owner",
-};
-/** Fields stored as json (pg parses them back on read). */
-const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
-const FIELDS = Object.keys(COLUMNS) as (keyof TaskRecord)[];
+/** Column names as SQL (PostgreSQL reserves "user"). */
+const COLUMNS: Record<keyof TaskRecord, string> = { ...TASK_COLUMNS, user: '"user"' };
+const FIELDS = TASK_FIELDS;
 /** Result-row key of a column (the quotes are SQL syntax, not part of the name). */
 const rowKey = (field: keyof TaskRecord): string => COLUMNS[field].replace(/"/g, "");
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { TaskRecord } from "../core/types.js";
+import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import {
   type HistoryStore,
@@ -13,46 +14,8 @@ import {
   type TaskUpdate,
 } from "./store.js";
 
-/** Column name for each TaskRecord field; JSON fields are (de)serialised separately. */
-const COLUMNS: Record<keyof TaskRecord, string> = {
-  id: "id",
-  user: "user",
-  taskType: "task_type",
-  runtime: "runtime",
-  entry: "entry",
-  fn: "fn",
-  dependencies: "dependencies",
-  inputBytes: "input_bytes",
-  priority: "priority",
-  status: "status",
-  submittedAt: "submitted_at",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  queueWaitMs: "queue_wait_ms",
-  startLatencyMs: "start_latency_ms",
-  cold: "cold",
-  environmentId: "environment_id",
-  cpuSeconds: "cpu_seconds",
-  peakMemoryMb: "peak_memory_mb",
-  networkInBytes: "network_in_bytes",
-  networkOutBytes: "network_out_bytes",
-  storageBytesWritten: "storage_bytes_written",
-  outputBytes: "output_bytes",
-  exitStatus: "exit_status",
-  error: "error",
-  output: "output",
-  linesOfCode: "lines_of_code",
-  cyclomatic: "cyclomatic",
-  functionCount: "function_count",
-  halsteadVolume: "halstead_volume",
-  analysisError: "analysis_error",
-  imports: "imports",
-  insight: "insight",
-  owner: "owner",
-};
-/** Fields stored as JSON text. */
-const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
-const FIELDS = Object.keys(COLUMNS) as (keyof TaskRecord)[];
+const COLUMNS = TASK_COLUMNS;
+const FIELDS = TASK_FIELDS;
 
 type Row = Record<string, unknown>;
 

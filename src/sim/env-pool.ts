@@ -108,18 +108,24 @@ export class SimulatedPool implements EnvironmentPool {
     this.idleHead[app] = 0;
   }
 
-  /** Destructions at an instant are applied before creations at that instant. */
   private peak(): number {
-    const n = this.memEvents.length / 2;
-    const order = Array.from({ length: n }, (_, i) => i);
-    const ev = this.memEvents;
-    order.sort((x, y) => ev[2 * x]! - ev[2 * y]! || ev[2 * x + 1]! - ev[2 * y + 1]!);
-    let held = 0;
-    let peak = 0;
-    for (const i of order) {
-      held += ev[2 * i + 1]!;
-      peak = Math.max(peak, held);
-    }
-    return peak;
+    return peakHeld(this.memEvents);
   }
+}
+
+/**
+ * Largest memory held at one instant from (time, ±MB) event pairs; destructions at an instant are
+ * applied before creations at that instant.
+ */
+export function peakHeld(ev: readonly number[]): number {
+  const n = ev.length / 2;
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((x, y) => ev[2 * x]! - ev[2 * y]! || ev[2 * x + 1]! - ev[2 * y + 1]!);
+  let held = 0;
+  let peak = 0;
+  for (const i of order) {
+    held += ev[2 * i + 1]!;
+    peak = Math.max(peak, held);
+  }
+  return peak;
 }

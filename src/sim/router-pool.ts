@@ -1,7 +1,7 @@
 import { type EnvironmentSpec, specKey } from "../core/types.js";
 import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
-import type { EnvironmentPool, KeepAliveSeconds, PoolTotals } from "./env-pool.js";
+import { type EnvironmentPool, type KeepAliveSeconds, type PoolTotals, peakHeld } from "./env-pool.js";
 
 const UNLIMITED = {
   cpu: Number.POSITIVE_INFINITY,
@@ -98,7 +98,11 @@ export class RouterPool implements EnvironmentPool {
         this.destroy(e, Math.min(e.idleSince + ka, Math.max(end, e.idleSince)));
       }
     }
-    return { environmentsCreated: this.envs.length, wastedMbS: this.wasted, peakMemoryMb: this.peak() };
+    return {
+      environmentsCreated: this.envs.length,
+      wastedMbS: this.wasted,
+      peakMemoryMb: peakHeld(this.memEvents),
+    };
   }
 
   private destroy(e: EnvironmentView, at: number): void {
@@ -106,20 +110,5 @@ export class RouterPool implements EnvironmentPool {
     this.wasted += (at - (e.idleSince ?? at)) * this.memoryMb[app]!;
     this.memEvents.push(at, -this.memoryMb[app]!);
     e.state = "gone";
-  }
-
-  /** Destructions at an instant are applied before creations at that instant. */
-  private peak(): number {
-    const n = this.memEvents.length / 2;
-    const ev = this.memEvents;
-    const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((x, y) => ev[2 * x]! - ev[2 * y]! || ev[2 * x + 1]! - ev[2 * y + 1]!);
-    let held = 0;
-    let peak = 0;
-    for (const i of order) {
-      held += ev[2 * i + 1]!;
-      peak = Math.max(peak, held);
-    }
-    return peak;
   }
 }

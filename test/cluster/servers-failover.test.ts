@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -7,40 +6,18 @@ import path from "node:path";
 import { test } from "node:test";
 import pg from "pg";
 import { eventually, writeTask } from "../server/harness.js";
+import { type ServedProcess, serveProcess, stopProcess } from "../server/serve-process.js";
 
 const PG_URL = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
-const cli = path.resolve("dist/src/cli/main.js");
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-}
+type Server = ServedProcess;
 
 function serve(dataDir: string, schema: string, id: string): Promise<Server> {
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
-    env: {
-      ...process.env,
-      FOREWARM_LOG_LEVEL: "warn",
-      FOREWARM_SERVER_ID: id,
-      FOREWARM_HISTORY__KIND: "postgres",
-      FOREWARM_HISTORY__URL: PG_URL,
-      FOREWARM_HISTORY__SCHEMA: schema,
-      FOREWARM_CLUSTER__LEASE_RETRY_MS: "300",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr?.on("data", (d) => {
-    err += String(d);
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`server ${id} exited with ${code}: ${err}`)));
+  return serveProcess(dataDir, {
+    FOREWARM_SERVER_ID: id,
+    FOREWARM_HISTORY__KIND: "postgres",
+    FOREWARM_HISTORY__URL: PG_URL,
+    FOREWARM_HISTORY__SCHEMA: schema,
+    FOREWARM_CLUSTER__LEASE_RETRY_MS: "300",
   });
 }
 
@@ -103,15 +80,7 @@ test("two servers on one PostgreSQL: one leads; kill it and the other takes over
     const after = await submit(follower, { user: "u", runtime: "node", entry: "e.mjs", input: 3 }, true);
     assert.equal(after.status, "succeeded");
   } finally {
-    for (const s of [a, b])
-      if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
-    await Promise.all(
-      [a, b].map((s) =>
-        s.child.exitCode === null && s.child.signalCode === null
-          ? new Promise((r) => s.child.once("exit", r))
-          : null,
-      ),
-    );
+    await Promise.all([a, b].map((s) => stopProcess(s.child)));
     const c = new pg.Client({ connectionString: PG_URL });
     await c.connect();
     await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

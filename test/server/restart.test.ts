@@ -1,33 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { eventually, writeTask } from "./harness.js";
+import { serveProcess } from "./serve-process.js";
 
-const cli = path.resolve("dist/src/cli/main.js");
-
-/** Starts `forewarm serve` as a real child process and resolves with its URL once it listens. */
-function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
-    env: { ...process.env, FOREWARM_LOG_LEVEL: "warn", FOREWARM_SHUTDOWN_GRACE_MS: "2000" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-  });
-}
+const serve = (dataDir: string) => serveProcess(dataDir, { FOREWARM_SHUTDOWN_GRACE_MS: "2000" });
 
 const alive = (pid: number): boolean => {
   try {
