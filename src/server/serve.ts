@@ -7,6 +7,7 @@ import { ClusterMembership } from "../cluster/membership.js";
 import { ForewarmMetrics } from "../cluster/metrics.js";
 import { type Config, resolvedTasksDir } from "../config/config.js";
 import { type Clock, RealClock, ScaledClock } from "../core/clock.js";
+import { prepareForecasters } from "../forecast/registry.js";
 import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { HistoryStore } from "../history/store.js";
@@ -88,6 +89,8 @@ export async function startServer(
     codeDir: path.join(dataDir, "code"),
   });
   orchestrator.start();
+  // Models backed by WebAssembly or tfjs (prophet, lstm) load their runtimes once, before serving.
+  if (config.prediction.enabled) await prepareForecasters([config.prediction.model]);
   const prediction = config.prediction.enabled
     ? new PredictionLoop(config, orchestrator, store, clock, logger.child({ module: "prediction" }))
     : null;
