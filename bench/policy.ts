@@ -10,9 +10,16 @@ import { fileURLToPath } from "node:url";
 import { loadTrace } from "../src/sim/loaders/index.js";
 import { runM1 } from "../src/sim/m1.js";
 import { parsePolicySpec } from "../src/sim/policies/registry.js";
+import { policyContext } from "../src/sim/run.js";
 import { timeOrder } from "../src/sim/time-order.js";
 
-const POLICIES = ["fixed:ka=10", "hybrid", "forewarm:price=1", "forewarm:price=1,cond=0"];
+const POLICIES = [
+  "fixed:ka=10",
+  "hybrid",
+  "forewarm:price=1",
+  "forewarm:price=1,cond=0,ratio=0",
+  "forewarm:price=1,users=0,cond=0,ratio=0",
+];
 const ROUNDS = 3;
 const TARGET = 1_000_000;
 
@@ -22,10 +29,12 @@ function projectRoot(): string {
 }
 
 const file = resolve(projectRoot(), "../shared/traces/google2011-jobs-days01-07.csv.gz");
-const trace = (await loadTrace({ format: "google2011-jobs", trace: file })).minutes;
+const loaded = await loadTrace({ format: "google2011-jobs", trace: file });
+const trace = loaded.minutes;
 timeOrder(trace);
 const decisions = trace.busyMinute.length;
-const context = { appCount: trace.appNames.length };
+// The replay's own context (users for the pooled priors), as the CLI gives it.
+const context = policyContext(loaded, trace);
 console.log(`trace: ${file}`);
 console.log(`apps ${trace.appNames.length}, busy minutes (= decisions per policy) ${decisions}`);
 

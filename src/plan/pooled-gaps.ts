@@ -10,6 +10,10 @@ import { emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js"
  * time to complete, and counting completed gaps alone would say every app comes back within minutes.
  * Its compact atoms are rebuilt when the pool has grown, or time has moved, by an eighth.
  */
+/** Atoms are rebuilt when time has moved by an eighth of the pool's age, and at least this much. */
+const REBUILD_MIN = 15;
+const REBUILD_DIV = 8;
+
 class DensePool {
   /** Completed gaps per minute, grown on demand up to the range. */
   private counts = new Float64Array(64);
@@ -23,6 +27,7 @@ class DensePool {
   private atoms: GapAtoms | undefined;
   private builtTotal = 0;
   private builtAt = 0;
+  private scratch = new Float64Array(0);
   /** Samples (completed and open gaps) behind the atoms last built. */
   builtSize = 0;
 
@@ -69,21 +74,26 @@ class DensePool {
     if (
       this.atoms &&
       this.total < this.builtTotal * 1.125 + this.slack &&
-      now - this.builtAt < Math.max(15, age / 8)
+      now - this.builtAt < Math.max(REBUILD_MIN, age / REBUILD_DIV)
     )
       return this.atoms;
     const horizon = Math.min(this.range, Math.max(this.maxGap, age));
+    // No gap completed beyond maxGap: the estimate is flat from there to the horizon.
+    const top = Math.min(horizon, this.maxGap);
     // An open gap is at least now − last (an earlier arrival would have been seen): at risk up to there.
-    const openAtLeast = new Float64Array(horizon + 2);
-    for (const [last, n] of this.open) openAtLeast[Math.min(horizon + 1, Math.max(0, now - last))]! += n;
-    for (let g = horizon; g >= 0; g--) openAtLeast[g]! += openAtLeast[g + 1]!;
+    if (this.scratch.length < top + 2)
+      this.scratch = new Float64Array(Math.max(top + 2, 2 * this.scratch.length));
+    const openAtLeast = this.scratch;
+    openAtLeast.fill(0, 0, top + 2);
+    for (const [last, n] of this.open) openAtLeast[Math.min(top + 1, Math.max(0, now - last))]! += n;
+    for (let g = top; g >= 0; g--) openAtLeast[g]! += openAtLeast[g + 1]!;
     const c = this.counts;
     let completedAtLeast = this.total;
     let survival = 1;
     const a = emptyAtoms(128);
     let lo = 1;
-    while (lo <= horizon) {
-      const hi = lo <= exactUpTo ? lo : Math.min(horizon, Math.floor(lo * ratio));
+    while (lo <= top) {
+      const hi = lo <= exactUpTo ? lo : Math.min(top, Math.floor(lo * ratio));
       let mass = 0;
       let moment = 0;
       for (let g = lo; g <= hi; g++) {
@@ -188,9 +198,9 @@ export class PooledGaps {
    * group's samples (completed and open gaps). A group's pooled gaps are its apps' own history.
    */
   prior(now: number, gapsSeen: number, typicalGap: number, group = -1, group2 = -1): GapAtoms {
-    let base = this.widePrior(now, gapsSeen, typicalGap);
     const s = this.stage(gapsSeen);
-    if (s >= this.groupStages) return base;
+    let base = this.widePrior(now, gapsSeen, typicalGap);
+    if (s >= this.groupStages || (group < 0 && group2 < 0)) return base;
     if (group2 >= 0) base = this.blend(-1 - group2, s, base, now);
     if (group >= 0) base = this.blend(group, s, base, now);
     return base;
@@ -219,18 +229,18 @@ export class PooledGaps {
     // A group has few distinct gaps: exact 1-minute atoms keep a daily job's 1440 sharp.
     const own = pool.compact(now, this.range, this.groupRatio, this.dailyShare);
     const n = pool.builtSize;
-    let b = this.blends.get(key);
+    const b = this.blends.get(key);
     if (b && b.own === own && b.base === base && b.n === n) return b.out;
-    if (!b) {
-      b = { own, base, n, out: emptyAtoms(128) };
-      this.blends.set(key, b);
-    }
-    b.own = own;
-    b.base = base;
-    b.n = n;
     const w = this.groupWeight;
-    mixAtoms(own, n / (n + w), base, w / (n + w), b.out);
-    return b.out;
+    // A fresh object per rebuild: callers may memoise on a prior's identity.
+    const out = mixAtoms(own, n / (n + w), base, w / (n + w), emptyAtoms(own.size + base.size));
+    if (b) {
+      b.own = own;
+      b.base = base;
+      b.n = n;
+      b.out = out;
+    } else this.blends.set(key, { own, base, n, out });
+    return out;
   }
 
   private pool(key: number): DensePool {

@@ -99,3 +99,29 @@ test("on timers, alternating and bursty apps forewarm beats fixed 10-minute keep
     `waste ${forewarm!.wastedMbMin} vs ${fixed!.wastedMbMin}`,
   );
 });
+
+test("loaders expose users (and Azure triggers) and the policy context carries them by app name", async () => {
+  const { policyContext } = await import("../../src/sim/run.js");
+  const { appMetaOf } = await import("../../src/sim/loaders/meta.js");
+  const { cutMinuteTrace } = await import("../../src/sim/trace.js");
+  const azure = await loadOnce("azure2019");
+  const meta = appMetaOf(azure)!;
+  assert.equal(meta.user.length, azure.minutes.appNames.length);
+  assert.ok(meta.trigger.every((t) => t !== undefined && t.length > 0));
+  const ctx = policyContext(azure, azure.minutes);
+  assert.equal(ctx.appMemoryMb, azure.minutes.appMemoryMb);
+  assert.ok(ctx.appUser && ctx.appTrigger);
+  const google = await loadOnce("google");
+  const gctx = policyContext(google, google.minutes);
+  assert.equal(gctx.appMemoryMb, undefined, "weight 1 everywhere is no memory");
+  // A cut trace renumbers apps; the same app keeps the same user as its neighbours.
+  const cut = cutMinuteTrace(google.minutes, 5000);
+  const cctx = policyContext(google, cut);
+  const userOf = (names: string[], ids: ArrayLike<number>) =>
+    new Map(names.map((n, i) => [n, ids[i]!] as const));
+  const full = userOf(google.minutes.appNames, gctx.appUser!);
+  const part = userOf(cut.appNames, cctx.appUser!);
+  const sameUser = (x: string, y: string) => (full.get(x) === full.get(y)) === (part.get(x) === part.get(y));
+  const names = cut.appNames.slice(0, 200);
+  assert.ok(names.every((x) => names.every((y) => sameUser(x, y))));
+});

@@ -1,33 +1,23 @@
-import {
-  emptyAtoms,
-  type GapAtoms,
-  IDLE_DISTRIBUTION_DEFAULTS,
-  IdleDistribution,
-  type IdleDistributionOptions,
-} from "../../plan/idle-distribution.js";
-import { PooledGaps } from "../../plan/pooled-gaps.js";
-import {
-  calibratePrice,
-  chooseWindowInto,
-  emptyChoice,
-  type WindowChoice,
-  type WindowParams,
-} from "../../plan/window-policy.js";
+import { ForewarmLearner, LEARNER_DEFAULTS, type LearnerOptions } from "../../plan/forewarm-learner.js";
+import { calibratePrice, emptyChoice, type WindowChoice } from "../../plan/window-policy.js";
 import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
 
 /**
- * The forewarm policy in replay: per app an incremental gap distribution (src/plan/idle-distribution.ts)
- * mixed with a prior pooled over all apps at the same history length, and the expected-cost window
- * (src/plan/window-policy.ts) — the same decision code the live planner calls. Parameters:
- * - price: cost of 1000 idle loaded minutes (× the app's memory / mean memory, when the context has
- *   memory) in cold starts; the one knob that traces the frontier;
+ * The forewarm policy in replay: the learner of src/plan/forewarm-learner.ts (per-app gap histogram,
+ * priors pooled by history stage, scale, user and trigger, a next/previous gap ratio prior, previous-gap
+ * conditioning, change detection) and the expected-cost window of src/plan/window-policy.ts. Parameters:
+ * - price: cost of 1000 idle loaded minutes in cold starts (of a `memRef` MB app when the context has
+ *   app memory: the price scales with memory); the one knob that traces the frontier;
  * - budget > 0: instead of price, at most `budget` % of fixed-10 wasted memory-time; target > 0: cold
  *   starts under `target` % of invocations. Both calibrate the price by bisection on a replay of the
  *   past (at minutes first + calibrateAfter·2^k), so they stay causal;
  * - range, decay, changeRun, forget: the per-app histogram (idle-distribution.ts); prior: pseudo-samples
  *   of the pooled prior; cond: pseudo-samples of the app's own distribution behind the distribution
  *   conditioned on the previous gap's size (half-octave class), which tells the two halves of an
- *   alternating or bursty pattern apart (0 = renewal only).
+ *   alternating or bursty pattern apart (0 = renewal only);
+ * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
+ *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
+ *   daily: share of the not-yet-seen mass put at one day; settle, refresh: window caching.
  */
 export interface ForewarmParams {
   price: number;
@@ -52,16 +42,22 @@ export interface ForewarmParams {
   daily: number;
   /** With app memory known, the price is per idle minute of `memRef` MB (scaled by each app's memory). */
   memRef: number;
+  /** Window caching (forewarm-learner.ts): gaps before an app's window may be reused; 0 = never. */
+  settle: number;
+  /** A cached window is recomputed once the app has seen this factor more gaps. */
+  refresh: number;
+  /** Share of the prior from the pooled next/previous gap ratio (timers settle after a gap or two). */
+  ratio: number;
 }
 
 export const FOREWARM_DEFAULTS: ForewarmParams = {
   price: 1,
-  range: IDLE_DISTRIBUTION_DEFAULTS.range,
+  range: LEARNER_DEFAULTS.range,
   decay: 0,
   prior: 1,
   cond: 2,
-  changeRun: IDLE_DISTRIBUTION_DEFAULTS.changeRun,
-  forget: IDLE_DISTRIBUTION_DEFAULTS.forget,
+  changeRun: LEARNER_DEFAULTS.changeRun,
+  forget: LEARNER_DEFAULTS.forget,
   budget: 0,
   target: 0,
   calibrateAfter: 60,
@@ -71,107 +67,42 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   groupStages: 3,
   daily: 0,
   memRef: 100,
+  settle: LEARNER_DEFAULTS.settle,
+  refresh: LEARNER_DEFAULTS.refresh,
+  ratio: LEARNER_DEFAULTS.ratio,
 };
 
 type ForewarmContext = PolicyContext;
 
-/** Per-app state and the pooled prior: everything a decision depends on except the price. */
-class ForewarmState {
-  private readonly last: Float64Array;
-  private readonly dists: (IdleDistribution | undefined)[];
-  private readonly pool: PooledGaps;
-  private readonly distOptions: IdleDistributionOptions;
-  private readonly mixed: GapAtoms = emptyAtoms(256);
-  private readonly conditioned: GapAtoms = emptyAtoms(256);
-  /** Per app: previous-gap class → distribution of the gap that followed. */
-  private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
-  private readonly lastGap: Float64Array;
-
-  private readonly user: ArrayLike<number> | undefined;
-  private readonly trigger: ArrayLike<number> | undefined;
-
-  constructor(
-    context: ForewarmContext,
-    private readonly p: ForewarmParams,
-  ) {
-    const appCount = context.appCount;
-    this.user = p.users > 0 ? context.appUser : undefined;
-    this.trigger = p.triggers > 0 ? context.appTrigger : undefined;
-    this.last = new Float64Array(appCount).fill(Number.NaN);
-    this.dists = new Array(appCount);
-    this.byPrevious = new Array(appCount);
-    this.lastGap = new Float64Array(appCount).fill(Number.NaN);
-    this.pool = new PooledGaps(
-      p.range,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      p.groupStages,
-      p.groupWeight,
-      p.daily,
-    );
-    this.distOptions = {
-      ...IDLE_DISTRIBUTION_DEFAULTS,
-      range: p.range,
-      decay: p.decay,
-      changeRun: p.changeRun,
-      forget: p.forget,
-    };
-  }
-
-  /** Learns from busy minute `minute` of `app`; returns the next gap's distribution (shared buffer). */
-  observe(app: number, minute: number): GapAtoms {
-    let dist = this.dists[app];
-    if (!dist) {
-      dist = new IdleDistribution(this.distOptions);
-      this.dists[app] = dist;
-    }
-    const prev = this.last[app]!;
-    this.last[app] = minute;
-    const u = this.user ? this.user[app]! : -1;
-    const g = this.trigger ? this.trigger[app]! : -1;
-    if (!Number.isNaN(prev)) {
-      const gap = minute - prev;
-      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap, u, g);
-      dist.add(gap);
-      if (this.p.cond > 0) this.observeAfter(app, gap);
-    }
-    const typical = dist.typicalGap();
-    this.pool.enter(dist.observations, typical, minute, u, g);
-    const prior = this.pool.prior(minute, dist.observations, typical, u, g);
-    const mixed = dist.mixInto(this.mixed, prior, this.p.prior);
-    if (this.p.cond <= 0) return mixed;
-    const cond = this.byPrevious[app]?.get(gapClass(this.lastGap[app]!));
-    return cond ? cond.shrinkTowards(this.conditioned, mixed, this.p.cond) : mixed;
-  }
-
-  /** Records `gap` as the successor of the app's previous gap. */
-  private observeAfter(app: number, gap: number): void {
-    const before = this.lastGap[app]!;
-    this.lastGap[app] = gap;
-    if (Number.isNaN(before)) return;
-    let map = this.byPrevious[app];
-    if (!map) {
-      map = new Map();
-      this.byPrevious[app] = map;
-    }
-    const c = gapClass(before);
-    let d = map.get(c);
-    if (!d) {
-      // No change detection here: the unconditional histogram already forgets on a change.
-      d = new IdleDistribution({ ...this.distOptions, changeRun: 0 });
-      map.set(c, d);
-    }
-    d.add(gap);
-  }
+function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearner {
+  const o: LearnerOptions = {
+    range: p.range,
+    decay: p.decay,
+    prior: p.prior,
+    cond: p.cond,
+    changeRun: p.changeRun,
+    forget: p.forget,
+    groupStages: p.groupStages,
+    groupWeight: p.groupWeight,
+    daily: p.daily,
+    settle: p.settle,
+    refresh: p.refresh,
+    ratio: p.ratio,
+  };
+  return new ForewarmLearner(
+    context.appCount,
+    o,
+    p.users > 0 ? context.appUser : undefined,
+    p.triggers > 0 ? context.appTrigger : undefined,
+  );
 }
 
 class Forewarm implements M1Policy {
   readonly kind = "causal";
-  private readonly state: ForewarmState;
+  private readonly learner: ForewarmLearner;
   private readonly weight: Float64Array;
-  private readonly window: WindowParams;
+  /** Cost of one idle minute of a `memRef` MB app, in cold starts. */
+  private unitPrice: number;
   private readonly choice: WindowChoice = emptyChoice();
   private readonly history: PrefixHistory | undefined;
   private nextCalibration = Number.NaN;
@@ -180,24 +111,19 @@ class Forewarm implements M1Policy {
     private readonly p: ForewarmParams,
     private readonly context: ForewarmContext,
   ) {
-    this.state = new ForewarmState(context, p);
+    this.learner = learnerFor(context, p);
     this.weight = memoryWeights(context, p.memRef);
-    this.window = { coldPenalty: 1, price: p.price / 1000, maxEnd: Number.POSITIVE_INFINITY };
+    this.unitPrice = p.price / 1000;
     this.history = p.budget > 0 || p.target > 0 ? new PrefixHistory() : undefined;
   }
 
   get price(): number {
-    return this.window.price * 1000;
+    return this.unitPrice * 1000;
   }
 
   afterBusyMinute(app: number, minute: number, count: number): Decision {
     if (this.history) this.calibrate(app, minute, count);
-    const dist = this.state.observe(app, minute);
-    const w = this.window;
-    const price = w.price;
-    w.price = price * this.weight[app]!;
-    const c = chooseWindowInto(dist, 0, w, this.choice);
-    w.price = price;
+    const c = this.learner.decide(app, minute, this.unitPrice * this.weight[app]!, this.choice);
     return { pw: c.pw, ka: c.ka };
   }
 
@@ -215,7 +141,7 @@ class Forewarm implements M1Policy {
         1e-4,
         1e4,
       );
-      this.window.price = price / 1000;
+      this.unitPrice = price / 1000;
     }
     h.push(app, minute, count);
   }
@@ -253,8 +179,7 @@ class PrefixHistory {
   ): number {
     const n = context.appCount;
     const mem = context.appMemoryMb;
-    const state = new ForewarmState(context, p);
-    const window: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
+    const learner = learnerFor(context, p);
     const choice = emptyChoice();
     const start = new Float64Array(n).fill(Number.NaN);
     const end = new Float64Array(n);
@@ -275,8 +200,7 @@ class PrefixHistory {
       const f = fixedLast[a]!;
       if (!Number.isNaN(f)) fixedWaste += Math.max(0, Math.min(f + 10, t - 1) - f) * m;
       fixedLast[a] = t;
-      window.price = (price / 1000) * weight[a]!;
-      const c = chooseWindowInto(state.observe(a, t), 0, window, choice);
+      const c = learner.decide(a, t, (price / 1000) * weight[a]!, choice);
       start[a] = t + c.pw;
       end[a] = t + c.pw + c.ka;
     }
@@ -289,11 +213,6 @@ class PrefixHistory {
     if (wasteMetric) return fixedWaste > 0 ? (100 * waste) / fixedWaste : 0;
     return invocations > 0 ? (100 * cold) / invocations : 0;
   }
-}
-
-/** Half-octave class of a gap: 1, 2, 3, 4, 5–6, 7–9, … */
-function gapClass(gap: number): number {
-  return Math.round(2 * Math.log2(gap));
 }
 
 /**

@@ -1,0 +1,225 @@
+/**
+ * The forewarm policy's learner, shared by replay (src/sim/policies/forewarm.ts) and anything else
+ * that feeds it busy minutes: per app an incremental gap histogram (idle-distribution.ts) mixed with
+ * a prior pooled over apps at the same history length, user and trigger (pooled-gaps.ts), optionally
+ * conditioned on the previous gap, and the expected-cost window (window-policy.ts). Pure: minutes are
+ * arguments; a decision depends only on busy minutes already reported (causal by construction).
+ *
+ * Speed (issue 7, ≥ 1M app-decisions/s): the window is recomputed only when it may have changed. An
+ * app with `settle` or more gaps keeps its last window while its gaps land inside it, the previous-gap
+ * class is the same and it has not seen `refresh`× more gaps since; an app with no history takes the
+ * window memoised on its (shared, immutable) prior.
+ */
+import {
+  emptyAtoms,
+  type GapAtoms,
+  IDLE_DISTRIBUTION_DEFAULTS,
+  IdleDistribution,
+  type IdleDistributionOptions,
+} from "./idle-distribution.js";
+import { mixAtoms, PooledGaps } from "./pooled-gaps.js";
+import { RatioPrior } from "./ratio-prior.js";
+import { chooseWindowInto, type WindowChoice, type WindowParams } from "./window-policy.js";
+
+export interface LearnerOptions {
+  range: number;
+  decay: number;
+  /** Pseudo-samples of the pooled prior behind an app's own gaps. */
+  prior: number;
+  /** Pseudo-samples of the app's own distribution behind the one conditioned on the previous gap; 0 = none. */
+  cond: number;
+  changeRun: number;
+  forget: number;
+  /** Pool early stages by user / by trigger (when given). */
+  groupStages: number;
+  groupWeight: number;
+  daily: number;
+  /** Gaps after which an app's window is cached while its gaps keep landing inside it; 0 = never cache. */
+  settle: number;
+  /** Recompute a cached window once the app has seen this factor more gaps. */
+  refresh: number;
+  /** Share of the prior taken from the pooled next/previous gap ratio (ratio-prior.ts); 0 = none. */
+  ratio: number;
+}
+
+export const LEARNER_DEFAULTS: LearnerOptions = {
+  range: IDLE_DISTRIBUTION_DEFAULTS.range,
+  decay: 0,
+  prior: 1,
+  cond: 2,
+  changeRun: IDLE_DISTRIBUTION_DEFAULTS.changeRun,
+  forget: IDLE_DISTRIBUTION_DEFAULTS.forget,
+  groupStages: 3,
+  groupWeight: 4,
+  daily: 0,
+  settle: 16,
+  refresh: 1.125,
+  ratio: 0.5,
+};
+
+/** The prior's share below which it is left out of an app's mixture. */
+const NEGLIGIBLE_PRIOR = 1e-3;
+
+export class ForewarmLearner {
+  private readonly last: Float64Array;
+  private readonly lastGap: Float64Array;
+  private readonly dists: (IdleDistribution | undefined)[];
+  /** Per app: previous-gap class → distribution of the gap that followed. */
+  private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
+  private readonly pool: PooledGaps;
+  private readonly distOptions: IdleDistributionOptions;
+  private readonly condOptions: IdleDistributionOptions;
+  private readonly mixed: GapAtoms = emptyAtoms(256);
+  private readonly conditioned: GapAtoms = emptyAtoms(256);
+  private readonly ratioAtoms: GapAtoms = emptyAtoms(128);
+  private readonly priorAtoms: GapAtoms = emptyAtoms(256);
+  private readonly ratios: RatioPrior;
+  private readonly params: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
+  // The cached window of each app and what it was computed from.
+  private readonly cachePw: Float64Array;
+  private readonly cacheKa: Float64Array;
+  private readonly cachePrice: Float64Array;
+  private readonly cacheObs: Float64Array;
+  private readonly cacheClass: Float64Array;
+  private readonly memo = new WeakMap<GapAtoms, { price: number; pw: number; ka: number }>();
+  /** Decisions that recomputed the window (the rest came from a cache). */
+  computed = 0;
+
+  constructor(
+    appCount: number,
+    readonly o: LearnerOptions = LEARNER_DEFAULTS,
+    private readonly user?: ArrayLike<number>,
+    private readonly trigger?: ArrayLike<number>,
+  ) {
+    this.last = new Float64Array(appCount).fill(Number.NaN);
+    this.lastGap = new Float64Array(appCount).fill(Number.NaN);
+    this.dists = new Array(appCount);
+    this.byPrevious = new Array(appCount);
+    this.cachePw = new Float64Array(appCount);
+    this.cacheKa = new Float64Array(appCount);
+    this.cachePrice = new Float64Array(appCount).fill(Number.NaN);
+    this.cacheObs = new Float64Array(appCount);
+    this.cacheClass = new Float64Array(appCount);
+    this.pool = new PooledGaps(
+      o.range,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      o.groupStages,
+      o.groupWeight,
+      o.daily,
+    );
+    this.ratios = new RatioPrior(o.range);
+    this.distOptions = {
+      ...IDLE_DISTRIBUTION_DEFAULTS,
+      range: o.range,
+      decay: o.decay,
+      changeRun: o.changeRun,
+      forget: o.forget,
+    };
+    // No change detection here: the unconditional histogram already forgets on a change.
+    this.condOptions = { ...this.distOptions, changeRun: 0 };
+  }
+
+  /**
+   * Learns from busy minute `minute` of `app` and writes the window for after it into `out` at
+   * `price` (cost of one idle loaded minute of this app, in cold starts). `out.reason` is not filled;
+   * `out.expectedCost` and friends are those of the last computation (a cached window keeps them).
+   */
+  decide(app: number, minute: number, price: number, out: WindowChoice): WindowChoice {
+    let dist = this.dists[app];
+    if (!dist) {
+      dist = new IdleDistribution(this.distOptions);
+      this.dists[app] = dist;
+    }
+    const prev = this.last[app]!;
+    this.last[app] = minute;
+    const u = this.user ? this.user[app]! : -1;
+    const g = this.trigger ? this.trigger[app]! : -1;
+    let hit = false;
+    if (!Number.isNaN(prev)) {
+      const gap = minute - prev;
+      const pw = this.cachePw[app]!;
+      hit = pw < gap && gap <= pw + this.cacheKa[app]!;
+      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap, u, g);
+      const before = this.lastGap[app]!;
+      if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dist.observations, before, gap);
+      dist.add(gap);
+      if (this.o.cond > 0) this.observeAfter(app, before, gap);
+      this.lastGap[app] = gap;
+    }
+    const obs = dist.observations;
+    const typical = dist.typicalGap();
+    this.pool.enter(obs, typical, minute, u, g);
+    const cls = this.o.cond > 0 && !Number.isNaN(this.lastGap[app]!) ? gapClass(this.lastGap[app]!) : -1;
+    if (
+      hit &&
+      this.o.settle > 0 &&
+      obs >= this.o.settle &&
+      this.cachePrice[app] === price &&
+      this.cacheClass[app] === cls &&
+      obs < this.cacheObs[app]! * this.o.refresh
+    ) {
+      out.pw = this.cachePw[app]!;
+      out.ka = this.cacheKa[app]!;
+      return out;
+    }
+    this.computed++;
+    this.params.price = price;
+    const own = dist.effectiveSamples();
+    if (obs === 0) {
+      // Nothing of its own: the window is the prior's, memoised on the (immutable) prior object.
+      const prior = this.pool.prior(minute, 0, typical, u, g);
+      const m = this.memo.get(prior);
+      if (m && m.price === price) {
+        out.pw = m.pw;
+        out.ka = m.ka;
+      } else {
+        chooseWindowInto(prior, 0, this.params, out);
+        this.memo.set(prior, { price, pw: out.pw, ka: out.ka });
+      }
+    } else {
+      const w = this.o.prior;
+      let prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
+      if (prior && this.o.ratio > 0) {
+        const r = this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms);
+        if (r) prior = mixAtoms(r, this.o.ratio, prior, 1 - this.o.ratio, this.priorAtoms);
+      }
+      let d = dist.mixInto(this.mixed, prior, w, NEGLIGIBLE_PRIOR);
+      if (cls >= 0) {
+        const cond = this.byPrevious[app]?.get(cls);
+        if (cond) d = cond.shrinkTowards(this.conditioned, d, this.o.cond);
+      }
+      chooseWindowInto(d, 0, this.params, out);
+    }
+    this.cachePw[app] = out.pw;
+    this.cacheKa[app] = out.ka;
+    this.cachePrice[app] = price;
+    this.cacheObs[app] = obs;
+    this.cacheClass[app] = cls;
+    return out;
+  }
+
+  /** Records `gap` as the successor of the app's previous gap. */
+  private observeAfter(app: number, before: number, gap: number): void {
+    if (Number.isNaN(before)) return;
+    let map = this.byPrevious[app];
+    if (!map) {
+      map = new Map();
+      this.byPrevious[app] = map;
+    }
+    const c = gapClass(before);
+    let d = map.get(c);
+    if (!d) {
+      d = new IdleDistribution(this.condOptions);
+      map.set(c, d);
+    }
+    d.add(gap);
+  }
+}
+
+/** Half-octave class of a gap: 1, 2, 3, 4, 5–6, 7–9, … */
+export function gapClass(gap: number): number {
+  return Math.round(2 * Math.log2(gap));
+}

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ForewarmLearner, LEARNER_DEFAULTS } from "../../src/plan/forewarm-learner.js";
+import { emptyAtoms } from "../../src/plan/idle-distribution.js";
+import { mixAtoms, PooledGaps } from "../../src/plan/pooled-gaps.js";
+import { RatioPrior } from "../../src/plan/ratio-prior.js";
+import { emptyChoice } from "../../src/plan/window-policy.js";
+
+/** Busy minutes of several apps, replayed in time order through a learner; returns the windows. */
+function replay(learner: ForewarmLearner, apps: number[][], price: number): string[] {
+  const events: [number, number][] = [];
+  apps.forEach((ms, a) => {
+    for (const m of ms) events.push([m, a]);
+  });
+  events.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const out = emptyChoice();
+  return events.map(([m, a]) => {
+    const c = learner.decide(a, m, price, out);
+    return `${a}@${m}:${c.pw}+${c.ka}`;
+  });
+}
+
+const every = (from: number, to: number, step: number) =>
+  Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+
+test("ratio prior: apps whose next gap equals the previous one make an hourly timer settle at once", () => {
+  const r = new RatioPrior(10_080, [1, 2, 4, 8], 5);
+  for (let k = 0; k < 50; k++) r.add(1, 30, 30); // other timers: next = previous
+  const p = r.priorInto(1, 60, emptyAtoms())!;
+  assert.deepEqual([p.size, p.gap[0], p.prob[0], p.tail], [1, 60, 1, 0]);
+  // Too few ratios: no opinion.
+  assert.equal(new RatioPrior(10_080).priorInto(1, 60, emptyAtoms()), undefined);
+});
+
+test("user pools: a new app of a user whose apps come back after 1440 minutes is prewarmed for it", () => {
+  const pool = new PooledGaps(10_080, [0, 1], 1);
+  for (let app = 0; app < 40; app++) {
+    pool.enter(0, Number.NaN, 0, 7);
+    pool.complete(0, Number.NaN, 0, 1440, 7);
+  }
+  for (let app = 0; app < 400; app++) {
+    pool.enter(0, Number.NaN, 0, 8);
+    pool.complete(0, Number.NaN, 0, 3, 8);
+  }
+  const mine = pool.prior(1500, 0, Number.NaN, 7);
+  let near1440 = 0;
+  for (let i = 0; i < mine.size; i++) if (mine.gap[i] === 1440) near1440 += mine.prob[i]!;
+  // 40 own samples against 4 pseudo-samples of the population (which says 3 minutes).
+  assert.ok(near1440 > 0.85, `P(1440) = ${near1440}`);
+  const other = pool.prior(1500, 0, Number.NaN, 9); // unknown user: the population
+  assert.equal(other.gap[0], 3);
+});
+
+test("mixAtoms merges by gap", () => {
+  const a = emptyAtoms();
+  const b = emptyAtoms();
+  a.gap.set([1, 5]);
+  a.prob.set([0.5, 0.5]);
+  a.size = 2;
+  a.tail = 0;
+  b.gap.set([5, 9]);
+  b.prob.set([0.5, 0.25]);
+  b.size = 2;
+  b.tail = 0.25;
+  const m = mixAtoms(a, 0.5, b, 0.5, emptyAtoms());
+  assert.deepEqual([...m.gap.subarray(0, m.size)], [1, 5, 9]);
+  assert.deepEqual([...m.prob.subarray(0, m.size)], [0.25, 0.5, 0.125]);
+  assert.equal(m.tail, 0.125);
+});
+
+test("window caching changes little: settled timers keep their window, decisions stay close to uncached", () => {
+  const apps = [every(0, 2000, 60), every(5, 2000, 30), every(3, 2000, 1), every(7, 2000, 17)];
+  const cached = replay(new ForewarmLearner(apps.length), apps, 0.001);
+  const uncached = replay(new ForewarmLearner(apps.length, { ...LEARNER_DEFAULTS, settle: 0 }), apps, 0.001);
+  assert.equal(cached.length, uncached.length);
+  const same = cached.filter((d, i) => d === uncached[i]).length;
+  assert.ok(same / cached.length > 0.95, `${same} of ${cached.length} identical`);
+  // The hourly timer settles on the oracle's window (prewarm 59, keep 1).
+  assert.ok(cached.includes("0@1980:59+1"), cached.filter((d) => d.startsWith("0@19")).join(" "));
+});
+
+test("a learner's decisions up to minute T do not depend on what comes after T", () => {
+  const apps = [every(0, 3000, 60), every(5, 3000, 7), [10, 11, 500, 501, 2900], every(100, 3000, 1440)];
+  const user = Int32Array.from([0, 0, 1, 1]);
+  const full = replay(new ForewarmLearner(apps.length, LEARNER_DEFAULTS, user), apps, 0.002);
+  const cut = apps.map((ms) => ms.filter((m) => m <= 1000));
+  const part = replay(new ForewarmLearner(apps.length, LEARNER_DEFAULTS, user), cut, 0.002);
+  assert.deepEqual(
+    part,
+    full.filter((d) => Number(d.split("@")[1]!.split(":")[0]) <= 1000),
+  );
+});
