@@ -1,4 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
 import type { ForewarmMetrics } from "../cluster/metrics.js";
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
@@ -48,7 +53,8 @@ function parseWait(q: Record<string, string | undefined>): { wait: boolean; time
 export function buildApp(d: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: d.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Decisions are logged by the orchestrator; per-request lines would drown them.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: d.config.limits.maxBodyBytes,
   });
 
