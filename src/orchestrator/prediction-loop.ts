@@ -284,6 +284,23 @@ export class PredictionLoop {
         });
       }
     }
+    for (const r of actions.resize) {
+      const env = pool.get(r.environmentId);
+      if (!env || env.state !== "ready") continue;
+      const d = r.desired;
+      pool.setHold(env, { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason });
+      this.orchestrator.track(
+        pool.resize(env, d.spec.resources).then((ok) => {
+          this.log.info(
+            { event: "shadow_resize", env: env.id, memoryMb: d.spec.resources.memoryMb, inPlace: ok },
+            ok ? "shadow resized in place" : "shadow could not be resized in place; replacing it",
+          );
+          // Not resizable in place: the next cycle creates one of the right size.
+          if (!ok && env.shadow) pool.reclaim(env.id, "replaced: forecast size changed");
+          else if (!ok) pool.setHold(env, null);
+        }),
+      );
+    }
     for (const d of actions.create) {
       const activity = this.orchestrator.seriesActivity().get(d.series);
       const env = pool.add(d.user, d.spec, true);

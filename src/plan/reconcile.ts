@@ -4,6 +4,8 @@ import type { DesiredShadow, Plan } from "./shadow-planner.js";
 export interface ReconcileActions {
   /** Existing environments that now serve a desired shadow (kept past keep-alive until `until`). */
   hold: { environmentId: string; desired: DesiredShadow }[];
+  /** Held environments of the right code but another size: resize them (forecasts changed). */
+  resize: { environmentId: string; desired: DesiredShadow }[];
   /** Desired shadows with no environment yet: create and warm one. */
   create: DesiredShadow[];
   /** Held environments the plan no longer wants, with the reason. */
@@ -19,7 +21,7 @@ const rankState = (e: EnvironmentView): number => (e.state === "ready" ? 0 : e.s
  * the reason the plan gives for their series. Busy environments are never matched or released.
  */
 export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
-  const actions: ReconcileActions = { hold: [], create: [], release: [] };
+  const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
   const desired = [...plan.desired].sort((a, b) => a.series.localeCompare(b.series) || a.rank - b.rank);
   for (const d of desired) {
@@ -38,6 +40,21 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
     if (best) {
       taken.add(best.id);
       actions.hold.push({ environmentId: best.id, desired: d });
+      continue;
+    }
+    // An idle environment of the same user and code but another size is resized rather than replaced.
+    const other = pool.environments.find(
+      (e) =>
+        !taken.has(e.id) &&
+        e.state === "ready" &&
+        e.user === d.user &&
+        e.spec.runtime === d.spec.runtime &&
+        e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
+        e.specKey !== d.specKey,
+    );
+    if (other) {
+      taken.add(other.id);
+      actions.resize.push({ environmentId: other.id, desired: d });
     } else {
       actions.create.push(d);
     }

@@ -122,9 +122,12 @@ export function planShadows(input: PlanInput): Plan {
       skipped.push({ series, reason: "no task seen yet to take the environment spec from" });
       continue;
     }
-    const key = specKey(template.spec);
-    const lead = (input.leadMs.get(key) ?? c.defaultLeadMs) * c.leadFactor;
-    const w = windowOf(f, c, template.spec.resources.memoryMb);
+    const spec = sizedSpec(template.spec, f);
+    const key = specKey(spec);
+    // A resized spec has no measurement of its own yet: the template's lead time is the best guess.
+    const lead =
+      (input.leadMs.get(key) ?? input.leadMs.get(specKey(template.spec)) ?? c.defaultLeadMs) * c.leadFactor;
+    const w = windowOf(f, c, spec.resources.memoryMb);
     if (w.first < 0) {
       skipped.push({ series, reason: w.why });
       continue;
@@ -150,7 +153,7 @@ export function planShadows(input: PlanInput): Plan {
     if (now > until) continue;
     const pHitAny = 1 - pNone;
     const count = Math.min(c.maxPerSeries, Math.max(1, Math.ceil(peak)));
-    const gb = template.spec.resources.memoryMb / 1024;
+    const gb = spec.resources.memoryMb / 1024;
     const heldMin = Math.max(1, (until - now) / 60_000);
     for (let rank = 1; rank <= count; rank++) {
       // The k-th environment is used only when concurrency reaches k: discount by rank.
@@ -160,7 +163,7 @@ export function planShadows(input: PlanInput): Plan {
         series,
         user: template.user,
         taskType: template.taskType,
-        spec: template.spec,
+        spec,
         specKey: key,
         rank,
         from,
@@ -177,6 +180,21 @@ export function planShadows(input: PlanInput): Plan {
     }
   }
   return { now, desired: shareCapacity(candidates, pool, input.config, skipped), skipped };
+}
+
+/** Head-room over the forecast's upper peak memory, and the step sizes are rounded up to. */
+const MEMORY_HEADROOM = 1.25;
+const MEMORY_STEP_MB = 64;
+
+/**
+ * The shadow's size: the series' spec, grown to the forecast's upper bound of per-task peak memory
+ * (with head-room) when that is larger — never shrunk below what the tasks ask for.
+ */
+export function sizedSpec(spec: EnvironmentSpec, f: Forecast): EnvironmentSpec {
+  const upper = f.resources?.peakMemoryMb.upper ?? 0;
+  const wanted = Math.ceil((upper * MEMORY_HEADROOM) / MEMORY_STEP_MB) * MEMORY_STEP_MB;
+  if (!(wanted > spec.resources.memoryMb)) return spec;
+  return { ...spec, resources: { ...spec.resources, memoryMb: wanted } };
 }
 
 /** The prediction window as indices into the forecast's minutes (first < 0: none), and why. */

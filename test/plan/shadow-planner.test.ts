@@ -204,3 +204,61 @@ test("cost window policy: the window of the expected-cost policy replay uses, pr
   assert.equal(none.desired.length, 0);
   assert.match(none.skipped[0]!.reason, /unload/);
 });
+
+test("a shadow is sized from the forecast's upper bound of per-task peak memory, never below the spec", () => {
+  const f = forecast("a", 0.9, 0, 3);
+  const iv = (upper: number) => ({ expected: upper / 2, lower: 0, upper });
+  f.resources = {
+    cpuSeconds: iv(1),
+    peakMemoryMb: iv(300),
+    storageBytes: iv(0),
+    networkBytes: iv(0),
+    durationMs: iv(10),
+  };
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [f],
+    templates: templates(["a"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: PLANNER_DEFAULTS,
+  });
+  assert.equal(plan.desired[0]!.spec.resources.memoryMb, 384, "300 MiB × 1.25 rounded up to 64 MiB");
+  f.resources.peakMemoryMb = iv(40);
+  const small = planShadows({
+    now: 100 * MIN,
+    forecasts: [f],
+    templates: templates(["a"]),
+    leadMs: leads,
+    pool: pool([]),
+    config: PLANNER_DEFAULTS,
+  });
+  assert.equal(small.desired[0]!.spec.resources.memoryMb, 256);
+});
+
+test("reconcile resizes an idle environment of the same code whose size no longer matches the forecast", () => {
+  const p = pool([env("small-a", "a", "ready", 256)]);
+  const f = forecast("a", 0.9, 0, 3);
+  const iv = (upper: number) => ({ expected: upper / 2, lower: 0, upper });
+  f.resources = {
+    cpuSeconds: iv(1),
+    peakMemoryMb: iv(400),
+    storageBytes: iv(0),
+    networkBytes: iv(0),
+    durationMs: iv(10),
+  };
+  const plan = planShadows({
+    now: 100 * MIN,
+    forecasts: [f],
+    templates: templates(["a"]),
+    leadMs: leads,
+    pool: p,
+    config: PLANNER_DEFAULTS,
+  });
+  const actions = reconcile(plan, p);
+  assert.deepEqual(
+    actions.resize.map((r) => [r.environmentId, r.desired.spec.resources.memoryMb]),
+    [["small-a", 512]],
+  );
+  assert.equal(actions.create.length, 0);
+});
