@@ -11,6 +11,7 @@ import { EnvironmentPool } from "../pool/environment-pool.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
 import { emptyRecord } from "./records.js";
+import { type SeriesActivity, SeriesActivityLog } from "./series-activity.js";
 import { modulePathFor, specForTask } from "./task-factory.js";
 import type { TaskInsight } from "./task-insight.js";
 
@@ -24,15 +25,6 @@ interface QueuedTask {
   spec: EnvironmentSpec;
   /** False until the history holds the task: only recorded tasks may start. */
   admitted: boolean;
-}
-
-/** What the last task of a series looked like: the template for its shadow environments. */
-export interface SeriesActivity {
-  user: string;
-  taskType: string;
-  spec: EnvironmentSpec;
-  modulePath: string;
-  lastArrival: number;
 }
 
 export interface TaskCounters {
@@ -75,9 +67,7 @@ export class Orchestrator {
   private readonly finalized = new Set<string>();
   private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
   private readonly seriesRunning = new Map<string, number>();
-  private readonly activity = new Map<string, SeriesActivity>();
-  /** Arrivals per series in the last few minutes (for scoring forecasts). */
-  private readonly recentArrivals = new Map<number, Map<string, number>>();
+  private readonly activity = new SeriesActivityLog();
   private readonly pending = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
@@ -112,20 +102,12 @@ export class Orchestrator {
 
   /** Per series: the last task's spec and module, and when it arrived. */
   seriesActivity(): ReadonlyMap<string, SeriesActivity> {
-    return this.activity;
+    return this.activity.all();
   }
 
   /** Arrivals per series in one recent minute (the last few minutes are kept). */
   arrivalCounts(minute: number): ReadonlyMap<string, number> {
-    return this.recentArrivals.get(minute) ?? new Map();
-  }
-
-  private countArrival(series: string, at: number): void {
-    const minute = minuteOf(at);
-    const m = this.recentArrivals.get(minute) ?? new Map<string, number>();
-    m.set(series, (m.get(series) ?? 0) + 1);
-    this.recentArrivals.set(minute, m);
-    for (const k of this.recentArrivals.keys()) if (k < minute - 5) this.recentArrivals.delete(k);
+    return this.activity.arrivalsIn(minute);
   }
 
   /** Accepts a built task: it is recorded, then queued. Throws QueueFullError (→ 429) without recording. */
@@ -152,8 +134,7 @@ export class Orchestrator {
       throw err;
     }
     entry.admitted = true;
-    this.countArrival(seriesKey(task.user, task.taskType), task.submittedAt);
-    this.activity.set(seriesKey(task.user, task.taskType), {
+    this.activity.record(seriesKey(task.user, task.taskType), {
       user: task.user,
       taskType: task.taskType,
       spec,
