@@ -49,7 +49,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   cond: 2,
   changeRun: IDLE_DISTRIBUTION_DEFAULTS.changeRun,
   forget: IDLE_DISTRIBUTION_DEFAULTS.forget,
-  groupStages: 3,
+  groupStages: 5,
   groupWeight: 4,
   daily: 0,
   settle: 16,

@@ -64,7 +64,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   users: 1,
   triggers: 1,
   groupWeight: 4,
-  groupStages: 3,
+  groupStages: 5,
   daily: 0,
   memRef: 100,
   settle: LEARNER_DEFAULTS.settle,
