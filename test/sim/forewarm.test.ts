@@ -23,19 +23,21 @@ const readLog = (file: string): Logged[] =>
     .filter((l) => l !== "")
     .map((l) => JSON.parse(l) as Logged);
 
-for (const [key, T] of [
-  ["azure2019", 700],
-  ["google", 5000],
+for (const [key, T, spec] of [
+  ["azure2019", 700, "forewarm"],
+  ["google", 5000, "forewarm"],
+  // The Google setting of the report: daily bump, heavy pooled priors.
+  ["google", 3000, "forewarm:prior=8,cond=0,daily=0.3,groupWeight=16"],
 ] as const) {
-  test(`forewarm has no look-ahead on ${key} (--until-minute ${T}), decisions logged`, async () => {
+  test(`${spec} has no look-ahead on ${key} (--until-minute ${T}), decisions logged`, async () => {
     const loaded = await loadOnce(key);
-    const fullFile = join(dir, `${key}-full.jsonl`);
-    const cutFile = join(dir, `${key}-cut.jsonl`);
-    replayLoaded(loaded, { policies: "forewarm", decisionsFile: fullFile });
-    replayLoaded(loaded, { policies: "forewarm", decisionsFile: cutFile, untilMinute: T });
+    const fullFile = join(dir, `${key}-${T}-full.jsonl`);
+    const cutFile = join(dir, `${key}-${T}-cut.jsonl`);
+    replayLoaded(loaded, { policies: spec, decisionsFile: fullFile });
+    replayLoaded(loaded, { policies: spec, decisionsFile: cutFile, untilMinute: T });
     const full = readLog(fullFile);
     const cut = readLog(cutFile);
-    assert.ok(full.every((d) => d.policy === "forewarm"));
+    assert.ok(full.every((d) => d.policy === spec));
     assert.ok(cut.length > 100 && full.length > cut.length);
     assert.deepEqual(
       cut,
