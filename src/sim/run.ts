@@ -4,6 +4,7 @@ import { type LoadOptions, loadTrace } from "./loaders/index.js";
 import { appMetaOf } from "./loaders/meta.js";
 import { type M1Run, type M1Score, runM1 } from "./m1.js";
 import { type M2Score, runM2 } from "./m2.js";
+import { runM2Planned } from "./m2-planned.js";
 import { parsePolicySpec, splitPolicyList } from "./policies/registry.js";
 import type { PolicyContext } from "./policies/types.js";
 import { RouterPool } from "./router-pool.js";
@@ -151,10 +152,14 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
   if (trace.app.length === 0)
     throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
   return specs.map((s) => {
+    if (s.definition.name === "forewarm") {
+      // In M2 the forewarm policy is the live prediction loop itself (forecaster, planner, router).
+      return runM2Planned(trace, s.label, { coldStartSeconds: options.coldStartSeconds });
+    }
     const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
     if (kaMinutes === undefined) {
       throw new ReplayInputError(
-        `policy '${s.label}' has no M2 implementation yet (M2 runs fixed and no-unload)`,
+        `policy '${s.label}' has no M2 implementation yet (M2 runs fixed, no-unload and forewarm)`,
       );
     }
     // The live router decides every reuse and expiry (RouterPool); SimulatedPool is its fast twin.

@@ -1,0 +1,253 @@
+import { type EnvironmentSpec, specKey } from "../core/types.js";
+import type { FittedModel, Forecast, Forecaster } from "../forecast/forecaster.js";
+import { InterArrivalForecaster } from "../forecast/models/interarrival.js";
+import { reconcile } from "../plan/reconcile.js";
+import {
+  PLANNER_DEFAULTS,
+  type PlannerConfig,
+  planShadows,
+  type SeriesTemplate,
+} from "../plan/shadow-planner.js";
+import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
+import { expiredEnvironments, routeTask } from "../route/router.js";
+import { peakHeld } from "./env-pool.js";
+import type { M2Score } from "./m2.js";
+import { MinHeap } from "./min-heap.js";
+import { percentile } from "./percentile.js";
+import type { EventTrace } from "./trace.js";
+
+export interface PlannedM2Options {
+  coldStartSeconds?: number;
+  /** Keep-alive of environments the plan does not hold (the live default: 10 minutes). */
+  keepAliveSeconds?: number;
+  planner?: Partial<PlannerConfig>;
+  horizonMinutes?: number;
+  quietMinutes?: number;
+  forecaster?: Forecaster;
+}
+
+const UNLIMITED = {
+  cpu: Number.POSITIVE_INFINITY,
+  memoryMb: Number.POSITIVE_INFINITY,
+  maxEnvironments: Number.MAX_SAFE_INTEGER,
+};
+
+/**
+ * Model M2 with the live system's prediction loop in virtual time: every minute the live forecaster
+ * (refitted when its app had a new busy minute) forecasts each app, the live `planShadows` and
+ * `reconcile` decide which shadow environments exist, and every arrival is routed by the live
+ * `routeTask`; unheld environments expire by `expiredEnvironments`. Times inside are milliseconds,
+ * as on the server. Meant for traces of up to about a thousand apps over a day (it plans every
+ * app every minute).
+ */
+export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2Options = {}): M2Score {
+  const L = (options.coldStartSeconds ?? 0) * 1000;
+  const ka = (options.keepAliveSeconds ?? 600) * 1000;
+  const horizonMin = options.horizonMinutes ?? 60;
+  const quietMs = (options.quietMinutes ?? 120) * 60_000;
+  const config: PlannerConfig = { ...PLANNER_DEFAULTS, defaultLeadMs: L, ...options.planner };
+  const forecaster = options.forecaster ?? new InterArrivalForecaster();
+  const nApps = trace.appNames.length;
+  const mem = trace.appMemoryMb;
+  const specs: EnvironmentSpec[] = Array.from(mem, (m) => ({
+    runtime: "node" as const,
+    dependencies: [],
+    resources: { cpu: 0, memoryMb: m, storageMb: 0, networkMbps: 0 },
+  }));
+  const templates = new Map<string, SeriesTemplate>();
+  const leadMs = new Map<string, number>();
+  const envsOf: EnvironmentView[][] = Array.from({ length: nApps }, () => []);
+  const all: EnvironmentView[] = [];
+  const memEvents: number[] = [];
+  let wasted = 0; // MB·ms
+  const busyMinutes: Map<number, number>[] = Array.from({ length: nApps }, () => new Map());
+  const lastArrival = new Float64Array(nApps).fill(Number.NaN);
+  const models: (FittedModel | null)[] = new Array(nApps).fill(null);
+  const fittedThrough = new Float64Array(nApps).fill(Number.NaN);
+
+  const destroy = (e: EnvironmentView, at: number) => {
+    const app = Number(e.user);
+    if (e.idleSince !== null) wasted += (at - e.idleSince) * mem[app]!;
+    memEvents.push(at, -mem[app]!);
+    e.state = "gone";
+  };
+  const promote = (app: number, t: number) => {
+    for (const e of envsOf[app]!) {
+      if (e.state === "warming" && (e.readyAt ?? 0) <= t) {
+        e.state = "ready";
+        e.idleSince = e.readyAt;
+      }
+    }
+  };
+  const prune = (app: number) => {
+    envsOf[app] = envsOf[app]!.filter((e) => e.state !== "gone");
+  };
+  const snapshot = (app: number, t: number): PoolSnapshot => ({
+    now: t,
+    environments: envsOf[app]!,
+    capacity: UNLIMITED,
+  });
+  const create = (app: number, t: number, shadow: boolean): EnvironmentView => {
+    const spec = specs[app]!;
+    const e: EnvironmentView = {
+      id: String(all.length),
+      user: String(app),
+      spec,
+      specKey: specKey(spec),
+      state: shadow ? (L === 0 ? "ready" : "warming") : "busy",
+      shadow,
+      createdAt: t,
+      readyAt: t + L,
+      idleSince: shadow && L === 0 ? t : null,
+      tasksRun: 0,
+      coldStartMs: L,
+      idleMbMs: 0,
+      hold: null,
+    };
+    all.push(e);
+    envsOf[app]!.push(e);
+    memEvents.push(t, mem[app]!);
+    return e;
+  };
+
+  const plan = (t: number) => {
+    const minute = Math.floor(t / 60_000);
+    const forecasts: Forecast[] = [];
+    for (let app = 0; app < nApps; app++) {
+      const last = lastArrival[app]!;
+      if (Number.isNaN(last) || t - last > quietMs) continue;
+      const lastMin = Math.floor(last / 60_000);
+      if (fittedThrough[app] !== lastMin) {
+        const counts = busyMinutes[app]!;
+        const first = Math.min(...counts.keys());
+        const arrivals = new Float64Array(lastMin - first + 1);
+        for (const [m, c] of counts) arrivals[m - first] = c;
+        try {
+          models[app] = forecaster.fit({ user: String(app), taskType: "t", startMinute: first, arrivals });
+        } catch {
+          models[app] = null;
+        }
+        fittedThrough[app] = lastMin;
+      }
+      const model = models[app];
+      if (!model) continue;
+      try {
+        forecasts.push(
+          model.predict({ fromMinute: minute, horizon: horizonMin, level: 0.8, lastArrivalMinute: lastMin }),
+        );
+      } catch {
+        // a failing model costs only its app, as live
+      }
+    }
+    // Expiry is otherwise applied lazily at arrivals: apply it before the plan may hold an environment.
+    for (let app = 0; app < nApps; app++) {
+      if (envsOf[app]!.length === 0) continue;
+      promote(app, t);
+      for (const e of expiredEnvironments(snapshot(app, t), ka)) destroy(e, (e.idleSince ?? t) + ka);
+      prune(app);
+    }
+    const environments = all.filter((e) => e.state !== "gone");
+    const pool: PoolSnapshot = { now: t, environments, capacity: UNLIMITED };
+    const p = planShadows({ now: t, forecasts, templates, leadMs, pool, config });
+    const actions = reconcile(p, pool);
+    for (const r of actions.release) {
+      const e = all[Number(r.environmentId)]!;
+      e.hold = null;
+      if (r.shadow && e.state !== "busy") destroy(e, t);
+    }
+    for (const h of actions.hold) {
+      const e = all[Number(h.environmentId)]!;
+      e.hold = {
+        series: h.desired.series,
+        until: h.desired.until,
+        benefit: h.desired.benefit,
+        reason: h.desired.reason,
+      };
+    }
+    for (const d of actions.create) {
+      const e = create(Number(d.user), t, true);
+      e.hold = { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason };
+    }
+    for (let app = 0; app < nApps; app++) prune(app);
+  };
+
+  for (let app = 0; app < nApps; app++) {
+    templates.set(`${app}|t`, { user: String(app), taskType: "t", spec: specs[app]! });
+    leadMs.set(specKey(specs[app]!), L);
+  }
+
+  const ends = new MinHeap();
+  const total = trace.app.length;
+  const latency = new Float64Array(total);
+  let cold = 0;
+  let endOfTrace = Number.NEGATIVE_INFINITY;
+  let nextTick = total > 0 ? Math.floor((trace.start[0]! * 1000) / 60_000) * 60_000 : 0;
+  const release = (until: number) => {
+    while (ends.size > 0 && ends.peekKey() <= until) {
+      const at = ends.peekKey();
+      const e = all[ends.pop()]!;
+      e.state = "ready";
+      e.idleSince = at;
+      e.tasksRun++;
+    }
+  };
+  for (let i = 0; i < total; i++) {
+    const t = trace.start[i]! * 1000;
+    const app = trace.app[i]!;
+    // Task ends and planning minutes up to this arrival, in time order (ends first at an instant).
+    while (nextTick <= t) {
+      release(nextTick);
+      plan(nextTick);
+      nextTick += 60_000;
+    }
+    release(t);
+    promote(app, t);
+    for (const e of expiredEnvironments(snapshot(app, t), ka)) destroy(e, (e.idleSince ?? t) + ka);
+    prune(app);
+    const decision = routeTask({ user: String(app), spec: specs[app]! }, snapshot(app, t));
+    let env: EnvironmentView;
+    let begin = t;
+    if (decision.kind === "warm") {
+      env = all[Number(decision.environmentId)]!;
+      wasted += (t - (env.idleSince ?? t)) * mem[app]!;
+      env.idleSince = null;
+      env.state = "busy";
+    } else {
+      cold++;
+      begin = t + L;
+      env = create(app, t, false);
+    }
+    latency[i] = (begin - t) / 1000;
+    const minute = Math.floor(t / 60_000);
+    busyMinutes[app]!.set(minute, (busyMinutes[app]!.get(minute) ?? 0) + 1);
+    lastArrival[app] = t;
+    const d = trace.duration[i]! * 1000;
+    endOfTrace = Math.max(endOfTrace, t + d + L);
+    ends.push(begin + d, i, Number(env.id));
+  }
+  release(Number.POSITIVE_INFINITY);
+  for (const e of all) {
+    if (e.state === "gone") continue;
+    const idleFrom = e.state === "warming" ? (e.readyAt ?? endOfTrace) : (e.idleSince ?? endOfTrace);
+    e.idleSince = Math.min(idleFrom, endOfTrace);
+    const expiry = e.hold ? endOfTrace : Math.min(endOfTrace, e.idleSince + ka);
+    destroy(e, Math.max(e.idleSince, expiry));
+  }
+  latency.sort();
+  return {
+    name,
+    invocations: total,
+    coldStarts: cold,
+    warm: total - cold,
+    coldPct: total === 0 ? 0 : (100 * cold) / total,
+    environmentsCreated: all.length,
+    wastedMbS: wasted / 1000,
+    peakMemoryMb: peakHeld(memEvents),
+    startLatency: {
+      p50: percentile(latency, 50),
+      p90: percentile(latency, 90),
+      p99: percentile(latency, 99),
+      max: total ? latency[total - 1]! : 0,
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runM2 } from "../../src/sim/m2.js";
+import { runM2Planned } from "../../src/sim/m2-planned.js";
+import { RouterPool } from "../../src/sim/router-pool.js";
+import type { EventTrace } from "../../src/sim/trace.js";
+import { loadOnce } from "./traces.js";
+
+/** One app, a task of 1 s every 5 minutes ± 20 s (seeded), memory 100 MB. */
+function timerTrace(n: number): EventTrace {
+  let s = 3;
+  const start = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    start[i] = 600 + i * 300 + ((s / 2 ** 31) * 40 - 20);
+  }
+  return {
+    appNames: ["timer"],
+    appMemoryMb: Float64Array.from([100]),
+    app: new Int32Array(n),
+    start,
+    duration: new Float64Array(n).fill(1),
+  };
+}
+
+test("M2 with the live prediction loop: a timer is pre-warmed — fewer cold starts than 1-minute keep-alive, far less waste than no unloading", () => {
+  const trace = timerTrace(40);
+  const L = 10;
+  // Unheld environments expire after 1 minute, so every warm start is the plan's doing.
+  const planned = runM2Planned(trace, "forewarm", { coldStartSeconds: L, keepAliveSeconds: 60 });
+  const short = runM2(trace, "ka1", new RouterPool(trace.appMemoryMb, () => 60), { coldStartSeconds: L });
+  const forever = runM2(
+    trace,
+    "no-unload",
+    new RouterPool(trace.appMemoryMb, () => Number.POSITIVE_INFINITY),
+    {
+      coldStartSeconds: L,
+    },
+  );
+  assert.equal(short.coldStarts, 40, "a 1-minute keep-alive never bridges a 5-minute gap");
+  assert.ok(planned.coldStarts <= 8, `forewarm had ${planned.coldStarts} cold starts`);
+  assert.ok(planned.wastedMbS < forever.wastedMbS / 2, `${planned.wastedMbS} vs ${forever.wastedMbS} MB·s`);
+  assert.equal(planned.invocations, 40);
+});
+
+test("M2 with the live prediction loop is deterministic on azure2021", async () => {
+  const events = (await loadOnce("azure2021")).events!;
+  const a = runM2Planned(events, "x", { coldStartSeconds: 1 });
+  const b = runM2Planned(events, "x", { coldStartSeconds: 1 });
+  assert.deepEqual(a, b);
+  assert.equal(a.invocations, 199);
+  assert.ok(a.coldStarts >= 42, "never below the one-per-app floor of no unloading");
+});
