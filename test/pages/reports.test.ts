@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { launchChromium } from "./browser.js";
+
+const run = promisify(execFile);
+const cli = path.resolve("dist/src/cli/main.js");
+const traces = path.resolve("../shared/traces");
+
+/** Opens a self-contained HTML report in headless Chromium; returns its errors and chart count. */
+async function render(
+  file: string,
+  screenshot: string,
+): Promise<{ errors: string[]; canvases: number; title: string }> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    await page.goto(`file://${file}`);
+    await page.waitForSelector("canvas", { timeout: 10_000 });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    return { errors, canvases: await page.locator("canvas").count(), title: await page.title() };
+  } finally {
+    await browser.close();
+  }
+}
+
+test("the replay report renders its Pareto plot and per-app CDFs in a browser, without errors", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-report-"));
+  const file = path.join(dir, "replay.html");
+  await run(process.execPath, [
+    cli,
+    "replay",
+    "--format",
+    "azure2021",
+    "--trace",
+    path.join(traces, "azure2021-example.csv"),
+    "--policies",
+    "fixed:ka=10,fixed:ka=60,hybrid,oracle,forewarm",
+    "--report",
+    file,
+  ]);
+  const r = await render(file, path.join(dir, "replay.png"));
+  assert.deepEqual(r.errors, []);
+  assert.ok(r.canvases >= 2, `expected the Pareto and CDF charts, found ${r.canvases} canvases`);
+  const html = fs.readFileSync(file, "utf8");
+  for (const p of ["fixed:ka=10", "hybrid", "oracle", "forewarm"])
+    assert.ok(html.includes(p), `report names ${p}`);
+});
