@@ -55,3 +55,28 @@ test("the replay report renders its Pareto plot and per-app CDFs in a browser, w
   for (const p of ["fixed:ka=10", "hybrid", "oracle", "forewarm"])
     assert.ok(html.includes(p), `report names ${p}`);
 });
+
+test("the forecast report renders actual-vs-forecast charts with intervals in a browser, without errors", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-fcreport-"));
+  const file = path.join(dir, "forecast.html");
+  await run(process.execPath, [
+    cli,
+    "forecast",
+    "--format",
+    "swf",
+    "--trace",
+    path.join(traces, "nasa-ipsc-1993.swf.gz"),
+    "--models",
+    "snaive,interarrival,auto",
+    "--origins",
+    "1",
+    "--per-class",
+    "5",
+    "--report",
+    file,
+  ]);
+  const r = await render(file, path.join(dir, "forecast.png"));
+  assert.deepEqual(r.errors, []);
+  assert.ok(r.canvases >= 1, "at least one series chart");
+  assert.match(fs.readFileSync(file, "utf8"), /auto chose/);
+});
