@@ -1,18 +1,25 @@
+import fs from "node:fs";
+import path from "node:path";
 import { SingleBar } from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { BacktestInput, BacktestOptions } from "../forecast/backtest.js";
 import { backtestJson, backtestTable, runBacktest } from "../forecast/backtest-run.js";
 import { createForecaster, forecasterNames, prepareForecasters } from "../forecast/registry.js";
 import { reportSeries, writeForecastReport } from "../forecast/report-html.js";
-import { traceSeries } from "../forecast/series.js";
+import { type TraceSeries, traceSeries } from "../forecast/series.js";
 import { classifySeries, type SeriesShape, SHAPES } from "../forecast/shape.js";
+import { storeSeries } from "../forecast/store-series.js";
+import { PostgresHistoryStore } from "../history/postgres-store.js";
+import { SqliteHistoryStore } from "../history/sqlite-store.js";
+import type { MinuteRollup } from "../history/store.js";
 import { ReplayInputError } from "../sim/errors.js";
 import { LOADERS, loadTrace, type TimeFormat } from "../sim/loaders/index.js";
 import { TIME_FORMATS } from "../sim/loaders/types.js";
 import { lastBusyMinute } from "../sim/trace.js";
 
 interface ForecastCliOptions {
-  format: string;
+  format?: string;
+  history?: string;
   trace?: string;
   invocations?: string;
   memory?: string;
@@ -51,7 +58,11 @@ export function registerForecast(program: Command): void {
   program
     .command("forecast")
     .description("Backtest forecasting models on a trace: MASE, pinball, coverage, P(any in k min) skill.")
-    .requiredOption("--format <format>", `trace format: ${Object.keys(LOADERS).join(", ")}`)
+    .option("--format <format>", `trace format: ${Object.keys(LOADERS).join(", ")}`)
+    .option(
+      "--history <source>",
+      "instead of a trace: a server's data directory (SQLite history) or a postgres:// URL",
+    )
     .option("--trace <file>", "trace file, plain or .gz (every format except azure2019)")
     .option("--invocations <file>", "azure2019: per-function minute counts")
     .option("--memory <file>", "azure2019: per-app memory percentiles")
@@ -96,6 +107,29 @@ export function registerForecast(program: Command): void {
     });
 }
 
+/** Every per-minute rollup of a server's history: its data directory (SQLite) or a PostgreSQL URL. */
+async function readRollups(source: string): Promise<MinuteRollup[]> {
+  if (/^postgres(ql)?:\/\//.test(source)) {
+    const url = new URL(source);
+    const schema = url.searchParams.get("schema") ?? "forewarm";
+    url.searchParams.delete("schema");
+    const store = await PostgresHistoryStore.open({ connectionString: url.toString(), schema });
+    try {
+      return await store.rollups();
+    } finally {
+      await store.close();
+    }
+  }
+  const file = path.join(source, "history.db");
+  if (!fs.existsSync(file)) throw new ReplayInputError(`--history ${source}: no history.db there`);
+  const store = new SqliteHistoryStore(file);
+  try {
+    return await store.rollups();
+  } finally {
+    await store.close();
+  }
+}
+
 /** Deterministic pseudo-random order of series keys (FNV-1a), so samples do not depend on trace order. */
 function hashKey(s: string): number {
   let h = 0x811c9dc5;
@@ -112,12 +146,24 @@ async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
   for (const m of models) createForecaster(m); // unknown names fail before the trace is read
   if (opts.format === "azure2019" && opts.trace)
     throw new ReplayInputError("azure2019 takes --invocations FILE, not --trace");
+  if ((opts.format === undefined) === (opts.history === undefined)) {
+    throw new ReplayInputError(
+      "give either --format (with a trace) or --history (a data directory or postgres:// URL)",
+    );
+  }
   await prepareForecasters(models);
-  const loaded = await loadTrace({ ...opts, wantEvents: false });
-  const trace = loaded.minutes;
-  const all = traceSeries(trace);
+  let all: TraceSeries[];
+  let end: number;
+  if (opts.history !== undefined) {
+    all = storeSeries(await readRollups(opts.history));
+    if (all.length === 0) throw new ReplayInputError(`--history ${opts.history}: no recorded arrivals`);
+    end = Math.max(...all.map((s) => s.lastBusyMinute)) + 1;
+  } else {
+    const loaded = await loadTrace({ ...opts, format: opts.format ?? "", wantEvents: false });
+    all = traceSeries(loaded.minutes);
+    end = lastBusyMinute(loaded.minutes) + 1;
+  }
   const start = Math.min(...all.map((s) => s.firstBusyMinute));
-  const end = lastBusyMinute(trace) + 1;
   const trainUntil = opts.trainUntilMinute ?? start + Math.floor(opts.trainFraction * (end - start));
   const options: BacktestOptions = {
     firstOrigin: trainUntil,
@@ -170,7 +216,7 @@ async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
   else process.stdout.write(`${table}\n`);
   if (opts.report) {
     const focus = models.includes("auto") ? "auto" : models[0]!;
-    const source = opts.trace ?? opts.invocations ?? "";
+    const source = opts.trace ?? opts.invocations ?? opts.history ?? "";
     writeForecastReport(opts.report, `forewarm forecast: ${source}`, table, reportSeries(run, focus));
     process.stderr.write(`report written to ${opts.report}\n`);
   }

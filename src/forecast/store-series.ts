@@ -1,0 +1,38 @@
+import type { MinuteRollup } from "../history/store.js";
+import type { TraceSeries } from "./series.js";
+
+/**
+ * The (user, task type) series of the history store's per-minute rollups, in the shape the backtest
+ * reads from traces, so `forewarm forecast --history` scores the models on what the server recorded.
+ */
+export function storeSeries(rows: readonly MinuteRollup[]): TraceSeries[] {
+  const out: TraceSeries[] = [];
+  let i = 0;
+  while (i < rows.length) {
+    const first = rows[i]!;
+    let j = i;
+    while (j < rows.length && rows[j]!.user === first.user && rows[j]!.taskType === first.taskType) j++;
+    const busy = rows.slice(i, j).filter((r) => r.arrivals > 0);
+    if (busy.length > 0) {
+      const { user, taskType } = first;
+      out.push({
+        key: `${user}/${taskType}`,
+        app: out.length,
+        firstBusyMinute: busy[0]!.minute,
+        lastBusyMinute: busy[busy.length - 1]!.minute,
+        history(fromMinute, untilMinute) {
+          const arrivals = new Float64Array(Math.max(0, untilMinute - fromMinute));
+          const concurrency = new Float64Array(arrivals.length);
+          for (const r of busy) {
+            if (r.minute < fromMinute || r.minute >= untilMinute) continue;
+            arrivals[r.minute - fromMinute] = r.arrivals;
+            concurrency[r.minute - fromMinute] = r.peakConcurrency;
+          }
+          return { user, taskType, startMinute: fromMinute, arrivals, concurrency };
+        },
+      });
+    }
+    i = j;
+  }
+  return out;
+}
