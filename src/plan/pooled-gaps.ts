@@ -13,6 +13,10 @@ import { emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js"
 /** Atoms are rebuilt when time has moved by an eighth of the pool's age, and at least this much. */
 const REBUILD_MIN = 15;
 const REBUILD_DIV = 8;
+/** Blends kept per (group, stage). */
+const BLENDS_KEPT = 4;
+/** A group pool's atoms are rebuilt after this many more completed gaps (and an eighth). */
+const GROUP_SLACK = 2;
 
 class DensePool {
   /** Completed gaps per minute, grown on demand up to the range. */
@@ -137,7 +141,8 @@ class DensePool {
 export class PooledGaps {
   private readonly pools = new Map<number, DensePool>();
   private readonly groupPools = new Map<number, DensePool>();
-  private readonly blends = new Map<number, Blend>();
+  private readonly blends = new Map<number, Blend[]>();
+  private blendTurn = 0;
   private readonly fallback: GapAtoms;
 
   /**
@@ -229,17 +234,24 @@ export class PooledGaps {
     // A group has few distinct gaps: exact 1-minute atoms keep a daily job's 1440 sharp.
     const own = pool.compact(now, this.range, this.groupRatio, this.dailyShare);
     const n = pool.builtSize;
-    const b = this.blends.get(key);
-    if (b && b.own === own && b.base === base && b.n === n) return b.out;
+    // A few blends per group and stage: its apps sit in a few scale buckets (bases).
+    let list = this.blends.get(key);
+    if (!list) {
+      list = [];
+      this.blends.set(key, list);
+    }
+    for (const b of list) if (b.own === own && b.base === base) return b.out;
     const w = this.groupWeight;
     // A fresh object per rebuild: callers may memoise on a prior's identity.
     const out = mixAtoms(own, n / (n + w), base, w / (n + w), emptyAtoms(own.size + base.size));
-    if (b) {
-      b.own = own;
-      b.base = base;
-      b.n = n;
-      b.out = out;
-    } else this.blends.set(key, { own, base, n, out });
+    const entry = { own, base, n, out };
+    const stale = list.findIndex((b) => b.own !== own);
+    if (stale >= 0) list[stale] = entry;
+    else if (list.length < BLENDS_KEPT) list.push(entry);
+    else {
+      this.blendTurn = (this.blendTurn + 1) % BLENDS_KEPT;
+      list[this.blendTurn] = entry;
+    }
     return out;
   }
 
@@ -256,7 +268,7 @@ export class PooledGaps {
     const key = group * 8 + stage;
     let p = this.groupPools.get(key);
     if (!p) {
-      p = new DensePool(this.range, 2);
+      p = new DensePool(this.range, GROUP_SLACK);
       this.groupPools.set(key, p);
     }
     return p;
