@@ -23,7 +23,7 @@ export const ConfigSchema = Type.Object(
         kind: Type.Union([Type.Literal("sqlite"), Type.Literal("postgres")], { default: "sqlite" }),
         url: Type.String({ minLength: 1, default: "postgres://postgres@127.0.0.1:5432/postgres" }),
         schema: Type.String({ pattern: "^[a-z_][a-z0-9_]*$", default: "forewarm" }),
-        /** Drop history older than this many days (PostgreSQL: whole monthly partitions). 0 keeps all. */
+        /** Drop finished history older than this many days, daily (PostgreSQL: whole monthly partitions). 0 keeps all. */
         retentionDays: Type.Integer({ minimum: 0, default: 0 }),
       },
       { additionalProperties: false, default: {} },

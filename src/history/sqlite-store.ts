@@ -8,6 +8,7 @@ import {
   type HistoryStore,
   type MinuteRollup,
   minuteOf,
+  type PruneSummary,
   type RollupQuery,
   type SeriesSummary,
   type TaskQuery,
@@ -245,6 +246,16 @@ export class SqliteHistoryStore implements HistoryStore {
       .prepare("SELECT DISTINCT owner FROM tasks WHERE status IN ('queued', 'running') AND owner IS NOT NULL")
       .all() as { owner: string }[];
     return rows.map((r) => r.owner).sort();
+  }
+
+  async prune(beforeMs: number): Promise<PruneSummary> {
+    return this.db.transaction(() => {
+      const tasks = this.db
+        .prepare("DELETE FROM tasks WHERE submitted_at < ? AND status IN ('succeeded', 'failed')")
+        .run(beforeMs);
+      const rollups = this.db.prepare("DELETE FROM series_minutes WHERE minute < ?").run(minuteOf(beforeMs));
+      return { deletedTaskRows: tasks.changes, deletedRollupRows: rollups.changes };
+    })();
   }
 
   async close(): Promise<void> {

@@ -65,7 +65,17 @@ export interface HistoryStore {
   failUnfinished(now: number, reason: string, owner?: string): Promise<number>;
   /** Owners that have queued or running tasks. */
   unfinishedOwners(): Promise<string[]>;
+  /**
+   * Retention: drops finished tasks submitted before `beforeMs` (PostgreSQL: whole months) and rollup
+   * minutes before it.
+   */
+  prune(beforeMs: number): Promise<PruneSummary>;
   close(): Promise<void>;
+}
+
+export interface PruneSummary {
+  deletedTaskRows: number;
+  deletedRollupRows: number;
 }
 
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);

@@ -3,7 +3,6 @@ import type { ClusterMembership } from "../cluster/membership.js";
 import type { ForewarmMetrics } from "../cluster/metrics.js";
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
-import { PostgresHistoryStore } from "../history/postgres-store.js";
 import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
@@ -35,6 +34,8 @@ export class ClusterRole {
   }
 
   async start(): Promise<void> {
+    this.sweepTimer = setInterval(() => void this.leaderDuties(), this.config.cluster.leaseRetryMs);
+    this.sweepTimer.unref();
     if (this.config.history.kind !== "postgres") {
       this.setLeader(true);
       return;
@@ -48,8 +49,6 @@ export class ClusterRole {
       onError: (err) => this.log.warn({ event: "lease_error", error: err.message }, "leader lease error"),
     });
     await this.lease.start();
-    this.sweepTimer = setInterval(() => void this.leaderDuties(), this.config.cluster.leaseRetryMs);
-    this.sweepTimer.unref();
   }
 
   private setLeader(leader: boolean): void {
@@ -67,9 +66,10 @@ export class ClusterRole {
 
   /** Fails the unfinished tasks of servers that are gone; prunes old history once a day. */
   private async leaderDuties(): Promise<void> {
-    if (!this.leading || !this.membership) return;
+    if (!this.leading) return;
     try {
-      for (const owner of await this.store.unfinishedOwners()) {
+      for (const owner of this.membership ? await this.store.unfinishedOwners() : []) {
+        if (!this.membership) break;
         if (!(await this.membership.isGone(owner))) continue;
         const n = await this.store.failUnfinished(
           this.clock.now(),
@@ -83,11 +83,7 @@ export class ClusterRole {
           );
       }
       const days = this.config.history.retentionDays;
-      if (
-        days > 0 &&
-        this.store instanceof PostgresHistoryStore &&
-        Date.now() - this.lastPrune > 86_400_000
-      ) {
+      if (days > 0 && Date.now() - this.lastPrune > 86_400_000) {
         this.lastPrune = Date.now();
         const r = await this.store.prune(this.clock.now() - days * 86_400_000);
         this.log.info({ event: "history_pruned", ...r }, "old history pruned");

@@ -207,5 +207,22 @@ export function historyStoreSuite(
       const rollupKeys = (await store.rollups()).map((r) => `${r.user}/${r.taskType}`);
       assert.deepEqual(rollupKeys.slice(0, 2), ["Zed/B", "Zed/b"]);
     });
+
+    test("retention: prune drops finished tasks and rollup minutes before the cut-off, keeps later ones", async () => {
+      const DAY = 1440 * MIN;
+      await store.insertTask(emptyRecord(task("late", "erin", "x", 100 * DAY)));
+      await store.updateTask("late", { status: "succeeded", finishedAt: 100 * DAY + 1000 });
+      const before = await store.getTask("t1");
+      assert.ok(before, "t1 exists before pruning");
+      const r = await store.prune(70 * DAY);
+      assert.ok(r.deletedRollupRows > 0);
+      assert.equal(await store.getTask("t1"), null, "a task of an earlier month is gone");
+      assert.equal((await store.getTask("late"))?.status, "succeeded");
+      const left = await store.rollups();
+      assert.ok(
+        left.length > 0 && left.every((x) => x.minute >= 70 * 1440),
+        "only later rollup minutes remain",
+      );
+    });
   });
 }
