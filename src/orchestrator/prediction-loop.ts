@@ -13,6 +13,7 @@ import {
   type SeriesTemplate,
   seriesKey,
 } from "../plan/shadow-planner.js";
+import { fitsCapacity } from "../pool/environment.js";
 import type { Orchestrator } from "./orchestrator.js";
 
 export interface RetrainReport {
@@ -302,6 +303,15 @@ export class PredictionLoop {
       );
     }
     for (const d of actions.create) {
+      // The plan's budget counts busy environments only; idle leftovers also hold capacity.
+      const snap = this.orchestrator.snapshot();
+      if (!fitsCapacity(snap.environments, snap.capacity, d.spec.resources)) {
+        this.log.debug(
+          { event: "shadow_skipped", series: d.series, reason: "capacity" },
+          "no room for a shadow",
+        );
+        continue;
+      }
       const activity = this.orchestrator.seriesActivity().get(d.series);
       const env = pool.add(d.user, d.spec, true);
       pool.setHold(env, { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason });
