@@ -5,7 +5,7 @@ import { createForecaster } from "../forecast/registry.js";
 import type { HistoryStore, MinuteRollup } from "../history/store.js";
 import { minuteOf } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
-import { reconcile } from "../plan/reconcile.js";
+import { holdFor, reconcile } from "../plan/reconcile.js";
 import {
   type Plan,
   type PlannerConfig,
@@ -277,19 +277,14 @@ export class PredictionLoop {
     for (const h of actions.hold) {
       const env = pool.get(h.environmentId);
       if (env) {
-        pool.setHold(env, {
-          series: h.desired.series,
-          until: h.desired.until,
-          benefit: h.desired.benefit,
-          reason: h.desired.reason,
-        });
+        pool.setHold(env, holdFor(h.desired, plan.now));
       }
     }
     for (const r of actions.resize) {
       const env = pool.get(r.environmentId);
       if (!env || env.state !== "ready") continue;
       const d = r.desired;
-      pool.setHold(env, { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason });
+      pool.setHold(env, holdFor(d, plan.now));
       this.orchestrator.track(
         pool.resize(env, d.spec.resources).then((ok) => {
           this.log.info(
@@ -314,7 +309,7 @@ export class PredictionLoop {
       }
       const activity = this.orchestrator.seriesActivity().get(d.series);
       const env = pool.add(d.user, d.spec, true);
-      pool.setHold(env, { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason });
+      pool.setHold(env, holdFor(d, plan.now));
       this.log.info(
         { event: "shadow_create", env: env.id, user: d.user, type: d.taskType, reason: d.reason },
         "creating shadow environment",

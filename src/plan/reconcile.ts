@@ -1,4 +1,4 @@
-import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
+import type { EnvironmentView, PlanHold, PoolSnapshot } from "../pool/environment.js";
 import type { DesiredShadow, Plan } from "./shadow-planner.js";
 
 export interface ReconcileActions {
@@ -17,8 +17,8 @@ const rankState = (e: EnvironmentView): number => (e.state === "ready" ? 0 : e.s
 /**
  * Pure: matches the plan's desired shadows to the pool. An idle, warming or starting environment of
  * the same user and spec satisfies a desired shadow (preferring the one already held for that series,
- * then the readiest); the rest are created. Held environments nobody wants any more are released with
- * the reason the plan gives for their series. Busy environments are never matched or released.
+ * then the readiest); the rest are created. Held environments are released once their window (plus grace) has passed,
+ * or earlier when the plan needs their capacity for series of higher benefit. Busy environments are never matched or released.
  */
 export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
@@ -62,10 +62,20 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const skippedWhy = new Map(plan.skipped.map((s) => [s.series, s.reason]));
   for (const e of pool.environments) {
     if (e.hold === null || taken.has(e.id) || e.state === "busy" || e.state === "gone") continue;
-    let reason: string;
-    if (plan.now > e.hold.until) reason = "prediction window passed";
-    else reason = skippedWhy.get(e.hold.series) ?? "no longer wanted by the plan";
+    const why = skippedWhy.get(e.hold.series);
+    // A hold lasts until the end of the window it was made for (plus grace) while the arrival it waits
+    // for has not come: a later forecast that no longer sees a late arrival does not cut it short. Once
+    // the environment has served a task since, or the plan needs the capacity, it goes.
+    const served = e.idleSince !== null && e.idleSince > e.hold.since;
+    if (plan.now <= e.hold.until && !served && !why?.startsWith("capacity")) continue;
+    const reason =
+      plan.now > e.hold.until ? "prediction window passed" : (why ?? "no longer wanted by the plan");
     actions.release.push({ environmentId: e.id, shadow: e.shadow, reason });
   }
   return actions;
+}
+
+/** The hold an environment carries for a desired shadow, as of `now`. */
+export function holdFor(d: DesiredShadow, now: number): PlanHold {
+  return { series: d.series, since: now, until: d.until, benefit: d.benefit, reason: d.reason };
 }

@@ -220,10 +220,15 @@ function windowOf(
       why: choice.reason,
     };
   }
+  // The next arrival's window: the first run of likely minutes (later runs are the arrivals after it,
+  // planned again once this one has come).
   let first = -1;
   let last = -1;
   for (let i = 0; i < f.minutes.length; i++) {
-    if (f.minutes[i]!.pAny < c.minArrivalProbability) continue;
+    if (f.minutes[i]!.pAny < c.minArrivalProbability) {
+      if (first >= 0) break;
+      continue;
+    }
     if (first < 0) first = i;
     last = i;
   }

@@ -29,6 +29,8 @@ export interface EnvironmentView {
 
 export interface PlanHold {
   series: string;
+  /** When the plan (last) asked for this environment. */
+  since: number;
   until: number;
   benefit: number;
   reason: string;

@@ -1,7 +1,7 @@
 import { type EnvironmentSpec, specKey } from "../core/types.js";
 import type { FittedModel, Forecast, Forecaster } from "../forecast/forecaster.js";
 import { InterArrivalForecaster } from "../forecast/models/interarrival.js";
-import { reconcile } from "../plan/reconcile.js";
+import { holdFor, reconcile } from "../plan/reconcile.js";
 import {
   PLANNER_DEFAULTS,
   type PlannerConfig,
@@ -157,16 +157,11 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     }
     for (const h of actions.hold) {
       const e = all[Number(h.environmentId)]!;
-      e.hold = {
-        series: h.desired.series,
-        until: h.desired.until,
-        benefit: h.desired.benefit,
-        reason: h.desired.reason,
-      };
+      e.hold = holdFor(h.desired, t);
     }
     for (const d of actions.create) {
       const e = create(Number(d.user), t, true);
-      e.hold = { series: d.series, until: d.until, benefit: d.benefit, reason: d.reason };
+      e.hold = holdFor(d, t);
     }
     for (let app = 0; app < nApps; app++) prune(app);
   };

@@ -147,7 +147,7 @@ test("reconcile holds an idle matching environment, creates the rest, releases w
   const held: EnvironmentView = {
     ...env("old-shadow", "gone", "ready"),
     shadow: true,
-    hold: { series: seriesKey("gone", "t"), until: 99 * MIN, benefit: 1, reason: "x" },
+    hold: { series: seriesKey("gone", "t"), since: 0, until: 99 * MIN, benefit: 1, reason: "x" },
   };
   const p = pool([env("idle-a", "a", "ready"), env("busy-b", "b", "busy"), held]);
   const plan = planShadows({

@@ -91,7 +91,7 @@ test("eviction takes unheld idle environments first, then held shadows by ascend
   const held = (id: string, benefit: number): EnvironmentView => ({
     ...env(id, "b", "ready", 1, spec(256)),
     shadow: true,
-    hold: { series: "s", until: 99_999, benefit, reason: "test" },
+    hold: { series: "s", since: 0, until: 99_999, benefit, reason: "test" },
   });
   const d = routeTask(
     { user: "a", spec: spec(512) },
