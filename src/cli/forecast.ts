@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { SingleBar } from "cli-progress";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { BacktestInput, BacktestOptions } from "../forecast/backtest.js";
 import { backtestJson, backtestTable, runBacktest } from "../forecast/backtest-run.js";
 import { createForecaster, forecasterNames, prepareForecasters } from "../forecast/registry.js";
@@ -13,20 +13,13 @@ import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { MinuteRollup } from "../history/store.js";
 import { ReplayInputError } from "../sim/errors.js";
-import { LOADERS, loadTrace, type TimeFormat } from "../sim/loaders/index.js";
-import { TIME_FORMATS } from "../sim/loaders/types.js";
+import { loadTrace } from "../sim/loaders/index.js";
 import { lastBusyMinute } from "../sim/trace.js";
+import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
 
-interface ForecastCliOptions {
+interface ForecastCliOptions extends TraceCliOptions {
   format?: string;
   history?: string;
-  trace?: string;
-  invocations?: string;
-  memory?: string;
-  durations?: string;
-  map?: string;
-  timeFormat?: TimeFormat;
-  skipBad?: boolean;
   trainUntilMinute?: number;
   trainFraction: number;
   horizon: number;
@@ -55,21 +48,15 @@ function fraction(value: string): number {
 
 /** `forewarm forecast`: rolling-origin backtest of the forecasting models on a trace. */
 export function registerForecast(program: Command): void {
-  program
+  const cmd = program
     .command("forecast")
     .description("Backtest forecasting models on a trace: MASE, pinball, coverage, P(any in k min) skill.")
-    .option("--format <format>", `trace format: ${Object.keys(LOADERS).join(", ")}`)
+    .option("--format <format>", FORMAT_HELP)
     .option(
       "--history <source>",
       "instead of a trace: a server's data directory (SQLite history) or a postgres:// URL",
-    )
-    .option("--trace <file>", "trace file, plain or .gz (every format except azure2019)")
-    .option("--invocations <file>", "azure2019: per-function minute counts")
-    .option("--memory <file>", "azure2019: per-app memory percentiles")
-    .option("--durations <file>", "azure2019: per-function durations")
-    .option("--map <mapping>", "csv: time=COL,user=COL,type=COL[,duration=COL][,memory=COL]")
-    .addOption(new Option("--time-format <format>", "csv: time column format").choices([...TIME_FORMATS]))
-    .option("--skip-bad", "skip and count malformed lines instead of stopping at the first")
+    );
+  addTraceOptions(cmd)
     .option("--train-until-minute <T>", "first forecast origin: train on minutes < T", wholeNumber(0))
     .option(
       "--train-fraction <f>",

@@ -2,21 +2,13 @@ import { SingleBar } from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ReplayInputError } from "../sim/errors.js";
 import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
-import { LOADERS, type TimeFormat } from "../sim/loaders/index.js";
-import { TIME_FORMATS } from "../sim/loaders/types.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
 import { loadAndReplay, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
+import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
 
-interface ReplayCliOptions {
+interface ReplayCliOptions extends TraceCliOptions {
   format: string;
-  trace?: string;
-  invocations?: string;
-  memory?: string;
-  durations?: string;
-  map?: string;
-  timeFormat?: TimeFormat;
-  skipBad?: boolean;
   policies: string;
   model: Model;
   json?: boolean;
@@ -43,19 +35,13 @@ function seconds(value: string): number {
 
 /** `forewarm replay`: a trace in virtual time under M1 or M2, beside the standard baselines. */
 export function registerReplay(program: Command): void {
-  program
+  const cmd = program
     .command("replay")
     .description(
       "Replay a trace in virtual time beside the standard baselines (design.md, Evaluation methodology).",
     )
-    .requiredOption("--format <format>", `trace format: ${Object.keys(LOADERS).join(", ")}`)
-    .option("--trace <file>", "trace file, plain or .gz (every format except azure2019)")
-    .option("--invocations <file>", "azure2019: per-function minute counts")
-    .option("--memory <file>", "azure2019: per-app memory percentiles")
-    .option("--durations <file>", "azure2019: per-function durations (M2 task lengths)")
-    .option("--map <mapping>", "csv: time=COL,user=COL,type=COL[,duration=COL][,memory=COL]")
-    .addOption(new Option("--time-format <format>", "csv: time column format").choices([...TIME_FORMATS]))
-    .option("--skip-bad", "skip and count malformed lines instead of stopping at the first")
+    .requiredOption("--format <format>", FORMAT_HELP);
+  addTraceOptions(cmd)
     .option(
       "--policies <list>",
       `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")})`,

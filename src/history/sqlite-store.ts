@@ -20,6 +20,15 @@ const FIELDS = TASK_FIELDS;
 
 type Row = Record<string, unknown>;
 
+/** A WHERE clause of the conditions whose value is given, with their parameters in order. */
+function conditions(parts: [sql: string, value: unknown][]): { where: string; params: unknown[] } {
+  const given = parts.filter(([, v]) => v !== undefined);
+  return {
+    where: given.length ? `WHERE ${given.map(([sql]) => sql).join(" AND ")}` : "",
+    params: given.map(([, v]) => v),
+  };
+}
+
 function toColumn(field: keyof TaskRecord, value: unknown): unknown {
   if (value === undefined) return null;
   if (JSON_FIELDS.has(field)) return value === null ? null : JSON.stringify(value);
@@ -145,21 +154,12 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async listTasks(query: TaskQuery = {}): Promise<TaskRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.user !== undefined) {
-      where.push("user = ?");
-      params.push(query.user);
-    }
-    if (query.taskType !== undefined) {
-      where.push("task_type = ?");
-      params.push(query.taskType);
-    }
-    if (query.status !== undefined) {
-      where.push("status = ?");
-      params.push(query.status);
-    }
-    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    const { where, params } = conditions([
+      ["user = ?", query.user],
+      ["task_type = ?", query.taskType],
+      ["status = ?", query.status],
+    ]);
+    const sql = `SELECT * FROM tasks ${where}
       ORDER BY submitted_at DESC, rowid DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit ?? 100) as Row[];
     return rows.map(fromRow);
@@ -181,31 +181,19 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async rollups(query: RollupQuery = {}): Promise<MinuteRollup[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.user !== undefined) {
-      where.push("user = ?");
-      params.push(query.user);
-    }
-    if (query.taskType !== undefined) {
-      where.push("task_type = ?");
-      params.push(query.taskType);
-    }
-    if (query.fromMinute !== undefined) {
-      where.push("minute >= ?");
-      params.push(query.fromMinute);
-    }
-    if (query.toMinute !== undefined) {
-      where.push("minute <= ?");
-      params.push(query.toMinute);
-    }
+    const { where, params } = conditions([
+      ["user = ?", query.user],
+      ["task_type = ?", query.taskType],
+      ["minute >= ?", query.fromMinute],
+      ["minute <= ?", query.toMinute],
+    ]);
     const rows = this.db
       .prepare(
         `SELECT user, task_type AS taskType, minute, arrivals, peak_concurrency AS peakConcurrency,
            cpu_seconds AS cpuSeconds, peak_memory_mb AS peakMemoryMb, memory_mb_sum AS memoryMbSum, completed,
            network_in_bytes AS networkInBytes, network_out_bytes AS networkOutBytes,
            storage_bytes_written AS storageBytesWritten
-         FROM series_minutes ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+         FROM series_minutes ${where}
          ORDER BY user, task_type, minute`,
       )
       .all(...params) as MinuteRollup[];
