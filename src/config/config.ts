@@ -106,9 +106,48 @@ export const ConfigSchema = Type.Object(
         maxPerSeries: Type.Integer({ minimum: 1, default: 8 }),
         defaultLeadMs: Type.Integer({ minimum: 0, default: 30_000 }),
         leadFactor: Type.Number({ minimum: 1, default: 1.5 }),
-        /** "threshold": minutes with P(arrival) ≥ minArrivalProbability; "cost": expected-cost window (as in replay). */
-        windowPolicy: Type.Union([Type.Literal("threshold"), Type.Literal("cost")], { default: "threshold" }),
+        /**
+         * "threshold": minutes with P(arrival) ≥ minArrivalProbability; "cost": expected-cost window on
+         * the forecast; "forewarm": replay's forewarm policy itself (per-series gap learner; see `forewarm`).
+         */
+        windowPolicy: Type.Union(
+          [Type.Literal("threshold"), Type.Literal("cost"), Type.Literal("forewarm")],
+          {
+            default: "threshold",
+          },
+        ),
         pricePerGbMinute: Type.Number({ minimum: 0, default: 0.4 }),
+        /** The "forewarm" window policy: the same parameters as `forewarm replay --policies forewarm:…`. */
+        forewarm: Type.Object(
+          {
+            /** Cost of 1000 idle minutes of a memRefMb environment, in cold starts (replay's `price`). */
+            price: Type.Number({ exclusiveMinimum: 0, default: 1 }),
+            memRefMb: Type.Number({ exclusiveMinimum: 0, default: 100 }),
+            /** Series the learner tracks (state is preallocated, ~100 bytes each); more stay reactive. */
+            maxSeries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
+            /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */
+            learner: Type.Object(
+              Object.fromEntries(
+                [
+                  "range",
+                  "decay",
+                  "prior",
+                  "cond",
+                  "changeRun",
+                  "forget",
+                  "groupStages",
+                  "groupWeight",
+                  "daily",
+                  "settle",
+                  "refresh",
+                  "ratio",
+                ].map((k) => [k, Type.Optional(Type.Number({ minimum: 0 }))]),
+              ),
+              { additionalProperties: false, default: {} },
+            ),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

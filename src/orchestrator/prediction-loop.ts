@@ -13,7 +13,9 @@ import {
   type SeriesTemplate,
   seriesKey,
 } from "../plan/shadow-planner.js";
+import { planFromWindows } from "../plan/window-planner.js";
 import { fitsCapacity } from "../pool/environment.js";
+import { LiveSeriesWindows } from "./live-series-windows.js";
 import type { Orchestrator } from "./orchestrator.js";
 
 export interface RetrainReport {
@@ -72,6 +74,8 @@ export class PredictionLoop {
   private readonly complained = new Set<string>();
   /** Expected arrivals per series for the minute being forecast, scored once that minute is over. */
   private pendingScore: { minute: number; expected: Map<string, number> } | null = null;
+  /** The forewarm window policy (windowPolicy "forewarm"), else null. */
+  readonly windows: LiveSeriesWindows | null;
   lastPlan: Plan | null = null;
   lastForecastError: number | null = null;
   lastRetrain: RetrainReport | null = null;
@@ -86,6 +90,16 @@ export class PredictionLoop {
     forecaster?: Forecaster,
   ) {
     this.forecaster = forecaster ?? createForecaster(config.prediction.model);
+    this.windows =
+      config.prediction.windowPolicy === "forewarm"
+        ? new LiveSeriesWindows(
+            config.prediction,
+            orchestrator,
+            store,
+            log,
+            config.defaults.resources.memoryMb,
+          )
+        : null;
   }
 
   start(): void {
@@ -95,6 +109,7 @@ export class PredictionLoop {
     this.retrainTimer.unref();
     this.planTimer.unref();
     void this.retrain();
+    if (this.windows) void this.windows.rebuild(this.clock.now());
   }
 
   stop(): void {
@@ -226,14 +241,29 @@ export class PredictionLoop {
       templates.set(key, { user: a.user, taskType: a.taskType, spec: a.spec });
     }
     const pool = this.orchestrator.snapshot();
-    const plan = planShadows({
-      now,
-      forecasts,
-      templates,
-      leadMs: this.orchestrator.pool.leadTimes(),
-      pool,
-      config: this.plannerConfig,
-    });
+    let plan: Plan;
+    if (this.windows) {
+      this.windows.observeEndedMinutes(now);
+      plan = planFromWindows({
+        now,
+        windows: this.windows.latest(),
+        busyNow: new Set(this.orchestrator.arrivalCounts(minuteOf(now)).keys()),
+        templates,
+        forecasts: new Map(forecasts.map((f) => [seriesKey(f.user, f.taskType), f])),
+        leadMs: this.orchestrator.pool.leadTimes(),
+        pool,
+        config: this.plannerConfig,
+      });
+    } else {
+      plan = planShadows({
+        now,
+        forecasts,
+        templates,
+        leadMs: this.orchestrator.pool.leadTimes(),
+        pool,
+        config: this.plannerConfig,
+      });
+    }
     plan.skipped.push(...skipped);
     for (const s of plan.skipped)
       if (s.reason.startsWith("forecast invalid")) this.complain(s.series, s.reason);

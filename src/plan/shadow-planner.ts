@@ -23,9 +23,10 @@ export interface PlannerConfig {
   /**
    * How the prediction window is chosen: "threshold" takes the minutes whose arrival probability
    * reaches minArrivalProbability; "cost" minimises expected cost (a cold start against the price of
-   * the memory held idle) with the same window policy that replay runs (src/plan/window-policy.ts).
+   * the memory held idle) with the same window policy that replay runs (src/plan/window-policy.ts);
+   * "forewarm" is replay's forewarm policy itself (series-windows.ts, planned by window-planner.ts).
    */
-  windowPolicy: "threshold" | "cost";
+  windowPolicy: "threshold" | "cost" | "forewarm";
   /** For "cost": price of holding 1 GB idle for a minute, in cold starts. */
   pricePerGbMinute: number;
 }
@@ -236,7 +237,7 @@ function windowOf(
 }
 
 /** Admits candidates by descending benefit while the shadow budget (beside busy environments) lasts. */
-function shareCapacity(
+export function shareCapacity(
   candidates: DesiredShadow[],
   pool: PoolSnapshot,
   c: PlannerConfig,

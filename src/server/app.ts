@@ -123,6 +123,22 @@ export function buildApp(d: AppDeps): FastifyInstance {
     return { enabled: true, forecasts: d.prediction.latestForecasts(filter) };
   });
 
+  // The forewarm window policy's decisions (windowPolicy "forewarm"): the live counterpart of
+  // `forewarm replay --decisions`, one line per busy minute of a series.
+  app.get("/v1/decisions", async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const since = q.sinceMinute === undefined ? Number.NEGATIVE_INFINITY : Number(q.sinceMinute);
+    if (q.sinceMinute !== undefined && !Number.isInteger(since)) {
+      throw new ValidationError("sinceMinute", "must be a whole number of minutes since the epoch");
+    }
+    const policy = d.config.prediction.windowPolicy;
+    const all = d.prediction?.windows?.decisions ?? [];
+    const decisions = all.filter(
+      (w) => w.minute >= since && (!q.user || w.user === q.user) && (!q.series || w.series === q.series),
+    );
+    return { enabled: d.prediction !== null, windowPolicy: policy, decisions };
+  });
+
   app.get("/v1/plan", async () => {
     const snap = d.orchestrator.snapshot();
     const plan = d.prediction?.lastPlan ?? null;

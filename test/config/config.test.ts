@@ -40,3 +40,20 @@ test("a bad value is rejected naming the field", () => {
   );
   assert.throws(() => loadConfig({ file: "/nonexistent/forewarm.json", env: {} }), /cannot read/);
 });
+
+test("the forewarm window policy's settings: replay's parameter names, unknown ones rejected by name", () => {
+  const c = parseConfig({
+    prediction: { windowPolicy: "forewarm", forewarm: { price: 2, learner: { prior: 8, daily: 0.3 } } },
+  });
+  assert.equal(c.prediction.forewarm.price, 2);
+  assert.equal(c.prediction.forewarm.memRefMb, 100);
+  assert.deepEqual(c.prediction.forewarm.learner, { prior: 8, daily: 0.3 });
+  assert.throws(
+    () => parseConfig({ prediction: { forewarm: { learner: { priorr: 8 } } } }),
+    (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.learner.priorr",
+  );
+  assert.throws(
+    () => parseConfig({ prediction: { forewarm: { price: 0 } } }),
+    (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.price",
+  );
+});

@@ -1,0 +1,104 @@
+import type { Config } from "../config/config.js";
+import type { HistoryStore } from "../history/store.js";
+import { minuteOf } from "../history/store.js";
+import type { Logger } from "../log/logger.js";
+import { type BusySeries, type SeriesWindow, SeriesWindows } from "../plan/series-windows.js";
+import { seriesKey } from "../plan/shadow-planner.js";
+import type { Orchestrator } from "./orchestrator.js";
+
+/** Window decisions kept for /v1/decisions. */
+const MAX_DECISIONS = 10_000;
+
+/**
+ * The edge around the pure SeriesWindows learner on the live server: it reports each minute, once
+ * over, with the series that were busy in it (arrival order), relearns the history window at start,
+ * and keeps the latest decisions for /v1/decisions and the logs.
+ */
+export class LiveSeriesWindows {
+  private readonly windows: SeriesWindows;
+  /** Next minute the learner has not been told about (null: still relearning the history). */
+  private next: number | null = null;
+  /** The latest decisions, oldest first (bounded). */
+  readonly decisions: SeriesWindow[] = [];
+
+  constructor(
+    private readonly p: Config["prediction"],
+    private readonly orchestrator: Orchestrator,
+    private readonly store: HistoryStore,
+    private readonly log: Logger,
+    private readonly defaultMemoryMb: number,
+  ) {
+    const fw = p.forewarm;
+    this.windows = new SeriesWindows({
+      price: fw.price,
+      memRefMb: fw.memRefMb,
+      maxSeries: fw.maxSeries,
+      learner: fw.learner,
+    });
+  }
+
+  /** Each series' latest decision (none while the history is being relearned). */
+  latest(): Iterable<SeriesWindow> {
+    return this.next === null ? [] : this.windows.windows();
+  }
+
+  /**
+   * Relearns the busy minutes of the rolling window from the history store — minutes ascending,
+   * within a minute series in order of first appearance, as replay orders apps — so a restart does
+   * not forget every series' gaps. Minutes are reported live only after this.
+   */
+  async rebuild(now: number): Promise<void> {
+    const upto = minuteOf(now) - 1;
+    const rows = (await this.store.rollups({ fromMinute: upto - this.p.windowMinutes, toMinute: upto }))
+      .filter((r) => r.arrivals > 0)
+      .map((r) => ({ minute: r.minute, user: r.user, key: seriesKey(r.user, r.taskType) }));
+    const first = new Map<string, number>();
+    for (const r of rows) first.set(r.key, Math.min(first.get(r.key) ?? r.minute, r.minute));
+    rows.sort(
+      (a, b) =>
+        a.minute - b.minute ||
+        first.get(a.key)! - first.get(b.key)! ||
+        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+    let i = 0;
+    while (i < rows.length) {
+      const minute = rows[i]!.minute;
+      const batch: BusySeries[] = [];
+      for (; i < rows.length && rows[i]!.minute === minute; i++)
+        batch.push({ series: rows[i]!.key, user: rows[i]!.user, memoryMb: this.defaultMemoryMb });
+      this.windows.observeMinute(minute, batch);
+    }
+    this.next = upto + 1;
+    this.log.info(
+      { event: "windows_rebuilt", series: this.windows.seriesCount, busyMinutes: rows.length },
+      "forewarm window learner relearned the history window",
+    );
+  }
+
+  /** Tells the learner about every minute that has ended since the last call. */
+  observeEndedMinutes(now: number): void {
+    if (this.next === null) return;
+    const current = minuteOf(now);
+    const activity = this.orchestrator.seriesActivity();
+    // Arrival counts are kept for the last few minutes only; a stalled loop skips what it lost.
+    for (let m = Math.max(this.next, current - 4); m < current; m++) {
+      const busy = [...this.orchestrator.arrivalCounts(m).keys()].flatMap((series) => {
+        const a = activity.get(series);
+        return a ? [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb }] : [];
+      });
+      if (busy.length === 0) continue;
+      for (const w of this.windows.observeMinute(m, busy)) {
+        this.decisions.push(w);
+        this.log.debug({ event: "window_decision", ...w }, "forewarm window decided");
+      }
+      if (this.decisions.length > MAX_DECISIONS)
+        this.decisions.splice(0, this.decisions.length - MAX_DECISIONS);
+    }
+    this.next = Math.max(this.next, current);
+  }
+
+  /** Series the learner could not take (maxSeries reached): they stay reactive. */
+  get overflow(): number {
+    return this.windows.overflow;
+  }
+}

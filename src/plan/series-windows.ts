@@ -1,0 +1,132 @@
+/**
+ * The forewarm policy of replay, for named series on the live server: the same ForewarmLearner
+ * (forewarm-learner.ts) fed the same busy minutes in the same order as M1 replay feeds it, so the
+ * server's (prewarm, keep-alive) decisions are replay's decisions on the same arrivals.
+ *
+ * M1's order is: minutes ascending; within a minute, apps in order of first appearance. Series are
+ * numbered here in the order they are first reported, and a minute's busy series are decided in that
+ * order, so a caller that reports each minute's series in arrival order reproduces it. Pure: minutes
+ * are arguments; nothing reads a clock.
+ */
+import { ForewarmLearner, LEARNER_DEFAULTS, type LearnerOptions } from "./forewarm-learner.js";
+import { emptyChoice, explainWindow } from "./window-policy.js";
+
+export interface SeriesWindowOptions {
+  /** Cost of 1000 idle loaded minutes of a `memRefMb` environment, in cold starts (replay's `price`). */
+  price: number;
+  /** Memory the price refers to; a series' price scales with its environment's memory. */
+  memRefMb: number;
+  /** Most series the learner tracks (its per-series state is preallocated). */
+  maxSeries: number;
+  /** Learner settings; replay's forewarm defaults when left out. */
+  learner?: Partial<LearnerOptions>;
+}
+
+/** A series busy in a minute: who it belongs to and the memory its environment holds. */
+export interface BusySeries {
+  series: string;
+  user: string;
+  memoryMb: number;
+}
+
+/** One decision: after busy minute `minute`, keep the series loaded in minutes (minute+pw, minute+pw+ka]. */
+export interface SeriesWindow {
+  series: string;
+  user: string;
+  minute: number;
+  pw: number;
+  ka: number;
+  /** The loaded span in ms: [from, until). Empty (from = until) when ka = 0. */
+  from: number;
+  until: number;
+  /** P(next arrival outside the window), when this decision computed the window (null: cached). */
+  pMiss: number | null;
+  reason: string;
+}
+
+const MINUTE_MS = 60_000;
+
+export class SeriesWindows {
+  private readonly learner: ForewarmLearner;
+  private readonly index = new Map<string, number>();
+  private readonly userIds = new Map<string, number>();
+  private readonly appUser: Int32Array;
+  private readonly latest = new Map<string, SeriesWindow>();
+  private lastMinute = Number.NEGATIVE_INFINITY;
+  /** Series refused because maxSeries was reached (they stay reactive). */
+  overflow = 0;
+
+  constructor(readonly o: SeriesWindowOptions) {
+    this.appUser = new Int32Array(o.maxSeries).fill(-1);
+    this.learner = new ForewarmLearner(o.maxSeries, { ...LEARNER_DEFAULTS, ...o.learner }, this.appUser);
+  }
+
+  /**
+   * Learns busy minute `minute` of each series in `busy` (arrival order within the minute) and
+   * returns their decisions, in the order made. Minutes must be reported in ascending order.
+   */
+  observeMinute(minute: number, busy: readonly BusySeries[]): SeriesWindow[] {
+    if (minute <= this.lastMinute)
+      throw new Error(`minute ${minute} reported after minute ${this.lastMinute}: minutes must ascend`);
+    this.lastMinute = minute;
+    const known: { app: number; s: BusySeries }[] = [];
+    for (const s of busy) {
+      let app = this.index.get(s.series);
+      if (app === undefined) {
+        if (this.index.size >= this.o.maxSeries) {
+          this.overflow++;
+          continue;
+        }
+        app = this.index.size;
+        this.index.set(s.series, app);
+        this.appUser[app] = this.userId(s.user);
+      }
+      known.push({ app, s });
+    }
+    known.sort((a, b) => a.app - b.app);
+    const out: SeriesWindow[] = [];
+    for (const { app, s } of known) {
+      const price = (this.o.price / 1000) * (Math.max(0, s.memoryMb) / this.o.memRefMb);
+      const before = this.learner.computed;
+      const c = this.learner.decide(app, minute, price, emptyChoice());
+      const fresh = this.learner.computed > before;
+      const from = (minute + c.pw + 1) * MINUTE_MS;
+      const w: SeriesWindow = {
+        series: s.series,
+        user: s.user,
+        minute,
+        pw: c.pw,
+        ka: c.ka,
+        from,
+        until: from + (c.ka > 0 ? c.ka * MINUTE_MS : 0),
+        pMiss: fresh ? c.pMiss : null,
+        reason:
+          `forewarm after busy minute ${minute}: ` +
+          (fresh
+            ? explainWindow(c, { coldPenalty: 1, price, maxEnd: Number.POSITIVE_INFINITY })
+            : `load (now+${c.pw}, now+${c.pw + c.ka}] (the app's cached window: its gaps keep landing inside it)`),
+      };
+      this.latest.set(s.series, w);
+      out.push(w);
+    }
+    return out;
+  }
+
+  /** The latest decision of every series. */
+  windows(): IterableIterator<SeriesWindow> {
+    return this.latest.values();
+  }
+
+  get seriesCount(): number {
+    return this.index.size;
+  }
+
+  private userId(user: string): number {
+    let id = this.userIds.get(user);
+    if (id === undefined) {
+      id = this.userIds.size;
+      this.userIds.set(user, id);
+    }
+    return id;
+  }
+}

@@ -1,0 +1,108 @@
+import { specKey } from "../core/types.js";
+import type { Forecast } from "../forecast/forecaster.js";
+import type { PoolSnapshot } from "../pool/environment.js";
+import type { SeriesWindow } from "./series-windows.js";
+import {
+  type DesiredShadow,
+  type Plan,
+  type PlannerConfig,
+  type SeriesTemplate,
+  type SkippedSeries,
+  shareCapacity,
+  sizedSpec,
+} from "./shadow-planner.js";
+
+export interface WindowPlanInput {
+  now: number;
+  /** The latest forewarm decision of each series (series-windows.ts). */
+  windows: Iterable<SeriesWindow>;
+  /** Series busy in the current minute, not decided yet: M1 counts the busy minute as loaded. */
+  busyNow: ReadonlySet<string>;
+  templates: ReadonlyMap<string, SeriesTemplate>;
+  /** Forecasts where there are any: used only to size the environment (resource upper bounds). */
+  forecasts: ReadonlyMap<string, Forecast>;
+  leadMs: ReadonlyMap<string, number>;
+  pool: PoolSnapshot;
+  config: PlannerConfig;
+}
+
+/**
+ * Pure: the shadows the forewarm policy's windows ask for now. A decision after busy minute t keeps
+ * the series loaded in minutes t+pw+1 … t+pw+ka (model M1), i.e. [from, until) in time; the plan
+ * wants one environment from `from` − lead (its measured cold start × leadFactor) until `until` + grace,
+ * and one through the end of the current minute for a series busy in it (its decision comes when the
+ * minute is over). Capacity is shared as in planShadows: by cold-start seconds avoided per GB·minute.
+ */
+export function planFromWindows(input: WindowPlanInput): Plan {
+  const { now, config: c } = input;
+  const skipped: SkippedSeries[] = [];
+  const candidates: DesiredShadow[] = [];
+  const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000;
+  const seen = new Set<string>();
+  const want = (w: SeriesWindow | null, series: string): void => {
+    const template = input.templates.get(series);
+    if (!template) {
+      skipped.push({ series, reason: "no task seen yet to take the environment spec from" });
+      return;
+    }
+    const f = input.forecasts.get(series);
+    const spec = f ? sizedSpec(template.spec, f) : template.spec;
+    const key = specKey(spec);
+    const lead =
+      (input.leadMs.get(key) ?? input.leadMs.get(specKey(template.spec)) ?? c.defaultLeadMs) * c.leadFactor;
+    let from: number;
+    let until: number;
+    let pHit: number;
+    let reason: string;
+    if (w === null) {
+      // Its environment is still running the task: it stays loaded without a shadow beside it.
+      const running = input.pool.environments.some(
+        (e) => e.state === "busy" && e.user === template.user && e.specKey === key,
+      );
+      if (running) return;
+      from = now;
+      until = minuteEnd + c.graceMs;
+      pHit = 1;
+      reason = "forewarm: busy this minute; its window is decided when the minute is over";
+    } else {
+      if (w.ka === 0) {
+        skipped.push({ series, reason: w.reason });
+        return;
+      }
+      from = w.from - lead;
+      until = w.until + c.graceMs;
+      pHit = w.pMiss === null ? 0.5 : 1 - w.pMiss;
+      reason = w.reason;
+      if (now < from) {
+        skipped.push({
+          series,
+          reason: `window opens at ${new Date(w.from).toISOString()}; not yet (lead ${Math.round(lead)} ms)`,
+        });
+        return;
+      }
+      if (now >= until) return;
+    }
+    const heldMin = Math.max(1, (until - now) / 60_000);
+    candidates.push({
+      series,
+      user: template.user,
+      taskType: template.taskType,
+      spec,
+      specKey: key,
+      rank: 1,
+      from,
+      until,
+      pHit,
+      benefit: (pHit * lead) / 1000 / ((spec.resources.memoryMb / 1024) * heldMin),
+      confidence: 1,
+      model: "forewarm",
+      reason,
+    });
+  };
+  for (const series of input.busyNow) {
+    seen.add(series);
+    want(null, series);
+  }
+  for (const w of input.windows) if (!seen.has(w.series)) want(w, w.series);
+  return { now, desired: shareCapacity(candidates, input.pool, c, skipped), skipped };
+}

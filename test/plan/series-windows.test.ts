@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type BusySeries, SeriesWindows } from "../../src/plan/series-windows.js";
+import { runM1 } from "../../src/sim/m1.js";
+import { createForewarm } from "../../src/sim/policies/forewarm.js";
+import { TraceBuilder } from "../../src/sim/trace-builder.js";
+
+interface Arrival {
+  series: string;
+  user: string;
+  /** Seconds. */
+  at: number;
+}
+
+/** A seeded mix: timers, a bursty series, sparse series, users sharing series, new series late. */
+function arrivals(seed: number): Arrival[] {
+  let s = seed;
+  const rnd = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+  const out: Arrival[] = [];
+  const add = (series: string, user: string, minute: number) =>
+    out.push({ series, user, at: minute * 60 + Math.floor(rnd() * 60) });
+  for (let m = 0; m < 600; m += 5) add("alice|tick", "alice", m);
+  for (let m = 3; m < 600; m += 17) add("bob|report", "bob", m + Math.floor(rnd() * 3));
+  for (let m = 0; m < 600; m++) if (rnd() < 0.04) add("alice|burst", "alice", m);
+  for (let m = 0; m < 600; m++) if (rnd() < 0.01) add(`carol|job${Math.floor(rnd() * 4)}`, "carol", m);
+  for (let m = 300; m < 600; m += 7) add("dave|late", "dave", m);
+  return out.sort((a, b) => a.at - b.at);
+}
+
+/** Replay: M1 with the forewarm policy, apps numbered by first appearance (the loaders' rule). */
+function replayDecisions(list: Arrival[], params: Record<string, number>): string[] {
+  const b = new TraceBuilder(false);
+  for (const a of list) b.addInvocation(b.appId(a.series), a.at, 0);
+  const trace = b.minuteTrace();
+  const users = new Map<string, number>();
+  const userOf = new Map(list.map((a) => [a.series, a.user]));
+  const appUser = Int32Array.from(trace.appNames, (name) => {
+    const u = userOf.get(name)!;
+    if (!users.has(u)) users.set(u, users.size);
+    return users.get(u)!;
+  });
+  const policy = createForewarm(params, { appCount: trace.appNames.length, appUser });
+  const out: string[] = [];
+  runM1(trace, [{ label: "forewarm", policy }], {
+    onDecision: (_r, app, minute, d) => out.push(`${trace.appNames[app]}@${minute}:${d.pw}+${d.ka}`),
+  });
+  return out;
+}
+
+/** Live: minutes reported as they end, each minute's series in arrival order. */
+function liveDecisions(list: Arrival[], w: SeriesWindows, memoryMb: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < list.length) {
+    const minute = Math.floor(list[i]!.at / 60);
+    const busy: BusySeries[] = [];
+    const seen = new Set<string>();
+    for (; i < list.length && Math.floor(list[i]!.at / 60) === minute; i++) {
+      const a = list[i]!;
+      if (!seen.has(a.series)) busy.push({ series: a.series, user: a.user, memoryMb });
+      seen.add(a.series);
+    }
+    for (const d of w.observeMinute(minute, busy)) out.push(`${d.series}@${d.minute}:${d.pw}+${d.ka}`);
+  }
+  return out;
+}
+
+for (const [price, learner] of [
+  [1, {}],
+  [60, {}],
+  [8, { prior: 8, cond: 0, daily: 0.3, groupWeight: 16 }],
+] as const) {
+  test(`live series windows make replay's forewarm decisions (price ${price}, ${JSON.stringify(learner)})`, () => {
+    const list = arrivals(7);
+    const replay = replayDecisions(list, { price, memRef: 256, ...learner });
+    const live = liveDecisions(
+      list,
+      new SeriesWindows({ price, memRefMb: 256, maxSeries: 64, learner }),
+      256,
+    );
+    assert.ok(replay.length > 200, `a meaningful number of decisions (${replay.length})`);
+    assert.deepEqual(live, replay);
+    // Not all trivial: the policy both pre-warms and unloads somewhere at the higher prices.
+    if (price > 1)
+      assert.ok(
+        live.some((d) => !d.includes(":0+")),
+        "some decision pre-warms",
+      );
+  });
+}
+
+test("a series' price scales with its memory: a 4× larger environment gets shorter windows", () => {
+  const list = arrivals(11).filter((a) => a.series === "bob|report");
+  const small = liveDecisions(list, new SeriesWindows({ price: 30, memRefMb: 256, maxSeries: 8 }), 256);
+  const big = liveDecisions(list, new SeriesWindows({ price: 30, memRefMb: 256, maxSeries: 8 }), 1024);
+  const loaded = (ds: string[]) => ds.reduce((s, d) => s + Number(d.split("+")[1]), 0);
+  assert.ok(loaded(big) < loaded(small), `${loaded(big)} < ${loaded(small)} loaded minutes`);
+});
+
+test("minutes must ascend; series beyond maxSeries stay undecided and are counted", () => {
+  const w = new SeriesWindows({ price: 1, memRefMb: 100, maxSeries: 2 });
+  const d = w.observeMinute(10, [
+    { series: "a|x", user: "a", memoryMb: 100 },
+    { series: "b|x", user: "b", memoryMb: 100 },
+    { series: "c|x", user: "c", memoryMb: 100 },
+  ]);
+  assert.deepEqual(
+    d.map((x) => x.series),
+    ["a|x", "b|x"],
+  );
+  assert.equal(w.overflow, 1);
+  assert.throws(() => w.observeMinute(10, []), /minutes must ascend/);
+  // The window is stated in time: loaded minutes (t+pw, t+pw+ka] = [from, until) in ms.
+  const x = d[0]!;
+  assert.equal(x.from, (10 + x.pw + 1) * 60_000);
+  assert.equal(x.until - x.from, x.ka * 60_000);
+});
