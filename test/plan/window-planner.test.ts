@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type EnvironmentSpec, specKey } from "../../src/core/types.js";
+import type { SeriesWindow } from "../../src/plan/series-windows.js";
+import { PLANNER_DEFAULTS, type SeriesTemplate } from "../../src/plan/shadow-planner.js";
+import { planFromWindows } from "../../src/plan/window-planner.js";
+import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
+
+const MIN = 60_000;
+const spec: EnvironmentSpec = {
+  runtime: "node",
+  dependencies: [],
+  resources: { cpu: 1, memoryMb: 256, storageMb: 0, networkMbps: 0 },
+};
+const templates = new Map<string, SeriesTemplate>(
+  ["a", "b", "c"].map((u) => [`${u}|t`, { user: u, taskType: "t", spec }]),
+);
+const leads = new Map([[specKey(spec), 20_000]]);
+const config = { ...PLANNER_DEFAULTS, windowPolicy: "forewarm" as const, graceMs: 5_000 };
+
+function window(user: string, minute: number, pw: number, ka: number): SeriesWindow {
+  const from = (minute + pw + 1) * MIN;
+  return {
+    series: `${user}|t`,
+    user,
+    minute,
+    pw,
+    ka,
+    from,
+    until: from + ka * MIN,
+    pMiss: 0.1,
+    reason: "test",
+  };
+}
+
+function env(id: string, user: string, state: EnvironmentView["state"]): EnvironmentView {
+  return {
+    id,
+    user,
+    spec,
+    specKey: specKey(spec),
+    state,
+    shadow: false,
+    createdAt: 0,
+    readyAt: 0,
+    idleSince: state === "ready" ? 0 : null,
+    tasksRun: 1,
+    coldStartMs: 1000,
+    idleMbMs: 0,
+    hold: null,
+  };
+}
+
+const pool = (envs: EnvironmentView[], memoryMb = 4096): PoolSnapshot => ({
+  now: 0,
+  environments: envs,
+  capacity: { cpu: 64, memoryMb, maxEnvironments: 64 },
+});
+
+const plan = (now: number, windows: SeriesWindow[], busyNow: string[] = [], envs: EnvironmentView[] = []) =>
+  planFromWindows({
+    now,
+    windows,
+    busyNow: new Set(busyNow),
+    templates,
+    forecasts: new Map(),
+    leadMs: leads,
+    pool: pool(envs),
+    config,
+  });
+
+test("a window (t+pw, t+pw+ka] becomes a shadow from its start − lead × factor until its end + grace", () => {
+  // After busy minute 100: load minutes 104..105, i.e. [104:00, 106:00).
+  const w = window("a", 100, 3, 2);
+  const early = plan(103 * MIN, [w]);
+  assert.equal(early.desired.length, 0);
+  assert.match(early.skipped[0]!.reason, /not yet/);
+  const due = plan(104 * MIN - 20_000 * 1.5, [w]);
+  assert.equal(due.desired.length, 1);
+  assert.equal(due.desired[0]!.from, 104 * MIN - 30_000);
+  assert.equal(due.desired[0]!.until, 106 * MIN + 5_000);
+  assert.equal(due.desired[0]!.pHit, 0.9);
+  assert.equal(plan(106 * MIN + 6_000, [w]).desired.length, 0, "over once the window and grace have passed");
+});
+
+test("ka = 0 unloads: no shadow, the decision's reason is the skip reason", () => {
+  const p = plan(101 * MIN, [{ ...window("a", 100, 0, 0), reason: "unload: too dear" }]);
+  assert.equal(p.desired.length, 0);
+  assert.deepEqual(p.skipped, [{ series: "a|t", reason: "unload: too dear" }]);
+});
+
+test("a series busy this minute is held through the minute's end (its decision comes then), unless its environment is still running", () => {
+  const idle = plan(100 * MIN + 10_000, [window("a", 90, 5, 1)], ["a|t"], [env("e1", "a", "ready")]);
+  assert.equal(idle.desired.length, 1);
+  assert.equal(idle.desired[0]!.until, 101 * MIN + 5_000);
+  assert.match(idle.desired[0]!.reason, /busy this minute/);
+  const running = plan(100 * MIN + 10_000, [], ["a|t"], [env("e1", "a", "busy")]);
+  assert.equal(running.desired.length, 0, "no second environment beside the running one");
+});
+
+test("capacity goes to the windows that avoid the most cold-start time per GB·minute", () => {
+  // Room for one 256 MB shadow at 80 %: the short, sure window wins over the long one.
+  const tight: PoolSnapshot = pool([], 400);
+  const p = planFromWindows({
+    now: 110 * MIN,
+    windows: [window("a", 109, 0, 60), window("b", 109, 0, 2)],
+    busyNow: new Set(),
+    templates,
+    forecasts: new Map(),
+    leadMs: leads,
+    pool: tight,
+    config,
+  });
+  assert.deepEqual(
+    p.desired.map((d) => d.series),
+    ["b|t"],
+  );
+  assert.ok(p.skipped.some((s) => s.series === "a|t" && /capacity/.test(s.reason)));
+});
