@@ -84,7 +84,9 @@ export class LiveSeriesWindows {
     for (let m = Math.max(this.next, current - 4); m < current; m++) {
       const busy = [...this.orchestrator.arrivalCounts(m).keys()].flatMap((series) => {
         const a = activity.get(series);
-        return a ? [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb }] : [];
+        if (!a) return [];
+        const environments = this.orchestrator.environmentsUsed(series, m);
+        return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments }];
       });
       if (busy.length === 0) continue;
       for (const w of this.windows.observeMinute(m, busy)) {
@@ -95,6 +97,15 @@ export class LiveSeriesWindows {
         this.decisions.splice(0, this.decisions.length - MAX_DECISIONS);
     }
     this.next = Math.max(this.next, current);
+  }
+
+  /** Series busy in the current minute, with the environments each has used in it so far. */
+  busyNow(now: number): Map<string, number> {
+    const m = minuteOf(now);
+    const out = new Map<string, number>();
+    for (const series of this.orchestrator.arrivalCounts(m).keys())
+      out.set(series, Math.max(1, this.orchestrator.environmentsUsed(series, m)));
+    return out;
   }
 
   /** Series the learner could not take (maxSeries reached): they stay reactive. */

@@ -105,6 +105,11 @@ export class Orchestrator {
     return this.activity.all();
   }
 
+  /** Environments a series' tasks were routed to in one recent minute. */
+  environmentsUsed(series: string, minute: number): number {
+    return this.activity.environmentsUsed(series, minute);
+  }
+
   /** Arrivals per series in one recent minute (the last few minutes are kept). */
   arrivalCounts(minute: number): ReadonlyMap<string, number> {
     return this.activity.arrivalsIn(minute);
@@ -189,6 +194,8 @@ export class Orchestrator {
     if (decision.kind === "queue") return;
     this.queue.remove(q.id);
     const routedAt = this.d.clock.now();
+    const series = seriesKey(q.task.user, q.task.taskType);
+    if (decision.kind !== "cold") this.activity.used(series, routedAt, decision.environmentId);
     if (decision.kind === "warm") {
       const env = this.pool.get(decision.environmentId)!;
       if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
@@ -205,6 +212,7 @@ export class Orchestrator {
       return;
     }
     const env = this.pool.add(q.task.user, q.spec, false);
+    this.activity.used(series, routedAt, env.id);
     this.counters.coldStarts++;
     this.d.logger.info(
       { event: "cold_start", task: q.task.id, user: q.task.user, env: env.id, reason: decision.reason },

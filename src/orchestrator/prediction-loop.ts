@@ -247,7 +247,7 @@ export class PredictionLoop {
       plan = planFromWindows({
         now,
         windows: this.windows.latest(),
-        busyNow: new Set(this.orchestrator.arrivalCounts(minuteOf(now)).keys()),
+        busyNow: this.windows.busyNow(now),
         templates,
         forecasts: new Map(forecasts.map((f) => [seriesKey(f.user, f.taskType), f])),
         leadMs: this.orchestrator.pool.leadTimes(),

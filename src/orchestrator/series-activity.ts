@@ -21,6 +21,8 @@ const KEEP_MINUTES = 5;
 export class SeriesActivityLog {
   private readonly latest = new Map<string, SeriesActivity>();
   private readonly counts = new Map<number, Map<string, number>>();
+  /** minute → series → environments its tasks were routed to in that minute. */
+  private readonly envs = new Map<number, Map<string, Set<string>>>();
 
   record(series: string, activity: SeriesActivity): void {
     this.latest.set(series, activity);
@@ -29,6 +31,25 @@ export class SeriesActivityLog {
     m.set(series, (m.get(series) ?? 0) + 1);
     this.counts.set(minute, m);
     for (const k of this.counts.keys()) if (k < minute - KEEP_MINUTES) this.counts.delete(k);
+  }
+
+  /** A task of `series` went to environment `envId` at `at` (warm, grown or cold). */
+  used(series: string, at: number, envId: string): void {
+    const minute = minuteOf(at);
+    let m = this.envs.get(minute);
+    if (!m) {
+      m = new Map();
+      this.envs.set(minute, m);
+      for (const k of this.envs.keys()) if (k < minute - KEEP_MINUTES) this.envs.delete(k);
+    }
+    const s = m.get(series) ?? new Set<string>();
+    s.add(envId);
+    m.set(series, s);
+  }
+
+  /** Environments the series' tasks used in `minute`: its concurrency then (0 if none were routed). */
+  environmentsUsed(series: string, minute: number): number {
+    return this.envs.get(minute)?.get(series)?.size ?? 0;
   }
 
   all(): ReadonlyMap<string, SeriesActivity> {

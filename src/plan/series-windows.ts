@@ -27,6 +27,8 @@ export interface BusySeries {
   series: string;
   user: string;
   memoryMb: number;
+  /** Environments the series used in the minute (its concurrency); 1 when left out. */
+  environments?: number;
 }
 
 /** One decision: after busy minute `minute`, keep the series loaded in minutes (minute+pw, minute+pw+ka]. */
@@ -39,12 +41,19 @@ export interface SeriesWindow {
   /** The loaded span in ms: [from, until). Empty (from = until) when ka = 0. */
   from: number;
   until: number;
+  /** Environments to hold in the window: as many as the series used in its busy minute. */
+  environments: number;
   /** P(next arrival outside the window), when this decision computed the window (null: cached). */
   pMiss: number | null;
   reason: string;
 }
 
 const MINUTE_MS = 60_000;
+/**
+ * Busy minutes whose concurrency the next window provides for: one minute's is a noisy sample of
+ * how many tasks overlap, and a missing environment costs a cold start as a missing window does.
+ */
+const PEAK_OF = 4;
 
 export class SeriesWindows {
   private readonly learner: ForewarmLearner;
@@ -52,12 +61,15 @@ export class SeriesWindows {
   private readonly userIds = new Map<string, number>();
   private readonly appUser: Int32Array;
   private readonly latest = new Map<string, SeriesWindow>();
+  /** Per series, the environments used in its last PEAK_OF busy minutes (ring). */
+  private readonly used: Uint16Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
   /** Series refused because maxSeries was reached (they stay reactive). */
   overflow = 0;
 
   constructor(readonly o: SeriesWindowOptions) {
     this.appUser = new Int32Array(o.maxSeries).fill(-1);
+    this.used = new Uint16Array(o.maxSeries * PEAK_OF);
     this.learner = new ForewarmLearner(o.maxSeries, { ...LEARNER_DEFAULTS, ...o.learner }, this.appUser);
   }
 
@@ -99,6 +111,7 @@ export class SeriesWindows {
         ka: c.ka,
         from,
         until: from + (c.ka > 0 ? c.ka * MINUTE_MS : 0),
+        environments: this.recentPeak(app, Math.max(1, Math.floor(s.environments ?? 1))),
         pMiss: fresh ? c.pMiss : null,
         reason:
           `forewarm after busy minute ${minute}: ` +
@@ -119,6 +132,18 @@ export class SeriesWindows {
 
   get seriesCount(): number {
     return this.index.size;
+  }
+
+  /** Records this busy minute's concurrency and returns the peak of the last PEAK_OF busy minutes. */
+  private recentPeak(app: number, environments: number): number {
+    const base = app * PEAK_OF;
+    let peak = Math.min(environments, 65_535);
+    for (let k = PEAK_OF - 1; k > 0; k--) {
+      this.used[base + k] = this.used[base + k - 1]!;
+      peak = Math.max(peak, this.used[base + k]!);
+    }
+    this.used[base] = Math.min(environments, 65_535);
+    return peak;
   }
 
   private userId(user: string): number {

@@ -16,8 +16,11 @@ export interface WindowPlanInput {
   now: number;
   /** The latest forewarm decision of each series (series-windows.ts). */
   windows: Iterable<SeriesWindow>;
-  /** Series busy in the current minute, not decided yet: M1 counts the busy minute as loaded. */
-  busyNow: ReadonlySet<string>;
+  /**
+   * Series busy in the current minute, not decided yet (M1 counts the busy minute as loaded), with
+   * the environments each has used in it.
+   */
+  busyNow: ReadonlyMap<string, number>;
   templates: ReadonlyMap<string, SeriesTemplate>;
   /** Forecasts where there are any: used only to size the environment (resource upper bounds). */
   forecasts: ReadonlyMap<string, Forecast>;
@@ -29,8 +32,9 @@ export interface WindowPlanInput {
 /**
  * Pure: the shadows the forewarm policy's windows ask for now. A decision after busy minute t keeps
  * the series loaded in minutes t+pw+1 … t+pw+ka (model M1), i.e. [from, until) in time; the plan
- * wants one environment from `from` − lead (its measured cold start × leadFactor) until `until` + grace,
- * and one through the end of the current minute for a series busy in it (its decision comes when the
+ * wants as many environments as the series used in that busy minute (M1 has one per app; tasks that
+ * overlap need more) from `from` − lead (its measured cold start × leadFactor) until `until` + grace,
+ * and those a series busy in the current minute has used, through the minute's end (its decision comes when the
  * minute is over). Capacity is shared as in planShadows: by cold-start seconds avoided per GB·minute.
  */
 export function planFromWindows(input: WindowPlanInput): Plan {
@@ -39,7 +43,7 @@ export function planFromWindows(input: WindowPlanInput): Plan {
   const candidates: DesiredShadow[] = [];
   const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000;
   const seen = new Set<string>();
-  const want = (w: SeriesWindow | null, series: string): void => {
+  const want = (w: SeriesWindow | null, series: string, used: number): void => {
     const template = input.templates.get(series);
     if (!template) {
       skipped.push({ series, reason: "no task seen yet to take the environment spec from" });
@@ -54,12 +58,15 @@ export function planFromWindows(input: WindowPlanInput): Plan {
     let until: number;
     let pHit: number;
     let reason: string;
+    let count: number;
+    // Environments still running its tasks stay loaded: the plan holds (or creates) only the rest,
+    // and takes a running one over at the next cycle once it is idle.
+    const running = input.pool.environments.filter(
+      (e) => e.state === "busy" && e.user === template.user && e.specKey === key,
+    ).length;
     if (w === null) {
-      // Its environment is still running the task: it stays loaded without a shadow beside it.
-      const running = input.pool.environments.some(
-        (e) => e.state === "busy" && e.user === template.user && e.specKey === key,
-      );
-      if (running) return;
+      count = Math.min(c.maxPerSeries, used) - running;
+      if (count <= 0) return;
       from = now;
       until = minuteEnd + c.graceMs;
       pHit = 1;
@@ -69,6 +76,7 @@ export function planFromWindows(input: WindowPlanInput): Plan {
         skipped.push({ series, reason: w.reason });
         return;
       }
+      count = Math.min(c.maxPerSeries, w.environments) - running;
       from = w.from - lead;
       until = w.until + c.graceMs;
       pHit = w.pMiss === null ? 0.5 : 1 - w.pMiss;
@@ -80,29 +88,33 @@ export function planFromWindows(input: WindowPlanInput): Plan {
         });
         return;
       }
-      if (now >= until) return;
+      if (now >= until || count <= 0) return;
     }
     const heldMin = Math.max(1, (until - now) / 60_000);
-    candidates.push({
-      series,
-      user: template.user,
-      taskType: template.taskType,
-      spec,
-      specKey: key,
-      rank: 1,
-      from,
-      until,
-      pHit,
-      benefit: (pHit * lead) / 1000 / ((spec.resources.memoryMb / 1024) * heldMin),
-      confidence: 1,
-      model: "forewarm",
-      reason,
-    });
+    for (let rank = 1; rank <= count; rank++) {
+      // The k-th environment is used only when concurrency reaches k again: discount by rank.
+      const p = rank === 1 ? pHit : (pHit * (count - rank + 1)) / (count + 1);
+      candidates.push({
+        series,
+        user: template.user,
+        taskType: template.taskType,
+        spec,
+        specKey: key,
+        rank,
+        from,
+        until,
+        pHit: p,
+        benefit: (p * lead) / 1000 / ((spec.resources.memoryMb / 1024) * heldMin),
+        confidence: 1,
+        model: "forewarm",
+        reason: count > 1 ? `${reason}; env ${rank}/${count}` : reason,
+      });
+    }
   };
-  for (const series of input.busyNow) {
+  for (const [series, used] of input.busyNow) {
     seen.add(series);
-    want(null, series);
+    want(null, series, used);
   }
-  for (const w of input.windows) if (!seen.has(w.series)) want(w, w.series);
+  for (const w of input.windows) if (!seen.has(w.series)) want(w, w.series, w.environments);
   return { now, desired: shareCapacity(candidates, input.pool, c, skipped), skipped };
 }

@@ -2,12 +2,14 @@ import { type EnvironmentSpec, specKey } from "../core/types.js";
 import type { FittedModel, Forecast, Forecaster } from "../forecast/forecaster.js";
 import { InterArrivalForecaster } from "../forecast/models/interarrival.js";
 import { holdFor, reconcile } from "../plan/reconcile.js";
+import { type SeriesWindowOptions, SeriesWindows } from "../plan/series-windows.js";
 import {
   PLANNER_DEFAULTS,
   type PlannerConfig,
   planShadows,
   type SeriesTemplate,
 } from "../plan/shadow-planner.js";
+import { planFromWindows } from "../plan/window-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { peakHeld } from "./env-pool.js";
@@ -24,6 +26,12 @@ export interface PlannedM2Options {
   horizonMinutes?: number;
   quietMinutes?: number;
   forecaster?: Forecaster;
+  /**
+   * The live `windowPolicy: "forewarm"` path instead of forecasts: replay's forewarm learner told each
+   * minute's busy apps once the minute is over (arrival order), its windows planned by planFromWindows.
+   * maxSeries defaults to the trace's app count.
+   */
+  windows?: Omit<SeriesWindowOptions, "maxSeries">;
 }
 
 const UNLIMITED = {
@@ -64,6 +72,14 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const lastArrival = new Float64Array(nApps).fill(Number.NaN);
   const models: (FittedModel | null)[] = new Array(nApps).fill(null);
   const fittedThrough = new Float64Array(nApps).fill(Number.NaN);
+  const windows = options.windows ? new SeriesWindows({ ...options.windows, maxSeries: nApps }) : null;
+  // Apps busy in the current minute, in arrival order (what the live server's activity log holds).
+  let busyMinute = Number.NaN;
+  let busyApps: number[] = [];
+  const markedMinute = new Float64Array(nApps).fill(Number.NaN);
+  // Per busy app of the current minute: the environments its invocations were routed to.
+  let usedEnvs = new Map<number, Set<string>>();
+  const empty = new Map<string, Forecast>();
 
   const destroy = (e: EnvironmentView, at: number) => {
     const app = Number(e.user);
@@ -113,7 +129,20 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const plan = (t: number) => {
     const minute = Math.floor(t / 60_000);
     const forecasts: Forecast[] = [];
-    for (let app = 0; app < nApps; app++) {
+    // The window policy needs no forecasts: the ended minute's busy apps are its input.
+    if (windows && busyMinute < minute && busyApps.length > 0) {
+      windows.observeMinute(
+        busyMinute,
+        busyApps.map((a) => ({
+          series: `${a}|t`,
+          user: String(a),
+          memoryMb: mem[a]!,
+          environments: usedEnvs.get(a)?.size ?? 1,
+        })),
+      );
+      busyApps = [];
+    }
+    for (let app = 0; app < nApps && !windows; app++) {
       const last = lastArrival[app]!;
       if (Number.isNaN(last) || t - last > quietMs) continue;
       const lastMin = Math.floor(last / 60_000);
@@ -148,7 +177,20 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     }
     const environments = all.filter((e) => e.state !== "gone");
     const pool: PoolSnapshot = { now: t, environments, capacity: UNLIMITED };
-    const p = planShadows({ now: t, forecasts, templates, leadMs, pool, config });
+    const p = windows
+      ? planFromWindows({
+          now: t,
+          windows: windows.windows(),
+          busyNow: new Map(
+            busyMinute === minute ? busyApps.map((a) => [`${a}|t`, usedEnvs.get(a)?.size ?? 1]) : [],
+          ),
+          templates,
+          forecasts: empty,
+          leadMs,
+          pool,
+          config,
+        })
+      : planShadows({ now: t, forecasts, templates, leadMs, pool, config });
     const actions = reconcile(p, pool);
     for (const r of actions.release) {
       const e = all[Number(r.environmentId)]!;
@@ -215,9 +257,23 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     latency[i] = (begin - t) / 1000;
     const minute = Math.floor(t / 60_000);
     busyMinutes[app]!.set(minute, (busyMinutes[app]!.get(minute) ?? 0) + 1);
+    if (minute !== busyMinute) {
+      busyMinute = minute;
+      busyApps = [];
+      usedEnvs = new Map();
+    }
+    if (markedMinute[app] !== minute) {
+      markedMinute[app] = minute;
+      busyApps.push(app);
+    }
     lastArrival[app] = t;
     const d = trace.duration[i]! * 1000;
     endOfTrace = Math.max(endOfTrace, t + d + L);
+    if (windows) {
+      const set = usedEnvs.get(app) ?? new Set<string>();
+      set.add(env.id);
+      usedEnvs.set(app, set);
+    }
     ends.push(begin + d, i, Number(env.id));
   }
   release(Number.POSITIVE_INFINITY);

@@ -153,8 +153,17 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
   return specs.map((s) => {
     if (s.definition.name === "forewarm") {
-      // In M2 the forewarm policy is the live prediction loop itself (forecaster, planner, router).
-      return runM2Planned(trace, s.label, { coldStartSeconds: options.coldStartSeconds });
+      // In M2 the forewarm policy is the live server's `windowPolicy: "forewarm"` path: the same
+      // learner, planFromWindows, reconcile and router; unheld environments keep a 1-minute floor.
+      const { price, memRef, ...learner } = { ...s.definition.defaults, ...s.params };
+      // As in M1 (policyContext): a trace without memory weighs every app 1, not 1 MB against memRef.
+      const memRefMb = trace.appMemoryMb.every((mb) => mb === 1) ? 1 : memRef!;
+      return runM2Planned(trace, s.label, {
+        coldStartSeconds: options.coldStartSeconds,
+        keepAliveSeconds: 60,
+        planner: { graceMs: 0 },
+        windows: { price: price!, memRefMb, learner },
+      });
     }
     const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
     if (kaMinutes === undefined) {

@@ -28,6 +28,7 @@ function window(user: string, minute: number, pw: number, ka: number): SeriesWin
     ka,
     from,
     until: from + ka * MIN,
+    environments: 1,
     pMiss: 0.1,
     reason: "test",
   };
@@ -61,7 +62,7 @@ const plan = (now: number, windows: SeriesWindow[], busyNow: string[] = [], envs
   planFromWindows({
     now,
     windows,
-    busyNow: new Set(busyNow),
+    busyNow: new Map(busyNow.map((s) => [s, 1])),
     templates,
     forecasts: new Map(),
     leadMs: leads,
@@ -104,7 +105,7 @@ test("capacity goes to the windows that avoid the most cold-start time per GB·m
   const p = planFromWindows({
     now: 110 * MIN,
     windows: [window("a", 109, 0, 60), window("b", 109, 0, 2)],
-    busyNow: new Set(),
+    busyNow: new Map(),
     templates,
     forecasts: new Map(),
     leadMs: leads,
@@ -116,4 +117,29 @@ test("capacity goes to the windows that avoid the most cold-start time per GB·m
     ["b|t"],
   );
   assert.ok(p.skipped.some((s) => s.series === "a|t" && /capacity/.test(s.reason)));
+});
+
+test("a series that ran tasks side by side gets as many environments, the extra ones at a discount", () => {
+  const w = { ...window("a", 100, 0, 3), environments: 3 };
+  const p = plan(101 * MIN, [w]);
+  assert.deepEqual(
+    p.desired.map((d) => [d.rank, Number(d.pHit.toFixed(3))]),
+    [
+      [1, 0.9],
+      [2, 0.45],
+      [3, 0.225],
+    ],
+  );
+  // Busy this minute with 2 environments used, one still running: hold only the idle one.
+  const busy = planFromWindows({
+    now: 100 * MIN + 10_000,
+    windows: [],
+    busyNow: new Map([["a|t", 2]]),
+    templates,
+    forecasts: new Map(),
+    leadMs: leads,
+    pool: pool([env("e1", "a", "busy"), env("e2", "a", "ready")]),
+    config,
+  });
+  assert.equal(busy.desired.length, 1);
 });

@@ -51,3 +51,23 @@ test("M2 with the live prediction loop is deterministic on azure2021", async () 
   assert.equal(a.invocations, 199);
   assert.ok(a.coldStarts >= 42, "never below the one-per-app floor of no unloading");
 });
+
+test("M2 with the live forewarm window path: the timer is pre-warmed after a few gaps, and a higher price holds less", () => {
+  const trace = timerTrace(40);
+  const run = (price: number) =>
+    runM2Planned(trace, `forewarm:price=${price}`, {
+      coldStartSeconds: 10,
+      keepAliveSeconds: 60,
+      planner: { graceMs: 0 },
+      windows: { price, memRefMb: 100 },
+    });
+  const cheap = run(1);
+  const dear = run(200);
+  for (const r of [cheap, dear]) {
+    assert.equal(r.invocations, 40);
+    assert.ok(r.coldStarts <= 10, `${r.name}: ${r.coldStarts} cold starts of 40 (1-minute keep-alive: 40)`);
+  }
+  // Dear memory: windows shrink to the minutes around the next tick (pre-warm), so less idle time.
+  assert.ok(dear.wastedMbS < cheap.wastedMbS * 0.75, `${dear.wastedMbS} vs ${cheap.wastedMbS} MB·s`);
+  assert.ok(dear.environmentsCreated > cheap.environmentsCreated, "pre-warming creates environments");
+});
