@@ -57,6 +57,14 @@ export interface AutoOptions {
    * (dense MASE 0.936 against 0.879 with the last hour alone).
    */
   validationOrigins: number;
+  /**
+   * The model the choice is scored against (seasonal naive: MASE's benchmark). When it is a candidate it
+   * ranks first unless another candidate's validation loss is lower by more than `benchmarkZ` standard
+   * errors, so that noise in a short validation span cannot make the choice much worse than it.
+   * benchmarkZ 0 ranks on the mean loss alone.
+   */
+  benchmark: string | null;
+  benchmarkZ: number;
   /** Shapes whose chosen model is recalibrated on its validation PIT values (none below 60 points). */
   recalibrate: SeriesShape[];
 }
@@ -72,6 +80,8 @@ export const AUTO_DEFAULTS: AutoOptions = {
   },
   holdoutMinutes: 60,
   validationOrigins: 4,
+  benchmark: "snaive",
+  benchmarkZ: 0,
   recalibrate: ["dense"],
 };
 
@@ -113,10 +123,12 @@ export function validationOrigins(
   return { origins: out, hold };
 }
 
-interface Validation {
+export interface Validation {
   /** Σ per-point loss and points, pooled over origins. */
   loss: number;
   points: number;
+  /** Per-point losses, in order (for the paired comparison with the benchmark). */
+  losses: number[];
   /** PIT intervals of every validation point (for recalibration). */
   pit: Array<[number, number]>;
 }
@@ -185,7 +197,7 @@ export class AutoForecaster implements Forecaster {
   ): string[] {
     if (at.origins.length === 0) return names;
     for (const name of names) {
-      const v: Validation = { loss: 0, points: 0, pit: [] };
+      const v: Validation = { loss: 0, points: 0, losses: [], pit: [] };
       try {
         for (const origin of at.origins) validate(this.lookup(name), h, origin, at.hold, useMae, v);
         scores[name] = v.points > 0 ? v.loss / v.points : Number.POSITIVE_INFINITY;
@@ -195,8 +207,39 @@ export class AutoForecaster implements Forecaster {
       }
     }
     const sa = (n: string): number => scores[n] ?? Number.POSITIVE_INFINITY;
-    return [...names].sort((a, b) => (sa(a) === sa(b) ? 0 : sa(a) < sa(b) ? -1 : 1));
+    const sorted = [...names].sort((a, b) => (sa(a) === sa(b) ? 0 : sa(a) < sa(b) ? -1 : 1));
+    const bench = this.o.benchmark ? validations.get(this.o.benchmark) : undefined;
+    if (!bench || this.o.benchmarkZ <= 0) return sorted;
+    // The benchmark goes first unless a candidate beats it by more than noise (paired test below).
+    const better = sorted.filter(
+      (n) => n !== this.o.benchmark && clearlyBetter(validations.get(n), bench, this.o.benchmarkZ),
+    );
+    return [
+      ...better,
+      this.o.benchmark!,
+      ...sorted.filter((n) => n !== this.o.benchmark && !better.includes(n)),
+    ];
   }
+}
+
+/**
+ * Whether `a`'s validation loss is below `b`'s by more than `z` standard errors of the paired difference.
+ * Losses of neighbouring minutes are correlated, so the standard error comes from means of 10-minute
+ * batches (batch means), not from single minutes.
+ */
+export function clearlyBetter(a: Validation | undefined, b: Validation, z: number): boolean {
+  if (!a || a.losses.length !== b.losses.length || a.losses.length < 20) return false;
+  const batch = 10;
+  const means: number[] = [];
+  for (let i = 0; i + batch <= a.losses.length; i += batch) {
+    let d = 0;
+    for (let j = i; j < i + batch; j++) d += a.losses[j]! - b.losses[j]!;
+    means.push(d / batch);
+  }
+  const n = means.length;
+  const m = means.reduce((x, y) => x + y, 0) / n;
+  const sd = Math.sqrt(means.reduce((x, y) => x + (y - m) ** 2, 0) / Math.max(1, n - 1));
+  return m < 0 && -m > (z * sd) / Math.sqrt(n);
 }
 
 /** Fits on the minutes before `origin`, forecasts `hold` minutes, adds loss and PIT intervals into `v`. */
@@ -216,7 +259,9 @@ function validate(
   for (let k = 0; k < hold; k++) {
     const m = f.minutes[k]!;
     const y = h.arrivals[i0 + k]!;
-    v.loss += useMae ? Math.abs(y - m.arrivals.expected) : (m.pAny - (y > 0 ? 1 : 0)) ** 2;
+    const loss = useMae ? Math.abs(y - m.arrivals.expected) : (m.pAny - (y > 0 ? 1 : 0)) ** 2;
+    v.loss += loss;
+    v.losses.push(loss);
     v.points++;
     v.pit.push(pitBounds(m.cdf ?? poissonCdf(m.arrivals.expected), y));
   }

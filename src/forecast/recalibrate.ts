@@ -2,8 +2,8 @@ import type { FittedModel, Forecast, Interval, PredictRequest } from "./forecast
 import type { PitRecalibration } from "./pit.js";
 
 /** Quantile levels are kept off 0 and 1: a model asked for a 100 % interval may answer ±∞. */
-const Q_MIN = 0.0025;
-const Q_MAX = 0.9975;
+const Q_MIN = 1e-4;
+const Q_MAX = 1 - 1e-4;
 
 /**
  * A fitted model whose distribution is recalibrated on held-out PIT values (Kuleshov, Fenner & Ermon
@@ -55,7 +55,7 @@ export class RecalibratedModel implements FittedModel {
   private quantileSource(req: PredictRequest, q: number): { f: Forecast; upper: boolean } {
     const c = Math.min(Q_MAX, Math.max(Q_MIN, q));
     const upper = c >= 0.5;
-    const level = Math.max(0.005, upper ? 2 * c - 1 : 1 - 2 * c);
+    const level = Math.max(2e-4, upper ? 2 * c - 1 : 1 - 2 * c);
     return { f: this.inner.predict({ ...req, level }), upper };
   }
 }
