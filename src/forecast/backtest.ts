@@ -1,5 +1,6 @@
 import type { FittedModel, Forecast, Forecaster, SeriesHistory } from "./forecaster.js";
 import { seasonPeriodFor } from "./models/common.js";
+import { pitCoverage, poissonCdf } from "./pit.js";
 import { truncateHistory } from "./series.js";
 import { classifySeries, type SeriesShape } from "./shape.js";
 
@@ -48,6 +49,9 @@ export interface MetricSums {
   points: number;
   covered80: number;
   covered95: number;
+  /** Σ PIT coverage (share of each actual's PIT interval inside the central 80 % / 95 %). */
+  pit80: number;
+  pit95: number;
   events: number;
   brierSum: number;
   tp: number;
@@ -79,6 +83,8 @@ export function emptySums(): MetricSums {
     points: 0,
     covered80: 0,
     covered95: 0,
+    pit80: 0,
+    pit95: 0,
     events: 0,
     brierSum: 0,
     tp: 0,
@@ -98,6 +104,9 @@ export interface Metrics {
   pinball: number;
   coverage80: number;
   coverage95: number;
+  /** Calibration on counts: mean PIT coverage at 80 % / 95 % (≈ the level for a calibrated model). */
+  pitCoverage80: number;
+  pitCoverage95: number;
   brier: number;
   precision: number;
   recall: number;
@@ -112,6 +121,8 @@ export function summarise(s: MetricSums): Metrics {
     pinball: div(s.pinballSum, s.maseSeries),
     coverage80: div(s.covered80, s.points),
     coverage95: div(s.covered95, s.points),
+    pitCoverage80: div(s.pit80, s.points),
+    pitCoverage95: div(s.pit95, s.points),
     brier: div(s.brierSum, s.events),
     precision: div(s.tp, s.tp + s.fp),
     recall: div(s.tp, s.tp + s.fn),
@@ -152,6 +163,10 @@ export function scoreOrigin(
     pb += pinball(y, b.upper, 0.975) / 4;
     if (y >= a.lower && y <= a.upper) sums.covered80++;
     if (y >= b.lower && y <= b.upper) sums.covered95++;
+    // A model without a distribution is judged as Poisson around its expectation.
+    const cdf = f80.minutes[k]!.cdf ?? poissonCdf(a.expected);
+    sums.pit80 += pitCoverage(cdf, y, 0.8);
+    sums.pit95 += pitCoverage(cdf, y, 0.95);
     sums.points++;
   }
   // P(≥ 1 arrival in minutes j..j+k−1), minutes taken as independent.

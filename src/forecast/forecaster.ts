@@ -1,3 +1,5 @@
+import type { CountCdf } from "./pit.js";
+
 /**
  * The forecasting seam. A model is fitted on one (user, task type) series' per-minute history and then
  * asked, cheaply and as often as the planner likes, for the next minutes. Everything is in whole
@@ -36,6 +38,11 @@ export interface MinuteForecast {
   minute: number;
   /** Arrivals expected in this minute, with interval. */
   arrivals: Interval;
+  /**
+   * Predictive CDF of this minute's arrivals, P(arrivals ≤ count), when the model has a distribution
+   * (not only an interval). Used to score calibration on counts (PIT); a function, so it stays out of JSON.
+   */
+  cdf?: CountCdf;
   /** Peak concurrency expected in this minute, with interval. */
   concurrency: Interval;
   /** Probability of at least one arrival in this minute. */

@@ -3,6 +3,7 @@ import type { FittedModel, Forecaster, SeriesHistory } from "./forecaster.js";
 import { InterArrivalForecaster } from "./models/interarrival.js";
 import { LstmForecaster, prepareLstm } from "./models/lstm.js";
 import { EtsForecaster, MstlForecaster } from "./models/mstl.js";
+import { PeriodicForecaster } from "./models/periodic.js";
 import { ProphetForecaster, prepareProphet } from "./models/prophet.js";
 import { SeasonalNaiveForecaster } from "./models/seasonal-naive.js";
 import { SeasonalProfileForecaster } from "./models/seasonal-profile.js";
@@ -19,6 +20,7 @@ const FACTORIES = new Map<string, () => Forecaster>([
   ["ets", () => new EtsForecaster()],
   ["mstl", () => new MstlForecaster()],
   ["prophet", () => new ProphetForecaster()],
+  ["fft", () => new PeriodicForecaster()],
   ["lstm", () => new LstmForecaster()],
 ]);
 

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AutoForecaster } from "../../src/forecast/auto.js";
+import { AutoForecaster, validationOrigins } from "../../src/forecast/auto.js";
 import { checkForecast, type SeriesHistory } from "../../src/forecast/forecaster.js";
 import { SeasonalNaiveForecaster } from "../../src/forecast/models/seasonal-naive.js";
 import { CrostonForecaster, TsbForecaster } from "../../src/forecast/models/tsb.js";
 import { createForecaster, forecasterNames } from "../../src/forecast/registry.js";
 import { classifySeries } from "../../src/forecast/shape.js";
+import { poissonDraw } from "./synthetic.js";
 
 const series = (arrivals: number[], startMinute = 0): SeriesHistory => ({
   user: "u",
@@ -154,4 +155,42 @@ test("auto without a candidate that can fit ends on the mean-rate floor", () => 
   const f = auto.fit(series([1, 0, 2, 0, 1])).predict({ fromMinute: 5, horizon: 3, level: 0.8 });
   assert.equal(f.model, "rate");
   assert.ok(Math.abs(f.minutes[0]!.arrivals.expected - 0.8) < 1e-9);
+});
+
+test("auto validates on several origins over the last day only when the history spans two days", () => {
+  const long = validationOrigins(series(new Array(3 * 1440).fill(1)), 60, 4);
+  assert.equal(long.origins.length, 4);
+  assert.equal(long.hold, 60);
+  assert.equal(long.origins[0], 3 * 1440 - 60);
+  assert.ok(long.origins.every((o, i) => i === 0 || long.origins[i - 1]! - o === 360));
+  assert.deepEqual(validationOrigins(series(new Array(360).fill(1)), 60, 4).origins, [300]);
+  assert.deepEqual(validationOrigins(series(new Array(30).fill(1)), 60, 4).origins, []);
+});
+
+test("auto recalibrates a dense series' model whose intervals are too narrow", () => {
+  // Over-dispersed counts: the rate jumps between 2 and 18 every 5 minutes, so the mean-rate model's
+  // Poisson(10) interval is far too narrow; recalibrated on the validation PIT it must cover ≈ 80 %.
+  const r = rng(11);
+  const H = 300;
+  const y: number[] = [];
+  let rate = 10;
+  for (let i = 0; i < 3 * 1440 + H; i++) {
+    if (i % 5 === 0) rate = r() < 0.5 ? 2 : 18;
+    y.push(poissonDraw(rate, r()));
+  }
+  const train = series(y.slice(0, 3 * 1440));
+  const only = { dense: ["rate"], periodic: [], intermittent: [], new: [] };
+  const auto = new AutoForecaster((n) => createForecaster(n), { candidates: only });
+  const req = { fromMinute: 3 * 1440, horizon: H, level: 0.8 };
+  const f = auto.fit(train).predict(req);
+  assert.equal(auto.lastChoice?.shape, "dense");
+  assert.equal(auto.lastChoice?.recalibrated, true);
+  const raw = createForecaster("rate").fit(train).predict(req);
+  const covered = (g: typeof f) =>
+    g.minutes.filter(
+      (m, k) => y[req.fromMinute + k]! >= m.arrivals.lower && y[req.fromMinute + k]! <= m.arrivals.upper,
+    ).length / H;
+  assert.ok(covered(raw) < 0.4, `raw coverage ${covered(raw)}`);
+  assert.ok(covered(f) > 0.7 && covered(f) < 0.92, `recalibrated coverage ${covered(f)}`);
+  assert.equal(f.minutes[0]!.arrivals.expected, raw.minutes[0]!.arrivals.expected);
 });

@@ -1,4 +1,5 @@
 import type { Forecast, Interval, MinuteForecast, PredictRequest, SeriesHistory } from "../forecaster.js";
+import { type CountCdf, normalCountCdf, poissonCdf } from "../pit.js";
 import { resourceForecast } from "../resources.js";
 import { normalQuantile, poissonQuantile } from "../stats.js";
 
@@ -43,6 +44,8 @@ export interface MinutePoint {
   lower: number;
   upper: number;
   pAny: number;
+  /** Predictive CDF of the count (see MinuteForecast.cdf). */
+  cdf?: CountCdf;
 }
 
 const clean = (x: number): number => (Number.isFinite(x) && x > 0 ? x : 0);
@@ -56,6 +59,7 @@ export function poissonPoint(lambda: number, level: number): MinutePoint {
     lower: poissonQuantile(l, t),
     upper: poissonQuantile(l, 1 - t),
     pAny: 1 - Math.exp(-l),
+    cdf: poissonCdf(l),
   };
 }
 
@@ -68,6 +72,16 @@ export function intervalPoint(expected: number, lower: number, upper: number): M
   const lo = Math.min(clean(lower), e);
   const up = Math.max(clean(upper), e);
   return { expected: e, lower: lo, upper: up, pAny: 1 - Math.exp(-e) };
+}
+
+/**
+ * A Gaussian interval e − down … e + up at `level` (down/up already rescaled to it), with the normal it
+ * stands for as the predictive distribution: sd = (down + up) / (2 z), which does not depend on the level.
+ */
+export function normalPoint(expected: number, down: number, up: number, level: number): MinutePoint {
+  const z = normalQuantile(1 - (1 - level) / 2);
+  const sd = z > 0 ? Math.max(0, down + up) / (2 * z) : 0;
+  return { ...intervalPoint(expected, expected - down, expected + up), cdf: normalCountCdf(expected, sd) };
 }
 
 /** Rescales a symmetric interval fitted at `fittedLevel` to `level` (normal quantile ratio). */
@@ -94,7 +108,7 @@ export function buildForecast(
       upper: arrivals.upper * concRatio,
     };
     const pAny = Number.isFinite(p.pAny) ? Math.min(1, Math.max(0, p.pAny)) : 0;
-    return { minute: req.fromMinute + k, arrivals, concurrency, pAny };
+    return { minute: req.fromMinute + k, arrivals, concurrency, pAny, ...(p.cdf ? { cdf: p.cdf } : {}) };
   });
   return {
     user: h.user,

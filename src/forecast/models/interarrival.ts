@@ -6,6 +6,7 @@ import type {
   PredictRequest,
   SeriesHistory,
 } from "../forecaster.js";
+import { empiricalCountCdf, zeroInflatedCdf } from "../pit.js";
 import { resourceForecast } from "../resources.js";
 import { mean, quantileSorted } from "../stats.js";
 
@@ -111,12 +112,14 @@ class InterArrivalModel implements FittedModel {
     const cLo = quantileSorted(this.counts, tail);
     const kUp = quantileSorted(this.conc, 1 - tail);
     const kLo = quantileSorted(this.conc, tail);
+    const sizes = empiricalCountCdf(this.counts);
     const minutes: MinuteForecast[] = [];
     for (let k = 0; k < H; k++) {
       const pAny = Math.min(1, p[k]!);
       minutes.push({
         minute: req.fromMinute + k,
         pAny,
+        cdf: zeroInflatedCdf(1 - pAny, sizes),
         arrivals: {
           expected: pAny * countExp,
           lower: pAny >= 1 - tail ? cLo : 0,

@@ -1,4 +1,5 @@
 import type { FittedModel, Forecast, Forecaster, PredictRequest, SeriesHistory } from "../forecaster.js";
+import { empiricalCountCdf } from "../pit.js";
 import { quantileSorted } from "../stats.js";
 import {
   buildForecast,
@@ -244,6 +245,7 @@ class LstmModel implements FittedModel {
         lower: Math.max(0, (e + quantileSorted(r, t)) * this.unit),
         upper: Math.max(expected, (e + quantileSorted(r, 1 - t)) * this.unit),
         pAny: 1 - Math.exp(-expected),
+        cdf: empiricalCountCdf(r, expected, this.unit),
       });
     }
     return buildForecast(this.p.h, this.model, req, points, this.confidence, this.concRatio);

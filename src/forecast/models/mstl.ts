@@ -6,9 +6,9 @@ import { augursError, ensureAugurs } from "./augurs-wasm.js";
 import {
   buildForecast,
   concurrencyRatio,
-  intervalPoint,
   isConstant,
   type MinutePoint,
+  normalPoint,
   rescaleHalfWidth,
   sampleConfidence,
   tail,
@@ -74,7 +74,7 @@ class PathModel implements FittedModel {
       const e = this.path.point[j]!;
       const down = rescaleHalfWidth(e - this.path.lower[j]!, this.fitLevel, req.level);
       const up = rescaleHalfWidth(this.path.upper[j]! - e, this.fitLevel, req.level);
-      points.push(intervalPoint(e, e - down, e + up));
+      points.push(normalPoint(e, down, up, req.level));
     }
     return buildForecast(this.h, this.model, req, points, this.confidence, this.concRatio);
   }

@@ -4,9 +4,9 @@ import { augursError, ensureAugurs } from "./augurs-wasm.js";
 import {
   buildForecast,
   concurrencyRatio,
-  intervalPoint,
   isConstant,
   type MinutePoint,
+  normalPoint,
   rescaleHalfWidth,
   sampleConfidence,
   tail,
@@ -121,7 +121,7 @@ class ProphetModel implements FittedModel {
       const e = this.point[j]!;
       const down = rescaleHalfWidth(e - this.lower[j]!, this.fitLevel, req.level);
       const up = rescaleHalfWidth(this.upper[j]! - e, this.fitLevel, req.level);
-      points.push(intervalPoint(e, e - down, e + up));
+      points.push(normalPoint(e, down, up, req.level));
     }
     return buildForecast(this.h, this.model, req, points, this.confidence, this.concRatio);
   }

@@ -1,4 +1,5 @@
 import type { FittedModel, Forecast, Forecaster, PredictRequest, SeriesHistory } from "../forecaster.js";
+import { empiricalCountCdf } from "../pit.js";
 import { quantileSorted } from "../stats.js";
 import {
   buildForecast,
@@ -64,6 +65,8 @@ class SeasonalNaiveModel implements FittedModel {
         lower: Math.max(0, v + qLo * widen),
         upper: Math.max(v, v + qUp * widen),
         pAny: 1 - Math.exp(-v),
+        // The distribution the interval is read from: v plus a widened in-sample seasonal difference.
+        cdf: empiricalCountCdf(this.diffs, v, widen),
       });
     }
     return buildForecast(

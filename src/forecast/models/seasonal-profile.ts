@@ -6,6 +6,7 @@ import type {
   PredictRequest,
   SeriesHistory,
 } from "../forecaster.js";
+import { poissonCdf } from "../pit.js";
 import { resourceForecast } from "../resources.js";
 import { poissonQuantile } from "../stats.js";
 
@@ -125,6 +126,7 @@ class SeasonalProfileModel implements FittedModel {
       minutes.push({
         minute,
         pAny: 1 - Math.exp(-lambda),
+        cdf: poissonCdf(lambda),
         arrivals: {
           expected: lambda,
           lower: poissonQuantile(lambda, tail),

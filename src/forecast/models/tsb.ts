@@ -1,4 +1,5 @@
 import type { FittedModel, Forecast, Forecaster, PredictRequest, SeriesHistory } from "../forecaster.js";
+import { empiricalCountCdf, zeroInflatedCdf } from "../pit.js";
 import { mean, quantileSorted } from "../stats.js";
 import {
   buildForecast,
@@ -156,6 +157,7 @@ class IntermittentModel implements FittedModel {
       lower: this.mixtureQuantile(t),
       upper: this.mixtureQuantile(1 - t),
       pAny: this.p,
+      cdf: zeroInflatedCdf(1 - this.p, empiricalCountCdf(this.sizes)),
     };
     const points = Array.from({ length: req.horizon }, () => point);
     return buildForecast(
