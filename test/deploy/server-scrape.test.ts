@@ -5,7 +5,11 @@ import { startPrometheus } from "./prometheus-harness.js";
 
 test("a real Prometheus scrapes the running server's /metrics and reads the task counters back", async () => {
   const h = await startHarness();
-  const prometheus = await startPrometheus([new URL(h.server.url).host]);
+  // Without a Prometheus binary the test fails; the server must not keep the run alive behind it.
+  const prometheus = await startPrometheus([new URL(h.server.url).host]).catch(async (err: unknown) => {
+    await h.server.close();
+    throw err;
+  });
   try {
     writeTask(h.tasksDir, "e.mjs", "export const handler = (x) => x;\n");
     for (let i = 0; i < 3; i++) {
