@@ -16,7 +16,8 @@ const MEMORY_MB = 256;
 /** Scaled minutes (from the start of the run) at which each series arrives. */
 const SCHEDULE: { user: string; type: string; minutes: number[] }[] = [
   { user: "alice", type: "tick", minutes: Array.from({ length: 12 }, (_, i) => i * 4) },
-  { user: "alice", type: "burst", minutes: [1, 2, 15, 16, 29, 30, 43] },
+  // Another user: environments are shared by a user's series, which M1 (one app each) cannot see.
+  { user: "carol", type: "burst", minutes: [1, 2, 15, 16, 29, 30, 43] },
   { user: "bob", type: "report", minutes: [2, 11, 20, 29, 38, 47] },
 ];
 
@@ -138,9 +139,10 @@ test("live forewarm windows: the server makes replay's decisions on the same arr
     const missed = replayWarm.filter((k) => !liveWarm.includes(k));
     const extra = liveWarm.filter((k) => !expected.warm.has(k));
     assert.ok(replayWarm.length >= 10, `replay finds warm minutes to check (${replayWarm.length})`);
-    // Scheduling jitter of a loaded machine may cost one; the policy's warm minutes are warm live.
+    // Scheduling jitter of a loaded machine may cost one either way (a shadow late, a reclaim late);
+    // the policy's warm minutes are warm live, and live does not keep what the policy let go.
     assert.ok(missed.length <= 1, `replay-warm minutes that started cold live: ${missed.join(", ")}`);
-    assert.ok(extra.length <= 1, `live-warm minutes replay calls cold: ${extra.join(", ")}`);
+    assert.ok(extra.length <= 2, `live-warm minutes replay calls cold: ${extra.join(", ")}`);
     const m0 = Math.floor(arrivals[0]!.submittedAt / MINUTE);
     const rel = (ks: string[]) =>
       ks.map((k) => k.replace(/@(\d+)/, (_, m) => `@+${Number(m) - m0}`)).join(" ");
