@@ -17,7 +17,8 @@ import {
   IdleDistribution,
   type IdleDistributionOptions,
 } from "./idle-distribution.js";
-import { mixAtoms, PooledGaps } from "./pooled-gaps.js";
+import { MixtureWindow } from "./mixture-window.js";
+import { PooledGaps } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
 import { chooseWindowInto, type WindowChoice, type WindowParams } from "./window-policy.js";
 
@@ -69,10 +70,8 @@ export class ForewarmLearner {
   private readonly pool: PooledGaps;
   private readonly distOptions: IdleDistributionOptions;
   private readonly condOptions: IdleDistributionOptions;
-  private readonly mixed: GapAtoms = emptyAtoms(256);
-  private readonly conditioned: GapAtoms = emptyAtoms(256);
   private readonly ratioAtoms: GapAtoms = emptyAtoms(128);
-  private readonly priorAtoms: GapAtoms = emptyAtoms(256);
+  private readonly mixture = new MixtureWindow();
   private readonly ratios: RatioPrior;
   private readonly params: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
   // The cached window of each app and what it was computed from.
@@ -120,6 +119,10 @@ export class ForewarmLearner {
     };
     // No change detection here: the unconditional histogram already forgets on a change.
     this.condOptions = { ...this.distOptions, changeRun: 0 };
+    this.mixture.priorWeight = o.prior;
+    this.mixture.negligible = NEGLIGIBLE_PRIOR;
+    this.mixture.ratioShare = o.ratio;
+    this.mixture.condWeight = o.cond;
   }
 
   /**
@@ -181,17 +184,14 @@ export class ForewarmLearner {
       }
     } else {
       const w = this.o.prior;
-      let prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
-      if (prior && this.o.ratio > 0) {
-        const r = this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms);
-        if (r) prior = mixAtoms(r, this.o.ratio, prior, 1 - this.o.ratio, this.priorAtoms);
-      }
-      let d = dist.mixInto(this.mixed, prior, w, NEGLIGIBLE_PRIOR);
-      if (cls >= 0) {
-        const cond = this.byPrevious[app]?.get(cls);
-        if (cond) d = cond.shrinkTowards(this.conditioned, d, this.o.cond);
-      }
-      chooseWindowInto(d, 0, this.params, out);
+      const prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
+      const mw = this.mixture;
+      mw.own = dist;
+      mw.pooled = prior;
+      mw.ratio =
+        prior && this.o.ratio > 0 ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms) : undefined;
+      mw.cond = cls >= 0 ? this.byPrevious[app]?.get(cls) : undefined;
+      mw.chooseInto(this.params, out);
     }
     this.cachePw[app] = out.pw;
     this.cacheKa[app] = out.ka;

@@ -78,8 +78,8 @@ const RESCALE_AT = 1e100;
  * (1 − decay) at each gap, the next gap's weight grows by 1/(1 − decay); probabilities are ratios.
  */
 export class IdleDistribution {
-  private gaps: number[] = [];
-  private weights: number[] = [];
+  private readonly gaps: number[] = [];
+  private readonly weights: number[] = [];
   private inRange = 0;
   private outOfRange = 0;
   /** Σ weight × log(gap), for the typical (geometric mean) gap. */
@@ -105,6 +105,25 @@ export class IdleDistribution {
   typicalGap(): number {
     const total = this.inRange + this.outOfRange;
     return total > 0 ? Math.exp(this.logWeighted / total) : Number.NaN;
+  }
+
+  /** Total (scaled) weight: probabilities are weight / total. */
+  totalWeight(): number {
+    return this.inRange + this.outOfRange;
+  }
+
+  /** Weight the next observation gets (effective samples = total weight / scale). */
+  scaleNow(): number {
+    return this.scale;
+  }
+
+  /** Populated bins (ascending gaps) and their scaled weights; read-only outside (mixture-window.ts). */
+  get gapList(): readonly number[] {
+    return this.gaps;
+  }
+
+  get weightList(): readonly number[] {
+    return this.weights;
   }
 
   /** Distinct populated bins. */
