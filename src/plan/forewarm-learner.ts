@@ -184,12 +184,15 @@ export class ForewarmLearner {
       }
     } else {
       const w = this.o.prior;
-      const prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
+      const prior =
+        w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
       const mw = this.mixture;
       mw.own = dist;
       mw.pooled = prior;
       mw.ratio =
-        prior && this.o.ratio > 0 ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms) : undefined;
+        prior && this.o.ratio > 0
+          ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms)
+          : undefined;
       mw.cond = cls >= 0 ? this.byPrevious[app]?.get(cls) : undefined;
       mw.chooseInto(this.params, out);
     }

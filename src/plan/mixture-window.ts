@@ -86,11 +86,11 @@ export class MixtureWindow {
     for (;;) {
       const gr = j < nR ? r!.gap[j]! : INF;
       const gp = k < nP ? p!.gap[k]! : INF;
-      const gPrior = gr < gp ? gr : gp;
+      const gPrior = Math.min(gr, gp);
       const ga = i < nA ? aGap[i]! : INF;
-      const gd = ga < gPrior ? ga : gPrior;
+      const gd = Math.min(ga, gPrior);
       const gc = c < nC ? cGap[c]! : INF;
-      const g = gc < gd ? gc : gd;
+      const g = Math.min(gc, gd);
       if (g === INF) break;
       let prob: number;
       let dv = 0;
