@@ -2,7 +2,7 @@
  * Gap distributions pooled over apps: the prior of an app with little history. Pure: no clock, minutes
  * are arguments. Split from idle-distribution.ts (per-app histograms); one pool is gap-pool.ts.
  */
-import { GapPool, mixAtoms, spreadUnknown } from "./gap-pool.js";
+import { GapPool, mixAtoms, recycledAtoms, spreadUnknown } from "./gap-pool.js";
 import { emptyAtoms, type GapAtoms } from "./idle-distribution.js";
 
 export { mixAtoms };
@@ -83,6 +83,7 @@ export class PooledGaps {
    * apps at the same stage (and scale), then, in early stages, shrunk towards what apps of the same
    * `group2` and then the same `group` did: n·group + groupWeight·wider over n + groupWeight, n the
    * group's samples (completed and open gaps). A group's pooled gaps are its apps' own history.
+   * Read-only, and read before further calls: rebuilds reuse the buffers of replaced atoms.
    */
   prior(now: number, gapsSeen: number, typicalGap: number, group = -1, group2 = -1): GapAtoms {
     const s = this.stage(gapsSeen);
@@ -124,16 +125,19 @@ export class PooledGaps {
     }
     for (const b of list) if (b.own === own && b.base === base) return b.out;
     const w = this.groupWeight;
-    // A fresh object per rebuild: callers may memoise on a prior's identity.
-    const out = mixAtoms(own, n / (n + w), base, w / (n + w), emptyAtoms(own.size + base.size));
-    const entry = { own, base, n, out };
-    const stale = list.findIndex((b) => b.own !== own);
-    if (stale >= 0) list[stale] = entry;
-    else if (list.length < BLENDS_KEPT) list.push(entry);
-    else {
+    // The entry replaced: one of an older build of the group, else round robin once full.
+    let slot = list.findIndex((b) => b.own !== own);
+    if (slot < 0 && list.length >= BLENDS_KEPT) {
       this.blendTurn = (this.blendTurn + 1) % BLENDS_KEPT;
-      list[this.blendTurn] = entry;
+      slot = this.blendTurn;
     }
+    // A fresh object per rebuild (callers may memoise on a prior's identity), over the replaced
+    // entry's buffers: nothing reads a replaced blend again.
+    const spare = slot >= 0 ? list[slot]!.out : undefined;
+    const out = mixAtoms(own, n / (n + w), base, w / (n + w), recycledAtoms(spare, own.size + base.size));
+    const entry = { own, base, n, out };
+    if (slot >= 0) list[slot] = entry;
+    else list.push(entry);
     return out;
   }
 
