@@ -4,6 +4,8 @@
  * the not-yet-seen mass). Pure: no clock, minutes are arguments.
  */
 import { emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
+import { OpenGaps } from "./open-gaps.js";
+import { insertAt, lowerBound, upperBound } from "./sorted.js";
 
 /** Atoms are rebuilt when time has moved by an eighth of the pool's age, and at least this much. */
 const REBUILD_MIN = 15;
@@ -27,8 +29,7 @@ export class GapPool {
   total = 0;
   private maxGap = 0;
   /** Open gaps by the minute they started (the app's last busy minute). */
-  private readonly open = new Map<number, number>();
-  private openCount = 0;
+  private readonly open = new OpenGaps();
   private created = Number.NaN;
   private atoms: GapAtoms | undefined;
   /** The atoms before those: their buffers are reused by the next rebuild. */
@@ -48,17 +49,11 @@ export class GapPool {
 
   enter(last: number): void {
     if (Number.isNaN(this.created)) this.created = last;
-    this.open.set(last, (this.open.get(last) ?? 0) + 1);
-    this.openCount++;
+    this.open.enter(last);
   }
 
   complete(last: number, gap: number): void {
-    const n = this.open.get(last);
-    if (n !== undefined) {
-      if (n <= 1) this.open.delete(last);
-      else this.open.set(last, n - 1);
-      this.openCount--;
-    }
+    this.open.leave(last);
     if (gap > this.range) this.out += 1;
     else {
       if (gap >= this.counts.length) {
@@ -66,7 +61,7 @@ export class GapPool {
         grown.set(this.counts);
         this.counts = grown;
       }
-      if (this.counts[gap] === 0) this.distinct.splice(upperBound(this.distinct, gap), 0, gap);
+      if (this.counts[gap] === 0) insertAt(this.distinct, lowerBound(this.distinct, gap), gap);
       this.counts[gap]! += 1;
       if (gap > this.maxGap) this.maxGap = gap;
     }
@@ -75,7 +70,7 @@ export class GapPool {
 
   /** Samples behind the estimate (completed and open gaps). */
   size(): number {
-    return this.total + this.openCount;
+    return this.total + this.open.total;
   }
 
   /** Exact 1-minute bins up to `exactUpTo`, then groups growing by `ratio`, each at its mean. */
@@ -97,9 +92,11 @@ export class GapPool {
     if (this.openAtLeast.length < n + 1) this.openAtLeast = new Float64Array(Math.max(n + 1, 2 * n));
     const openAtLeast = this.openAtLeast;
     openAtLeast.fill(0, 0, n + 1);
-    for (const [last, count] of this.open) {
-      const at = Math.min(top + 1, Math.max(0, now - last));
-      openAtLeast[upperBound(gaps, at)]! += count;
+    const openMinute = this.open.minute;
+    const openCount = this.open.count;
+    for (let i = 0; i < openMinute.length; i++) {
+      const at = Math.min(top + 1, Math.max(0, now - openMinute[i]!));
+      openAtLeast[upperBound(gaps, at)]! += openCount[i]!;
     }
     for (let k = n - 1; k >= 0; k--) openAtLeast[k]! += openAtLeast[k + 1]!;
     // openAtLeast[k + 1] now counts the open gaps ≥ gaps[k].
@@ -158,18 +155,6 @@ export function recycledAtoms(old: GapAtoms | undefined, capacity: number): GapA
   const a: GapAtoms = { size: 0, gap: old.gap, prob: old.prob, tail: 1 };
   reserveAtoms(a, capacity);
   return a;
-}
-
-/** First index whose value is > x. */
-function upperBound(sorted: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** out = wa·a + wb·b, atoms merged by gap (out must be neither input). */

@@ -8,6 +8,8 @@
  * range costs nothing and window choice runs over the populated bins only.
  */
 
+import { insertAt, lowerBound } from "./sorted.js";
+
 /** A distribution of the gap as point masses (atoms) plus the mass beyond them (out of range or never). */
 export interface GapAtoms {
   size: number;
@@ -212,8 +214,8 @@ export class IdleDistribution {
     const i = lowerBound(this.gaps, gap);
     if (this.gaps[i] === gap) this.weights[i]! += weight;
     else {
-      this.gaps.splice(i, 0, gap);
-      this.weights.splice(i, 0, weight);
+      insertAt(this.gaps, i, gap);
+      insertAt(this.weights, i, weight);
     }
   }
 
@@ -272,17 +274,6 @@ export class IdleDistribution {
     for (let i = 0; i < this.recentWeight.length; i++) this.recentWeight[i]! /= s;
     this.scale = 1;
   }
-}
-
-function lowerBound(sorted: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
