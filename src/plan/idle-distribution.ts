@@ -72,6 +72,17 @@ export const IDLE_DISTRIBUTION_DEFAULTS: IdleDistributionOptions = {
   minSamplesForChange: 8,
 };
 
+/**
+ * An empty array that V8 keeps as unboxed doubles (elements kind PACKED_DOUBLE) even while it holds
+ * whole numbers: every histogram then has the same kind, and the hot loops that read them (the
+ * mixture window, sorted.ts) stay monomorphic.
+ */
+export function doubleArray(): number[] {
+  const a = [0.5];
+  a.length = 0;
+  return a;
+}
+
 /** Renormalise weights when the running scale gets this large (keeps floats far from overflow). */
 const RESCALE_AT = 1e100;
 
@@ -80,8 +91,8 @@ const RESCALE_AT = 1e100;
  * (1 − decay) at each gap, the next gap's weight grows by 1/(1 − decay); probabilities are ratios.
  */
 export class IdleDistribution {
-  private readonly gaps: number[] = [];
-  private readonly weights: number[] = [];
+  private readonly gaps: number[] = doubleArray();
+  private readonly weights: number[] = doubleArray();
   private inRange = 0;
   private outOfRange = 0;
   /** Σ weight × log(gap), for the typical (geometric mean) gap. */

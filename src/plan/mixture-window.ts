@@ -66,12 +66,12 @@ export class MixtureWindow {
     const C = params.coldPenalty;
     const price = params.price;
     const maxEnd = params.maxEnd;
-    out.pw = 0;
-    out.ka = 0;
-    out.pMiss = 1;
-    out.expectedIdle = 0;
-    out.expectedCost = C;
-    out.reason = "";
+    let bestCost = C;
+    let outPw = 0;
+    let outKa = 0;
+    let outQ = 0;
+    let outIdle = 0;
+    let found = false;
     let Q = 0;
     let M = 0;
     let bestA = 0;
@@ -134,14 +134,22 @@ export class MixtureWindow {
       M += q * h;
       const idleE = h - (h + 1) * Q + M;
       const cost = C + bestA + price * idleE - C * Q;
-      if (cost < out.expectedCost - 1e-12) {
-        out.expectedCost = cost;
-        out.pw = bestPw;
-        out.ka = h - bestPw;
-        out.pMiss = 1 - (Q - bestPwF);
-        out.expectedIdle = idleE - bestPwIdle;
+      if (cost < bestCost - 1e-12) {
+        bestCost = cost;
+        outPw = bestPw;
+        outKa = h - bestPw;
+        outQ = Q - bestPwF;
+        outIdle = idleE - bestPwIdle;
+        found = true;
       }
     }
+    // Written once (the fields of `out` are boxed doubles).
+    out.expectedCost = bestCost;
+    out.pw = outPw;
+    out.ka = outKa;
+    out.pMiss = found ? 1 - outQ : 1;
+    out.expectedIdle = outIdle;
+    out.reason = "";
     if (out.pMiss < 0) out.pMiss = 0;
     return out;
   }
