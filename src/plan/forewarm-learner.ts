@@ -18,7 +18,7 @@ import {
   type IdleDistributionOptions,
 } from "./idle-distribution.js";
 import { MixtureWindow } from "./mixture-window.js";
-import { PooledGaps } from "./pooled-gaps.js";
+import { newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
 import { chooseWindowInto, type WindowChoice, type WindowParams } from "./window-policy.js";
 
@@ -68,6 +68,7 @@ export class ForewarmLearner {
   /** Per app: previous-gap class → distribution of the gap that followed. */
   private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
   private readonly pool: PooledGaps;
+  private readonly tickets: (PoolTicket | undefined)[];
   private readonly distOptions: IdleDistributionOptions;
   private readonly condOptions: IdleDistributionOptions;
   private readonly ratioAtoms: GapAtoms = emptyAtoms(128);
@@ -94,6 +95,7 @@ export class ForewarmLearner {
     this.lastGap = new Float64Array(appCount).fill(Number.NaN);
     this.dists = new Array(appCount);
     this.byPrevious = new Array(appCount);
+    this.tickets = new Array(appCount);
     this.cachePw = new Float64Array(appCount);
     this.cacheKa = new Float64Array(appCount);
     this.cachePrice = new Float64Array(appCount).fill(Number.NaN);
@@ -145,7 +147,7 @@ export class ForewarmLearner {
       const gap = minute - prev;
       const pw = this.cachePw[app]!;
       hit = pw < gap && gap <= pw + this.cacheKa[app]!;
-      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap, u, g);
+      this.pool.completeIn(this.ticketOf(app), prev, gap);
       const before = this.lastGap[app]!;
       if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dist.observations, before, gap);
       dist.add(gap);
@@ -154,7 +156,8 @@ export class ForewarmLearner {
     }
     const obs = dist.observations;
     const typical = dist.typicalGap();
-    this.pool.enter(obs, typical, minute, u, g);
+    const ticket = this.ticketOf(app);
+    this.pool.enter(obs, typical, minute, u, g, ticket);
     const cls = this.o.cond > 0 && !Number.isNaN(this.lastGap[app]!) ? gapClass(this.lastGap[app]!) : -1;
     if (
       hit &&
@@ -173,7 +176,7 @@ export class ForewarmLearner {
     const own = dist.effectiveSamples();
     if (obs === 0) {
       // Nothing of its own: the window is the prior's, memoised on the (immutable) prior object.
-      const prior = this.pool.prior(minute, 0, typical, u, g);
+      const prior = this.pool.priorOf(minute, ticket);
       const m = this.memo.get(prior);
       if (m && m.price === price) {
         out.pw = m.pw;
@@ -184,8 +187,7 @@ export class ForewarmLearner {
       }
     } else {
       const w = this.o.prior;
-      const prior =
-        w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
+      const prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.priorOf(minute, ticket) : undefined;
       const mw = this.mixture;
       mw.own = dist;
       mw.pooled = prior;
@@ -202,6 +204,16 @@ export class ForewarmLearner {
     this.cacheObs[app] = obs;
     this.cacheClass[app] = cls;
     return out;
+  }
+
+  /** The pools the app's current wait sits in (one ticket per app, reused). */
+  private ticketOf(app: number): PoolTicket {
+    let t = this.tickets[app];
+    if (!t) {
+      t = newPoolTicket();
+      this.tickets[app] = t;
+    }
+    return t;
   }
 
   /** Records `gap` as the successor of the app's previous gap. */

@@ -40,6 +40,8 @@ export class GapPool {
   private openAtLeast = new Float64Array(0);
   /** Samples (completed and open gaps) behind the atoms last built. */
   builtSize = 0;
+  /** Mixtures of these atoms with wider priors, kept by pooled-gaps.ts (group pools). */
+  readonly blends: Blend[] = [];
 
   /** `slack`: completed gaps that may arrive before the atoms are rebuilt (besides an eighth more). */
   constructor(
@@ -147,6 +149,14 @@ export class GapPool {
     this.builtAt = now;
     return a;
   }
+}
+
+/** (n·own + w·base)/(n + w), valid while `own` and `base` are the atoms current on both sides. */
+export interface Blend {
+  own: GapAtoms;
+  base: GapAtoms;
+  n: number;
+  out: GapAtoms;
 }
 
 /** Empty atoms over `old`'s buffers (its content is lost), or fresh ones. */

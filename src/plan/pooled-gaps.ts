@@ -23,8 +23,8 @@ const GROUP_SLACK = 2;
 export class PooledGaps {
   private readonly pools = new Map<number, GapPool>();
   private readonly groupPools = new Map<number, GapPool>();
-  private readonly blends = new Map<number, Blend[]>();
   private blendTurn = 0;
+  private readonly spare = newPoolTicket();
   private readonly fallback: GapAtoms;
 
   /**
@@ -55,27 +55,49 @@ export class PooledGaps {
 
   /**
    * An app with `gapsSeen` gaps of typical size `typicalGap` was busy at `last` and now waits. `group`
-   * and `group2` (≥ 0; −1 = none) are the app's pooling groups, e.g. its user and its trigger.
+   * and `group2` (≥ 0; −1 = none) are the app's pooling groups, e.g. its user and its trigger. With a
+   * `ticket` (one per app, kept by the caller), the pools found here are remembered for `completeIn`
+   * and `prior`, which then skip the lookups.
    */
-  enter(gapsSeen: number, typicalGap: number, last: number, group = -1, group2 = -1): void {
-    const s = this.stage(gapsSeen);
-    this.pool(s * 64 + 63).enter(last);
-    if (gapsSeen > 0) this.pool(s * 64 + scaleBucket(typicalGap)).enter(last);
-    if (s < this.groupStages) {
-      if (group >= 0) this.groupPool(group, s).enter(last);
-      if (group2 >= 0) this.groupPool(-1 - group2, s).enter(last);
-    }
+  enter(
+    gapsSeen: number,
+    typicalGap: number,
+    last: number,
+    group = -1,
+    group2 = -1,
+    ticket: PoolTicket = this.spare,
+  ): void {
+    this.locate(ticket, gapsSeen, typicalGap, group, group2);
+    ticket.whole!.enter(last);
+    ticket.bucket?.enter(last);
+    ticket.group?.enter(last);
+    ticket.group2?.enter(last);
   }
 
   /** That app's wait ended after `gap` minutes (same arguments as `enter`, and the gap). */
   complete(gapsSeen: number, typicalGap: number, last: number, gap: number, group = -1, group2 = -1): void {
+    this.locate(this.spare, gapsSeen, typicalGap, group, group2);
+    this.completeIn(this.spare, last, gap);
+  }
+
+  /** The wait entered with `ticket` ended after `gap` minutes. */
+  completeIn(ticket: PoolTicket, last: number, gap: number): void {
+    ticket.whole!.complete(last, gap);
+    ticket.bucket?.complete(last, gap);
+    ticket.group?.complete(last, gap);
+    ticket.group2?.complete(last, gap);
+  }
+
+  /** Fills `t` with the pools of an app at this stage and scale (creating them). */
+  private locate(t: PoolTicket, gapsSeen: number, typicalGap: number, group: number, group2: number): void {
     const s = this.stage(gapsSeen);
-    this.pool(s * 64 + 63).complete(last, gap);
-    if (gapsSeen > 0) this.pool(s * 64 + scaleBucket(typicalGap)).complete(last, gap);
-    if (s < this.groupStages) {
-      if (group >= 0) this.groupPool(group, s).complete(last, gap);
-      if (group2 >= 0) this.groupPool(-1 - group2, s).complete(last, gap);
-    }
+    t.stage = s;
+    t.gapsSeen = gapsSeen;
+    t.whole = this.pool(s * 64 + 63);
+    t.bucket = gapsSeen > 0 ? this.pool(s * 64 + scaleBucket(typicalGap)) : undefined;
+    const grouped = s < this.groupStages;
+    t.group = grouped && group >= 0 ? this.groupPool(group, s) : undefined;
+    t.group2 = grouped && group2 >= 0 ? this.groupPool(-1 - group2, s) : undefined;
   }
 
   /**
@@ -86,23 +108,32 @@ export class PooledGaps {
    * Read-only, and read before further calls: rebuilds reuse the buffers of replaced atoms.
    */
   prior(now: number, gapsSeen: number, typicalGap: number, group = -1, group2 = -1): GapAtoms {
-    const s = this.stage(gapsSeen);
-    let base = this.widePrior(now, gapsSeen, typicalGap);
-    if (s >= this.groupStages || (group < 0 && group2 < 0)) return base;
-    if (group2 >= 0) base = this.blend(-1 - group2, s, base, now);
-    if (group >= 0) base = this.blend(group, s, base, now);
+    const t = this.spare;
+    t.stage = this.stage(gapsSeen);
+    t.gapsSeen = gapsSeen;
+    t.whole = this.pools.get(t.stage * 64 + 63);
+    t.bucket = gapsSeen > 0 ? this.pools.get(t.stage * 64 + scaleBucket(typicalGap)) : undefined;
+    const grouped = t.stage < this.groupStages;
+    t.group = grouped && group >= 0 ? this.groupPools.get(group * 8 + t.stage) : undefined;
+    t.group2 = grouped && group2 >= 0 ? this.groupPools.get((-1 - group2) * 8 + t.stage) : undefined;
+    return this.priorOf(now, t);
+  }
+
+  /** `prior` for the app whose current wait was entered with `ticket` (same pools, no lookups). */
+  priorOf(now: number, ticket: PoolTicket): GapAtoms {
+    let base = this.widePrior(now, ticket);
+    if (ticket.stage >= this.groupStages) return base;
+    if (ticket.group2) base = this.blend(ticket.group2, base, now);
+    if (ticket.group) base = this.blend(ticket.group, base, now);
     return base;
   }
 
-  private widePrior(now: number, gapsSeen: number, typicalGap: number): GapAtoms {
-    const s = this.stage(gapsSeen);
-    if (gapsSeen > 0) {
-      const bucket = this.pools.get(s * 64 + scaleBucket(typicalGap));
-      if (bucket && bucket.total >= this.minPoolSize)
-        return bucket.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare);
-    }
-    for (let k = s; k >= 0; k--) {
-      const whole = this.pools.get(k * 64 + 63);
+  private widePrior(now: number, t: PoolTicket): GapAtoms {
+    const b = t.bucket;
+    if (t.gapsSeen > 0 && b && b.total >= this.minPoolSize)
+      return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare);
+    for (let k = t.stage; k >= 0; k--) {
+      const whole = k === t.stage ? t.whole : this.pools.get(k * 64 + 63);
       if (whole && whole.total >= this.minPoolSize)
         return whole.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare);
     }
@@ -110,20 +141,17 @@ export class PooledGaps {
   }
 
   /** (n·group + w·base)/(n + w), cached while neither side has been rebuilt. */
-  private blend(group: number, stage: number, base: GapAtoms, now: number): GapAtoms {
-    const key = group * 8 + stage;
-    const pool = this.groupPools.get(key);
-    if (!pool || pool.size() === 0) return base;
+  private blend(pool: GapPool, base: GapAtoms, now: number): GapAtoms {
+    if (pool.size() === 0) return base;
     // A group has few distinct gaps: exact 1-minute atoms keep a daily job's 1440 sharp.
     const own = pool.compact(now, this.range, this.groupRatio, this.dailyShare);
     const n = pool.builtSize;
     // A few blends per group and stage: its apps sit in a few scale buckets (bases).
-    let list = this.blends.get(key);
-    if (!list) {
-      list = [];
-      this.blends.set(key, list);
+    const list = pool.blends;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i]!;
+      if (b.own === own && b.base === base) return b.out;
     }
-    for (const b of list) if (b.own === own && b.base === base) return b.out;
     const w = this.groupWeight;
     // The entry replaced: one of an older build of the group, else round robin once full.
     let slot = list.findIndex((b) => b.own !== own);
@@ -161,11 +189,18 @@ export class PooledGaps {
   }
 }
 
-interface Blend {
-  own: GapAtoms;
-  base: GapAtoms;
-  n: number;
-  out: GapAtoms;
+/** The pools an app's current wait sits in (see `PooledGaps.enter`). */
+export interface PoolTicket {
+  stage: number;
+  gapsSeen: number;
+  whole: GapPool | undefined;
+  bucket: GapPool | undefined;
+  group: GapPool | undefined;
+  group2: GapPool | undefined;
+}
+
+export function newPoolTicket(): PoolTicket {
+  return { stage: 0, gapsSeen: 0, whole: undefined, bucket: undefined, group: undefined, group2: undefined };
 }
 
 /** Half-octave bucket of a gap scale (0…62). */
