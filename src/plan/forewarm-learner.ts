@@ -41,6 +41,11 @@ export interface LearnerOptions {
   refresh: number;
   /** Share of the prior taken from the pooled next/previous gap ratio (ratio-prior.ts); 0 = none. */
   ratio: number;
+  /**
+   * The prior's share below which it is left out of an app's mixture. Raising it (e.g. 0.05: apps
+   * with 20 or more gaps) is a speed knob: such apps' windows are then scanned over their own bins only.
+   */
+  negligible: number;
 }
 
 export const LEARNER_DEFAULTS: LearnerOptions = {
@@ -56,17 +61,15 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   settle: 16,
   refresh: 1.125,
   ratio: 0.5,
+  negligible: 1e-3,
 };
-
-/** The prior's share below which it is left out of an app's mixture. */
-const NEGLIGIBLE_PRIOR = 1e-3;
 
 export class ForewarmLearner {
   private readonly last: Float64Array;
   private readonly lastGap: Float64Array;
   private readonly dists: (IdleDistribution | undefined)[];
-  /** Per app: previous-gap class → distribution of the gap that followed. */
-  private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
+  /** Per (previous-gap class, app), key class × appCount + app: distribution of the gap that followed. */
+  private readonly byPrevious = new Map<number, IdleDistribution>();
   private readonly pool: PooledGaps;
   private readonly tickets: (PoolTicket | undefined)[];
   private readonly distOptions: IdleDistributionOptions;
@@ -86,7 +89,7 @@ export class ForewarmLearner {
   computed = 0;
 
   constructor(
-    appCount: number,
+    private readonly appCount: number,
     readonly o: LearnerOptions = LEARNER_DEFAULTS,
     private readonly user?: ArrayLike<number>,
     private readonly trigger?: ArrayLike<number>,
@@ -94,7 +97,6 @@ export class ForewarmLearner {
     this.last = new Float64Array(appCount).fill(Number.NaN);
     this.lastGap = new Float64Array(appCount).fill(Number.NaN);
     this.dists = new Array(appCount);
-    this.byPrevious = new Array(appCount);
     this.tickets = new Array(appCount);
     this.cachePw = new Float64Array(appCount);
     this.cacheKa = new Float64Array(appCount);
@@ -122,7 +124,7 @@ export class ForewarmLearner {
     // No change detection here: the unconditional histogram already forgets on a change.
     this.condOptions = { ...this.distOptions, changeRun: 0 };
     this.mixture.priorWeight = o.prior;
-    this.mixture.negligible = NEGLIGIBLE_PRIOR;
+    this.mixture.negligible = o.negligible;
     this.mixture.ratioShare = o.ratio;
     this.mixture.condWeight = o.cond;
   }
@@ -187,7 +189,7 @@ export class ForewarmLearner {
       }
     } else {
       const w = this.o.prior;
-      const prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.priorOf(minute, ticket) : undefined;
+      const prior = w / (own + w) >= this.o.negligible ? this.pool.priorOf(minute, ticket) : undefined;
       const mw = this.mixture;
       mw.own = dist;
       mw.pooled = prior;
@@ -195,7 +197,7 @@ export class ForewarmLearner {
         prior && this.o.ratio > 0
           ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms)
           : undefined;
-      mw.cond = cls >= 0 ? this.byPrevious[app]?.get(cls) : undefined;
+      mw.cond = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : undefined;
       mw.chooseInto(this.params, out);
     }
     this.cachePw[app] = out.pw;
@@ -219,16 +221,14 @@ export class ForewarmLearner {
   /** Records `gap` as the successor of the app's previous gap. */
   private observeAfter(app: number, before: number, gap: number): void {
     if (Number.isNaN(before)) return;
-    let map = this.byPrevious[app];
-    if (!map) {
-      map = new Map();
-      this.byPrevious[app] = map;
-    }
     const c = gapClass(before);
-    let d = map.get(c);
+    // Only classes ≥ 0 are ever looked up (a gap of 0 has class −∞).
+    if (!(c >= 0)) return;
+    const key = c * this.appCount + app;
+    let d = this.byPrevious.get(key);
     if (!d) {
       d = new IdleDistribution(this.condOptions);
-      map.set(c, d);
+      this.byPrevious.set(key, d);
     }
     d.add(gap);
   }

@@ -100,8 +100,9 @@ export class IdleDistribution {
   /** Weight of the next observation; effective samples = total weight / scale. */
   private scale = 1;
   private surpriseRun = 0;
-  private readonly recent: number[] = [];
-  private readonly recentWeight: number[] = [];
+  /** The current run of surprising gaps and their weights (allocated at the first one). */
+  private recent: number[] | undefined;
+  private recentWeight: number[] | undefined;
   /** Gaps observed (raw count). */
   observations = 0;
   /** Detected pattern changes. */
@@ -249,30 +250,36 @@ export class IdleDistribution {
       if (2 * gap > o.range) near += this.outOfRange;
     }
     // The run so far is the candidate new pattern: it must not vouch for its own members.
-    for (let i = 0; i < this.recent.length; i++) {
-      const r = this.recent[i]!;
-      if (gap > o.range ? r > o.range : r >= Math.ceil(gap / 2) && r <= 2 * gap)
-        near -= this.recentWeight[i]!;
+    let recent = this.recent;
+    let recentWeight = this.recentWeight;
+    const run = recent ? recent.length : 0;
+    for (let i = 0; i < run; i++) {
+      const r = recent![i]!;
+      if (gap > o.range ? r > o.range : r >= Math.ceil(gap / 2) && r <= 2 * gap) near -= recentWeight![i]!;
     }
     if (near / total >= o.surpriseMass) {
       this.surpriseRun = 0;
-      this.recent.length = 0;
-      this.recentWeight.length = 0;
+      if (recent) recent.length = 0;
+      if (recentWeight) recentWeight.length = 0;
       return;
     }
     this.surpriseRun++;
-    this.recent.push(gap);
-    this.recentWeight.push(this.scale);
+    if (!recent || !recentWeight) {
+      recent = this.recent = doubleArray();
+      recentWeight = this.recentWeight = doubleArray();
+    }
+    recent.push(gap);
+    recentWeight.push(this.scale);
     if (this.surpriseRun < o.changeRun) return;
     const before = this.scale;
     this.scale /= o.forget;
     // The run's gaps were added with the old weight; top them up to the new one.
     // (The last one is the gap being added now, which `add` puts with the new weight.)
-    for (let i = 0; i + 1 < this.recent.length; i++) this.put(this.recent[i]!, this.scale - before);
+    for (let i = 0; i + 1 < recent.length; i++) this.put(recent[i]!, this.scale - before);
     this.changes++;
     this.surpriseRun = 0;
-    this.recent.length = 0;
-    this.recentWeight.length = 0;
+    recent.length = 0;
+    recentWeight.length = 0;
     if (this.scale > RESCALE_AT) this.rescale();
   }
 
@@ -282,7 +289,8 @@ export class IdleDistribution {
     this.inRange /= s;
     this.outOfRange /= s;
     this.logWeighted /= s;
-    for (let i = 0; i < this.recentWeight.length; i++) this.recentWeight[i]! /= s;
+    const rw = this.recentWeight;
+    if (rw) for (let i = 0; i < rw.length; i++) rw[i]! /= s;
     this.scale = 1;
   }
 }
