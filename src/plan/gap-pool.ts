@@ -3,7 +3,7 @@
  * Kaplan–Meier estimate as compact atoms; plus the atom helpers the pools share (mixAtoms, spreading
  * the not-yet-seen mass). Pure: no clock, minutes are arguments.
  */
-import { emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
+import { doubleArray, emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
 import { OpenGaps } from "./open-gaps.js";
 import { insertAt, lowerBound, upperBound } from "./sorted.js";
 
@@ -21,10 +21,10 @@ const REBUILD_DIV = 8;
  * minutes where a gap completed, so empty minutes are skipped (same arithmetic, same order).
  */
 export class GapPool {
-  /** Completed gaps per minute, grown on demand up to the range. */
-  private counts = new Float64Array(64);
-  /** Minutes with a completed gap, ascending. */
-  private readonly distinct: number[] = [];
+  /** Minutes with a completed gap, ascending, and how many completed there (sparse: a dense array up
+   * to the longest gap cost 80 kB per pool and its growth). */
+  private readonly distinct: number[] = doubleArray();
+  private readonly counts: number[] = doubleArray();
   out = 0;
   total = 0;
   private maxGap = 0;
@@ -58,13 +58,12 @@ export class GapPool {
     this.open.leave(last);
     if (gap > this.range) this.out += 1;
     else {
-      if (gap >= this.counts.length) {
-        const grown = new Float64Array(Math.min(this.range + 1, Math.max(gap + 1, 2 * this.counts.length)));
-        grown.set(this.counts);
-        this.counts = grown;
+      const i = lowerBound(this.distinct, gap);
+      if (this.distinct[i] === gap) this.counts[i]! += 1;
+      else {
+        insertAt(this.distinct, i, gap);
+        insertAt(this.counts, i, 1);
       }
-      if (this.counts[gap] === 0) insertAt(this.distinct, lowerBound(this.distinct, gap), gap);
-      this.counts[gap]! += 1;
       if (gap > this.maxGap) this.maxGap = gap;
     }
     this.total += 1;
@@ -122,7 +121,7 @@ export class GapPool {
       for (; k < n && gaps[k]! <= hi; k++) {
         const g = gaps[k]!;
         const atRisk = completedAtLeast + openAtLeast[k + 1]!;
-        const d = c[g]!;
+        const d = c[k]!;
         completedAtLeast -= d;
         if (atRisk <= 0) continue;
         const p = (survival * d) / atRisk;
