@@ -25,6 +25,8 @@ export class PooledGaps {
   private readonly groupPools = new Map<number, GapPool>();
   private blendTurn = 0;
   private readonly spare = newPoolTicket();
+  /** `prior`'s lookups (without creating pools: never a ticket `locate` may trust). */
+  private readonly probe = newPoolTicket();
   private readonly fallback: GapAtoms;
 
   /**
@@ -91,10 +93,16 @@ export class PooledGaps {
   /** Fills `t` with the pools of an app at this stage and scale (creating them). */
   private locate(t: PoolTicket, gapsSeen: number, typicalGap: number, group: number, group2: number): void {
     const s = this.stage(gapsSeen);
-    t.stage = s;
+    const bucketKey = gapsSeen > 0 ? s * 64 + scaleBucket(typicalGap) : -1 - s;
     t.gapsSeen = gapsSeen;
+    // Same stage, scale and groups as the app's last wait (the usual case): same pools.
+    if (t.bucketKey === bucketKey && t.groupId === group && t.group2Id === group2) return;
+    t.bucketKey = bucketKey;
+    t.groupId = group;
+    t.group2Id = group2;
+    t.stage = s;
     t.whole = this.pool(s * 64 + 63);
-    t.bucket = gapsSeen > 0 ? this.pool(s * 64 + scaleBucket(typicalGap)) : undefined;
+    t.bucket = gapsSeen > 0 ? this.pool(bucketKey) : undefined;
     const grouped = s < this.groupStages;
     t.group = grouped && group >= 0 ? this.groupPool(group, s) : undefined;
     t.group2 = grouped && group2 >= 0 ? this.groupPool(-1 - group2, s) : undefined;
@@ -108,7 +116,7 @@ export class PooledGaps {
    * Read-only, and read before further calls: rebuilds reuse the buffers of replaced atoms.
    */
   prior(now: number, gapsSeen: number, typicalGap: number, group = -1, group2 = -1): GapAtoms {
-    const t = this.spare;
+    const t = this.probe;
     t.stage = this.stage(gapsSeen);
     t.gapsSeen = gapsSeen;
     t.whole = this.pools.get(t.stage * 64 + 63);
@@ -193,6 +201,10 @@ export class PooledGaps {
 export interface PoolTicket {
   stage: number;
   gapsSeen: number;
+  /** What the pools below were located for: stage·64 + scale bucket (−1 − stage without gaps), groups. */
+  bucketKey: number;
+  groupId: number;
+  group2Id: number;
   whole: GapPool | undefined;
   bucket: GapPool | undefined;
   group: GapPool | undefined;
@@ -200,7 +212,17 @@ export interface PoolTicket {
 }
 
 export function newPoolTicket(): PoolTicket {
-  return { stage: 0, gapsSeen: 0, whole: undefined, bucket: undefined, group: undefined, group2: undefined };
+  return {
+    stage: 0,
+    gapsSeen: 0,
+    bucketKey: Number.NaN,
+    groupId: Number.NaN,
+    group2Id: Number.NaN,
+    whole: undefined,
+    bucket: undefined,
+    group: undefined,
+    group2: undefined,
+  };
 }
 
 /** Half-octave bucket of a gap scale (0…62). */
