@@ -83,38 +83,73 @@ export class MixtureWindow {
     let j = 0;
     let k = 0;
     let c = 0;
+    // The next gap of each source (∞ once exhausted), advanced with its cursor.
+    let gr = nR > 0 ? r!.gap[0]! : INF;
+    let gp = nP > 0 ? p!.gap[0]! : INF;
+    let ga = nA > 0 ? aGap[0]! : INF;
+    let gc = nC > 0 ? cGap[0]! : INF;
     for (;;) {
-      const gr = j < nR ? r!.gap[j]! : INF;
-      const gp = k < nP ? p!.gap[k]! : INF;
       const gPrior = Math.min(gr, gp);
-      const ga = i < nA ? aGap[i]! : INF;
-      const gd = Math.min(ga, gPrior);
-      const gc = c < nC ? cGap[c]! : INF;
-      const g = Math.min(gc, gd);
-      if (g === INF) break;
+      let g: number;
       let prob: number;
-      let dv = 0;
-      if (gd === g) {
-        let pv = 0;
-        const priorHere = gPrior === g;
-        if (priorHere) {
-          if (gr === g && gp === g) pv = r!.prob[j++]! * wa + p!.prob[k++]! * wb;
-          else if (gr === g) pv = r!.prob[j++]! * wa;
-          else pv = r ? p!.prob[k++]! * wb : p!.prob[k++]!;
+      if (gPrior < ga && gPrior < gc) {
+        // Most atoms are the prior's alone (own and conditioned histograms have few bins).
+        g = gPrior;
+        let pv: number;
+        if (gr === gp) {
+          pv = r!.prob[j++]! * wa + p!.prob[k++]! * wb;
+          gr = j < nR ? r!.gap[j]! : INF;
+          gp = k < nP ? p!.gap[k]! : INF;
+        } else if (gr < gp) {
+          pv = r!.prob[j++]! * wa;
+          gr = j < nR ? r!.gap[j]! : INF;
+        } else {
+          pv = r ? p!.prob[k++]! * wb : p!.prob[k++]!;
+          gp = k < nP ? p!.gap[k]! : INF;
         }
-        if (ga === g) {
-          const aw = aW[i++]!;
-          if (alone) dv = aw / total;
-          else dv = priorHere ? aw * s1 + pv * s2 : aw * s1;
-        } else dv = pv * s2;
+        const dv = pv * s2;
+        if (!cd) prob = dv;
+        else if (condAlone) continue;
+        else prob = dv * s4;
+      } else {
+        const gd = Math.min(ga, gPrior);
+        g = Math.min(gc, gd);
+        if (g === INF) break;
+        let dv = 0;
+        if (gd === g) {
+          let pv = 0;
+          const priorHere = gPrior === g;
+          if (priorHere) {
+            if (gr === g && gp === g) {
+              pv = r!.prob[j++]! * wa + p!.prob[k++]! * wb;
+              gr = j < nR ? r!.gap[j]! : INF;
+              gp = k < nP ? p!.gap[k]! : INF;
+            } else if (gr === g) {
+              pv = r!.prob[j++]! * wa;
+              gr = j < nR ? r!.gap[j]! : INF;
+            } else {
+              pv = r ? p!.prob[k++]! * wb : p!.prob[k++]!;
+              gp = k < nP ? p!.gap[k]! : INF;
+            }
+          }
+          if (ga === g) {
+            const aw = aW[i++]!;
+            ga = i < nA ? aGap[i]! : INF;
+            if (alone) dv = aw / total;
+            else dv = priorHere ? aw * s1 + pv * s2 : aw * s1;
+          } else dv = pv * s2;
+        }
+        if (!cd) prob = dv;
+        else if (condAlone) {
+          // No weight behind the base: the conditioned histogram alone (toAtoms).
+          if (gc !== g) continue;
+          prob = cW[c++]! / condTotal;
+          gc = c < nC ? cGap[c]! : INF;
+        } else if (gc === g) {
+          prob = gd === g ? cW[c++]! * s3 + dv * s4 : cW[c++]! * s3;
+          gc = c < nC ? cGap[c]! : INF;
+        } else prob = dv * s4;
       }
-      if (!cd) prob = dv;
-      else if (condAlone) {
-        // No weight behind the base: the conditioned histogram alone (toAtoms).
-        if (gc !== g) continue;
-        prob = cW[c++]! / condTotal;
-      } else if (gc === g) prob = gd === g ? cW[c++]! * s3 + dv * s4 : cW[c++]! * s3;
-      else prob = dv * s4;
 
       const h = g;
       if (h < 1) continue;
