@@ -8,7 +8,8 @@
  * Speed (issue 7, ≥ 1M app-decisions/s): the window is recomputed only when it may have changed. An
  * app with `settle` or more gaps keeps its last window while its gaps land inside it, the previous-gap
  * class is the same and it has not seen `refresh`× more gaps since; an app with no history takes the
- * window memoised on its (shared, immutable) prior.
+ * window memoised on its (shared, immutable) prior. A recomputed window scans the mixture's sources in
+ * one pass (mixture-window.ts); each app keeps a ticket of the pools its wait sits in (pooled-gaps.ts).
  */
 import {
   emptyAtoms,
