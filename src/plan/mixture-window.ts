@@ -4,10 +4,11 @@
  * histogram conditioned on the previous gap — and the window is chooseWindowInto over the result.
  * Materialising each mixture costs three merges and three writes of ~150 atoms per decision; this walks
  * the sources once with four cursors and feeds each merged atom straight into the window scan.
+ * (The ratio prior is a source, not a cached mix: (previous gap, prior) pairs repeat too rarely.)
  *
  * Exact: every probability is computed with the same floating-point operations, in the same order, as
  * IdleDistribution.mixInto / shrinkTowards, mixAtoms and chooseWindowInto (idleSoFar = 0) would, so
- * windows are identical to the digit (test/plan/mixture-window.test.ts checks it on random sources).
+ * windows are identical to the digit (test/plan/fast-paths.test.ts checks it on random sources).
  */
 import type { GapAtoms, IdleDistribution } from "./idle-distribution.js";
 import type { WindowChoice, WindowParams } from "./window-policy.js";
