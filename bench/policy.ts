@@ -19,8 +19,12 @@ const POLICIES = [
   "forewarm:price=1",
   "forewarm:price=1,cond=0,ratio=0",
   "forewarm:price=1,users=0,cond=0,ratio=0",
+  // The fast variant (issue 7): no previous-gap conditioning, no ratio prior, user pools in stages 0–1.
+  "forewarm:price=1,cond=0,ratio=0,groupStages=2",
 ];
-const ROUNDS = 3;
+/** The default forewarm and the fast variant, checked against the target. */
+const CHECKED = ["forewarm:price=1", "forewarm:price=1,cond=0,ratio=0,groupStages=2"];
+const ROUNDS = 5;
 const TARGET = 1_000_000;
 
 function projectRoot(): string {
@@ -38,29 +42,38 @@ const context = policyContext(loaded, trace);
 console.log(`trace: ${file}`);
 console.log(`apps ${trace.appNames.length}, busy minutes (= decisions per policy) ${decisions}`);
 
-const rate = new Map<string, number>();
-for (const text of POLICIES) {
-  const spec = parsePolicySpec(text);
-  let best = Number.POSITIVE_INFINITY;
-  let cold = 0;
-  for (let r = 0; r < ROUNDS; r++) {
+// Rounds are interleaved (every policy once per round) so that load from other work on the machine
+// hits all policies alike; the best round of each is kept.
+const best = new Map<string, number>();
+const cold = new Map<string, number>();
+for (let r = 0; r < ROUNDS; r++) {
+  for (const text of POLICIES) {
+    const spec = parsePolicySpec(text);
     const start = performance.now();
     const [score] = runM1(trace, [
       { label: spec.label, policy: spec.definition.create(spec.params, context) },
     ]);
-    best = Math.min(best, performance.now() - start);
-    cold = score!.coldStarts;
+    const ms = performance.now() - start;
+    best.set(text, Math.min(best.get(text) ?? Number.POSITIVE_INFINITY, ms));
+    cold.set(text, score!.coldStarts);
   }
-  rate.set(text, decisions / (best / 1000));
+}
+const width = Math.max(...POLICIES.map((p) => p.length)) + 1;
+const rate = new Map<string, number>();
+for (const text of POLICIES) {
+  const ms = best.get(text)!;
+  rate.set(text, decisions / (ms / 1000));
   console.log(
-    `${text.padEnd(24)} ${(best / 1000).toFixed(3).padStart(7)} s  ${Math.round(rate.get(text)!).toLocaleString("en-US").padStart(11)} decisions/s  cold ${cold}`,
+    `${text.padEnd(width)} ${(ms / 1000).toFixed(3).padStart(7)} s  ${Math.round(rate.get(text)!).toLocaleString("en-US").padStart(11)} decisions/s  cold ${cold.get(text)}`,
   );
 }
 const hybrid = rate.get("hybrid")!;
 for (const text of POLICIES) {
-  console.log(`${text.padEnd(24)} ${(rate.get(text)! / hybrid).toFixed(2)}× hybrid's rate`);
+  console.log(`${text.padEnd(width)} ${(rate.get(text)! / hybrid).toFixed(2)}× hybrid's rate`);
 }
-const fw = rate.get("forewarm:price=1")!;
-console.log(
-  `forewarm ${fw >= TARGET ? "meets" : "misses"} the ${TARGET.toLocaleString("en-US")} decisions/s target`,
-);
+for (const text of CHECKED) {
+  const r = rate.get(text)!;
+  console.log(
+    `${text} ${r >= TARGET ? "meets" : "misses"} the ${TARGET.toLocaleString("en-US")} decisions/s target (${(r / TARGET).toFixed(2)}×)`,
+  );
+}

@@ -8,7 +8,8 @@
  * Speed (issue 7, ≥ 1M app-decisions/s): the window is recomputed only when it may have changed. An
  * app with `settle` or more gaps keeps its last window while its gaps land inside it, the previous-gap
  * class is the same and it has not seen `refresh`× more gaps since; an app with no history takes the
- * window memoised on its (shared, immutable) prior.
+ * window memoised on its (shared, immutable) prior. A recomputed window scans the mixture's sources in
+ * one pass (mixture-window.ts); each app keeps a ticket of the pools its wait sits in (pooled-gaps.ts).
  */
 import {
   emptyAtoms,
@@ -17,7 +18,8 @@ import {
   IdleDistribution,
   type IdleDistributionOptions,
 } from "./idle-distribution.js";
-import { mixAtoms, PooledGaps } from "./pooled-gaps.js";
+import { MixtureWindow } from "./mixture-window.js";
+import { newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
 import { chooseWindowInto, type WindowChoice, type WindowParams } from "./window-policy.js";
 
@@ -40,6 +42,11 @@ export interface LearnerOptions {
   refresh: number;
   /** Share of the prior taken from the pooled next/previous gap ratio (ratio-prior.ts); 0 = none. */
   ratio: number;
+  /**
+   * The prior's share below which it is left out of an app's mixture. Raising it (e.g. 0.05: apps
+   * with 20 or more gaps) is a speed knob: such apps' windows are then scanned over their own bins only.
+   */
+  negligible: number;
 }
 
 export const LEARNER_DEFAULTS: LearnerOptions = {
@@ -55,24 +62,21 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   settle: 16,
   refresh: 1.125,
   ratio: 0.5,
+  negligible: 1e-3,
 };
-
-/** The prior's share below which it is left out of an app's mixture. */
-const NEGLIGIBLE_PRIOR = 1e-3;
 
 export class ForewarmLearner {
   private readonly last: Float64Array;
   private readonly lastGap: Float64Array;
   private readonly dists: (IdleDistribution | undefined)[];
-  /** Per app: previous-gap class → distribution of the gap that followed. */
-  private readonly byPrevious: (Map<number, IdleDistribution> | undefined)[];
+  /** Per (previous-gap class, app), key class × appCount + app: distribution of the gap that followed. */
+  private readonly byPrevious = new Map<number, IdleDistribution>();
   private readonly pool: PooledGaps;
+  private readonly tickets: (PoolTicket | undefined)[];
   private readonly distOptions: IdleDistributionOptions;
   private readonly condOptions: IdleDistributionOptions;
-  private readonly mixed: GapAtoms = emptyAtoms(256);
-  private readonly conditioned: GapAtoms = emptyAtoms(256);
   private readonly ratioAtoms: GapAtoms = emptyAtoms(128);
-  private readonly priorAtoms: GapAtoms = emptyAtoms(256);
+  private readonly mixture = new MixtureWindow();
   private readonly ratios: RatioPrior;
   private readonly params: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
   // The cached window of each app and what it was computed from.
@@ -86,7 +90,7 @@ export class ForewarmLearner {
   computed = 0;
 
   constructor(
-    appCount: number,
+    private readonly appCount: number,
     readonly o: LearnerOptions = LEARNER_DEFAULTS,
     private readonly user?: ArrayLike<number>,
     private readonly trigger?: ArrayLike<number>,
@@ -94,7 +98,7 @@ export class ForewarmLearner {
     this.last = new Float64Array(appCount).fill(Number.NaN);
     this.lastGap = new Float64Array(appCount).fill(Number.NaN);
     this.dists = new Array(appCount);
-    this.byPrevious = new Array(appCount);
+    this.tickets = new Array(appCount);
     this.cachePw = new Float64Array(appCount);
     this.cacheKa = new Float64Array(appCount);
     this.cachePrice = new Float64Array(appCount).fill(Number.NaN);
@@ -120,6 +124,10 @@ export class ForewarmLearner {
     };
     // No change detection here: the unconditional histogram already forgets on a change.
     this.condOptions = { ...this.distOptions, changeRun: 0 };
+    this.mixture.priorWeight = o.prior;
+    this.mixture.negligible = o.negligible;
+    this.mixture.ratioShare = o.ratio;
+    this.mixture.condWeight = o.cond;
   }
 
   /**
@@ -142,7 +150,7 @@ export class ForewarmLearner {
       const gap = minute - prev;
       const pw = this.cachePw[app]!;
       hit = pw < gap && gap <= pw + this.cacheKa[app]!;
-      this.pool.complete(dist.observations, dist.typicalGap(), prev, gap, u, g);
+      this.pool.completeIn(this.ticketOf(app), prev, gap);
       const before = this.lastGap[app]!;
       if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dist.observations, before, gap);
       dist.add(gap);
@@ -151,7 +159,8 @@ export class ForewarmLearner {
     }
     const obs = dist.observations;
     const typical = dist.typicalGap();
-    this.pool.enter(obs, typical, minute, u, g);
+    const ticket = this.ticketOf(app);
+    this.pool.enter(obs, typical, minute, u, g, ticket);
     const cls = this.o.cond > 0 && !Number.isNaN(this.lastGap[app]!) ? gapClass(this.lastGap[app]!) : -1;
     if (
       hit &&
@@ -170,7 +179,7 @@ export class ForewarmLearner {
     const own = dist.effectiveSamples();
     if (obs === 0) {
       // Nothing of its own: the window is the prior's, memoised on the (immutable) prior object.
-      const prior = this.pool.prior(minute, 0, typical, u, g);
+      const prior = this.pool.priorOf(minute, ticket);
       const m = this.memo.get(prior);
       if (m && m.price === price) {
         out.pw = m.pw;
@@ -181,17 +190,16 @@ export class ForewarmLearner {
       }
     } else {
       const w = this.o.prior;
-      let prior = w / (own + w) >= NEGLIGIBLE_PRIOR ? this.pool.prior(minute, obs, typical, u, g) : undefined;
-      if (prior && this.o.ratio > 0) {
-        const r = this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms);
-        if (r) prior = mixAtoms(r, this.o.ratio, prior, 1 - this.o.ratio, this.priorAtoms);
-      }
-      let d = dist.mixInto(this.mixed, prior, w, NEGLIGIBLE_PRIOR);
-      if (cls >= 0) {
-        const cond = this.byPrevious[app]?.get(cls);
-        if (cond) d = cond.shrinkTowards(this.conditioned, d, this.o.cond);
-      }
-      chooseWindowInto(d, 0, this.params, out);
+      const prior = w / (own + w) >= this.o.negligible ? this.pool.priorOf(minute, ticket) : undefined;
+      const mw = this.mixture;
+      mw.own = dist;
+      mw.pooled = prior;
+      mw.ratio =
+        prior && this.o.ratio > 0
+          ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms)
+          : undefined;
+      mw.cond = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : undefined;
+      mw.chooseInto(this.params, out);
     }
     this.cachePw[app] = out.pw;
     this.cacheKa[app] = out.ka;
@@ -201,19 +209,27 @@ export class ForewarmLearner {
     return out;
   }
 
+  /** The pools the app's current wait sits in (one ticket per app, reused). */
+  private ticketOf(app: number): PoolTicket {
+    let t = this.tickets[app];
+    if (!t) {
+      t = newPoolTicket();
+      this.tickets[app] = t;
+    }
+    return t;
+  }
+
   /** Records `gap` as the successor of the app's previous gap. */
   private observeAfter(app: number, before: number, gap: number): void {
     if (Number.isNaN(before)) return;
-    let map = this.byPrevious[app];
-    if (!map) {
-      map = new Map();
-      this.byPrevious[app] = map;
-    }
     const c = gapClass(before);
-    let d = map.get(c);
+    // Only classes ≥ 0 are ever looked up (a gap of 0 has class −∞).
+    if (!(c >= 0)) return;
+    const key = c * this.appCount + app;
+    let d = this.byPrevious.get(key);
     if (!d) {
       d = new IdleDistribution(this.condOptions);
-      map.set(c, d);
+      this.byPrevious.set(key, d);
     }
     d.add(gap);
   }

@@ -8,6 +8,8 @@
  * range costs nothing and window choice runs over the populated bins only.
  */
 
+import { insertAt, lowerBound } from "./sorted.js";
+
 /** A distribution of the gap as point masses (atoms) plus the mass beyond them (out of range or never). */
 export interface GapAtoms {
   size: number;
@@ -70,6 +72,17 @@ export const IDLE_DISTRIBUTION_DEFAULTS: IdleDistributionOptions = {
   minSamplesForChange: 8,
 };
 
+/**
+ * An empty array that V8 keeps as unboxed doubles (elements kind PACKED_DOUBLE) even while it holds
+ * whole numbers: every histogram then has the same kind, and the hot loops that read them (the
+ * mixture window, sorted.ts) stay monomorphic.
+ */
+export function doubleArray(): number[] {
+  const a = [0.5];
+  a.length = 0;
+  return a;
+}
+
 /** Renormalise weights when the running scale gets this large (keeps floats far from overflow). */
 const RESCALE_AT = 1e100;
 
@@ -78,8 +91,8 @@ const RESCALE_AT = 1e100;
  * (1 − decay) at each gap, the next gap's weight grows by 1/(1 − decay); probabilities are ratios.
  */
 export class IdleDistribution {
-  private gaps: number[] = [];
-  private weights: number[] = [];
+  private readonly gaps: number[] = doubleArray();
+  private readonly weights: number[] = doubleArray();
   private inRange = 0;
   private outOfRange = 0;
   /** Σ weight × log(gap), for the typical (geometric mean) gap. */
@@ -87,8 +100,9 @@ export class IdleDistribution {
   /** Weight of the next observation; effective samples = total weight / scale. */
   private scale = 1;
   private surpriseRun = 0;
-  private readonly recent: number[] = [];
-  private readonly recentWeight: number[] = [];
+  /** The current run of surprising gaps and their weights (allocated at the first one). */
+  private recent: number[] | undefined;
+  private recentWeight: number[] | undefined;
   /** Gaps observed (raw count). */
   observations = 0;
   /** Detected pattern changes. */
@@ -105,6 +119,25 @@ export class IdleDistribution {
   typicalGap(): number {
     const total = this.inRange + this.outOfRange;
     return total > 0 ? Math.exp(this.logWeighted / total) : Number.NaN;
+  }
+
+  /** Total (scaled) weight: probabilities are weight / total. */
+  totalWeight(): number {
+    return this.inRange + this.outOfRange;
+  }
+
+  /** Weight the next observation gets (effective samples = total weight / scale). */
+  scaleNow(): number {
+    return this.scale;
+  }
+
+  /** Populated bins (ascending gaps) and their scaled weights; read-only outside (mixture-window.ts). */
+  get gapList(): readonly number[] {
+    return this.gaps;
+  }
+
+  get weightList(): readonly number[] {
+    return this.weights;
   }
 
   /** Distinct populated bins. */
@@ -193,8 +226,8 @@ export class IdleDistribution {
     const i = lowerBound(this.gaps, gap);
     if (this.gaps[i] === gap) this.weights[i]! += weight;
     else {
-      this.gaps.splice(i, 0, gap);
-      this.weights.splice(i, 0, weight);
+      insertAt(this.gaps, i, gap);
+      insertAt(this.weights, i, weight);
     }
   }
 
@@ -217,30 +250,36 @@ export class IdleDistribution {
       if (2 * gap > o.range) near += this.outOfRange;
     }
     // The run so far is the candidate new pattern: it must not vouch for its own members.
-    for (let i = 0; i < this.recent.length; i++) {
-      const r = this.recent[i]!;
-      if (gap > o.range ? r > o.range : r >= Math.ceil(gap / 2) && r <= 2 * gap)
-        near -= this.recentWeight[i]!;
+    let recent = this.recent;
+    let recentWeight = this.recentWeight;
+    const run = recent ? recent.length : 0;
+    for (let i = 0; i < run; i++) {
+      const r = recent![i]!;
+      if (gap > o.range ? r > o.range : r >= Math.ceil(gap / 2) && r <= 2 * gap) near -= recentWeight![i]!;
     }
     if (near / total >= o.surpriseMass) {
       this.surpriseRun = 0;
-      this.recent.length = 0;
-      this.recentWeight.length = 0;
+      if (recent) recent.length = 0;
+      if (recentWeight) recentWeight.length = 0;
       return;
     }
     this.surpriseRun++;
-    this.recent.push(gap);
-    this.recentWeight.push(this.scale);
+    if (!recent || !recentWeight) {
+      recent = this.recent = doubleArray();
+      recentWeight = this.recentWeight = doubleArray();
+    }
+    recent.push(gap);
+    recentWeight.push(this.scale);
     if (this.surpriseRun < o.changeRun) return;
     const before = this.scale;
     this.scale /= o.forget;
     // The run's gaps were added with the old weight; top them up to the new one.
     // (The last one is the gap being added now, which `add` puts with the new weight.)
-    for (let i = 0; i + 1 < this.recent.length; i++) this.put(this.recent[i]!, this.scale - before);
+    for (let i = 0; i + 1 < recent.length; i++) this.put(recent[i]!, this.scale - before);
     this.changes++;
     this.surpriseRun = 0;
-    this.recent.length = 0;
-    this.recentWeight.length = 0;
+    recent.length = 0;
+    recentWeight.length = 0;
     if (this.scale > RESCALE_AT) this.rescale();
   }
 
@@ -250,20 +289,10 @@ export class IdleDistribution {
     this.inRange /= s;
     this.outOfRange /= s;
     this.logWeighted /= s;
-    for (let i = 0; i < this.recentWeight.length; i++) this.recentWeight[i]! /= s;
+    const rw = this.recentWeight;
+    if (rw) for (let i = 0; i < rw.length; i++) rw[i]! /= s;
     this.scale = 1;
   }
-}
-
-function lowerBound(sorted: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

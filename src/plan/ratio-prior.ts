@@ -21,14 +21,18 @@ class RatioHistogram {
   /** Compact groups: centre bin (fractional) and mass share. */
   centre = new Float64Array(0);
   mass = new Float64Array(0);
+  /** 2^(centre's log2 ratio) of each group: the pow is paid once per rebuild, not per prior. */
+  factor = new Float64Array(0);
   size = 0;
+  /** Bumped on every rebuild (callers may cache what they derived from the groups). */
+  version = 0;
 
   add(ratioBin: number): void {
     this.counts[ratioBin]! += 1;
     this.total += 1;
   }
 
-  groups(): { centre: Float64Array; mass: Float64Array; size: number } {
+  groups(): { factor: Float64Array; mass: Float64Array; size: number } {
     if (this.total >= this.builtTotal * 1.125 + 8 || this.builtTotal === 0) this.rebuild();
     return this;
   }
@@ -69,8 +73,12 @@ class RatioHistogram {
     }
     this.centre = Float64Array.from(centre);
     this.mass = Float64Array.from(mass);
+    this.factor = new Float64Array(centre.length);
+    const zero = PER_OCTAVE * OCTAVES;
+    for (let i = 0; i < centre.length; i++) this.factor[i] = 2 ** ((centre[i]! - zero) / PER_OCTAVE);
     this.size = centre.length;
     this.builtTotal = t;
+    this.version++;
   }
 }
 
@@ -113,9 +121,8 @@ export class RatioPrior {
     reserveAtoms(out, g.size);
     out.size = 0;
     out.tail = 0;
-    const zero = PER_OCTAVE * OCTAVES;
     for (let i = 0; i < g.size; i++) {
-      const gap = Math.max(1, Math.round(previous * 2 ** ((g.centre[i]! - zero) / PER_OCTAVE)));
+      const gap = Math.max(1, Math.round(previous * g.factor[i]!));
       const p = g.mass[i]!;
       if (gap > this.range) out.tail += p;
       else if (out.size > 0 && out.gap[out.size - 1] === gap) out.prob[out.size - 1]! += p;

@@ -17,7 +17,8 @@ import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition }
  *   alternating or bursty pattern apart (0 = renewal only);
  * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
  *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
- *   daily: share of the not-yet-seen mass put at one day; settle, refresh: window caching.
+ *   daily: share of the not-yet-seen mass put at one day; settle, refresh: window caching; negligible:
+ *   the prior's share below which an app's own gaps are used alone (1e-3; larger is faster).
  */
 export interface ForewarmParams {
   price: number;
@@ -48,6 +49,8 @@ export interface ForewarmParams {
   refresh: number;
   /** Share of the prior from the pooled next/previous gap ratio (timers settle after a gap or two). */
   ratio: number;
+  /** The prior's share below which an app's own gaps are used alone (a speed knob; forewarm-learner.ts). */
+  negligible: number;
 }
 
 export const FOREWARM_DEFAULTS: ForewarmParams = {
@@ -70,6 +73,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   settle: LEARNER_DEFAULTS.settle,
   refresh: LEARNER_DEFAULTS.refresh,
   ratio: LEARNER_DEFAULTS.ratio,
+  negligible: LEARNER_DEFAULTS.negligible,
 };
 
 type ForewarmContext = PolicyContext;
@@ -88,6 +92,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     settle: p.settle,
     refresh: p.refresh,
     ratio: p.ratio,
+    negligible: p.negligible,
   };
   return new ForewarmLearner(
     context.appCount,
