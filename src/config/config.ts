@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { LEARNER_DEFAULTS } from "../plan/forewarm-learner.js";
 
 const Resources = Type.Object(
   {
@@ -128,20 +129,7 @@ export const ConfigSchema = Type.Object(
             /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */
             learner: Type.Object(
               Object.fromEntries(
-                [
-                  "range",
-                  "decay",
-                  "prior",
-                  "cond",
-                  "changeRun",
-                  "forget",
-                  "groupStages",
-                  "groupWeight",
-                  "daily",
-                  "settle",
-                  "refresh",
-                  "ratio",
-                ].map((k) => [k, Type.Optional(Type.Number({ minimum: 0 }))]),
+                Object.keys(LEARNER_DEFAULTS).map((k) => [k, Type.Optional(Type.Number({ minimum: 0 }))]),
               ),
               { additionalProperties: false, default: {} },
             ),
