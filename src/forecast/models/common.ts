@@ -149,3 +149,19 @@ export function jitteredQuantile(cdf: CountCdf, q: number, guess: number): numbe
   const mass = cdf(c) - below;
   return mass > 0 ? Math.max(0, c - 0.5 + (q - below) / mass) : c;
 }
+
+/**
+ * The central interval at `level` of jittered quantiles, as whole counts: the counts whose cells' centres
+ * it holds (the same counts, so the same coverage, without bounds like 3.4 a planner would round up).
+ */
+export function countInterval(
+  cdf: CountCdf,
+  level: number,
+  guessLower: number,
+  guessUpper: number,
+): { lower: number; upper: number } {
+  const t = (1 - level) / 2;
+  const lower = Math.ceil(jitteredQuantile(cdf, t, guessLower) - 1e-9);
+  const upper = Math.floor(jitteredQuantile(cdf, 1 - t, guessUpper) + 1e-9);
+  return { lower, upper: Math.max(lower, upper) };
+}

@@ -4,7 +4,7 @@ import { normalQuantile, quantileSorted } from "../stats.js";
 import {
   buildForecast,
   concurrencyRatio,
-  jitteredQuantile,
+  countInterval,
   type MinutePoint,
   sampleConfidence,
   validArrivals,
@@ -19,14 +19,16 @@ export interface CycleNaiveOptions {
   minPeriod: number;
   /** Longest period searched (also at most a quarter of the window, so ≥ 4 cycles back the estimate). */
   maxPeriod: number;
-  /** The forecast aggregates the values at the same phase in this many latest cycles. */
-  cycles: number;
+  /**
+   * The forecast aggregates the values at the same phase in the latest k cycles, k the one of these with
+   * the least in-sample one-cycle-ahead absolute error: few cycles follow a phase shift sooner, more
+   * cycles average out count noise.
+   */
+  cycles: number[];
   /** "median" minimises absolute error (MASE); "mean" gives the expected count. */
   aggregate: "median" | "mean";
   /** Family-wise false-alarm rate of the autocorrelation test over all lags searched. */
   alpha: number;
-  /** The shortest peak within this share of the strongest is taken (a period's multiples peak too). */
-  harmonicShare: number;
   /** Without a significant period: forecast the recent window's distribution (true) or throw (false). */
   fallback: boolean;
 }
@@ -35,10 +37,9 @@ export const CYCLE_DEFAULTS: CycleNaiveOptions = {
   windowMinutes: 720,
   minPeriod: 2,
   maxPeriod: 120,
-  cycles: 3,
+  cycles: [1, 3, 5, 9, 15],
   aggregate: "median",
   alpha: 0.01,
-  harmonicShare: 0.9,
   fallback: true,
 };
 
@@ -75,9 +76,11 @@ export function autocorrelation(y: ArrayLike<number>, maxLag: number): Float64Ar
 
 /**
  * The dominant short period of a (recent) series, or null. A lag counts when its autocorrelation is a
- * local peak, exceeds the white-noise bound z/√(n − k) (z Bonferroni-corrected over the lags searched),
- * and exceeds the lag-1 value: only then does "same phase one cycle ago" predict better than "the
- * minute before", which rules out trends and slow drifts whose autocorrelation is high at every lag.
+ * local peak, exceeds the white-noise bound z/√(n − k), and exceeds the lag-1 value by z·√(2/(n − k))
+ * (z Bonferroni-corrected over the lags searched): only then does "same phase one cycle ago" predict
+ * better than "the minute before", which rules out trends and slow drifts whose autocorrelation is high
+ * at every lag. A period's multiples peak as high as the period itself, so the best lag gives way to its
+ * shortest divisor that also counts and is lower by no more than noise (the same bound).
  */
 export function detectCycle(
   y: ArrayLike<number>,
@@ -87,24 +90,28 @@ export function detectCycle(
   const maxLag = Math.min(o.maxPeriod, Math.floor(n / 4));
   if (maxLag < o.minPeriod) return null;
   const r = autocorrelation(y, maxLag + 1);
-  const lags = maxLag - o.minPeriod + 1;
-  const z = normalQuantile(1 - o.alpha / (2 * lags));
-  const peaks: number[] = [];
-  for (let k = o.minPeriod; k <= maxLag; k++) {
-    const rk = r[k]!;
-    const isPeak = rk >= r[k - 1]! && (k + 1 >= r.length || rk >= r[k + 1]!);
-    if (isPeak && rk > r[1]! && rk > z / Math.sqrt(n - k)) peaks.push(k);
-  }
-  if (peaks.length === 0) return null;
+  const z = normalQuantile(1 - o.alpha / (2 * (maxLag - o.minPeriod + 1)));
+  const noise = (k: number) => z * Math.sqrt(2 / (n - k));
+  const counts = (k: number) => r[k]! > z / Math.sqrt(n - k) && r[k]! > r[1]! + noise(k);
   let best = 0;
-  for (const k of peaks) best = Math.max(best, r[k]!);
-  const period = peaks.find((k) => r[k]! >= o.harmonicShare * best)!;
+  for (let k = o.minPeriod; k <= maxLag; k++) {
+    const isPeak = r[k]! >= r[k - 1]! && r[k]! >= r[k + 1]!;
+    if (isPeak && counts(k) && (best === 0 || r[k]! > r[best]!)) best = k;
+  }
+  if (best === 0) return null;
+  let period = best;
+  for (let d = o.minPeriod; d < best; d++) {
+    if (best % d === 0 && counts(d) && r[d]! >= r[best]! - noise(best)) {
+      period = d;
+      break;
+    }
+  }
   return { period, acf: r[period]!, acf1: r[1]! };
 }
 
 /**
  * Seasonal naive with a learned short period, anchored at the latest data: ŷ(t) aggregates the values at
- * t's phase in the last `cycles` cycles of the history. For timers whose per-minute counts repeat every
+ * t's phase in the last k cycles of the history (k learned, see `cycles`). For timers whose per-minute counts repeat every
  * few minutes (an 80-second timer: 3 arrivals per 4 minutes) and whose phase drifts: a few cycles after
  * a shift the forecast has forgotten it. The predictive distribution is the forecast plus the in-sample
  * errors of the same forecast made `s` cycles ahead (s as for the minute forecast), so intervals widen
@@ -119,12 +126,13 @@ export class CycleNaiveForecaster implements Forecaster {
   }
 
   fit(h: SeriesHistory): FittedModel {
-    const y = validArrivals(h, 1);
+    // An empty history is no error: it forecasts zero arrivals (the fallback of an empty window).
+    const y = validArrivals(h, 0);
     const recent = y.subarray(Math.max(0, y.length - this.o.windowMinutes));
     const cycle = detectCycle(recent, this.o);
     if (!cycle && !this.o.fallback) throw new Error("no significant period");
     return cycle
-      ? new CycleModel(h, y, recent.length, cycle, this.o, concurrencyRatio(h))
+      ? new CycleModel(h, y, recent.length, cycle, this.o.aggregate, this.o.cycles, concurrencyRatio(h))
       : new RecentMarginalModel(h, recent, concurrencyRatio(h));
   }
 }
@@ -138,16 +146,17 @@ function aggregate(values: number[], how: CycleNaiveOptions["aggregate"]): numbe
 
 /** A point read from a forecast value and an ascending sample of errors around it. */
 function pointFrom(v: number, sortedErrors: Float64Array, level: number): MinutePoint {
-  const t = (1 - level) / 2;
   const cdf: CountCdf = empiricalCountCdf(sortedErrors, v);
-  const has = sortedErrors.length > 0;
-  const lo = has ? jitteredQuantile(cdf, t, v + quantileSorted(sortedErrors, t)) : v;
-  const up = has ? jitteredQuantile(cdf, 1 - t, v + quantileSorted(sortedErrors, 1 - t)) : v;
-  return { expected: v, lower: Math.min(v, lo), upper: Math.max(v, up), pAny: 1 - cdf(0), cdf };
+  const t = (1 - level) / 2;
+  const guess = (q: number) => v + (sortedErrors.length ? quantileSorted(sortedErrors, q) : 0);
+  const { lower, upper } = countInterval(cdf, level, guess(t), guess(1 - t));
+  return { expected: v, lower: Math.min(v, lower), upper: Math.max(v, upper), pAny: 1 - cdf(0), cdf };
 }
 
-class CycleModel implements FittedModel {
+export class CycleModel implements FittedModel {
   readonly model = "cycle";
+  /** Cycles aggregated per forecast. */
+  readonly k: number;
   /** Sorted in-sample errors by lead in cycles (computed on demand: predict is called per level). */
   private readonly errors = new Map<number, Float64Array>();
   constructor(
@@ -155,32 +164,50 @@ class CycleModel implements FittedModel {
     private readonly y: Float64Array,
     private readonly window: number,
     readonly cycle: DetectedCycle,
-    private readonly o: CycleNaiveOptions,
+    private readonly how: CycleNaiveOptions["aggregate"],
+    candidates: number[],
     private readonly concRatio: number,
-  ) {}
+  ) {
+    this.k = candidates[0] ?? 1;
+    let best = Number.POSITIVE_INFINITY;
+    for (const k of candidates) {
+      const e = this.inSampleErrors(1, k);
+      let ae = 0;
+      for (const v of e) ae += Math.abs(v);
+      if (e.length > 0 && ae / e.length < best) {
+        best = ae / e.length;
+        this.k = k;
+      }
+    }
+  }
 
-  /** The forecast of index i from the cycles starting `s` cycles back (null: none in the history). */
-  private forecastAt(i: number, s: number): number | null {
+  /** The forecast of index i from k cycles starting `s` cycles back (null: none in the history). */
+  private forecastAt(i: number, s: number, k = this.k): number | null {
     const p = this.cycle.period;
     const vals: number[] = [];
-    for (let m = s; m < s + this.o.cycles; m++) {
+    for (let m = s; m < s + k; m++) {
       const j = i - m * p;
       if (j >= 0 && j < this.y.length) vals.push(this.y[j]!);
     }
-    return vals.length ? aggregate(vals, this.o.aggregate) : null;
+    return vals.length ? aggregate(vals, this.how) : null;
   }
 
-  /** In-sample errors y(t) − ŷ(t) at lead `s` over the window; leads without enough fall back to shorter. */
+  /** y(t) − ŷ(t) over the window, ŷ from k cycles `s` cycles back (targets with s cycles of history). */
+  private inSampleErrors(s: number, k: number): number[] {
+    const n = this.y.length;
+    const out: number[] = [];
+    for (let t = Math.max(n - this.window, s * this.cycle.period); t < n; t++) {
+      const f = this.forecastAt(t, s, k);
+      if (f !== null) out.push(this.y[t]! - f);
+    }
+    return out;
+  }
+
+  /** Sorted in-sample errors at lead `s` cycles; leads with too few fall back to shorter ones. */
   private errorsAt(s: number): Float64Array {
     const cached = this.errors.get(s);
     if (cached) return cached;
-    const n = this.y.length;
-    const out: number[] = [];
-    const needBack = (s + this.o.cycles - 1) * this.cycle.period;
-    for (let t = Math.max(n - this.window, needBack); t < n; t++) {
-      const f = this.forecastAt(t, s);
-      if (f !== null) out.push(this.y[t]! - f);
-    }
+    const out = this.inSampleErrors(s, this.k);
     const e = out.length >= 20 || s === 1 ? Float64Array.from(out).sort() : this.errorsAt(Math.max(1, s - 1));
     this.errors.set(s, e);
     return e;
