@@ -74,7 +74,7 @@ export const AUTO_DEFAULTS: AutoOptions = {
     // Expensive models only where the series is dense enough for them to pay; seasonal naive stays in
     // the list so that the choice cannot do much worse than the benchmark it is scored against.
     dense: ["mstl", "ets", "snaive", "seasonal", "tsb", "cycle-strict"],
-    periodic: ["interarrival", "tsb", "snaive"],
+    periodic: ["interarrival", "tsb", "snaive", "cycle-strict"],
     intermittent: ["tsb", "interarrival", "croston"],
     new: ["interarrival", "tsb"],
   },
