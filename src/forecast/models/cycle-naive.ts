@@ -111,12 +111,13 @@ export function detectCycle(
 
 /**
  * Seasonal naive with a learned short period, anchored at the latest data: ŷ(t) aggregates the values at
- * t's phase in the last k cycles of the history (k learned, see `cycles`). For timers whose per-minute counts repeat every
- * few minutes (an 80-second timer: 3 arrivals per 4 minutes) and whose phase drifts: a few cycles after
- * a shift the forecast has forgotten it. The predictive distribution is the forecast plus the in-sample
+ * t's phase in the last k cycles of the history (k learned, see `cycles`). For timers whose per-minute
+ * counts repeat every few minutes (an 80-second timer: 3 arrivals per 4 minutes) and whose phase drifts:
+ * a few cycles after a shift the forecast has forgotten it. The predictive distribution is the forecast plus the in-sample
  * errors of the same forecast made `s` cycles ahead (s as for the minute forecast), so intervals widen
  * with the lead as far as the history says they should. Without a significant period: the empirical
- * distribution of the recent window (its mean as the forecast).
+ * distribution of the recent window (its mean as the forecast), or, with `fallback: false` (auto's
+ * `cycle-strict`), a throw, so that auto's other candidates take such series.
  */
 export class CycleNaiveForecaster implements Forecaster {
   readonly name = "cycle";
