@@ -44,7 +44,7 @@ const azureHistories = traceSeries(azure.minutes).map((s) => s.history(480, 840)
 const dense = azureHistories.filter((h) => classifySeries(h) === "dense").slice(0, SAMPLE / 2);
 const sparse = azureHistories.filter((h) => classifySeries(h) !== "dense").slice(0, SAMPLE / 2);
 const sample = [...dense, ...sparse];
-const MODELS = ["snaive", "rate", "tsb", "croston", "interarrival", "ets", "mstl", "prophet", "auto"];
+const MODELS = ["snaive", "rate", "tsb", "croston", "interarrival", "ets", "mstl", "prophet", "cycle", "auto"];
 await prepareForecasters([...MODELS, "lstm"]);
 console.log(
   `1. per series, Azure 2019, 360 min history, ${dense.length} dense + ${sparse.length} other series`,
@@ -108,7 +108,7 @@ console.log(
   `\n2. retrain of ${retrain.length} series (${unique} distinct Google 2011 (user, job) series with arrivals ` +
     `in the ${HISTORY} min before minute 7200), fit + predict 60 min`,
 );
-for (const name of ["tsb", "interarrival", "snaive", "auto"]) {
+for (const name of ["tsb", "interarrival", "snaive", "cycle", "auto"]) {
   const f = createForecaster(name);
   const t0 = performance.now();
   let failed = 0;

@@ -73,8 +73,8 @@ export const AUTO_DEFAULTS: AutoOptions = {
   candidates: {
     // Expensive models only where the series is dense enough for them to pay; seasonal naive stays in
     // the list so that the choice cannot do much worse than the benchmark it is scored against.
-    dense: ["mstl", "ets", "snaive", "seasonal", "tsb"],
-    periodic: ["interarrival", "tsb", "snaive"],
+    dense: ["mstl", "ets", "snaive", "seasonal", "tsb", "cycle-strict"],
+    periodic: ["interarrival", "tsb", "snaive", "cycle-strict"],
     intermittent: ["tsb", "interarrival", "croston"],
     new: ["interarrival", "tsb"],
   },

@@ -1,5 +1,6 @@
 import { AutoForecaster, MeanRateForecaster } from "./auto.js";
 import type { FittedModel, Forecaster, SeriesHistory } from "./forecaster.js";
+import { CycleNaiveForecaster } from "./models/cycle-naive.js";
 import { InterArrivalForecaster } from "./models/interarrival.js";
 import { LstmForecaster, prepareLstm } from "./models/lstm.js";
 import { EtsForecaster, MstlForecaster } from "./models/mstl.js";
@@ -21,6 +22,8 @@ const FACTORIES = new Map<string, () => Forecaster>([
   ["mstl", () => new MstlForecaster()],
   ["prophet", () => new ProphetForecaster()],
   ["fft", () => new PeriodicForecaster()],
+  ["cycle", () => new CycleNaiveForecaster()],
+  ["cycle-strict", () => new CycleNaiveForecaster({ fallback: false })],
   ["lstm", () => new LstmForecaster()],
 ]);
 

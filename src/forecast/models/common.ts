@@ -133,3 +133,35 @@ export function seasonPeriodFor(length: number): number {
 export function sampleConfidence(n: number, prior: number): number {
   return n > 0 ? n / (n + prior) : 0;
 }
+
+/**
+ * The q-quantile of a count distribution spread uniformly over each count's cell [c − ½, c + ½] (the
+ * continuous version the PIT judges, Czado et al. 2009). A central interval of these quantiles holds a
+ * count c when c's cell centre lies inside it, so on average it covers about its level, where the plain
+ * count quantiles of a distribution with few values cover much more (0…2 around 1 covers every minute).
+ * `guess` (a count near the quantile) saves the search.
+ */
+export function jitteredQuantile(cdf: CountCdf, q: number, guess: number): number {
+  let c = Math.max(0, Math.round(Number.isFinite(guess) ? guess : 0));
+  for (let i = 0; i < 10_000 && c > 0 && cdf(c - 1) >= q; i++) c--;
+  for (let i = 0; i < 10_000 && cdf(c) < q; i++) c++;
+  const below = c > 0 ? cdf(c - 1) : 0;
+  const mass = cdf(c) - below;
+  return mass > 0 ? Math.max(0, c - 0.5 + (q - below) / mass) : c;
+}
+
+/**
+ * The central interval at `level` of jittered quantiles, as whole counts: the counts whose cells' centres
+ * it holds (the same counts, so the same coverage, without bounds like 3.4 a planner would round up).
+ */
+export function countInterval(
+  cdf: CountCdf,
+  level: number,
+  guessLower: number,
+  guessUpper: number,
+): { lower: number; upper: number } {
+  const t = (1 - level) / 2;
+  const lower = Math.ceil(jitteredQuantile(cdf, t, guessLower) - 1e-9);
+  const upper = Math.floor(jitteredQuantile(cdf, 1 - t, guessUpper) + 1e-9);
+  return { lower, upper: Math.max(lower, upper) };
+}
