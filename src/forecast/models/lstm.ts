@@ -147,6 +147,9 @@ export class LstmForecaster implements Forecaster {
       }
     });
     if (ends.length === 0) throw new Error(`lstm: histories shorter than ${o.window + o.outputMinutes} min`);
+    // Mini-batches must mix series: in caller order every epoch would end on the (many, mostly zero)
+    // sparse series and pull the shared weights towards them. Seeded, so fits are repeatable.
+    shuffleInPlace(ends, 0x9e3779b9);
     const xs = new Float32Array(ends.length * o.window * FEATURES);
     const ys = new Float32Array(ends.length * o.outputMinutes);
     ends.forEach(([si, end], w) => {
@@ -249,5 +252,21 @@ class LstmModel implements FittedModel {
       });
     }
     return buildForecast(this.p.h, this.model, req, points, this.confidence, this.concRatio);
+  }
+}
+
+/** Fisher–Yates with a small seeded generator (mulberry32). */
+function shuffleInPlace<T>(items: T[], seed: number): void {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
   }
 }
