@@ -312,7 +312,7 @@ export class PredictionLoop {
     }
     for (const r of actions.resize) {
       const env = pool.get(r.environmentId);
-      if (!env || env.state !== "ready") continue;
+      if (env?.state !== "ready") continue;
       const d = r.desired;
       pool.setHold(env, holdFor(d, plan.now));
       this.orchestrator.track(

@@ -1,5 +1,6 @@
+import { PriceCalibrator } from "../../plan/busy-minute-log.js";
 import { ForewarmLearner, LEARNER_DEFAULTS, type LearnerOptions } from "../../plan/forewarm-learner.js";
-import { calibratePrice, emptyChoice, type WindowChoice } from "../../plan/window-policy.js";
+import { emptyChoice, type WindowChoice } from "../../plan/window-policy.js";
 import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
 
 /**
@@ -109,17 +110,34 @@ class Forewarm implements M1Policy {
   /** Cost of one idle minute of a `memRef` MB app, in cold starts. */
   private unitPrice: number;
   private readonly choice: WindowChoice = emptyChoice();
-  private readonly history: PrefixHistory | undefined;
-  private nextCalibration = Number.NaN;
+  private readonly calibrator: PriceCalibrator | undefined;
 
   constructor(
-    private readonly p: ForewarmParams,
-    private readonly context: ForewarmContext,
+    p: ForewarmParams,
+    context: ForewarmContext,
   ) {
     this.learner = learnerFor(context, p);
     this.weight = memoryWeights(context, p.memRef);
     this.unitPrice = p.price / 1000;
-    this.history = p.budget > 0 || p.target > 0 ? new PrefixHistory() : undefined;
+    // A budget or target re-fits the price on a replay of the past (causal): see busy-minute-log.ts.
+    this.calibrator =
+      p.budget > 0 || p.target > 0
+        ? new PriceCalibrator(
+            {
+              goal: p.budget > 0 ? p.budget : p.target,
+              wasteMetric: p.budget > 0,
+              after: p.calibrateAfter,
+              maxInterval: Number.POSITIVE_INFINITY,
+              maxEntries: Number.POSITIVE_INFINITY,
+            },
+            {
+              freshLearner: () => learnerFor(context, p),
+              weight: this.weight,
+              ...(context.appMemoryMb ? { memory: context.appMemoryMb } : {}),
+            },
+            () => context.appCount,
+          )
+        : undefined;
   }
 
   get price(): number {
@@ -127,96 +145,12 @@ class Forewarm implements M1Policy {
   }
 
   afterBusyMinute(app: number, minute: number, count: number): Decision {
-    if (this.history) this.calibrate(app, minute, count);
+    if (this.calibrator) {
+      const price = this.calibrator.observe(app, minute, count);
+      if (price !== null) this.unitPrice = price / 1000;
+    }
     const c = this.learner.decide(app, minute, this.unitPrice * this.weight[app]!, this.choice);
     return { pw: c.pw, ka: c.ka };
-  }
-
-  /** Before the first decision of a checkpoint minute: re-fit the price on the past (causal). */
-  private calibrate(app: number, minute: number, count: number): void {
-    const h = this.history!;
-    if (Number.isNaN(this.nextCalibration)) this.nextCalibration = minute + this.p.calibrateAfter;
-    if (minute >= this.nextCalibration && h.size > 0) {
-      const span = minute - h.first;
-      this.nextCalibration = minute + Math.max(this.p.calibrateAfter, span);
-      const price = calibratePrice(
-        (candidate) => h.score(candidate, this.p, this.context, this.weight, this.p.budget > 0),
-        this.p.budget > 0 ? this.p.budget : this.p.target,
-        this.p.budget > 0,
-        1e-4,
-        1e4,
-      );
-      this.unitPrice = price / 1000;
-    }
-    h.push(app, minute, count);
-  }
-}
-
-/** Busy minutes seen so far, in arrival order: what calibration may replay. */
-class PrefixHistory {
-  private app: number[] = [];
-  private minute: number[] = [];
-  private count: number[] = [];
-  first = Number.NaN;
-
-  get size(): number {
-    return this.app.length;
-  }
-
-  push(app: number, minute: number, count: number): void {
-    if (this.app.length === 0) this.first = minute;
-    this.app.push(app);
-    this.minute.push(minute);
-    this.count.push(count);
-  }
-
-  /**
-   * Replays the past under model M1 with a candidate price (fresh state, same code) and returns the
-   * budget metric (waste, % of fixed 10-minute keep-alive on the same past) or the target metric
-   * (cold %). Open windows count up to the last minute seen, as M1 counts up to the trace's end.
-   */
-  score(
-    price: number,
-    p: ForewarmParams,
-    context: ForewarmContext,
-    weight: Float64Array,
-    wasteMetric: boolean,
-  ): number {
-    const n = context.appCount;
-    const mem = context.appMemoryMb;
-    const learner = learnerFor(context, p);
-    const choice = emptyChoice();
-    const start = new Float64Array(n).fill(Number.NaN);
-    const end = new Float64Array(n);
-    const fixedLast = new Float64Array(n).fill(Number.NaN);
-    let cold = 0;
-    let invocations = 0;
-    let waste = 0;
-    let fixedWaste = 0;
-    const last = this.minute[this.minute.length - 1]!;
-    for (let i = 0; i < this.app.length; i++) {
-      const a = this.app[i]!;
-      const t = this.minute[i]!;
-      const m = mem ? mem[a]! : 1;
-      invocations += this.count[i]!;
-      const s = start[a]!;
-      if (Number.isNaN(s) || !(s < t && t <= end[a]!)) cold++;
-      if (!Number.isNaN(s)) waste += Math.max(0, Math.min(end[a]!, t - 1) - s) * m;
-      const f = fixedLast[a]!;
-      if (!Number.isNaN(f)) fixedWaste += Math.max(0, Math.min(f + 10, t - 1) - f) * m;
-      fixedLast[a] = t;
-      const c = learner.decide(a, t, (price / 1000) * weight[a]!, choice);
-      start[a] = t + c.pw;
-      end[a] = t + c.pw + c.ka;
-    }
-    for (let a = 0; a < n; a++) {
-      if (Number.isNaN(start[a]!)) continue;
-      const m = mem ? mem[a]! : 1;
-      waste += Math.max(0, Math.min(end[a]!, last) - start[a]!) * m;
-      fixedWaste += Math.max(0, Math.min(fixedLast[a]! + 10, last) - fixedLast[a]!) * m;
-    }
-    if (wasteMetric) return fixedWaste > 0 ? (100 * waste) / fixedWaste : 0;
-    return invocations > 0 ? (100 * cold) / invocations : 0;
   }
 }
 
