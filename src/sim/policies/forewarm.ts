@@ -112,10 +112,7 @@ class Forewarm implements M1Policy {
   private readonly choice: WindowChoice = emptyChoice();
   private readonly calibrator: PriceCalibrator | undefined;
 
-  constructor(
-    p: ForewarmParams,
-    context: ForewarmContext,
-  ) {
+  constructor(p: ForewarmParams, context: ForewarmContext) {
     this.learner = learnerFor(context, p);
     this.weight = memoryWeights(context, p.memRef);
     this.unitPrice = p.price / 1000;
