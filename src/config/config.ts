@@ -124,6 +124,18 @@ export const ConfigSchema = Type.Object(
             /** Cost of 1000 idle minutes of a memRefMb environment, in cold starts (replay's `price`). */
             price: Type.Number({ exclusiveMinimum: 0, default: 1 }),
             memRefMb: Type.Number({ exclusiveMinimum: 0, default: 100 }),
+            /**
+             * Instead of a fixed price: at most this % of fixed 10-minute keep-alive's idle memory-time
+             * (budget) or cold starts under this % of arrivals (target), the price re-fitted on the busy
+             * minutes seen so far (replay's `budget=` / `target=`). 0 = off; give one, not both.
+             */
+            budgetPct: Type.Number({ minimum: 0, default: 0 }),
+            targetColdPct: Type.Number({ minimum: 0, maximum: 100, default: 0 }),
+            /** First re-fit this long after the first busy minute; then as the past doubles, capped. */
+            calibrateAfterMinutes: Type.Integer({ minimum: 1, default: 60 }),
+            calibrationMaxIntervalMinutes: Type.Integer({ minimum: 1, default: 1440 }),
+            /** Busy minutes a re-fit replays (bounds its time: ~14 replays of this many decisions). */
+            calibrationEntries: Type.Integer({ minimum: 100, default: 20_000 }),
             /** Series the learner tracks (state is preallocated, ~100 bytes each); more stay reactive. */
             maxSeries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
             /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */
@@ -208,7 +220,15 @@ export function parseConfig(raw: unknown): Config {
     const field = first.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
     throw new ConfigError(field, first.message);
   }
-  return withDefaults as Config;
+  const config = withDefaults as Config;
+  const fw = config.prediction.forewarm;
+  if (fw.budgetPct > 0 && fw.targetColdPct > 0) {
+    throw new ConfigError(
+      "prediction.forewarm.targetColdPct",
+      "give a budgetPct or a targetColdPct, not both",
+    );
+  }
+  return config;
 }
 
 /** Defaults ← file (JSON) ← FOREWARM_* environment ← explicit overrides (CLI flags). */

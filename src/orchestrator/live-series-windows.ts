@@ -34,6 +34,13 @@ export class LiveSeriesWindows {
       memRefMb: fw.memRefMb,
       maxSeries: fw.maxSeries,
       learner: fw.learner,
+      calibration: {
+        budgetPct: fw.budgetPct,
+        targetColdPct: fw.targetColdPct,
+        after: fw.calibrateAfterMinutes,
+        maxInterval: fw.calibrationMaxIntervalMinutes,
+        maxEntries: fw.calibrationEntries,
+      },
     });
   }
 
@@ -51,7 +58,12 @@ export class LiveSeriesWindows {
     const upto = minuteOf(now) - 1;
     const rows = (await this.store.rollups({ fromMinute: upto - this.p.windowMinutes, toMinute: upto }))
       .filter((r) => r.arrivals > 0)
-      .map((r) => ({ minute: r.minute, user: r.user, key: seriesKey(r.user, r.taskType) }));
+      .map((r) => ({
+        minute: r.minute,
+        user: r.user,
+        key: seriesKey(r.user, r.taskType),
+        arrivals: r.arrivals,
+      }));
     const first = new Map<string, number>();
     for (const r of rows) first.set(r.key, Math.min(first.get(r.key) ?? r.minute, r.minute));
     rows.sort(
@@ -65,7 +77,12 @@ export class LiveSeriesWindows {
       const minute = rows[i]!.minute;
       const batch: BusySeries[] = [];
       for (; i < rows.length && rows[i]!.minute === minute; i++)
-        batch.push({ series: rows[i]!.key, user: rows[i]!.user, memoryMb: this.defaultMemoryMb });
+        batch.push({
+          series: rows[i]!.key,
+          user: rows[i]!.user,
+          memoryMb: this.defaultMemoryMb,
+          arrivals: rows[i]!.arrivals,
+        });
       this.windows.observeMinute(minute, batch);
     }
     this.next = upto + 1;
@@ -82,16 +99,23 @@ export class LiveSeriesWindows {
     const activity = this.orchestrator.seriesActivity();
     // Arrival counts are kept for the last few minutes only; a stalled loop skips what it lost.
     for (let m = Math.max(this.next, current - 4); m < current; m++) {
-      const busy = [...this.orchestrator.arrivalCounts(m).keys()].flatMap((series) => {
+      const busy = [...this.orchestrator.arrivalCounts(m)].flatMap(([series, arrivals]) => {
         const a = activity.get(series);
         if (!a) return [];
         const environments = this.orchestrator.environmentsUsed(series, m);
-        return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments }];
+        return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments, arrivals }];
       });
       if (busy.length === 0) continue;
+      const calibrations = this.windows.calibrations;
       for (const w of this.windows.observeMinute(m, busy)) {
         this.decisions.push(w);
         this.log.debug({ event: "window_decision", ...w }, "forewarm window decided");
+      }
+      if (this.windows.calibrations > calibrations) {
+        this.log.info(
+          { event: "price_calibrated", price: this.windows.price, minute: m },
+          "forewarm price re-fitted to the budget/target on the recent past",
+        );
       }
       if (this.decisions.length > MAX_DECISIONS)
         this.decisions.splice(0, this.decisions.length - MAX_DECISIONS);
@@ -106,6 +130,11 @@ export class LiveSeriesWindows {
     for (const series of this.orchestrator.arrivalCounts(m).keys())
       out.set(series, Math.max(1, this.orchestrator.environmentsUsed(series, m)));
     return out;
+  }
+
+  /** The price in force (configured, or calibrated to the budget/target). */
+  get price(): number {
+    return this.windows.price;
   }
 
   /** Series the learner could not take (maxSeries reached): they stay reactive. */

@@ -8,6 +8,7 @@
  * order, so a caller that reports each minute's series in arrival order reproduces it. Pure: minutes
  * are arguments; nothing reads a clock.
  */
+import { type CalibratorOptions, PriceCalibrator } from "./busy-minute-log.js";
 import { ForewarmLearner, LEARNER_DEFAULTS, type LearnerOptions } from "./forewarm-learner.js";
 import { emptyChoice, explainWindow } from "./window-policy.js";
 
@@ -20,6 +21,15 @@ export interface SeriesWindowOptions {
   maxSeries: number;
   /** Learner settings; replay's forewarm defaults when left out. */
   learner?: Partial<LearnerOptions>;
+  /**
+   * Instead of `price` (which then only starts it): a budget — at most this % of fixed 10-minute
+   * keep-alive's idle memory-time — or a target — cold starts under this % of arrivals — met by
+   * re-fitting the price on the busy minutes seen so far (replay's `budget=` / `target=`).
+   */
+  calibration?: Omit<CalibratorOptions, "wasteMetric" | "goal"> & {
+    budgetPct: number;
+    targetColdPct: number;
+  };
 }
 
 /** A series busy in a minute: who it belongs to and the memory its environment holds. */
@@ -29,6 +39,8 @@ export interface BusySeries {
   memoryMb: number;
   /** Environments the series used in the minute (its concurrency); 1 when left out. */
   environments?: number;
+  /** Arrivals in the minute (what a cold-start target counts); 1 when left out. */
+  arrivals?: number;
 }
 
 /** One decision: after busy minute `minute`, keep the series loaded in minutes (minute+pw, minute+pw+ka]. */
@@ -64,13 +76,43 @@ export class SeriesWindows {
   /** Per series, the environments used in its last PEAK_OF busy minutes (ring). */
   private readonly used: Uint16Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
+  /** Per series: its price multiplier (memory ÷ memRef) and memory, for calibration. */
+  private readonly weight: Float64Array;
+  private readonly memory: Float64Array;
+  private readonly calibrator: PriceCalibrator | null;
+  /** Cost of 1000 idle minutes of a memRef environment now (the configured or the calibrated price). */
+  price: number;
   /** Series refused because maxSeries was reached (they stay reactive). */
   overflow = 0;
 
   constructor(readonly o: SeriesWindowOptions) {
     this.appUser = new Int32Array(o.maxSeries).fill(-1);
     this.used = new Uint16Array(o.maxSeries * PEAK_OF);
-    this.learner = new ForewarmLearner(o.maxSeries, { ...LEARNER_DEFAULTS, ...o.learner }, this.appUser);
+    this.weight = new Float64Array(o.maxSeries).fill(1);
+    this.memory = new Float64Array(o.maxSeries).fill(1);
+    const options = { ...LEARNER_DEFAULTS, ...o.learner };
+    this.learner = new ForewarmLearner(o.maxSeries, options, this.appUser);
+    this.price = o.price;
+    const c = o.calibration;
+    const goal = c ? (c.budgetPct > 0 ? c.budgetPct : c.targetColdPct) : 0;
+    this.calibrator =
+      c && goal > 0
+        ? new PriceCalibrator(
+            { ...c, goal, wasteMetric: c.budgetPct > 0 },
+            {
+              // The series seen so far, with the users they have: what the past replays against.
+              freshLearner: () => new ForewarmLearner(Math.max(1, this.index.size), options, this.appUser),
+              weight: this.weight,
+              memory: this.memory,
+            },
+            () => this.index.size,
+          )
+        : null;
+  }
+
+  /** Price calibrations run so far (0 without a budget or target). */
+  get calibrations(): number {
+    return this.calibrator?.runs ?? 0;
   }
 
   /**
@@ -98,7 +140,13 @@ export class SeriesWindows {
     known.sort((a, b) => a.app - b.app);
     const out: SeriesWindow[] = [];
     for (const { app, s } of known) {
-      const price = (this.o.price / 1000) * (Math.max(0, s.memoryMb) / this.o.memRefMb);
+      this.memory[app] = Math.max(0, s.memoryMb);
+      this.weight[app] = this.memory[app]! / this.o.memRefMb;
+      if (this.calibrator) {
+        const fitted = this.calibrator.observe(app, minute, Math.max(1, s.arrivals ?? 1));
+        if (fitted !== null) this.price = fitted;
+      }
+      const price = (this.price / 1000) * this.weight[app]!;
       const before = this.learner.computed;
       const c = this.learner.decide(app, minute, price, emptyChoice());
       const fresh = this.learner.computed > before;

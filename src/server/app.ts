@@ -136,7 +136,8 @@ export function buildApp(d: AppDeps): FastifyInstance {
     const decisions = all.filter(
       (w) => w.minute >= since && (!q.user || w.user === q.user) && (!q.series || w.series === q.series),
     );
-    return { enabled: d.prediction !== null, windowPolicy: policy, decisions };
+    const price = d.prediction?.windows?.price ?? null;
+    return { enabled: d.prediction !== null, windowPolicy: policy, price, decisions };
   });
 
   app.get("/v1/plan", async () => {

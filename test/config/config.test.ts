@@ -53,6 +53,10 @@ test("the forewarm window policy's settings: replay's parameter names, unknown o
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.learner.priorr",
   );
   assert.throws(
+    () => parseConfig({ prediction: { forewarm: { budgetPct: 50, targetColdPct: 5 } } }),
+    (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.targetColdPct",
+  );
+  assert.throws(
     () => parseConfig({ prediction: { forewarm: { price: 0 } } }),
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.price",
   );

@@ -24,7 +24,9 @@ function arrivals(seed: number): Arrival[] {
     out.push({ series, user, at: minute * 60 + Math.floor(rnd() * 60) });
   for (let m = 0; m < 600; m += 5) add("alice|tick", "alice", m);
   for (let m = 3; m < 600; m += 17) add("bob|report", "bob", m + Math.floor(rnd() * 3));
-  for (let m = 0; m < 600; m++) if (rnd() < 0.04) add("alice|burst", "alice", m);
+  // Bursts: sometimes two arrivals in one minute (the cold-start target counts arrivals).
+  for (let m = 0; m < 600; m++)
+    if (rnd() < 0.04) for (let k = rnd() < 0.5 ? 2 : 1; k > 0; k--) add("alice|burst", "alice", m);
   for (let m = 0; m < 600; m++) if (rnd() < 0.01) add(`carol|job${Math.floor(rnd() * 4)}`, "carol", m);
   for (let m = 300; m < 600; m += 7) add("dave|late", "dave", m);
   return out.sort((a, b) => a.at - b.at);
@@ -56,14 +58,15 @@ function liveDecisions(list: Arrival[], w: SeriesWindows, memoryMb: number): str
   let i = 0;
   while (i < list.length) {
     const minute = Math.floor(list[i]!.at / 60);
-    const busy: BusySeries[] = [];
-    const seen = new Set<string>();
+    const busy = new Map<string, BusySeries>();
     for (; i < list.length && Math.floor(list[i]!.at / 60) === minute; i++) {
       const a = list[i]!;
-      if (!seen.has(a.series)) busy.push({ series: a.series, user: a.user, memoryMb });
-      seen.add(a.series);
+      const b = busy.get(a.series) ?? { series: a.series, user: a.user, memoryMb, arrivals: 0 };
+      b.arrivals! += 1;
+      busy.set(a.series, b);
     }
-    for (const d of w.observeMinute(minute, busy)) out.push(`${d.series}@${d.minute}:${d.pw}+${d.ka}`);
+    for (const d of w.observeMinute(minute, [...busy.values()]))
+      out.push(`${d.series}@${d.minute}:${d.pw}+${d.ka}`);
   }
   return out;
 }
@@ -89,6 +92,32 @@ for (const [price, learner] of [
         live.some((d) => !d.includes(":0+")),
         "some decision pre-warms",
       );
+  });
+}
+
+for (const [goal, value] of [
+  ["budget", 60],
+  ["target", 20],
+] as const) {
+  test(`live series windows calibrate a ${goal} as replay does (forewarm:${goal}=${value})`, () => {
+    const list = arrivals(5);
+    const replay = replayDecisions(list, { [goal]: value, calibrateAfter: 30 });
+    const w = new SeriesWindows({
+      price: 1,
+      memRefMb: 1,
+      maxSeries: 64,
+      calibration: {
+        budgetPct: goal === "budget" ? value : 0,
+        targetColdPct: goal === "target" ? value : 0,
+        after: 30,
+        maxInterval: Number.POSITIVE_INFINITY,
+        maxEntries: Number.POSITIVE_INFINITY,
+      },
+    });
+    const live = liveDecisions(list, w, 1);
+    assert.ok(w.calibrations >= 3, `calibrated ${w.calibrations} times`);
+    assert.notEqual(w.price, 1, "the price moved off its starting value");
+    assert.deepEqual(live, replay);
   });
 }
 

@@ -117,6 +117,7 @@ test("live forewarm windows: the server makes replay's decisions on the same arr
     // The last busy minute is decided once it is over.
     const live = await eventually(async () => {
       const body = (await h.get("/v1/decisions")).body;
+      assert.equal(body.price, PRICE, "the configured price is in force (no budget or target)");
       const ds = body.decisions as { series: string; minute: number; pw: number; ka: number }[];
       return ds.some((d) => d.minute === lastMinute) ? ds : undefined;
     }, 400);
