@@ -4,7 +4,14 @@ import { minuteOf } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { type BusySeries, type SeriesWindow, SeriesWindows } from "../plan/series-windows.js";
 import { seriesKey } from "../plan/shadow-planner.js";
-import type { Orchestrator } from "./orchestrator.js";
+import type { SeriesActivity } from "./series-activity.js";
+
+/** What the windows read of the live system: recent per-series activity (the Orchestrator has it). */
+export interface RecentActivity {
+  seriesActivity(): ReadonlyMap<string, SeriesActivity>;
+  arrivalCounts(minute: number): ReadonlyMap<string, number>;
+  environmentsUsed(series: string, minute: number): number;
+}
 
 /** Window decisions kept for /v1/decisions. */
 const MAX_DECISIONS = 10_000;
@@ -23,7 +30,7 @@ export class LiveSeriesWindows {
 
   constructor(
     private readonly p: Config["prediction"],
-    private readonly orchestrator: Orchestrator,
+    private readonly orchestrator: RecentActivity,
     private readonly store: HistoryStore,
     private readonly log: Logger,
     private readonly defaultMemoryMb: number,
@@ -55,6 +62,16 @@ export class LiveSeriesWindows {
    * not forget every series' gaps. Minutes are reported live only after this.
    */
   async rebuild(now: number): Promise<void> {
+    try {
+      await this.relearn(now);
+    } catch (err) {
+      // Without its history the learner starts from the pooled priors alone: worse, not broken.
+      this.next = minuteOf(now);
+      this.log.warn({ event: "windows_rebuild_failed", err }, "could not relearn the history window");
+    }
+  }
+
+  private async relearn(now: number): Promise<void> {
     const upto = minuteOf(now) - 1;
     const rows = (await this.store.rollups({ fromMinute: upto - this.p.windowMinutes, toMinute: upto }))
       .filter((r) => r.arrivals > 0)

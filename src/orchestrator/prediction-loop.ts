@@ -105,7 +105,14 @@ export class PredictionLoop {
   start(): void {
     const p = this.config.prediction;
     this.retrainTimer = setInterval(() => void this.retrain(), p.retrainIntervalMs);
-    this.planTimer = setInterval(() => this.planCycle(), p.planIntervalMs);
+    this.planTimer = setInterval(() => {
+      // A planning bug must cost a cycle, not the server (and every tenant's running work).
+      try {
+        this.planCycle();
+      } catch (err) {
+        this.log.error({ event: "plan_failed", err }, "planning cycle failed; the next cycle retries");
+      }
+    }, p.planIntervalMs);
     this.retrainTimer.unref();
     this.planTimer.unref();
     void this.retrain();

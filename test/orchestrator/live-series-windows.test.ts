@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { parseConfig } from "../../src/config/config.js";
+import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
+import { silentLogger } from "../../src/log/logger.js";
+import { LiveSeriesWindows, type RecentActivity } from "../../src/orchestrator/live-series-windows.js";
+import { emptyRecord } from "../../src/orchestrator/records.js";
+import { runM1 } from "../../src/sim/m1.js";
+import { createForewarm } from "../../src/sim/policies/forewarm.js";
+import { TraceBuilder } from "../../src/sim/trace-builder.js";
+import { task } from "../history/store-suite.js";
+
+const BASE = 29_000_000; // minutes since the epoch
+const quiet: RecentActivity = {
+  seriesActivity: () => new Map(),
+  arrivalCounts: () => new Map(),
+  environmentsUsed: () => 0,
+};
+
+/** Seeded arrivals of five series of three users over 600 minutes (ms since the epoch). */
+function arrivals(): { series: string; user: string; type: string; at: number }[] {
+  let s = 9;
+  const rnd = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+  const out: { series: string; user: string; type: string; at: number }[] = [];
+  const add = (user: string, type: string, m: number) =>
+    out.push({ series: `${user}|${type}`, user, type, at: (BASE + m) * 60_000 + Math.floor(rnd() * 60_000) });
+  for (let m = 0; m < 600; m += 6) add("alice", "tick", m);
+  for (let m = 2; m < 600; m += 19) add("bob", "report", m + Math.floor(rnd() * 3));
+  for (let m = 0; m < 600; m++) if (rnd() < 0.05) add("alice", "burst", m);
+  for (let m = 0; m < 600; m++) if (rnd() < 0.02) add("carol", rnd() < 0.5 ? "a" : "b", m);
+  return out.sort((a, b) => a.at - b.at);
+}
+
+test("after a restart the windows relearn the history window from the store: each series' latest decision is replay's", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
+  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  try {
+    const list = arrivals();
+    for (const [i, a] of list.entries())
+      await store.insertTask(emptyRecord(task(`t${i}`, a.user, a.type, a.at)));
+    const config = parseConfig({
+      prediction: { windowPolicy: "forewarm", windowMinutes: 2000, forewarm: { price: 30, memRefMb: 256 } },
+    });
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
+    assert.deepEqual([...live.latest()], [], "nothing is planned before the history is relearned");
+    await live.rebuild((BASE + 601) * 60_000);
+
+    // Replay in the order the store gives back: minutes ascending, series by first minute then name.
+    const first = new Map<string, number>();
+    for (const a of list) if (!first.has(a.series)) first.set(a.series, Math.floor(a.at / 60_000));
+    const ordered = [...list].sort(
+      (a, b) =>
+        Math.floor(a.at / 60_000) - Math.floor(b.at / 60_000) ||
+        first.get(a.series)! - first.get(b.series)! ||
+        a.series.localeCompare(b.series),
+    );
+    const b = new TraceBuilder(false);
+    for (const a of ordered) b.addInvocation(b.appId(a.series), a.at / 1000, 0);
+    const trace = b.minuteTrace();
+    const users = new Map<string, number>();
+    const appUser = Int32Array.from(trace.appNames, (name) => {
+      const u = name.split("|")[0]!;
+      if (!users.has(u)) users.set(u, users.size);
+      return users.get(u)!;
+    });
+    const expected = new Map<string, string>();
+    runM1(
+      trace,
+      [{ label: "fw", policy: createForewarm({ price: 30 }, { appCount: trace.appNames.length, appUser }) }],
+      {
+        onDecision: (_r, app, minute, d) => expected.set(trace.appNames[app]!, `${minute}:${d.pw}+${d.ka}`),
+      },
+    );
+    const got = new Map([...live.latest()].map((w) => [w.series, `${w.minute}:${w.pw}+${w.ka}`]));
+    assert.equal(got.size, 5);
+    assert.deepEqual(got, expected);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a store that fails while relearning leaves the windows empty but working", async () => {
+  const failing = {
+    rollups: () => Promise.reject(new Error("disk on fire")),
+  } as unknown as SqliteHistoryStore;
+  const config = parseConfig({ prediction: { windowPolicy: "forewarm" } });
+  const live = new LiveSeriesWindows(config.prediction, quiet, failing, silentLogger(), 256);
+  await live.rebuild(BASE * 60_000);
+  // Minutes are observed from now on: nothing to decide yet, and no throw.
+  live.observeEndedMinutes((BASE + 3) * 60_000);
+  assert.deepEqual([...live.latest()], []);
+});
