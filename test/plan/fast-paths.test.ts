@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GapPool, mixAtoms } from "../../src/plan/gap-pool.js";
+import { HistogramSlab } from "../../src/plan/histogram-slab.js";
 import {
   emptyAtoms,
   type GapAtoms,
@@ -59,23 +60,39 @@ test("MixtureWindow equals the materialised mixtures + chooseWindowInto, to the 
   const r = rng(7);
   const range = 10_080;
   const options = { ...IDLE_DISTRIBUTION_DEFAULTS, range };
+  // The learner's histograms live in slabs (one id per histogram); IdleDistributions get the same gaps.
+  const owns = new HistogramSlab(options, 4);
+  const conds = new HistogramSlab({ ...options, changeRun: 0 }, 4);
   for (let trial = 0; trial < 400; trial++) {
     const next = gapSource(r, range);
     const own = new IdleDistribution(options);
+    const ownId = owns.create();
     const ownGaps = Math.floor(r() * 40);
-    for (let i = 0; i < ownGaps; i++) own.add(next());
+    for (let i = 0; i < ownGaps; i++) {
+      const g = next();
+      own.add(g);
+      owns.add(ownId, g);
+    }
     const cond = r() < 0.7 ? new IdleDistribution({ ...options, changeRun: 0 }) : undefined;
-    if (cond) for (let i = 1 + Math.floor(r() * 10); i > 0; i--) cond.add(next());
+    const condId = conds.create();
+    if (cond)
+      for (let i = 1 + Math.floor(r() * 10); i > 0; i--) {
+        const g = next();
+        cond.add(g);
+        conds.add(condId, g);
+      }
     const pooled = r() < 0.9 ? randomAtoms(r, 1 + Math.floor(r() * 120), range, r() * 0.2) : undefined;
     const ratio = r() < 0.6 ? randomAtoms(r, 1 + Math.floor(r() * 40), range, r() * 0.1) : undefined;
     const m = new MixtureWindow();
-    m.own = own;
+    m.own = owns;
+    m.ownId = ownId;
     m.pooled = pooled;
     m.ratio = ratio;
     m.ratioShare = 0.5;
     m.priorWeight = [1, 8, 0][trial % 3]!;
     m.negligible = r() < 0.5 ? 1e-3 : 0.05;
-    m.cond = cond;
+    m.cond = cond ? conds : undefined;
+    m.condId = condId;
     m.condWeight = [2, 0.5, 0][trial % 3]!;
     const params: WindowParams = {
       coldPenalty: 1,
