@@ -12,7 +12,7 @@
  * one pass (mixture-window.ts); each app keeps a ticket of the pools its wait sits in (pooled-gaps.ts).
  */
 import { HistogramSlab } from "./histogram-slab.js";
-import { emptyAtoms, type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
+import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
 import { MixtureWindow } from "./mixture-window.js";
 import { newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
@@ -70,7 +70,6 @@ export class ForewarmLearner {
   private readonly conds: HistogramSlab;
   private readonly pool: PooledGaps;
   private readonly tickets: (PoolTicket | undefined)[];
-  private readonly ratioAtoms: GapAtoms = emptyAtoms(128);
   private readonly mixture = new MixtureWindow();
   private readonly ratios: RatioPrior;
   private readonly params: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
@@ -187,10 +186,7 @@ export class ForewarmLearner {
       const mw = this.mixture;
       mw.ownId = app;
       mw.pooled = prior;
-      mw.ratio =
-        prior && this.o.ratio > 0
-          ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms)
-          : undefined;
+      mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
       const condId = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : undefined;
       mw.cond = condId === undefined ? undefined : this.conds;
       mw.condId = condId ?? 0;

@@ -14,6 +14,7 @@ import {
 } from "../../src/plan/idle-distribution.js";
 import { MixtureWindow } from "../../src/plan/mixture-window.js";
 import { OpenGaps } from "../../src/plan/open-gaps.js";
+import { RatioPrior } from "../../src/plan/ratio-prior.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../src/plan/window-policy.js";
 
 /** Deterministic uniform [0, 1) (mulberry32). */
@@ -237,4 +238,22 @@ test("OpenGaps keeps the same counts as a Map, in any order", () => {
     [...ref.values()].reduce((s, v) => s + v, 0),
   );
   for (let i = 1; i < gaps.minute.length; i++) assert.ok(gaps.minute[i - 1]! < gaps.minute[i]!);
+});
+
+test("RatioPrior.prior (kept per stage until a rebuild) equals priorInto, across rebuilds", () => {
+  const r = rng(11);
+  const ratios = new RatioPrior(10_080);
+  const asList = (a: GapAtoms | undefined) =>
+    a && { tail: a.tail, gap: [...a.gap.subarray(0, a.size)], prob: [...a.prob.subarray(0, a.size)] };
+  const previousGaps = [1, 2, 3, 5, 30, 60, 1440, 9000, 20_000];
+  let answered = 0;
+  for (let step = 0; step < 20_000; step++) {
+    const seen = 1 + Math.floor(r() * 12);
+    const previous = previousGaps[Math.floor(r() * previousGaps.length)]!;
+    if (r() < 0.5) ratios.add(seen, previous, r() < 0.6 ? previous : 1 + Math.floor(r() * 3000));
+    const got = asList(ratios.prior(seen, previous));
+    assert.deepEqual(got, asList(ratios.priorInto(seen, previous, emptyAtoms(1))), `step ${step}`);
+    if (got) answered++;
+  }
+  assert.ok(answered > 15_000);
 });
