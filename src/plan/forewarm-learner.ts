@@ -13,6 +13,7 @@
  */
 import { HistogramSlab } from "./histogram-slab.js";
 import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
+import { IntTable } from "./int-table.js";
 import { MixtureWindow } from "./mixture-window.js";
 import { newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
@@ -66,7 +67,7 @@ export class ForewarmLearner {
   /** Each app's gap histogram (id = app), in typed arrays: no per-app objects for the GC to copy. */
   private readonly dists: HistogramSlab;
   /** Per (previous-gap class, app), key class × appCount + app: id in `conds` of the gap that followed. */
-  private readonly byPrevious = new Map<number, number>();
+  private readonly byPrevious = new IntTable();
   private readonly conds: HistogramSlab;
   private readonly pool: PooledGaps;
   private readonly tickets: (PoolTicket | undefined)[];
@@ -187,9 +188,9 @@ export class ForewarmLearner {
       mw.ownId = app;
       mw.pooled = prior;
       mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
-      const condId = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : undefined;
-      mw.cond = condId === undefined ? undefined : this.conds;
-      mw.condId = condId ?? 0;
+      const condId = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : -1;
+      mw.cond = condId < 0 ? undefined : this.conds;
+      mw.condId = Math.max(condId, 0);
       mw.chooseInto(this.params, out);
     }
     this.cachePw[app] = out.pw;
@@ -218,7 +219,7 @@ export class ForewarmLearner {
     if (!(c >= 0)) return;
     const key = c * this.appCount + app;
     let d = this.byPrevious.get(key);
-    if (d === undefined) {
+    if (d < 0) {
       d = this.conds.create();
       this.byPrevious.set(key, d);
     }
