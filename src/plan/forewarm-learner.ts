@@ -10,14 +10,12 @@
  * class is the same and it has not seen `refresh`× more gaps since; an app with no history takes the
  * window memoised on its (shared, immutable) prior. A recomputed window scans the mixture's sources in
  * one pass (mixture-window.ts); each app keeps a ticket of the pools its wait sits in (pooled-gaps.ts).
+ * Per-app histograms live in typed-array columns (histogram-slab.ts), not one object each: the GC no
+ * longer copies ~32k of them.
  */
-import {
-  emptyAtoms,
-  type GapAtoms,
-  IDLE_DISTRIBUTION_DEFAULTS,
-  IdleDistribution,
-  type IdleDistributionOptions,
-} from "./idle-distribution.js";
+import { HistogramSlab } from "./histogram-slab.js";
+import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
+import { IntTable } from "./int-table.js";
 import { MixtureWindow } from "./mixture-window.js";
 import { newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
@@ -68,14 +66,13 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
 export class ForewarmLearner {
   private readonly last: Float64Array;
   private readonly lastGap: Float64Array;
-  private readonly dists: (IdleDistribution | undefined)[];
-  /** Per (previous-gap class, app), key class × appCount + app: distribution of the gap that followed. */
-  private readonly byPrevious = new Map<number, IdleDistribution>();
+  /** Each app's gap histogram (id = app), in typed arrays: no per-app objects for the GC to copy. */
+  private readonly dists: HistogramSlab;
+  /** Per (previous-gap class, app), key class × appCount + app: id in `conds` of the gap that followed. */
+  private readonly byPrevious = new IntTable();
+  private readonly conds: HistogramSlab;
   private readonly pool: PooledGaps;
   private readonly tickets: (PoolTicket | undefined)[];
-  private readonly distOptions: IdleDistributionOptions;
-  private readonly condOptions: IdleDistributionOptions;
-  private readonly ratioAtoms: GapAtoms = emptyAtoms(128);
   private readonly mixture = new MixtureWindow();
   private readonly ratios: RatioPrior;
   private readonly params: WindowParams = { coldPenalty: 1, price: 0, maxEnd: Number.POSITIVE_INFINITY };
@@ -97,7 +94,6 @@ export class ForewarmLearner {
   ) {
     this.last = new Float64Array(appCount).fill(Number.NaN);
     this.lastGap = new Float64Array(appCount).fill(Number.NaN);
-    this.dists = new Array(appCount);
     this.tickets = new Array(appCount);
     this.cachePw = new Float64Array(appCount);
     this.cacheKa = new Float64Array(appCount);
@@ -115,15 +111,18 @@ export class ForewarmLearner {
       o.daily,
     );
     this.ratios = new RatioPrior(o.range);
-    this.distOptions = {
+    const distOptions = {
       ...IDLE_DISTRIBUTION_DEFAULTS,
       range: o.range,
       decay: o.decay,
       changeRun: o.changeRun,
       forget: o.forget,
     };
+    this.dists = new HistogramSlab(distOptions, appCount);
+    this.dists.createUpTo(appCount);
     // No change detection here: the unconditional histogram already forgets on a change.
-    this.condOptions = { ...this.distOptions, changeRun: 0 };
+    this.conds = new HistogramSlab({ ...distOptions, changeRun: 0 }, 1024);
+    this.mixture.own = this.dists;
     this.mixture.priorWeight = o.prior;
     this.mixture.negligible = o.negligible;
     this.mixture.ratioShare = o.ratio;
@@ -136,11 +135,7 @@ export class ForewarmLearner {
    * `out.expectedCost` and friends are those of the last computation (a cached window keeps them).
    */
   decide(app: number, minute: number, price: number, out: WindowChoice): WindowChoice {
-    let dist = this.dists[app];
-    if (!dist) {
-      dist = new IdleDistribution(this.distOptions);
-      this.dists[app] = dist;
-    }
+    const dists = this.dists;
     const prev = this.last[app]!;
     this.last[app] = minute;
     const u = this.user ? this.user[app]! : -1;
@@ -152,13 +147,13 @@ export class ForewarmLearner {
       hit = pw < gap && gap <= pw + this.cacheKa[app]!;
       this.pool.completeIn(this.ticketOf(app), prev, gap);
       const before = this.lastGap[app]!;
-      if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dist.observations, before, gap);
-      dist.add(gap);
+      if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dists.observations[app]!, before, gap);
+      dists.add(app, gap);
       if (this.o.cond > 0) this.observeAfter(app, before, gap);
       this.lastGap[app] = gap;
     }
-    const obs = dist.observations;
-    const typical = dist.typicalGap();
+    const obs = dists.observations[app]!;
+    const typical = dists.typicalGap(app);
     const ticket = this.ticketOf(app);
     this.pool.enter(obs, typical, minute, u, g, ticket);
     const cls = this.o.cond > 0 && !Number.isNaN(this.lastGap[app]!) ? gapClass(this.lastGap[app]!) : -1;
@@ -176,7 +171,7 @@ export class ForewarmLearner {
     }
     this.computed++;
     this.params.price = price;
-    const own = dist.effectiveSamples();
+    const own = dists.effectiveSamples(app);
     if (obs === 0) {
       // Nothing of its own: the window is the prior's, memoised on the (immutable) prior object.
       const prior = this.pool.priorOf(minute, ticket);
@@ -192,13 +187,12 @@ export class ForewarmLearner {
       const w = this.o.prior;
       const prior = w / (own + w) >= this.o.negligible ? this.pool.priorOf(minute, ticket) : undefined;
       const mw = this.mixture;
-      mw.own = dist;
+      mw.ownId = app;
       mw.pooled = prior;
-      mw.ratio =
-        prior && this.o.ratio > 0
-          ? this.ratios.priorInto(obs, this.lastGap[app]!, this.ratioAtoms)
-          : undefined;
-      mw.cond = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : undefined;
+      mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
+      const condId = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : -1;
+      mw.cond = condId < 0 ? undefined : this.conds;
+      mw.condId = Math.max(condId, 0);
       mw.chooseInto(this.params, out);
     }
     this.cachePw[app] = out.pw;
@@ -227,11 +221,11 @@ export class ForewarmLearner {
     if (!(c >= 0)) return;
     const key = c * this.appCount + app;
     let d = this.byPrevious.get(key);
-    if (!d) {
-      d = new IdleDistribution(this.condOptions);
+    if (d < 0) {
+      d = this.conds.create();
       this.byPrevious.set(key, d);
     }
-    d.add(gap);
+    this.conds.add(d, gap);
   }
 }
 

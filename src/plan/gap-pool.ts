@@ -3,6 +3,7 @@
  * Kaplan–Meier estimate as compact atoms; plus the atom helpers the pools share (mixAtoms, spreading
  * the not-yet-seen mass). Pure: no clock, minutes are arguments.
  */
+import { arenaAtoms, reserveArenaAtoms } from "./atom-arena.js";
 import { doubleArray, emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
 import { OpenGaps } from "./open-gaps.js";
 import { insertAt, lowerBound, upperBound } from "./sorted.js";
@@ -130,7 +131,7 @@ export class GapPool {
         moment += g * p;
       }
       if (mass > 0) {
-        reserveAtoms(a, a.size + 1);
+        if (a.size >= a.gap.length) reserveArenaAtoms(a, a.size + 1);
         a.gap[a.size] = Math.round(moment / mass);
         a.prob[a.size] = mass;
         a.size++;
@@ -158,11 +159,11 @@ export interface Blend {
   out: GapAtoms;
 }
 
-/** Empty atoms over `old`'s buffers (its content is lost), or fresh ones. */
+/** Empty atoms over `old`'s buffers (its content is lost), or fresh ones (a pool's: from the arena). */
 export function recycledAtoms(old: GapAtoms | undefined, capacity: number): GapAtoms {
-  if (!old) return emptyAtoms(capacity);
+  if (!old) return arenaAtoms(capacity);
   const a: GapAtoms = { size: 0, gap: old.gap, prob: old.prob, tail: 1 };
-  reserveAtoms(a, capacity);
+  reserveArenaAtoms(a, capacity);
   return a;
 }
 
@@ -221,7 +222,7 @@ export function spreadUnknown(
   bump.tail = 0;
   flat.tail = 0;
   const both = mixAtoms(flat, 1, bump, 1, emptyAtoms(flat.size + bump.size));
-  reserveAtoms(a, a.size + both.size);
+  reserveArenaAtoms(a, a.size + both.size);
   a.gap.set(both.gap.subarray(0, both.size), a.size);
   a.prob.set(both.prob.subarray(0, both.size), a.size);
   a.size += both.size;
@@ -237,7 +238,7 @@ function spreadLogUniform(a: GapAtoms, after: number, range: number, mass: numbe
   let lo = from;
   while (lo <= range) {
     const hi = Math.min(range, Math.max(lo, Math.floor(lo * 1.25)));
-    reserveAtoms(a, a.size + 1);
+    if (a.size >= a.gap.length) reserveArenaAtoms(a, a.size + 1);
     a.gap[a.size] = Math.round(Math.sqrt(lo * hi));
     a.prob[a.size] = (mass * (Math.log(hi + 1) - Math.log(lo))) / total;
     a.size++;

@@ -10,13 +10,15 @@
  * IdleDistribution.mixInto / shrinkTowards, mixAtoms and chooseWindowInto (idleSoFar = 0) would, so
  * windows are identical to the digit (test/plan/fast-paths.test.ts checks it on random sources).
  */
-import type { GapAtoms, IdleDistribution } from "./idle-distribution.js";
+import type { HistogramSlab } from "./histogram-slab.js";
+import type { GapAtoms } from "./idle-distribution.js";
 import type { WindowChoice, WindowParams } from "./window-policy.js";
 
 /** The sources of one decision's distribution; fields are set by the learner, then `chooseInto`. */
 export class MixtureWindow {
-  /** The app's own histogram. */
-  own!: IdleDistribution;
+  /** The app's own histogram: histogram `ownId` of `own`. */
+  own!: HistogramSlab;
+  ownId = 0;
   /** The pooled prior (undefined: none, or its share is negligible). */
   pooled: GapAtoms | undefined;
   /** The ratio prior, mixed with `pooled` as ratio·ratioShare + pooled·(1 − ratioShare); or none. */
@@ -24,24 +26,28 @@ export class MixtureWindow {
   ratioShare = 0;
   priorWeight = 0;
   negligible = 1e-3;
-  /** The histogram conditioned on the previous gap, shrunk towards the rest by `condWeight`; or none. */
-  cond: IdleDistribution | undefined;
+  /** The histogram conditioned on the previous gap (`condId` of `cond`), shrunk towards the rest by `condWeight`; or none. */
+  cond: HistogramSlab | undefined;
+  condId = 0;
   condWeight = 0;
 
   /** chooseWindowInto(the mixture, 0, params, out), without building the mixture. */
   chooseInto(params: WindowParams, out: WindowChoice): WindowChoice {
     const own = this.own;
-    const aGap = own.gapList;
-    const aW = own.weightList;
-    const nA = aGap.length;
+    const id = this.ownId;
+    const aGap = own.gap;
+    const aW = own.weight;
+    // Cursors run over pool indices: own bins are aGap[i], i < nA (likewise the conditioned c < nC).
+    const aFrom = own.start[id]!;
+    const nA = aFrom + own.len[id]!;
     // Own ⊕ prior (IdleDistribution.mixInto): `alone` = the prior is dropped (toAtoms: weight / total).
     const pooled = this.pooled;
-    const ownSamples = own.effectiveSamples();
+    const ownSamples = own.effectiveSamples(id);
     const w = pooled && this.priorWeight > 0 ? this.priorWeight : 0;
     const alone = w === 0 || w / (ownSamples + w) < this.negligible;
-    const total = own.totalWeight();
+    const total = own.totalWeight(id);
     const denom = ownSamples + w;
-    const s1 = ownSamples > 0 ? 1 / (own.scaleNow() * denom) : 0;
+    const s1 = ownSamples > 0 ? 1 / (own.scale[id]! * denom) : 0;
     const s2 = w / denom;
     // The prior's two parts (mixAtoms(ratio, rs, pooled, 1 − rs)).
     const p = alone ? undefined : pooled;
@@ -52,15 +58,17 @@ export class MixtureWindow {
     const wb = 1 - this.ratioShare;
     // Conditioned (shrinkTowards = mixInto with negligible 0).
     const cd = this.cond;
-    const nC = cd ? cd.gapList.length : 0;
-    const cGap = cd ? cd.gapList : aGap;
-    const cW = cd ? cd.weightList : aW;
-    const condSamples = cd ? cd.effectiveSamples() : 0;
+    const cid = this.condId;
+    const cFrom = cd ? cd.start[cid]! : 0;
+    const nC = cd ? cFrom + cd.len[cid]! : 0;
+    const cGap = cd ? cd.gap : aGap;
+    const cW = cd ? cd.weight : aW;
+    const condSamples = cd ? cd.effectiveSamples(cid) : 0;
     const cw = cd && this.condWeight > 0 ? this.condWeight : 0;
     const condAlone = cw === 0;
-    const condTotal = cd ? cd.totalWeight() : 0;
+    const condTotal = cd ? cd.totalWeight(cid) : 0;
     const denom2 = condSamples + cw;
-    const s3 = condSamples > 0 && cd ? 1 / (cd.scaleNow() * denom2) : 0;
+    const s3 = condSamples > 0 && cd ? 1 / (cd.scale[cid]! * denom2) : 0;
     const s4 = cw / denom2;
 
     // chooseWindowInto's scan, idleSoFar = 0 (survival 1, norm 1).
@@ -80,15 +88,15 @@ export class MixtureWindow {
     let bestPwF = 0;
     let bestPwIdle = 0;
     const INF = Number.POSITIVE_INFINITY;
-    let i = 0;
+    let i = aFrom;
     let j = 0;
     let k = 0;
-    let c = 0;
+    let c = cFrom;
     // The next gap of each source (∞ once exhausted), advanced with its cursor.
     let gr = nR > 0 ? r!.gap[0]! : INF;
     let gp = nP > 0 ? p!.gap[0]! : INF;
-    let ga = nA > 0 ? aGap[0]! : INF;
-    let gc = nC > 0 ? cGap[0]! : INF;
+    let ga = i < nA ? aGap[i]! : INF;
+    let gc = c < nC ? cGap[c]! : INF;
     for (;;) {
       const gPrior = Math.min(gr, gp);
       let g: number;

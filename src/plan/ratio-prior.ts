@@ -4,7 +4,7 @@
  * app gets a prior peaked at its own period instead of the whole population's spread of scales, and
  * its window settles at (59, 60] instead of holding an hour of memory. Pure: no clock.
  */
-import { type GapAtoms, reserveAtoms } from "./idle-distribution.js";
+import { emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
 
 /** Ratio bins per octave. */
 const PER_OCTAVE = 32;
@@ -13,6 +13,8 @@ const OCTAVES = 14;
 const BINS = 2 * PER_OCTAVE * OCTAVES + 1;
 /** Adjacent bins are grouped until a group holds this share of the mass (peaks stay alone). */
 const GROUP_MASS = 0.01;
+/** Priors kept per stage and build by `RatioPrior.prior` (previous gaps repeat: 1, 2, 5, 60 …). */
+const DERIVED_KEPT = 2048;
 
 class RatioHistogram {
   readonly counts = new Float64Array(BINS);
@@ -26,6 +28,9 @@ class RatioHistogram {
   size = 0;
   /** Bumped on every rebuild (callers may cache what they derived from the groups). */
   version = 0;
+  /** RatioPrior.prior's atoms by previous gap, for build `derivedVersion`. */
+  readonly derived = new Map<number, GapAtoms>();
+  derivedVersion = -1;
 
   add(ratioBin: number): void {
     this.counts[ratioBin]! += 1;
@@ -84,6 +89,9 @@ class RatioHistogram {
 
 export class RatioPrior {
   private readonly stages: RatioHistogram[] = [];
+  /** Buffers of priors dropped at a rebuild, reused by the next ones. */
+  private readonly spare: GapAtoms[] = [];
+  private readonly scratch = emptyAtoms(128);
 
   constructor(
     readonly range: number,
@@ -111,13 +119,46 @@ export class RatioPrior {
    * into `out`; undefined while the stage has fewer than `minSamples` ratios.
    */
   priorInto(gapsSeen: number, previous: number, out: GapAtoms): GapAtoms | undefined {
+    const h = this.histogramFor(gapsSeen);
+    return h ? this.fill(h.groups(), previous, out) : undefined;
+  }
+
+  /**
+   * priorInto's atoms, read-only: kept per stage until its next rebuild, since previous gaps repeat
+   * (the learner asks once per decision; five in six are repeats on a week of Google).
+   */
+  prior(gapsSeen: number, previous: number): GapAtoms | undefined {
+    const h = this.histogramFor(gapsSeen);
+    if (!h) return undefined;
+    const g = h.groups();
+    if (h.derivedVersion !== h.version) {
+      for (const a of h.derived.values()) this.spare.push(a);
+      h.derived.clear();
+      h.derivedVersion = h.version;
+    }
+    let a = h.derived.get(previous);
+    if (a) return a;
+    if (h.derived.size >= DERIVED_KEPT) return this.fill(g, previous, this.scratch);
+    a = this.fill(g, previous, this.spare.pop() ?? emptyAtoms(g.size));
+    h.derived.set(previous, a);
+    return a;
+  }
+
+  private histogramFor(gapsSeen: number): RatioHistogram | undefined {
     if (gapsSeen < this.stageLimits[0]!) return undefined;
     let h = this.stages[this.stage(gapsSeen)]!;
     if (h.total < this.minSamples) {
       h = this.stages[0]!;
       if (h.total < this.minSamples) return undefined;
     }
-    const g = h.groups();
+    return h;
+  }
+
+  private fill(
+    g: { factor: Float64Array; mass: Float64Array; size: number },
+    previous: number,
+    out: GapAtoms,
+  ): GapAtoms {
     reserveAtoms(out, g.size);
     out.size = 0;
     out.tail = 0;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GapPool, mixAtoms } from "../../src/plan/gap-pool.js";
+import { HistogramSlab } from "../../src/plan/histogram-slab.js";
 import {
   emptyAtoms,
   type GapAtoms,
@@ -13,6 +14,7 @@ import {
 } from "../../src/plan/idle-distribution.js";
 import { MixtureWindow } from "../../src/plan/mixture-window.js";
 import { OpenGaps } from "../../src/plan/open-gaps.js";
+import { RatioPrior } from "../../src/plan/ratio-prior.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../src/plan/window-policy.js";
 
 /** Deterministic uniform [0, 1) (mulberry32). */
@@ -59,23 +61,39 @@ test("MixtureWindow equals the materialised mixtures + chooseWindowInto, to the 
   const r = rng(7);
   const range = 10_080;
   const options = { ...IDLE_DISTRIBUTION_DEFAULTS, range };
+  // The learner's histograms live in slabs (one id per histogram); IdleDistributions get the same gaps.
+  const owns = new HistogramSlab(options, 4);
+  const conds = new HistogramSlab({ ...options, changeRun: 0 }, 4);
   for (let trial = 0; trial < 400; trial++) {
     const next = gapSource(r, range);
     const own = new IdleDistribution(options);
+    const ownId = owns.create();
     const ownGaps = Math.floor(r() * 40);
-    for (let i = 0; i < ownGaps; i++) own.add(next());
+    for (let i = 0; i < ownGaps; i++) {
+      const g = next();
+      own.add(g);
+      owns.add(ownId, g);
+    }
     const cond = r() < 0.7 ? new IdleDistribution({ ...options, changeRun: 0 }) : undefined;
-    if (cond) for (let i = 1 + Math.floor(r() * 10); i > 0; i--) cond.add(next());
+    const condId = conds.create();
+    if (cond)
+      for (let i = 1 + Math.floor(r() * 10); i > 0; i--) {
+        const g = next();
+        cond.add(g);
+        conds.add(condId, g);
+      }
     const pooled = r() < 0.9 ? randomAtoms(r, 1 + Math.floor(r() * 120), range, r() * 0.2) : undefined;
     const ratio = r() < 0.6 ? randomAtoms(r, 1 + Math.floor(r() * 40), range, r() * 0.1) : undefined;
     const m = new MixtureWindow();
-    m.own = own;
+    m.own = owns;
+    m.ownId = ownId;
     m.pooled = pooled;
     m.ratio = ratio;
     m.ratioShare = 0.5;
     m.priorWeight = [1, 8, 0][trial % 3]!;
     m.negligible = r() < 0.5 ? 1e-3 : 0.05;
-    m.cond = cond;
+    m.cond = cond ? conds : undefined;
+    m.condId = condId;
     m.condWeight = [2, 0.5, 0][trial % 3]!;
     const params: WindowParams = {
       coldPenalty: 1,
@@ -220,4 +238,22 @@ test("OpenGaps keeps the same counts as a Map, in any order", () => {
     [...ref.values()].reduce((s, v) => s + v, 0),
   );
   for (let i = 1; i < gaps.minute.length; i++) assert.ok(gaps.minute[i - 1]! < gaps.minute[i]!);
+});
+
+test("RatioPrior.prior (kept per stage until a rebuild) equals priorInto, across rebuilds", () => {
+  const r = rng(11);
+  const ratios = new RatioPrior(10_080);
+  const asList = (a: GapAtoms | undefined) =>
+    a && { tail: a.tail, gap: [...a.gap.subarray(0, a.size)], prob: [...a.prob.subarray(0, a.size)] };
+  const previousGaps = [1, 2, 3, 5, 30, 60, 1440, 9000, 20_000];
+  let answered = 0;
+  for (let step = 0; step < 20_000; step++) {
+    const seen = 1 + Math.floor(r() * 12);
+    const previous = previousGaps[Math.floor(r() * previousGaps.length)]!;
+    if (r() < 0.5) ratios.add(seen, previous, r() < 0.6 ? previous : 1 + Math.floor(r() * 3000));
+    const got = asList(ratios.prior(seen, previous));
+    assert.deepEqual(got, asList(ratios.priorInto(seen, previous, emptyAtoms(1))), `step ${step}`);
+    if (got) answered++;
+  }
+  assert.ok(answered > 15_000);
 });
