@@ -44,7 +44,18 @@ const azureHistories = traceSeries(azure.minutes).map((s) => s.history(480, 840)
 const dense = azureHistories.filter((h) => classifySeries(h) === "dense").slice(0, SAMPLE / 2);
 const sparse = azureHistories.filter((h) => classifySeries(h) !== "dense").slice(0, SAMPLE / 2);
 const sample = [...dense, ...sparse];
-const MODELS = ["snaive", "rate", "tsb", "croston", "interarrival", "ets", "mstl", "prophet", "cycle", "auto"];
+const MODELS = [
+  "snaive",
+  "rate",
+  "tsb",
+  "croston",
+  "interarrival",
+  "ets",
+  "mstl",
+  "prophet",
+  "cycle",
+  "auto",
+];
 await prepareForecasters([...MODELS, "lstm"]);
 console.log(
   `1. per series, Azure 2019, 360 min history, ${dense.length} dense + ${sparse.length} other series`,
