@@ -44,6 +44,8 @@ export class ForewarmMetrics {
   private readonly retrainSeconds: Histogram;
   private readonly retrainSeries: Gauge;
   private readonly leader: Gauge;
+  private readonly windowDecisions: Counter<"kind">;
+  private readonly windowPrice: Gauge;
   private readonly seenStates = new Set<string>(ENVIRONMENT_STATES);
 
   constructor(options: ForewarmMetricsOptions = {}) {
@@ -125,6 +127,17 @@ export class ForewarmMetrics {
       help: "1 while this server holds the leader lease (runs planning and retraining), else 0.",
       registers,
     });
+    this.windowDecisions = new Counter({
+      name: "forewarm_window_decisions_total",
+      help: "Decisions of the forewarm window policy after a series' busy minute: keep (loaded from now), prewarm (unloaded, loaded again later) or unload.",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.windowPrice = new Gauge({
+      name: "forewarm_window_price",
+      help: "Price in force for the forewarm window policy: cold starts per 1000 idle minutes of a memRefMb environment (configured, or calibrated to the budget/target).",
+      registers,
+    });
     for (const state of ENVIRONMENT_STATES) this.environments.set({ state }, 0);
     this.leader.set(0);
     if (options.defaultMetrics ?? true)
@@ -170,6 +183,12 @@ export class ForewarmMetrics {
 
   setLeader(isLeader: boolean): void {
     this.leader.set(isLeader ? 1 : 0);
+  }
+
+  /** One forewarm window decision (prewarm `pw` and keep-alive `ka` minutes) at `price`. */
+  windowDecided(pw: number, ka: number, price: number): void {
+    this.windowDecisions.inc({ kind: ka === 0 ? "unload" : pw > 0 ? "prewarm" : "keep" });
+    this.windowPrice.set(price);
   }
 
   forecastError(meanAbsoluteError: number): void {

@@ -27,6 +27,8 @@ export class LiveSeriesWindows {
   private next: number | null = null;
   /** The latest decisions, oldest first (bounded). */
   readonly decisions: SeriesWindow[] = [];
+  /** Told of every live decision with the price in force (metrics). */
+  onDecision: ((w: SeriesWindow, price: number) => void) | null = null;
 
   constructor(
     private readonly p: Config["prediction"],
@@ -126,6 +128,7 @@ export class LiveSeriesWindows {
       const calibrations = this.windows.calibrations;
       for (const w of this.windows.observeMinute(m, busy)) {
         this.decisions.push(w);
+        this.onDecision?.(w, this.windows.price);
         this.log.debug({ event: "window_decision", ...w }, "forewarm window decided");
       }
       if (this.windows.calibrations > calibrations) {

@@ -29,6 +29,8 @@ export interface RetrainReport {
 export interface PredictionObserver {
   retrained?(report: RetrainReport): void;
   planned?(durationMs: number, plan: Plan): void;
+  /** A forewarm window decision (windowPolicy "forewarm"), with the price in force. */
+  windowDecided?(pw: number, ka: number, price: number): void;
   /** Mean absolute error of last minute's expected arrivals per series (tasks per minute). */
   forecastError?(mae: number): void;
 }
@@ -100,6 +102,8 @@ export class PredictionLoop {
             config.defaults.resources.memoryMb,
           )
         : null;
+    if (this.windows)
+      this.windows.onDecision = (w, price) => this.observer.windowDecided?.(w.pw, w.ka, price);
   }
 
   start(): void {

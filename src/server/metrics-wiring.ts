@@ -19,6 +19,7 @@ export function wireMetrics(
       retrained: (r) => metrics.retrained(r.durationMs / 1000, r.fitted),
       planned: (seconds) => metrics.plannerCycle(seconds),
       forecastError: (mae) => metrics.forecastError(mae),
+      windowDecided: (pw, ka, price) => metrics.windowDecided(pw, ka, price),
     };
   }
   let lastWasted = orchestrator.pool.counters.wastedMbMs;

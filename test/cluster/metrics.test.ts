@@ -34,6 +34,9 @@ test("metrics record each event and render in the Prometheus text format", async
   m.retrained(12.5, 40);
   m.setLeader(true);
   m.forecastError(0.8);
+  m.windowDecided(0, 5, 1);
+  m.windowDecided(3, 2, 1);
+  m.windowDecided(0, 0, 2.5);
 
   assert.match(m.contentType, /^text\/plain/);
   const s = samples(await m.render());
@@ -61,6 +64,10 @@ test("metrics record each event and render in the Prometheus text format", async
   assert.equal(s.get("forewarm_retrain_series"), 40);
   assert.equal(s.get("forewarm_leader"), 1);
   assert.equal(s.get("forewarm_forecast_error"), 0.8);
+  assert.equal(s.get('forewarm_window_decisions_total{kind="keep"}'), 1);
+  assert.equal(s.get('forewarm_window_decisions_total{kind="prewarm"}'), 1);
+  assert.equal(s.get('forewarm_window_decisions_total{kind="unload"}'), 1);
+  assert.equal(s.get("forewarm_window_price"), 2.5);
   assert.ok(s.has("forewarm_process_cpu_seconds_total"), "default process metrics carry the prefix");
 });
 

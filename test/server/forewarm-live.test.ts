@@ -151,6 +151,14 @@ test("live forewarm windows: the server makes replay's decisions on the same arr
       `${live.length} decisions equal; busy minutes ${firsts.size}, replay warm ${replayWarm.length}, ` +
         `live warm ${liveWarm.length}, missed [${rel(missed)}], extra [${rel(extra)}]`,
     );
+    // Every decision is counted in /metrics by kind, beside the price in force.
+    const text = await (await fetch(`${h.server.url}/metrics`)).text();
+    const counted = [...text.matchAll(/^forewarm_window_decisions_total\{kind="\w+"\} (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    assert.equal(counted, live.length);
+    assert.match(text, new RegExp(`^forewarm_window_price ${PRICE}$`, "m"));
     const plan = (await h.get("/v1/plan")).body as Rec;
     const counters = plan.counters as { shadowHits: number };
     assert.ok(counters.shadowHits > 0, "pre-warmed shadows served arrivals");
