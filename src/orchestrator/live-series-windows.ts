@@ -49,6 +49,8 @@ export class LiveSeriesWindows {
         after: fw.calibrateAfterMinutes,
         maxInterval: fw.calibrationMaxIntervalMinutes,
         maxEntries: fw.calibrationEntries,
+        // A re-fit replays up to calibrationEntries minutes ~16 times: never in one event-loop turn.
+        deferred: true,
       },
     });
   }
@@ -125,23 +127,40 @@ export class LiveSeriesWindows {
         return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments, arrivals }];
       });
       if (busy.length === 0) continue;
-      const calibrations = this.windows.calibrations;
       for (const w of this.windows.observeMinute(m, busy)) {
         this.decisions.push(w);
         this.onDecision?.(w, this.windows.price);
         this.log.debug({ event: "window_decision", ...w }, "forewarm window decided");
       }
-      if (this.windows.calibrations > calibrations) {
-        this.log.info(
-          { event: "price_calibrated", price: this.windows.price, minute: m },
-          "forewarm price re-fitted to the budget/target on the recent past",
-        );
-      }
       if (this.decisions.length > MAX_DECISIONS)
         this.decisions.splice(0, this.decisions.length - MAX_DECISIONS);
     }
     this.next = Math.max(this.next, current);
+    if (this.windows.calibrationDue && !this.calibrating) this.calibrate();
   }
+
+  /** Re-fits the price in the background, one candidate price per event-loop turn. */
+  private calibrate(): void {
+    const started = performance.now();
+    this.calibrating = this.windows
+      .calibrateDue(() => new Promise<void>((r) => setImmediate(r)))
+      .then((price) => {
+        if (price === null) return;
+        this.log.info(
+          { event: "price_calibrated", price, durationMs: Math.round(performance.now() - started) },
+          "forewarm price re-fitted to the budget/target on the recent past",
+        );
+      })
+      .catch((err: unknown) =>
+        this.log.warn({ event: "price_calibration_failed", err }, "price not re-fitted"),
+      )
+      .finally(() => {
+        this.calibrating = null;
+      });
+  }
+
+  /** The re-fit in progress, if any (tests and shutdown may wait for it). */
+  calibrating: Promise<void> | null = null;
 
   /** Series busy in the current minute, with the environments each has used in it so far. */
   busyNow(now: number): Map<string, number> {

@@ -6,7 +6,7 @@
  * already seen are replayed. Replay's forewarm policy and the live series windows share it.
  */
 import type { ForewarmLearner } from "./forewarm-learner.js";
-import { calibratePrice, emptyChoice } from "./window-policy.js";
+import { calibratePrice, emptyChoice, priceSearch } from "./window-policy.js";
 
 export interface CalibrationScoring {
   /** A learner with the policy's settings and no history. */
@@ -30,6 +30,16 @@ export class BusyMinuteLog {
 
   get size(): number {
     return this.app.length;
+  }
+
+  /** A copy that later pushes do not change (what a deferred calibration scores). */
+  clone(): BusyMinuteLog {
+    const c = new BusyMinuteLog(this.maxEntries);
+    c.app = this.app.slice();
+    c.minute = this.minute.slice();
+    c.count = this.count.slice();
+    c.first = this.first;
+    return c;
   }
 
   push(app: number, minute: number, count: number): void {
@@ -100,6 +110,11 @@ export interface CalibratorOptions {
   maxInterval: number;
   /** Busy minutes kept for scoring (oldest dropped): bounds the time one calibration takes. */
   maxEntries: number;
+  /**
+   * true: a due calibration is not run inside `observe` but left for `calibrateDue`, which a live
+   * caller runs a candidate per event-loop turn; the price then changes a little later than replay's.
+   */
+  deferred?: boolean;
 }
 
 /**
@@ -111,6 +126,8 @@ export class PriceCalibrator {
   private next = Number.NaN;
   /** Calibrations run so far. */
   runs = 0;
+  /** The past a deferred calibration will score (taken when it fell due), or null. */
+  private pending: BusyMinuteLog | null = null;
 
   constructor(
     private readonly o: CalibratorOptions,
@@ -127,6 +144,12 @@ export class PriceCalibrator {
     if (minute >= this.next && this.log.size > 0) {
       const span = minute - this.log.first;
       this.next = minute + Math.max(this.o.after, Math.min(span, this.o.maxInterval));
+      if (this.o.deferred) {
+        // The same past the synchronous calibration would score: the price it finds is the same.
+        this.pending = this.log.clone();
+        this.log.push(app, minute, count);
+        return null;
+      }
       const scoring = { ...this.scoring, wasteMetric: this.o.wasteMetric };
       const n = this.appCount();
       price = calibratePrice(
@@ -140,5 +163,30 @@ export class PriceCalibrator {
     }
     this.log.push(app, minute, count);
     return price;
+  }
+
+  /** A deferred calibration waits for `calibrateDue`. */
+  get due(): boolean {
+    return this.pending !== null;
+  }
+
+  /**
+   * Runs a due deferred calibration on a snapshot of the log, awaiting `turn()` between candidate
+   * prices (each one replay of the log), and returns the price; null when none is due.
+   */
+  async calibrateDue(turn: () => Promise<void>): Promise<number | null> {
+    const log = this.pending;
+    if (!log) return null;
+    this.pending = null;
+    const scoring = { ...this.scoring, wasteMetric: this.o.wasteMetric };
+    const n = this.appCount();
+    const search = priceSearch(this.o.goal, this.o.wasteMetric, 1e-4, 1e4);
+    let step = search.next();
+    while (!step.done) {
+      await turn();
+      step = search.next(log.score(step.value, scoring, n));
+    }
+    this.runs++;
+    return step.value;
   }
 }

@@ -110,6 +110,18 @@ export class SeriesWindows {
         : null;
   }
 
+  /** A deferred calibration is waiting for `calibrateDue`. */
+  get calibrationDue(): boolean {
+    return this.calibrator?.due ?? false;
+  }
+
+  /** Runs a due deferred calibration (see CalibratorOptions.deferred) and puts its price in force. */
+  async calibrateDue(turn: () => Promise<void>): Promise<number | null> {
+    const price = (await this.calibrator?.calibrateDue(turn)) ?? null;
+    if (price !== null) this.price = price;
+    return price;
+  }
+
   /** Price calibrations run so far (0 without a budget or target). */
   get calibrations(): number {
     return this.calibrator?.runs ?? 0;

@@ -153,26 +153,43 @@ export function calibratePrice(
   hi = 10,
   steps = 14,
 ): number {
+  const search = priceSearch(goal, wasteLike, lo, hi, steps);
+  let next = search.next();
+  while (!next.done) next = search.next(measure(next.value));
+  return next.value;
+}
+
+/**
+ * calibratePrice as a generator: yields each candidate price, is resumed with its measured metric,
+ * returns the price. Lets a live caller spread the (expensive) measurements over several turns of
+ * the event loop while replay drives it synchronously — one search, two schedules.
+ */
+export function* priceSearch(
+  goal: number,
+  wasteLike: boolean,
+  lo = 1e-7,
+  hi = 10,
+  steps = 14,
+): Generator<number, number, number> {
   let a = Math.log(lo);
   let b = Math.log(hi);
-  const meets = (price: number) => measure(price) <= goal;
   // Waste falls with price: the smallest price meeting the budget buys the fewest cold starts.
   // Cold starts rise with price: the largest price meeting the target saves the most memory.
   if (wasteLike) {
-    if (meets(lo)) return lo;
-    if (!meets(hi)) return hi;
+    if ((yield lo) <= goal) return lo;
+    if (!((yield hi) <= goal)) return hi;
     for (let k = 0; k < steps; k++) {
       const m = (a + b) / 2;
-      if (meets(Math.exp(m))) b = m;
+      if ((yield Math.exp(m)) <= goal) b = m;
       else a = m;
     }
     return Math.exp(b);
   }
-  if (meets(hi)) return hi;
-  if (!meets(lo)) return lo;
+  if ((yield hi) <= goal) return hi;
+  if (!((yield lo) <= goal)) return lo;
   for (let k = 0; k < steps; k++) {
     const m = (a + b) / 2;
-    if (meets(Math.exp(m))) a = m;
+    if ((yield Math.exp(m)) <= goal) a = m;
     else b = m;
   }
   return Math.exp(a);

@@ -121,6 +121,45 @@ for (const [goal, value] of [
   });
 }
 
+test("a deferred calibration (live) scores the same past a candidate per turn and finds the same price", async () => {
+  const list = arrivals(5);
+  const calibration = (deferred: boolean) => ({
+    budgetPct: 60,
+    targetColdPct: 0,
+    after: 30,
+    maxInterval: Number.POSITIVE_INFINITY,
+    maxEntries: Number.POSITIVE_INFINITY,
+    deferred,
+  });
+  const sync = new SeriesWindows({ price: 1, memRefMb: 1, maxSeries: 64, calibration: calibration(false) });
+  const live = new SeriesWindows({ price: 1, memRefMb: 1, maxSeries: 64, calibration: calibration(true) });
+  let i = 0;
+  let turns = 0;
+  const prices: [number, number][] = [];
+  while (i < list.length && prices.length < 3) {
+    const minute = Math.floor(list[i]!.at / 60);
+    const busy = new Map<string, BusySeries>();
+    for (; i < list.length && Math.floor(list[i]!.at / 60) === minute; i++) {
+      const a = list[i]!;
+      busy.set(a.series, { series: a.series, user: a.user, memoryMb: 1 });
+    }
+    const before = sync.calibrations;
+    sync.observeMinute(minute, [...busy.values()]);
+    live.observeMinute(minute, [...busy.values()]);
+    assert.equal(live.calibrationDue, sync.calibrations > before, `minute ${minute}`);
+    if (live.calibrationDue) {
+      const p = await live.calibrateDue(async () => {
+        turns++;
+      });
+      prices.push([sync.price, p!]);
+      assert.equal(live.price, p);
+    }
+  }
+  assert.equal(prices.length, 3);
+  for (const [a, b] of prices) assert.equal(b, a);
+  assert.ok(turns >= 3 * 16, `one turn per candidate price (${turns})`);
+});
+
 test("a series' price scales with its memory: a 4× larger environment gets shorter windows", () => {
   const list = arrivals(11).filter((a) => a.series === "bob|report");
   const small = liveDecisions(list, new SeriesWindows({ price: 30, memRefMb: 256, maxSeries: 8 }), 256);
