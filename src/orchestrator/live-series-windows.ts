@@ -117,6 +117,8 @@ export class LiveSeriesWindows {
   observeEndedMinutes(now: number): void {
     if (this.next === null) return;
     const current = minuteOf(now);
+    // Windows over (with grace) are dropped once a minute, so a cycle's cost follows live windows.
+    if (current > this.next) this.windows.forgetEnded(now - this.p.graceMs - 60_000);
     const activity = this.orchestrator.seriesActivity();
     // Arrival counts are kept for the last few minutes only; a stalled loop skips what it lost.
     for (let m = Math.max(this.next, current - 4); m < current; m++) {
@@ -126,10 +128,16 @@ export class LiveSeriesWindows {
         const environments = this.orchestrator.environmentsUsed(series, m);
         return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments, arrivals }];
       });
+      // Advance first: a minute that throws is skipped, not retried (and refused) every cycle after.
+      this.next = m + 1;
       if (busy.length === 0) continue;
       for (const w of this.windows.observeMinute(m, busy)) {
         this.decisions.push(w);
-        this.onDecision?.(w, this.windows.price);
+        try {
+          this.onDecision?.(w, this.windows.price);
+        } catch (err) {
+          this.log.warn({ event: "decision_observer_failed", err }, "a decision observer threw");
+        }
         this.log.debug({ event: "window_decision", ...w }, "forewarm window decided");
       }
       if (this.decisions.length > MAX_DECISIONS)

@@ -145,7 +145,8 @@ export class SeriesWindows {
         }
         app = this.index.size;
         this.index.set(s.series, app);
-        this.appUser[app] = this.userId(s.user);
+        // "" = no known user: no user pool, as an app with user −1 in replay.
+        this.appUser[app] = s.user === "" ? -1 : this.userId(s.user);
       }
       known.push({ app, s });
     }
@@ -183,6 +184,11 @@ export class SeriesWindows {
       out.push(w);
     }
     return out;
+  }
+
+  /** Drops the latest decision of series whose window ended before `beforeMs` (learning is kept). */
+  forgetEnded(beforeMs: number): void {
+    for (const [series, w] of this.latest) if (w.until < beforeMs) this.latest.delete(series);
   }
 
   /** The latest decision of every series. */

@@ -43,7 +43,27 @@ export function planFromWindows(input: WindowPlanInput): Plan {
   const candidates: DesiredShadow[] = [];
   const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000;
   const seen = new Set<string>();
+  const minute = Math.floor(now / 60_000);
+  // Environments still running tasks stay loaded; per (user, spec) they count against the series
+  // busy now first, then those busy in the previous minute (whose tasks may still run) — never twice.
+  const running = new Map<string, number>();
+  for (const e of input.pool.environments) {
+    if (e.state !== "busy") continue;
+    const k = `${e.user}\u0000${e.specKey}`;
+    running.set(k, (running.get(k) ?? 0) + 1);
+  }
+  const takeRunning = (user: string, key: string, upTo: number): number => {
+    const k = `${user}\u0000${key}`;
+    const r = Math.min(running.get(k) ?? 0, upTo);
+    if (r > 0) running.set(k, running.get(k)! - r);
+    return r;
+  };
   const want = (w: SeriesWindow | null, series: string, used: number): void => {
+    // Cheap checks first: most windows of a long-running server are over.
+    if (w !== null && now >= w.until + c.graceMs) {
+      if (w.ka === 0 && w.minute >= minute - 1) skipped.push({ series, reason: w.reason });
+      return;
+    }
     const template = input.templates.get(series);
     if (!template) {
       skipped.push({ series, reason: "no task seen yet to take the environment spec from" });
@@ -59,13 +79,9 @@ export function planFromWindows(input: WindowPlanInput): Plan {
     let pHit: number;
     let reason: string;
     let count: number;
-    // Environments still running its tasks stay loaded: the plan holds (or creates) only the rest,
-    // and takes a running one over at the next cycle once it is idle.
-    const running = input.pool.environments.filter(
-      (e) => e.state === "busy" && e.user === template.user && e.specKey === key,
-    ).length;
     if (w === null) {
-      count = Math.min(c.maxPerSeries, used) - running;
+      const wanted = Math.min(c.maxPerSeries, used);
+      count = wanted - takeRunning(template.user, key, wanted);
       if (count <= 0) return;
       from = now;
       until = minuteEnd + c.graceMs;
@@ -76,7 +92,6 @@ export function planFromWindows(input: WindowPlanInput): Plan {
         skipped.push({ series, reason: w.reason });
         return;
       }
-      count = Math.min(c.maxPerSeries, w.environments) - running;
       from = w.from - lead;
       until = w.until + c.graceMs;
       pHit = w.pMiss === null ? 0.5 : 1 - w.pMiss;
@@ -88,7 +103,9 @@ export function planFromWindows(input: WindowPlanInput): Plan {
         });
         return;
       }
-      if (now >= until || count <= 0) return;
+      const wanted = Math.min(c.maxPerSeries, w.environments);
+      count = wanted - (w.minute >= minute - 1 ? takeRunning(template.user, key, wanted) : 0);
+      if (count <= 0) return;
     }
     const heldMin = Math.max(1, (until - now) / 60_000);
     for (let rank = 1; rank <= count; rank++) {

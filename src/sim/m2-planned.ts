@@ -31,7 +31,10 @@ export interface PlannedM2Options {
    * minute's busy apps once the minute is over (arrival order), its windows planned by planFromWindows.
    * maxSeries defaults to the trace's app count.
    */
-  windows?: Omit<SeriesWindowOptions, "maxSeries">;
+  windows?: Omit<SeriesWindowOptions, "maxSeries"> & {
+    /** Each app's user id (the trace's), for the learner's pooled priors; each app its own when absent. */
+    appUser?: ArrayLike<number>;
+  };
 }
 
 const UNLIMITED = {
@@ -73,6 +76,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const models: (FittedModel | null)[] = new Array(nApps).fill(null);
   const fittedThrough = new Float64Array(nApps).fill(Number.NaN);
   const windows = options.windows ? new SeriesWindows({ ...options.windows, maxSeries: nApps }) : null;
+  const poolUser = options.windows?.appUser;
   // Apps busy in the current minute, in arrival order (what the live server's activity log holds).
   let busyMinute = Number.NaN;
   let busyApps: number[] = [];
@@ -135,9 +139,11 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
         busyMinute,
         busyApps.map((a) => ({
           series: `${a}|t`,
-          user: String(a),
+          // Pooling key only (environments stay per app): the trace's user where it has one, as in M1.
+          user: poolUser && poolUser[a]! >= 0 ? `u${poolUser[a]}` : "",
           memoryMb: mem[a]!,
           environments: usedEnvs.get(a)?.size ?? 1,
+          arrivals: busyMinutes[a]!.get(busyMinute) ?? 1,
         })),
       );
       busyApps = [];
@@ -195,7 +201,10 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     for (const r of actions.release) {
       const e = all[Number(r.environmentId)]!;
       e.hold = null;
-      if (r.shadow && e.state !== "busy") destroy(e, t);
+      if (e.state === "busy") continue;
+      // A shadow goes now; a reactive environment falls back to its keep-alive — and if that ran out
+      // while it was held, it goes now too (expiring it at idleSince + ka would drop the held time).
+      if (r.shadow || (e.idleSince ?? t) + ka <= t) destroy(e, t);
     }
     for (const h of actions.hold) {
       const e = all[Number(h.environmentId)]!;
@@ -218,6 +227,9 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const latency = new Float64Array(total);
   let cold = 0;
   let endOfTrace = Number.NEGATIVE_INFINITY;
+  // The window path plans as often as the live server does (planIntervalMs, 5 s) so that a shadow is
+  // created at its window's start − lead, not at the next minute; the forecast path plans per minute.
+  const tickMs = windows ? 5_000 : 60_000;
   let nextTick = total > 0 ? Math.floor((trace.start[0]! * 1000) / 60_000) * 60_000 : 0;
   const release = (until: number) => {
     while (ends.size > 0 && ends.peekKey() <= until) {
@@ -235,7 +247,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     while (nextTick <= t) {
       release(nextTick);
       plan(nextTick);
-      nextTick += 60_000;
+      nextTick += tickMs;
     }
     release(t);
     promote(app, t);
@@ -281,7 +293,9 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     if (e.state === "gone") continue;
     const idleFrom = e.state === "warming" ? (e.readyAt ?? endOfTrace) : (e.idleSince ?? endOfTrace);
     e.idleSince = Math.min(idleFrom, endOfTrace);
-    const expiry = e.hold ? endOfTrace : Math.min(endOfTrace, e.idleSince + ka);
+    // A hold ends at its `until`: a shadow is released then, a reactive one keeps its keep-alive.
+    const held = e.hold ? (e.shadow ? e.hold.until : Math.max(e.hold.until, e.idleSince + ka)) : 0;
+    const expiry = Math.min(endOfTrace, e.hold ? held : e.idleSince + ka);
     destroy(e, Math.max(e.idleSince, expiry));
   }
   latency.sort();

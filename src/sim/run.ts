@@ -9,7 +9,13 @@ import { parsePolicySpec, splitPolicyList } from "./policies/registry.js";
 import type { PolicyContext } from "./policies/types.js";
 import { RouterPool } from "./router-pool.js";
 import { expandSweep, parseSweep, type SweptSpec } from "./sweep.js";
-import { cutEventTrace, cutMinuteTrace, type LoadedTrace, type MinuteTrace } from "./trace.js";
+import {
+  cutEventTrace,
+  cutMinuteTrace,
+  type EventTrace,
+  type LoadedTrace,
+  type MinuteTrace,
+} from "./trace.js";
 
 export type Model = "m1" | "m2";
 
@@ -144,6 +150,17 @@ export function policyContext(loaded: LoadedTrace, trace: MinuteTrace): PolicyCo
   return context;
 }
 
+/** The trace's user id of each app of an event trace (by name); undefined without user metadata. */
+function m2AppUsers(loaded: LoadedTrace, trace: EventTrace): Int32Array | undefined {
+  const users = policyContext(loaded, loaded.minutes).appUser;
+  if (!users) return undefined;
+  const index = new Map(loaded.minutes.appNames.map((name, i) => [name, i]));
+  return Int32Array.from(trace.appNames, (name) => {
+    const i = index.get(name);
+    return i === undefined ? -1 : users[i]!;
+  });
+}
+
 function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[]): M2Score[] {
   if (!loaded.events) throw new Error("M2 replay needs the loader to build events");
   if (options.decisionsFile) throw new ReplayInputError("--decisions is written for M1 only");
@@ -155,14 +172,32 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     if (s.definition.name === "forewarm") {
       // In M2 the forewarm policy is the live server's `windowPolicy: "forewarm"` path: the same
       // learner, planFromWindows, reconcile and router; unheld environments keep a 1-minute floor.
-      const { price, memRef, ...learner } = { ...s.definition.defaults, ...s.params };
+      const p = { ...s.definition.defaults, ...s.params };
+      const { price, memRef, budget, target, calibrateAfter, users, triggers: _triggers, ...learner } = p;
       // As in M1 (policyContext): a trace without memory weighs every app 1, not 1 MB against memRef.
       const memRefMb = trace.appMemoryMb.every((mb) => mb === 1) ? 1 : memRef!;
+      const appUser = users! > 0 ? m2AppUsers(loaded, trace) : undefined;
       return runM2Planned(trace, s.label, {
         coldStartSeconds: options.coldStartSeconds,
         keepAliveSeconds: 60,
         planner: { graceMs: 0 },
-        windows: { price: price!, memRefMb, learner },
+        windows: {
+          price: price!,
+          memRefMb,
+          learner,
+          ...(appUser ? { appUser } : {}),
+          ...(budget! > 0 || target! > 0
+            ? {
+                calibration: {
+                  budgetPct: budget!,
+                  targetColdPct: budget! > 0 ? 0 : target!,
+                  after: calibrateAfter!,
+                  maxInterval: Number.POSITIVE_INFINITY,
+                  maxEntries: Number.POSITIVE_INFINITY,
+                },
+              }
+            : {}),
+        },
       });
     }
     const kaMinutes = s.definition.fixedKeepAlive?.(s.params);

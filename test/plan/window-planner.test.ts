@@ -143,3 +143,31 @@ test("a series that ran tasks side by side gets as many environments, the extra 
   });
   assert.equal(busy.desired.length, 1);
 });
+
+test("busy environments count once per (user, spec): a series busy now does not use up another's window", () => {
+  // a|t and a|u share user and spec. a|t is busy now on its one environment; a|u is inside its window.
+  const t2 = new Map(templates);
+  t2.set("a|u", { user: "a", taskType: "u", spec });
+  const uWindow = { ...window("a", 100, 0, 10), series: "a|u" };
+  const p = planFromWindows({
+    now: 101 * MIN + 5_000,
+    windows: [uWindow],
+    busyNow: new Map([["a|t", 1]]),
+    templates: t2,
+    forecasts: new Map(),
+    leadMs: leads,
+    pool: pool([env("e1", "a", "busy")]),
+    config,
+  });
+  assert.deepEqual(
+    p.desired.map((d) => d.series),
+    ["a|u"],
+  );
+});
+
+test("windows long over cost nothing and say nothing", () => {
+  const over = Array.from({ length: 1000 }, (_, i) => ({ ...window("a", 10, 0, 1), series: `a|x${i}` }));
+  const p = plan(500 * MIN, over);
+  assert.equal(p.desired.length, 0);
+  assert.equal(p.skipped.length, 0);
+});
