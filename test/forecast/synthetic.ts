@@ -1,16 +1,9 @@
 /** Seeded random draws for the synthetic series of the forecasting tests (same on every run). */
 
+import { mulberry32 } from "../random.js";
+
 /** mulberry32: a small, well-mixed 32-bit PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** A Poisson(λ) draw by inversion (λ small to moderate). */
 export function poissonDraw(lambda: number, u: number): number {

@@ -16,18 +16,10 @@ import { MixtureWindow } from "../../src/plan/mixture-window.js";
 import { OpenGaps } from "../../src/plan/open-gaps.js";
 import { RatioPrior } from "../../src/plan/ratio-prior.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../src/plan/window-policy.js";
+import { mulberry32 } from "../random.js";
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1). */
+const rng = mulberry32;
 
 /** Random gaps: a few favourite periods plus noise, sometimes beyond the range. */
 function gapSource(r: () => number, range: number): () => number {

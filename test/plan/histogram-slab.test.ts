@@ -11,18 +11,10 @@ import {
   IdleDistribution,
   type IdleDistributionOptions,
 } from "../../src/plan/idle-distribution.js";
+import { mulberry32 } from "../random.js";
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1). */
+const rng = mulberry32;
 
 function same(slab: HistogramSlab, id: number, d: IdleDistribution, what: string): void {
   const from = slab.start[id]!;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type EnvironmentSpec, specKey } from "../../src/core/types.js";
+import { specKey } from "../../src/core/types.js";
 import type { Forecast } from "../../src/forecast/forecaster.js";
 import { reconcile } from "../../src/plan/reconcile.js";
 import {
@@ -9,14 +9,8 @@ import {
   type SeriesTemplate,
   seriesKey,
 } from "../../src/plan/shadow-planner.js";
-import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
-
-const MIN = 60_000;
-const spec = (memoryMb = 256): EnvironmentSpec => ({
-  runtime: "node",
-  dependencies: [],
-  resources: { cpu: 1, memoryMb, storageMb: 0, networkMbps: 0 },
-});
+import type { EnvironmentView } from "../../src/pool/environment.js";
+import { env, MIN, pool, spec } from "./pool-fixtures.js";
 
 /** A forecast whose arrival probability is `p` in minutes [from, to) of a 30-minute horizon. */
 function forecast(
@@ -51,31 +45,6 @@ const templates = (users: string[], memoryMb = 256) =>
   new Map<string, SeriesTemplate>(
     users.map((u) => [seriesKey(u, "t"), { user: u, taskType: "t", spec: spec(memoryMb) }]),
   );
-
-function env(id: string, user: string, state: EnvironmentView["state"], memoryMb = 256): EnvironmentView {
-  const s = spec(memoryMb);
-  return {
-    id,
-    user,
-    spec: s,
-    specKey: specKey(s),
-    state,
-    shadow: false,
-    createdAt: 0,
-    readyAt: 0,
-    idleSince: state === "ready" ? 0 : null,
-    tasksRun: 1,
-    coldStartMs: 1000,
-    idleMbMs: 0,
-    hold: null,
-  };
-}
-
-const pool = (envs: EnvironmentView[], memoryMb = 4096): PoolSnapshot => ({
-  now: 100 * MIN,
-  environments: envs,
-  capacity: { cpu: 64, memoryMb, maxEnvironments: 64 },
-});
 
 const leads = new Map([[specKey(spec()), 20_000]]);
 

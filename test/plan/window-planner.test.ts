@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type EnvironmentSpec, specKey } from "../../src/core/types.js";
+import { specKey } from "../../src/core/types.js";
 import type { SeriesWindow } from "../../src/plan/series-windows.js";
 import { PLANNER_DEFAULTS, type SeriesTemplate } from "../../src/plan/shadow-planner.js";
 import { planFromWindows } from "../../src/plan/window-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
+import { env, MIN, pool, spec as specOf } from "./pool-fixtures.js";
 
-const MIN = 60_000;
-const spec: EnvironmentSpec = {
-  runtime: "node",
-  dependencies: [],
-  resources: { cpu: 1, memoryMb: 256, storageMb: 0, networkMbps: 0 },
-};
+const spec = specOf();
 const templates = new Map<string, SeriesTemplate>(
   ["a", "b", "c"].map((u) => [`${u}|t`, { user: u, taskType: "t", spec }]),
 );
@@ -33,30 +29,6 @@ function window(user: string, minute: number, pw: number, ka: number): SeriesWin
     reason: "test",
   };
 }
-
-function env(id: string, user: string, state: EnvironmentView["state"]): EnvironmentView {
-  return {
-    id,
-    user,
-    spec,
-    specKey: specKey(spec),
-    state,
-    shadow: false,
-    createdAt: 0,
-    readyAt: 0,
-    idleSince: state === "ready" ? 0 : null,
-    tasksRun: 1,
-    coldStartMs: 1000,
-    idleMbMs: 0,
-    hold: null,
-  };
-}
-
-const pool = (envs: EnvironmentView[], memoryMb = 4096): PoolSnapshot => ({
-  now: 0,
-  environments: envs,
-  capacity: { cpu: 64, memoryMb, maxEnvironments: 64 },
-});
 
 const plan = (now: number, windows: SeriesWindow[], busyNow: string[] = [], envs: EnvironmentView[] = []) =>
   planFromWindows({
