@@ -154,33 +154,69 @@ export function planShadows(input: PlanInput): Plan {
     if (now > until) continue;
     const pHitAny = 1 - pNone;
     const count = Math.min(c.maxPerSeries, Math.max(1, Math.ceil(peak)));
-    const gb = spec.resources.memoryMb / 1024;
-    const heldMin = Math.max(1, (until - now) / 60_000);
-    for (let rank = 1; rank <= count; rank++) {
-      // The k-th environment is used only when concurrency reaches k: discount by rank.
-      const pHit = rank === 1 ? pHitAny : (pHitAny * (count - rank + 1)) / (count + 1);
-      const benefit = (pHit * lead) / 1000 / (gb * heldMin);
-      candidates.push({
-        series,
-        user: template.user,
-        taskType: template.taskType,
-        spec,
-        specKey: key,
-        rank,
-        from,
-        until,
-        pHit,
-        benefit,
-        confidence: f.confidence,
-        model: f.model,
-        reason:
-          `${f.model}: P(arrival in ${last - first + 1} min window) = ${pHitAny.toFixed(2)}, ` +
-          `confidence ${f.confidence.toFixed(2)}, concurrency ≤ ${Math.ceil(peak)}; env ${rank}/${count}` +
-          (w.why ? `; ${w.why}` : ""),
-      });
-    }
+    const base = { series, template, spec, specKey: key, from, until, lead, now };
+    const model = { confidence: f.confidence, model: f.model };
+    pushRanked(
+      candidates,
+      base,
+      model,
+      pHitAny,
+      count,
+      (rank) =>
+        `${f.model}: P(arrival in ${last - first + 1} min window) = ${pHitAny.toFixed(2)}, ` +
+        `confidence ${f.confidence.toFixed(2)}, concurrency ≤ ${Math.ceil(peak)}; env ${rank}/${count}` +
+        (w.why ? `; ${w.why}` : ""),
+    );
   }
   return { now, desired: shareCapacity(candidates, pool, input.config, skipped), skipped };
+}
+
+/** Where and when a series wants its shadows: what every one of its ranks shares. */
+export interface ShadowSpan {
+  series: string;
+  template: SeriesTemplate;
+  spec: EnvironmentSpec;
+  specKey: string;
+  from: number;
+  until: number;
+  /** Cold-start time the shadow saves, ms. */
+  lead: number;
+  now: number;
+}
+
+/**
+ * Adds the `count` environments a series wants over its span: the k-th is used only when concurrency
+ * reaches k, so its P(hit) is discounted by rank; benefit = cold-start seconds avoided per GB·minute
+ * held, what shareCapacity ranks by. Shared by planShadows and planFromWindows.
+ */
+export function pushRanked(
+  out: DesiredShadow[],
+  s: ShadowSpan,
+  by: { confidence: number; model: string },
+  pHitAny: number,
+  count: number,
+  reason: (rank: number) => string,
+): void {
+  const gb = s.spec.resources.memoryMb / 1024;
+  const heldMin = Math.max(1, (s.until - s.now) / 60_000);
+  for (let rank = 1; rank <= count; rank++) {
+    const pHit = rank === 1 ? pHitAny : (pHitAny * (count - rank + 1)) / (count + 1);
+    out.push({
+      series: s.series,
+      user: s.template.user,
+      taskType: s.template.taskType,
+      spec: s.spec,
+      specKey: s.specKey,
+      rank,
+      from: s.from,
+      until: s.until,
+      pHit,
+      benefit: (pHit * s.lead) / 1000 / (gb * heldMin),
+      confidence: by.confidence,
+      model: by.model,
+      reason: reason(rank),
+    });
+  }
 }
 
 /** Head-room over the forecast's upper peak memory, and the step sizes are rounded up to. */

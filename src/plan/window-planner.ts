@@ -6,6 +6,7 @@ import {
   type DesiredShadow,
   type Plan,
   type PlannerConfig,
+  pushRanked,
   type SeriesTemplate,
   type SkippedSeries,
   shareCapacity,
@@ -28,6 +29,9 @@ export interface WindowPlanInput {
   pool: PoolSnapshot;
   config: PlannerConfig;
 }
+
+/** Windows are the policy's decisions, not a forecast's: full confidence, model "forewarm". */
+const FOREWARM = { confidence: 1, model: "forewarm" };
 
 /**
  * Pure: the shadows the forewarm policy's windows ask for now. A decision after busy minute t keeps
@@ -107,26 +111,10 @@ export function planFromWindows(input: WindowPlanInput): Plan {
       count = wanted - (w.minute >= minute - 1 ? takeRunning(template.user, key, wanted) : 0);
       if (count <= 0) return;
     }
-    const heldMin = Math.max(1, (until - now) / 60_000);
-    for (let rank = 1; rank <= count; rank++) {
-      // The k-th environment is used only when concurrency reaches k again: discount by rank.
-      const p = rank === 1 ? pHit : (pHit * (count - rank + 1)) / (count + 1);
-      candidates.push({
-        series,
-        user: template.user,
-        taskType: template.taskType,
-        spec,
-        specKey: key,
-        rank,
-        from,
-        until,
-        pHit: p,
-        benefit: (p * lead) / 1000 / ((spec.resources.memoryMb / 1024) * heldMin),
-        confidence: 1,
-        model: "forewarm",
-        reason: count > 1 ? `${reason}; env ${rank}/${count}` : reason,
-      });
-    }
+    const span = { series, template, spec, specKey: key, from, until, lead, now };
+    pushRanked(candidates, span, FOREWARM, pHit, count, (rank) =>
+      count > 1 ? `${reason}; env ${rank}/${count}` : reason,
+    );
   };
   for (const [series, used] of input.busyNow) {
     seen.add(series);
