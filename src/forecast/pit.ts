@@ -6,7 +6,8 @@
  * level L is the share of that interval inside [(1 − L)/2, (1 + L)/2]. For a calibrated forecaster
  * its mean is L, whatever the discreteness.
  */
-import { countAtMost, normalCdf } from "./stats.js";
+import { upperBound } from "../core/sorted.js";
+import { normalCdf } from "./stats.js";
 
 /** P(Y ≤ count) for whole counts ≥ 0. */
 export type CountCdf = (count: number) => number;
@@ -39,7 +40,7 @@ export function normalCountCdf(mean: number, sd: number): CountCdf {
 export function empiricalCountCdf(sorted: ArrayLike<number>, shift = 0, scale = 1): CountCdf {
   const n = sorted.length;
   if (n === 0 || !(scale > 0)) return (y) => (y >= 0 && shift <= y + 0.5 ? 1 : 0);
-  return (y) => (y < 0 ? 0 : countAtMost(sorted, (y + 0.5 - shift) / scale) / n);
+  return (y) => (y < 0 ? 0 : upperBound(sorted, (y + 0.5 - shift) / scale) / n);
 }
 
 /** Zero with probability p0, else a draw from `inner` (TSB's and the inter-arrival model's mixture). */

@@ -3,10 +3,11 @@
  * Kaplan–Meier estimate as compact atoms; plus the atom helpers the pools share (mixAtoms, spreading
  * the not-yet-seen mass). Pure: no clock, minutes are arguments.
  */
+
+import { insertAt, lowerBound, upperBound } from "../core/sorted.js";
 import { arenaAtoms, reserveArenaAtoms } from "./atom-arena.js";
 import { doubleArray, emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
 import { OpenGaps } from "./open-gaps.js";
-import { insertAt, lowerBound, upperBound } from "./sorted.js";
 
 /** Atoms are rebuilt when time has moved by an eighth of the pool's age, and at least this much. */
 const REBUILD_MIN = 15;

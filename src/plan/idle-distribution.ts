@@ -8,7 +8,7 @@
  * range costs nothing and window choice runs over the populated bins only.
  */
 
-import { insertAt, lowerBound } from "./sorted.js";
+import { insertAt, lowerBound } from "../core/sorted.js";
 
 /** A distribution of the gap as point masses (atoms) plus the mass beyond them (out of range or never). */
 export interface GapAtoms {

@@ -1,4 +1,4 @@
-import { insertAt, lowerBound } from "./sorted.js";
+import { insertAt, lowerBound } from "../core/sorted.js";
 
 /**
  * The open gaps of a pool (gap-pool.ts): how many apps have been waiting since each minute. Was a

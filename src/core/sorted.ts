@@ -1,4 +1,4 @@
-/** Sorted number arrays: the searches and the garbage-free insert the plan/ structures share. */
+/** Sorted number arrays: binary searches and a garbage-free insert (planner pools, forecast CDFs). */
 
 /** First index whose value is ≥ x. */
 export function lowerBound(sorted: readonly number[], x: number): number {
@@ -20,8 +20,8 @@ export function insertAt(a: number[], i: number, v: number): void {
   a[i] = v;
 }
 
-/** First index whose value is > x. */
-export function upperBound(sorted: readonly number[], x: number): number {
+/** First index whose value is > x: the number of values ≤ x. */
+export function upperBound(sorted: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
