@@ -1,11 +1,11 @@
 /**
- * Many IdleDistributions (idle-distribution.ts) in typed arrays, one histogram per integer id: the
- * forewarm learner's per-app state (issue 7). With one object and two growing arrays per app, the
+ * Many gap histograms in typed arrays, one per integer id: the forewarm learner's per-app state
+ * (issue 7); the plain one-object form is the tests' reference (test/plan/idle-distribution-reference.ts). With one object and two growing arrays per app, the
  * ~32k histograms of a week of Google were copied by every young-generation collection that found
  * them alive; here the state lives in a few columns and one shared pool of bin slots.
  *
- * Same arithmetic, in the same order, as IdleDistribution.add (test/plan/histogram-slab.test.ts checks
- * every field on random gap sequences), so replay decisions do not move.
+ * Same arithmetic, in the same order, as the reference's IdleDistribution.add
+ * (test/plan/histogram-slab.test.ts checks every field on random gap sequences).
  *
  * Bins of histogram `id` are pool entries start[id] … start[id] + len[id] − 1 (ascending gaps) of a
  * slot of cap[id] entries, a power of two; a full slot moves to one twice its size and the old one

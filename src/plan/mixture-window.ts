@@ -7,7 +7,7 @@
  * (The ratio prior is a source, not a cached mix: (previous gap, prior) pairs repeat too rarely.)
  *
  * Exact: every probability is computed with the same floating-point operations, in the same order, as
- * IdleDistribution.mixInto / shrinkTowards, mixAtoms and chooseWindowInto (idleSoFar = 0) would, so
+ * the reference IdleDistribution.mixInto / shrinkTowards (test/plan/idle-distribution-reference.ts), mixAtoms and chooseWindowInto (idleSoFar = 0) would, so
  * windows are identical to the digit (test/plan/fast-paths.test.ts checks it on random sources).
  */
 import type { HistogramSlab } from "./histogram-slab.js";

@@ -6,17 +6,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GapPool, mixAtoms } from "../../src/plan/gap-pool.js";
 import { HistogramSlab } from "../../src/plan/histogram-slab.js";
-import {
-  emptyAtoms,
-  type GapAtoms,
-  IDLE_DISTRIBUTION_DEFAULTS,
-  IdleDistribution,
-} from "../../src/plan/idle-distribution.js";
+import { emptyAtoms, type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "../../src/plan/idle-distribution.js";
 import { MixtureWindow } from "../../src/plan/mixture-window.js";
 import { OpenGaps } from "../../src/plan/open-gaps.js";
 import { RatioPrior } from "../../src/plan/ratio-prior.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../src/plan/window-policy.js";
 import { mulberry32 } from "../random.js";
+import { IdleDistribution } from "./idle-distribution-reference.js";
 
 /** Deterministic uniform [0, 1). */
 const rng = mulberry32;

@@ -8,10 +8,10 @@ import { test } from "node:test";
 import { HistogramSlab } from "../../src/plan/histogram-slab.js";
 import {
   IDLE_DISTRIBUTION_DEFAULTS,
-  IdleDistribution,
   type IdleDistributionOptions,
 } from "../../src/plan/idle-distribution.js";
 import { mulberry32 } from "../random.js";
+import { IdleDistribution } from "./idle-distribution-reference.js";
 
 /** Deterministic uniform [0, 1). */
 const rng = mulberry32;

@@ -5,10 +5,10 @@ import {
   arrivalProbabilities,
   emptyAtoms,
   IDLE_DISTRIBUTION_DEFAULTS,
-  IdleDistribution,
   nextArrivalGivenIdle,
 } from "../../src/plan/idle-distribution.js";
 import { PooledGaps } from "../../src/plan/pooled-gaps.js";
+import { IdleDistribution } from "./idle-distribution-reference.js";
 
 function probAt(d: IdleDistribution, gap: number): number {
   const a = d.toAtoms(emptyAtoms());
