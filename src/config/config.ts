@@ -105,6 +105,8 @@ export const ConfigSchema = Type.Object(
         graceMs: Type.Integer({ minimum: 0, default: 60_000 }),
         shadowCapacityFraction: Type.Number({ minimum: 0, maximum: 1, default: 0.8 }),
         maxPerSeries: Type.Integer({ minimum: 1, default: 8 }),
+        /** "forewarm": extra environments over a series' recent peak concurrency, ⌊h·√peak⌋. */
+        concurrencyHeadroom: Type.Number({ minimum: 0, maximum: 4, default: 0.5 }),
         defaultLeadMs: Type.Integer({ minimum: 0, default: 30_000 }),
         leadFactor: Type.Number({ minimum: 1, default: 1.5 }),
         /**

@@ -10,7 +10,7 @@ import type { SeriesActivity } from "./series-activity.js";
 export interface RecentActivity {
   seriesActivity(): ReadonlyMap<string, SeriesActivity>;
   arrivalCounts(minute: number): ReadonlyMap<string, number>;
-  environmentsUsed(series: string, minute: number): number;
+  peakConcurrency(series: string, minute: number): number;
 }
 
 /** Window decisions kept for /v1/decisions. */
@@ -125,7 +125,7 @@ export class LiveSeriesWindows {
       const busy = [...this.orchestrator.arrivalCounts(m)].flatMap(([series, arrivals]) => {
         const a = activity.get(series);
         if (!a) return [];
-        const environments = this.orchestrator.environmentsUsed(series, m);
+        const environments = this.orchestrator.peakConcurrency(series, m);
         return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments, arrivals }];
       });
       // Advance first: a minute that throws is skipped, not retried (and refused) every cycle after.
@@ -170,12 +170,12 @@ export class LiveSeriesWindows {
   /** The re-fit in progress, if any (tests and shutdown may wait for it). */
   calibrating: Promise<void> | null = null;
 
-  /** Series busy in the current minute, with the environments each has used in it so far. */
+  /** Series busy in the current minute, with the most of their tasks that have run at once in it. */
   busyNow(now: number): Map<string, number> {
     const m = minuteOf(now);
     const out = new Map<string, number>();
     for (const series of this.orchestrator.arrivalCounts(m).keys())
-      out.set(series, Math.max(1, this.orchestrator.environmentsUsed(series, m)));
+      out.set(series, Math.max(1, this.orchestrator.peakConcurrency(series, m)));
     return out;
   }
 

@@ -105,9 +105,9 @@ export class Orchestrator {
     return this.activity.all();
   }
 
-  /** Environments a series' tasks were routed to in one recent minute. */
-  environmentsUsed(series: string, minute: number): number {
-    return this.activity.environmentsUsed(series, minute);
+  /** Most of a series' tasks routed in one recent minute that ran at once. */
+  peakConcurrency(series: string, minute: number): number {
+    return this.activity.peakConcurrency(series, minute);
   }
 
   /** Arrivals per series in one recent minute (the last few minutes are kept). */
@@ -194,8 +194,6 @@ export class Orchestrator {
     if (decision.kind === "queue") return;
     this.queue.remove(q.id);
     const routedAt = this.d.clock.now();
-    const series = seriesKey(q.task.user, q.task.taskType);
-    if (decision.kind !== "cold") this.activity.used(series, routedAt, decision.environmentId);
     if (decision.kind === "warm") {
       const env = this.pool.get(decision.environmentId)!;
       if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
@@ -212,7 +210,6 @@ export class Orchestrator {
       return;
     }
     const env = this.pool.add(q.task.user, q.spec, false);
-    this.activity.used(series, routedAt, env.id);
     this.counters.coldStarts++;
     this.d.logger.info(
       { event: "cold_start", task: q.task.id, user: q.task.user, env: env.id, reason: decision.reason },
@@ -274,6 +271,7 @@ export class Orchestrator {
     const series = seriesKey(task.user, task.taskType);
     const concurrent = (this.seriesRunning.get(series) ?? 0) + 1;
     this.seriesRunning.set(series, concurrent);
+    this.activity.running(series, routedAt, concurrent);
     this.running.set(task.id, { task, envId: env.id });
     this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;

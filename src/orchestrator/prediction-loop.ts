@@ -136,6 +136,7 @@ export class PredictionLoop {
       graceMs: p.graceMs,
       shadowCapacityFraction: p.shadowCapacityFraction,
       maxPerSeries: p.maxPerSeries,
+      concurrencyHeadroom: p.concurrencyHeadroom,
       defaultLeadMs: p.defaultLeadMs,
       leadFactor: p.leadFactor,
       windowPolicy: p.windowPolicy,

@@ -21,8 +21,8 @@ const KEEP_MINUTES = 5;
 export class SeriesActivityLog {
   private readonly latest = new Map<string, SeriesActivity>();
   private readonly counts = new Map<number, Map<string, number>>();
-  /** minute → series → environments its tasks were routed to in that minute. */
-  private readonly envs = new Map<number, Map<string, Set<string>>>();
+  /** minute → series → most of its tasks routed in that minute that ran at once. */
+  private readonly peaks = new Map<number, Map<string, number>>();
 
   record(series: string, activity: SeriesActivity): void {
     this.latest.set(series, activity);
@@ -33,23 +33,25 @@ export class SeriesActivityLog {
     for (const k of this.counts.keys()) if (k < minute - KEEP_MINUTES) this.counts.delete(k);
   }
 
-  /** A task of `series` went to environment `envId` at `at` (warm, grown or cold). */
-  used(series: string, at: number, envId: string): void {
-    const minute = minuteOf(at);
-    let m = this.envs.get(minute);
+  /**
+   * A task of `series` routed at `routedAt` started running with `running` of the series' tasks
+   * (itself included) running. Counted from the start of execution, not routing: the environments
+   * a cold start's cascade brings up are not concurrency the series needs.
+   */
+  running(series: string, routedAt: number, running: number): void {
+    const minute = minuteOf(routedAt);
+    let m = this.peaks.get(minute);
     if (!m) {
       m = new Map();
-      this.envs.set(minute, m);
-      for (const k of this.envs.keys()) if (k < minute - KEEP_MINUTES) this.envs.delete(k);
+      this.peaks.set(minute, m);
+      for (const k of this.peaks.keys()) if (k < minute - KEEP_MINUTES) this.peaks.delete(k);
     }
-    const s = m.get(series) ?? new Set<string>();
-    s.add(envId);
-    m.set(series, s);
+    m.set(series, Math.max(m.get(series) ?? 0, running));
   }
 
-  /** Environments the series' tasks used in `minute`: its concurrency then (0 if none were routed). */
-  environmentsUsed(series: string, minute: number): number {
-    return this.envs.get(minute)?.get(series)?.size ?? 0;
+  /** Most tasks of the series routed in `minute` that ran at once (0 if none has started yet). */
+  peakConcurrency(series: string, minute: number): number {
+    return this.peaks.get(minute)?.get(series) ?? 0;
   }
 
   all(): ReadonlyMap<string, SeriesActivity> {

@@ -24,10 +24,18 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
   const desired = [...plan.desired].sort((a, b) => a.series.localeCompare(b.series) || a.rank - b.rank);
+  // Each desired shadow looks only at its user's environments (in pool order): linear, not quadratic.
+  const byUser = new Map<string, EnvironmentView[]>();
+  for (const e of pool.environments) {
+    const list = byUser.get(e.user);
+    if (list) list.push(e);
+    else byUser.set(e.user, [e]);
+  }
   for (const d of desired) {
+    const mine = byUser.get(d.user) ?? [];
     let best: EnvironmentView | null = null;
-    for (const e of pool.environments) {
-      if (taken.has(e.id) || e.user !== d.user || e.specKey !== d.specKey) continue;
+    for (const e of mine) {
+      if (taken.has(e.id) || e.specKey !== d.specKey) continue;
       if (e.state !== "ready" && e.state !== "warming" && e.state !== "creating") continue;
       if (
         best === null ||
@@ -43,11 +51,10 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       continue;
     }
     // An idle environment of the same user and code but another size is resized rather than replaced.
-    const other = pool.environments.find(
+    const other = mine.find(
       (e) =>
         !taken.has(e.id) &&
         e.state === "ready" &&
-        e.user === d.user &&
         e.spec.runtime === d.spec.runtime &&
         e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
         e.specKey !== d.specKey,
@@ -67,9 +74,11 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
     // for has not come: a later forecast that no longer sees a late arrival does not cut it short. Once
     // the environment has served a task since, or the plan needs the capacity, it goes.
     const served = e.idleSince !== null && e.idleSince > e.hold.since;
-    if (plan.now <= e.hold.until && !served && !why?.startsWith("capacity")) continue;
+    if (plan.now <= e.hold.until && !served && !plan.exact && !why?.startsWith("capacity")) continue;
     const reason =
-      plan.now > e.hold.until ? "prediction window passed" : (why ?? "no longer wanted by the plan");
+      plan.now > e.hold.until
+        ? "prediction window passed"
+        : (why ?? (plan.exact ? "beyond the environments the window holds" : "no longer wanted by the plan"));
     actions.release.push({ environmentId: e.id, shadow: e.shadow, reason });
   }
   return actions;

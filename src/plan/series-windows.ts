@@ -37,7 +37,7 @@ export interface BusySeries {
   series: string;
   user: string;
   memoryMb: number;
-  /** Environments the series used in the minute (its concurrency); 1 when left out. */
+  /** The most of the series' tasks of the minute that ran at once (its concurrency); 1 when left out. */
   environments?: number;
   /** Arrivals in the minute (what a cold-start target counts); 1 when left out. */
   arrivals?: number;
@@ -53,7 +53,10 @@ export interface SeriesWindow {
   /** The loaded span in ms: [from, until). Empty (from = until) when ka = 0. */
   from: number;
   until: number;
-  /** Environments to hold in the window: as many as the series used in its busy minute. */
+  /**
+   * The series' concurrency to hold in the window: its peak over its last few busy minutes (the
+   * planner adds headroom, window-planner.ts `staffed`).
+   */
   environments: number;
   /** P(next arrival outside the window), when this decision computed the window (null: cached). */
   pMiss: number | null;
@@ -73,7 +76,7 @@ export class SeriesWindows {
   private readonly userIds = new Map<string, number>();
   private readonly appUser: Int32Array;
   private readonly latest = new Map<string, SeriesWindow>();
-  /** Per series, the environments used in its last PEAK_OF busy minutes (ring). */
+  /** Per series, its concurrency in its last PEAK_OF busy minutes (ring). */
   private readonly used: Uint16Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
   /** Per series: its price multiplier (memory ÷ memRef) and memory, for calibration. */

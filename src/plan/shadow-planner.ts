@@ -16,6 +16,11 @@ export interface PlannerConfig {
   shadowCapacityFraction: number;
   /** Most shadow environments for one series. */
   maxPerSeries: number;
+  /**
+   * For "forewarm": environments held beyond a series' recent peak of tasks running at once, as
+   * ⌊h·√peak⌋ (square-root staffing: none for a peak of 1–3 at 0.5, one for 4–15, two from 16).
+   */
+  concurrencyHeadroom: number;
   /** Lead time used for a spec whose cold start has not been measured yet, ms. */
   defaultLeadMs: number;
   /** Safety factor on the measured cold-start lead time. */
@@ -37,6 +42,7 @@ export const PLANNER_DEFAULTS: PlannerConfig = {
   graceMs: 60_000,
   shadowCapacityFraction: 0.8,
   maxPerSeries: 8,
+  concurrencyHeadroom: 0.5,
   defaultLeadMs: 30_000,
   leadFactor: 1.5,
   windowPolicy: "threshold",
@@ -89,6 +95,12 @@ export interface Plan {
   now: number;
   desired: DesiredShadow[];
   skipped: SkippedSeries[];
+  /**
+   * The desired shadows are all the plan holds (the forewarm policy's windows, whose counts change
+   * only with its decisions): a held environment no desired shadow takes is released now, not at the
+   * end of the window it was held for. Forecast plans leave a hold to its window's end instead.
+   */
+  exact?: boolean;
 }
 
 export const seriesKey = (user: string, taskType: string): string => `${user}|${taskType}`;

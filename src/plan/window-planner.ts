@@ -30,6 +30,14 @@ export interface WindowPlanInput {
   config: PlannerConfig;
 }
 
+/**
+ * Environments to hold for a recent peak of `peak` tasks running at once: the peak plus ⌊h·√peak⌋
+ * (square-root staffing). Without headroom a busy series that grows by one task at once starts a
+ * cascade of cold starts: while the first starts, every arrival that finds the rest busy starts one.
+ */
+export const staffed = (peak: number, c: PlannerConfig): number =>
+  Math.min(c.maxPerSeries, peak + Math.floor(c.concurrencyHeadroom * Math.sqrt(peak)));
+
 /** Windows are the policy's decisions, not a forecast's: full confidence, model "forewarm". */
 const FOREWARM = { confidence: 1, model: "forewarm" };
 
@@ -46,7 +54,6 @@ export function planFromWindows(input: WindowPlanInput): Plan {
   const skipped: SkippedSeries[] = [];
   const candidates: DesiredShadow[] = [];
   const minuteEnd = (Math.floor(now / 60_000) + 1) * 60_000;
-  const seen = new Set<string>();
   const minute = Math.floor(now / 60_000);
   // Environments still running tasks stay loaded; per (user, spec) they count against the series
   // busy now first, then those busy in the previous minute (whose tasks may still run) — never twice.
@@ -62,9 +69,9 @@ export function planFromWindows(input: WindowPlanInput): Plan {
     if (r > 0) running.set(k, running.get(k)! - r);
     return r;
   };
-  const want = (w: SeriesWindow | null, series: string, used: number): void => {
+  const want = (w: SeriesWindow | null, series: string, used: number, busy: boolean): void => {
     // Cheap checks first: most windows of a long-running server are over.
-    if (w !== null && now >= w.until + c.graceMs) {
+    if (!busy && w !== null && now >= w.until + c.graceMs) {
       if (w.ka === 0 && w.minute >= minute - 1) skipped.push({ series, reason: w.reason });
       return;
     }
@@ -83,14 +90,18 @@ export function planFromWindows(input: WindowPlanInput): Plan {
     let pHit: number;
     let reason: string;
     let count: number;
-    if (w === null) {
-      const wanted = Math.min(c.maxPerSeries, used);
+    if (busy) {
+      // The minute is loaded (M1), and so is the window it falls in: hold the more of the two counts.
+      const open = w !== null && w.ka > 0 && now >= w.from - lead && now < w.until + c.graceMs;
+      const wanted = staffed(Math.max(used, open ? w.environments : 0), c);
       count = wanted - takeRunning(template.user, key, wanted);
       if (count <= 0) return;
       from = now;
-      until = minuteEnd + c.graceMs;
+      until = Math.max(minuteEnd, open ? w.until : 0) + c.graceMs;
       pHit = 1;
       reason = "forewarm: busy this minute; its window is decided when the minute is over";
+    } else if (w === null) {
+      return;
     } else {
       if (w.ka === 0) {
         skipped.push({ series, reason: w.reason });
@@ -107,7 +118,7 @@ export function planFromWindows(input: WindowPlanInput): Plan {
         });
         return;
       }
-      const wanted = Math.min(c.maxPerSeries, w.environments);
+      const wanted = staffed(w.environments, c);
       count = wanted - (w.minute >= minute - 1 ? takeRunning(template.user, key, wanted) : 0);
       if (count <= 0) return;
     }
@@ -116,10 +127,15 @@ export function planFromWindows(input: WindowPlanInput): Plan {
       count > 1 ? `${reason}; env ${rank}/${count}` : reason,
     );
   };
-  for (const [series, used] of input.busyNow) {
-    seen.add(series);
-    want(null, series, used);
+  // Busy series first (they take the running environments first), each with its window if any.
+  const busyWindow = new Map<string, SeriesWindow>();
+  const idle: SeriesWindow[] = [];
+  for (const w of input.windows) {
+    if (input.busyNow.has(w.series)) busyWindow.set(w.series, w);
+    else if (now < w.until + c.graceMs) idle.push(w);
+    else want(w, w.series, w.environments, false);
   }
-  for (const w of input.windows) if (!seen.has(w.series)) want(w, w.series, w.environments);
-  return { now, desired: shareCapacity(candidates, input.pool, c, skipped), skipped };
+  for (const [series, used] of input.busyNow) want(busyWindow.get(series) ?? null, series, used, true);
+  for (const w of idle) want(w, w.series, w.environments, false);
+  return { now, desired: shareCapacity(candidates, input.pool, c, skipped), skipped, exact: true };
 }

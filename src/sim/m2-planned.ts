@@ -81,8 +81,11 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   let busyMinute = Number.NaN;
   let busyApps: number[] = [];
   const markedMinute = new Float64Array(nApps).fill(Number.NaN);
-  // Per busy app of the current minute: the environments its invocations were routed to.
-  let usedEnvs = new Map<number, Set<string>>();
+  // Per busy app of the current minute: the most of its invocations that ran at once, counted at the
+  // start of each execution (as live: a cold start's cascade is not concurrency the app needs).
+  let peakRunning = new Map<number, number>();
+  // Per app, the (start, end) of its executions that may still be running.
+  const running: number[][] = Array.from({ length: nApps }, () => []);
   const empty = new Map<string, Forecast>();
 
   const destroy = (e: EnvironmentView, at: number) => {
@@ -142,7 +145,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
           // Pooling key only (environments stay per app): the trace's user where it has one, as in M1.
           user: poolUser && poolUser[a]! >= 0 ? `u${poolUser[a]}` : "",
           memoryMb: mem[a]!,
-          environments: usedEnvs.get(a)?.size ?? 1,
+          environments: peakRunning.get(a) ?? 1,
           arrivals: busyMinutes[a]!.get(busyMinute) ?? 1,
         })),
       );
@@ -188,7 +191,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
           now: t,
           windows: windows.windows(),
           busyNow: new Map(
-            busyMinute === minute ? busyApps.map((a) => [`${a}|t`, usedEnvs.get(a)?.size ?? 1]) : [],
+            busyMinute === minute ? busyApps.map((a) => [`${a}|t`, peakRunning.get(a) ?? 1]) : [],
           ),
           templates,
           forecasts: empty,
@@ -272,7 +275,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     if (minute !== busyMinute) {
       busyMinute = minute;
       busyApps = [];
-      usedEnvs = new Map();
+      peakRunning = new Map();
     }
     if (markedMinute[app] !== minute) {
       markedMinute[app] = minute;
@@ -282,9 +285,19 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     const d = trace.duration[i]! * 1000;
     endOfTrace = Math.max(endOfTrace, t + d + L);
     if (windows) {
-      const set = usedEnvs.get(app) ?? new Set<string>();
-      set.add(env.id);
-      usedEnvs.set(app, set);
+      // Executions start out of arrival order only by a cold start's L: keep those not yet ended.
+      const spans = running[app]!;
+      let n = 1;
+      let k = 0;
+      for (let j = 0; j < spans.length; j += 2) {
+        if (spans[j + 1]! <= t) continue;
+        spans[k++] = spans[j]!;
+        spans[k++] = spans[j + 1]!;
+        if (spans[j]! <= begin && begin < spans[j + 1]!) n++;
+      }
+      spans.length = k;
+      spans.push(begin, begin + d);
+      peakRunning.set(app, Math.max(peakRunning.get(app) ?? 0, n));
     }
     ends.push(begin + d, i, Number(env.id));
   }

@@ -180,7 +180,8 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
       return runM2Planned(trace, s.label, {
         coldStartSeconds: options.coldStartSeconds,
         keepAliveSeconds: 60,
-        planner: { graceMs: 0 },
+        // M2's capacity is unlimited, as for the baselines: no cap on a series' environments.
+        planner: { graceMs: 0, maxPerSeries: Number.MAX_SAFE_INTEGER },
         windows: {
           price: price!,
           memRefMb,

@@ -17,7 +17,7 @@ const BASE = 29_000_000; // minutes since the epoch
 const quiet: RecentActivity = {
   seriesActivity: () => new Map(),
   arrivalCounts: () => new Map(),
-  environmentsUsed: () => 0,
+  peakConcurrency: () => 0,
 };
 
 /** Seeded arrivals of five series of three users over 600 minutes (ms since the epoch). */

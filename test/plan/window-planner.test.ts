@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { specKey } from "../../src/core/types.js";
+import { reconcile } from "../../src/plan/reconcile.js";
 import type { SeriesWindow } from "../../src/plan/series-windows.js";
 import { PLANNER_DEFAULTS, type SeriesTemplate } from "../../src/plan/shadow-planner.js";
-import { planFromWindows } from "../../src/plan/window-planner.js";
+import { planFromWindows, staffed } from "../../src/plan/window-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
 import { env, MIN, pool, spec as specOf } from "./pool-fixtures.js";
 
@@ -142,4 +143,74 @@ test("windows long over cost nothing and say nothing", () => {
   const p = plan(500 * MIN, over);
   assert.equal(p.desired.length, 0);
   assert.equal(p.skipped.length, 0);
+});
+
+test("environments follow square-root staffing: the recent peak plus ⌊h·√peak⌋, capped per series", () => {
+  const h = (peak: number, over: Partial<typeof config> = {}) => staffed(peak, { ...config, ...over });
+  assert.deepEqual(
+    [1, 2, 3, 4, 8, 9, 15, 16, 100].map((n) => h(n, { maxPerSeries: 1000 })),
+    [1, 2, 3, 5, 9, 10, 16, 18, 105],
+  );
+  assert.equal(h(16, { maxPerSeries: 1000, concurrencyHeadroom: 0 }), 16);
+  assert.equal(h(16), 8, "maxPerSeries caps the count");
+  // In the plan: a window for a series that ran 4 tasks at once holds 5 environments.
+  const p = plan(101 * MIN, [{ ...window("a", 100, 0, 3), environments: 4 }]);
+  assert.equal(p.desired.length, 5);
+});
+
+test("a series busy inside its window holds the window's environments, not only this minute's", () => {
+  // The window after minute 100 holds 4 (peak 4 + headroom 1 = 5); in busy minute 102 one task ran so far.
+  const w = { ...window("a", 100, 0, 10), environments: 4 };
+  const inside = planFromWindows({
+    now: 102 * MIN + 10_000,
+    windows: [w],
+    busyNow: new Map([["a|t", 1]]),
+    templates,
+    forecasts: new Map(),
+    leadMs: leads,
+    pool: pool([env("e1", "a", "busy")]),
+    config,
+  });
+  assert.equal(inside.desired.length, 4, "5 held, one of them the running environment");
+  assert.ok(inside.desired.every((d) => d.until === w.until + config.graceMs));
+  // Outside its window (the next one opens later), a busy series holds what the minute used.
+  const later = { ...window("a", 100, 5, 10), environments: 4 };
+  const outside = planFromWindows({
+    now: 102 * MIN + 10_000,
+    windows: [later],
+    busyNow: new Map([["a|t", 2]]),
+    templates,
+    forecasts: new Map(),
+    leadMs: leads,
+    pool: pool([]),
+    config,
+  });
+  assert.equal(outside.desired.length, 2);
+  assert.equal(outside.desired[0]!.until, 103 * MIN + config.graceMs);
+});
+
+test("window plans are exact: a held environment beyond the window's count is released now, a forecast plan's keeps its hold", () => {
+  const held = (id: string): EnvironmentView => ({
+    ...env(id, "a", "ready"),
+    shadow: true,
+    hold: { series: "a|t", since: 100 * MIN, until: 110 * MIN, benefit: 1, reason: "x" },
+  });
+  // Three shadows held from a cold-start cascade; the window now holds the series' peak of 1.
+  const envs = [held("s1"), held("s2"), held("s3")];
+  const p = plan(101 * MIN, [window("a", 100, 0, 9)], [], envs);
+  assert.equal(p.exact, true);
+  const actions = reconcile(p, pool(envs));
+  assert.deepEqual(
+    actions.hold.map((x) => x.environmentId),
+    ["s1"],
+  );
+  assert.deepEqual(
+    actions.release.map((r) => [r.environmentId, r.reason]),
+    [
+      ["s2", "beyond the environments the window holds"],
+      ["s3", "beyond the environments the window holds"],
+    ],
+  );
+  // The same plan without `exact` (as a forecast plan) leaves unserved holds to their window's end.
+  assert.deepEqual(reconcile({ ...p, exact: false }, pool(envs)).release, []);
 });

@@ -71,3 +71,40 @@ test("M2 with the live forewarm window path: the timer is pre-warmed after a few
   assert.ok(dear.wastedMbS < cheap.wastedMbS * 0.75, `${dear.wastedMbS} vs ${cheap.wastedMbS} MB·s`);
   assert.ok(dear.environmentsCreated > cheap.environmentsCreated, "pre-warming creates environments");
 });
+
+test("M2 forewarm with a 10-s cold start holds a busy app's running concurrency, not its cold-start cascade", () => {
+  // One app, a 0.6-s task every 0.25 s ± 0.05 s (seeded) for 30 minutes: about 3 run at once. While
+  // the first cold start takes 10 s, every arrival starts another: ~40 environments, 37 not needed.
+  let s = 7;
+  const n = 30 * 240;
+  const start = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    start[i] = 600 + i * 0.25 + ((s / 2 ** 31) * 0.1 - 0.05);
+  }
+  const trace: EventTrace = {
+    appNames: ["busy"],
+    appMemoryMb: Float64Array.from([100]),
+    app: new Int32Array(n),
+    start,
+    duration: new Float64Array(n).fill(0.6),
+  };
+  const L = 10;
+  const fixed10 = runM2(trace, "ka10", new RouterPool(trace.appMemoryMb, () => 600), { coldStartSeconds: L });
+  const forewarm = runM2Planned(trace, "forewarm", {
+    coldStartSeconds: L,
+    keepAliveSeconds: 60,
+    planner: { graceMs: 0, maxPerSeries: 1000 },
+    windows: { price: 1, memRefMb: 100 },
+  });
+  assert.ok(fixed10.coldStarts >= 30, `the cascade: ${fixed10.coldStarts} cold starts`);
+  assert.ok(
+    forewarm.coldStarts <= fixed10.coldStarts + 2,
+    `forewarm ${forewarm.coldStarts} vs fixed 10 ${fixed10.coldStarts} cold starts`,
+  );
+  // Fixed 10 keeps the cascade's idle environments 10 minutes; forewarm drops them after its 1-minute floor.
+  assert.ok(
+    forewarm.wastedMbS < fixed10.wastedMbS / 3,
+    `forewarm ${forewarm.wastedMbS} vs fixed 10 ${fixed10.wastedMbS} MB·s`,
+  );
+});
