@@ -170,7 +170,7 @@ export class LiveSeriesWindows {
   /** The re-fit in progress, if any (tests and shutdown may wait for it). */
   calibrating: Promise<void> | null = null;
 
-  /** Series busy in the current minute, with the most of their tasks that have run at once in it. */
+  /** Series busy in the current minute, with their concurrency in it so far. */
   busyNow(now: number): Map<string, number> {
     const m = minuteOf(now);
     const out = new Map<string, number>();

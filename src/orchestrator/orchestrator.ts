@@ -105,9 +105,9 @@ export class Orchestrator {
     return this.activity.all();
   }
 
-  /** Most of a series' tasks routed in one recent minute that ran at once. */
+  /** Most of a series' tasks routed in one recent minute that would have run at once, all warm. */
   peakConcurrency(series: string, minute: number): number {
-    return this.activity.peakConcurrency(series, minute);
+    return this.activity.peakConcurrency(series, minute, this.d.clock.now());
   }
 
   /** Arrivals per series in one recent minute (the last few minutes are kept). */
@@ -271,7 +271,7 @@ export class Orchestrator {
     const series = seriesKey(task.user, task.taskType);
     const concurrent = (this.seriesRunning.get(series) ?? 0) + 1;
     this.seriesRunning.set(series, concurrent);
-    this.activity.running(series, routedAt, concurrent);
+    const span = this.activity.started(series, routedAt, startedAt);
     this.running.set(task.id, { task, envId: env.id });
     this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;
@@ -307,6 +307,7 @@ export class Orchestrator {
     } finally {
       this.running.delete(task.id);
       this.seriesRunning.set(series, (this.seriesRunning.get(series) ?? 1) - 1);
+      this.activity.finished(span, this.d.clock.now());
     }
     const finishedAt = this.d.clock.now();
     env.tasksRun++;

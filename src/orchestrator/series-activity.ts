@@ -1,3 +1,4 @@
+import { upperBound } from "../core/sorted.js";
 import type { EnvironmentSpec } from "../core/types.js";
 import { minuteOf } from "../history/store.js";
 
@@ -10,19 +11,26 @@ export interface SeriesActivity {
   lastArrival: number;
 }
 
+/** One task's run, for a series' concurrency. */
+export interface TaskSpan {
+  routedAt: number;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
 /** Minutes of per-series arrival counts kept for scoring forecasts. */
 const KEEP_MINUTES = 5;
 
 /**
- * Per series, the latest arrival (its spec and module, for shadows) and arrival counts of the last
- * few minutes (to score the forecasts of those minutes). In memory: after a restart it refills as
+ * Per series, the latest arrival (its spec and module, for shadows), arrival counts of the last
+ * few minutes (to score the forecasts of those minutes) and the runs of their tasks (concurrency). In memory: after a restart it refills as
  * tasks arrive.
  */
 export class SeriesActivityLog {
   private readonly latest = new Map<string, SeriesActivity>();
   private readonly counts = new Map<number, Map<string, number>>();
-  /** minute → series → most of its tasks routed in that minute that ran at once. */
-  private readonly peaks = new Map<number, Map<string, number>>();
+  /** minute → series → the tasks routed in that minute that have started running. */
+  private readonly spans = new Map<number, Map<string, TaskSpan[]>>();
 
   record(series: string, activity: SeriesActivity): void {
     this.latest.set(series, activity);
@@ -33,25 +41,45 @@ export class SeriesActivityLog {
     for (const k of this.counts.keys()) if (k < minute - KEEP_MINUTES) this.counts.delete(k);
   }
 
-  /**
-   * A task of `series` routed at `routedAt` started running with `running` of the series' tasks
-   * (itself included) running. Counted from the start of execution, not routing: the environments
-   * a cold start's cascade brings up are not concurrency the series needs.
-   */
-  running(series: string, routedAt: number, running: number): void {
+  /** A task of `series` routed at `routedAt` started running at `startedAt`; finish it with `finished`. */
+  started(series: string, routedAt: number, startedAt: number): TaskSpan {
     const minute = minuteOf(routedAt);
-    let m = this.peaks.get(minute);
+    let m = this.spans.get(minute);
     if (!m) {
       m = new Map();
-      this.peaks.set(minute, m);
-      for (const k of this.peaks.keys()) if (k < minute - KEEP_MINUTES) this.peaks.delete(k);
+      this.spans.set(minute, m);
+      for (const k of this.spans.keys()) if (k < minute - KEEP_MINUTES) this.spans.delete(k);
     }
-    m.set(series, Math.max(m.get(series) ?? 0, running));
+    const span: TaskSpan = { routedAt, startedAt, finishedAt: null };
+    const list = m.get(series);
+    if (list) list.push(span);
+    else m.set(series, [span]);
+    return span;
   }
 
-  /** Most tasks of the series routed in `minute` that ran at once (0 if none has started yet). */
-  peakConcurrency(series: string, minute: number): number {
-    return this.peaks.get(minute)?.get(series) ?? 0;
+  finished(span: TaskSpan, at: number): void {
+    span.finishedAt = at;
+  }
+
+  /**
+   * The most tasks of the series that would have run at once, seen from each arrival (routing) in
+   * `minute`, had every one started warm: each task counts over [routedAt, routedAt + its run time),
+   * a task still running up to `now`, with the tasks routed in the minute before. Not the
+   * environments used: while one cold start takes seconds every arrival starts another, and that
+   * cascade is not concurrency the series needs; nor the overlap of executions, which a cold start
+   * delays past the others. 0 if none of the minute's tasks has started yet.
+   */
+  peakConcurrency(series: string, minute: number, now: number): number {
+    const mine = this.spans.get(minute)?.get(series);
+    if (!mine) return 0;
+    const all = [...(this.spans.get(minute - 1)?.get(series) ?? []), ...mine];
+    const from = all.map((s) => s.routedAt).sort((a, b) => a - b);
+    const until = all
+      .map((s) => s.routedAt + Math.max(0, (s.finishedAt ?? now) - s.startedAt))
+      .sort((a, b) => a - b);
+    let peak = 1;
+    for (const s of mine) peak = Math.max(peak, upperBound(from, s.routedAt) - upperBound(until, s.routedAt));
+    return peak;
   }
 
   all(): ReadonlyMap<string, SeriesActivity> {

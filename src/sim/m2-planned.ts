@@ -81,10 +81,11 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   let busyMinute = Number.NaN;
   let busyApps: number[] = [];
   const markedMinute = new Float64Array(nApps).fill(Number.NaN);
-  // Per busy app of the current minute: the most of its invocations that ran at once, counted at the
-  // start of each execution (as live: a cold start's cascade is not concurrency the app needs).
+  // Per busy app of the current minute: the most of its invocations that would have run at once, all
+  // warm, seen from each arrival (as live, series-activity.ts): not the environments a cold start's
+  // cascade brought up, nor the overlap of executions a cold start delayed.
   let peakRunning = new Map<number, number>();
-  // Per app, the (start, end) of its executions that may still be running.
+  // Per app, arrival + duration of its invocations that may still overlap a later arrival.
   const running: number[][] = Array.from({ length: nApps }, () => []);
   const empty = new Map<string, Forecast>();
 
@@ -285,19 +286,12 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     const d = trace.duration[i]! * 1000;
     endOfTrace = Math.max(endOfTrace, t + d + L);
     if (windows) {
-      // Executions start out of arrival order only by a cold start's L: keep those not yet ended.
-      const spans = running[app]!;
-      let n = 1;
+      const ends = running[app]!;
       let k = 0;
-      for (let j = 0; j < spans.length; j += 2) {
-        if (spans[j + 1]! <= t) continue;
-        spans[k++] = spans[j]!;
-        spans[k++] = spans[j + 1]!;
-        if (spans[j]! <= begin && begin < spans[j + 1]!) n++;
-      }
-      spans.length = k;
-      spans.push(begin, begin + d);
-      peakRunning.set(app, Math.max(peakRunning.get(app) ?? 0, n));
+      for (const e of ends) if (e > t) ends[k++] = e;
+      ends.length = k;
+      ends.push(t + d);
+      peakRunning.set(app, Math.max(peakRunning.get(app) ?? 0, ends.length));
     }
     ends.push(begin + d, i, Number(env.id));
   }

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { eventually, sleep, startHarness, writeTask } from "./harness.js";
+
+/** Time runs 60× faster: one scaled minute is 1 s of wall time. */
+const SCALE = 60;
+const MINUTE = 60_000;
+const ROUNDS = 10;
+const FAN = 3;
+
+test("live forewarm windows hold as many environments as a series ran tasks at once", async (t) => {
+  const h = await startHarness({
+    timeScale: SCALE,
+    keepAliveMs: 20_000,
+    reclaimIntervalMs: 20,
+    prediction: {
+      enabled: true,
+      model: "interarrival",
+      windowPolicy: "forewarm",
+      forewarm: { price: 1, memRefMb: 256 },
+      retrainIntervalMs: 1_000,
+      planIntervalMs: 20,
+      horizonMinutes: 30,
+      graceMs: 10_000,
+      maxPerSeries: 8,
+    },
+  });
+  try {
+    // Each task holds its worker ~40 ms of wall time (2.4 scaled s), so a fan-out of 3 runs at once.
+    writeTask(
+      h.tasksDir,
+      "fan.mjs",
+      "export const handler = (x) => { const end = Date.now() + 40; while (Date.now() < end); return { ok: x.i }; };\n",
+    );
+    const t0 = Date.now();
+    const v0 = (await h.get("/v1/environments")).body.now as number;
+    const base = (Math.floor(v0 / MINUTE) + 1) * MINUTE;
+    const cold: number[] = [];
+    // Every other scaled minute, 30 s into it: FAN tasks of one series submitted together.
+    for (let r = 0; r < ROUNDS; r++) {
+      const at = base + r * 2 * MINUTE + 30_000;
+      await sleep(Math.max(0, (at - (v0 + (Date.now() - t0) * SCALE)) / SCALE));
+      const records = await Promise.all(
+        Array.from({ length: FAN }, (_, i) =>
+          h.post(
+            { user: "dave", type: "fan", runtime: "node", entry: "fan.mjs", input: { i } },
+            "?wait=true",
+          ),
+        ),
+      );
+      for (const rec of records) assert.equal(rec.body.status, "succeeded", JSON.stringify(rec.body));
+      cold.push(records.filter((rec) => rec.body.cold === true).length);
+    }
+    const decisions = await eventually(async () => {
+      const ds = (await h.get("/v1/decisions")).body.decisions as { environments: number; ka: number }[];
+      return ds.length >= ROUNDS ? ds : undefined;
+    }, 200);
+    t.diagnostic(
+      `cold per round ${cold.join(" ")}; environments ${decisions.map((d) => d.environments).join(" ")}`,
+    );
+    // The series' concurrency reaches the decisions: from its first busy minute on, 3 tasks ran at once.
+    assert.ok(
+      decisions.every((d) => d.environments === FAN),
+      decisions.map((d) => d.environments).join(" "),
+    );
+    // So once the gaps are learnt, all three of a round start warm, not one (a loaded machine may cost one).
+    const late = cold.slice(ROUNDS / 2).reduce((a, b) => a + b, 0);
+    assert.ok(late <= 1, `cold starts in the last ${ROUNDS / 2} rounds: ${cold.slice(ROUNDS / 2).join(" ")}`);
+  } finally {
+    await h.server.close();
+  }
+});
