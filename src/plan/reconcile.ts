@@ -17,8 +17,10 @@ const rankState = (e: EnvironmentView): number => (e.state === "ready" ? 0 : e.s
 /**
  * Pure: matches the plan's desired shadows to the pool. An idle, warming or starting environment of
  * the same user and spec satisfies a desired shadow (preferring the one already held for that series,
- * then the readiest); the rest are created. Held environments are released once their window (plus grace) has passed,
- * or earlier when the plan needs their capacity for series of higher benefit. Busy environments are never matched or released.
+ * then the readiest); the rest are created. Held environments are released once their window (plus
+ * grace) has passed, or earlier when the plan needs their capacity for series of higher benefit — or,
+ * for an exact plan (the forewarm windows), as soon as no desired shadow takes them. Busy environments
+ * are never matched or released.
  */
 export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };

@@ -44,10 +44,12 @@ const FOREWARM = { confidence: 1, model: "forewarm" };
 /**
  * Pure: the shadows the forewarm policy's windows ask for now. A decision after busy minute t keeps
  * the series loaded in minutes t+pw+1 … t+pw+ka (model M1), i.e. [from, until) in time; the plan
- * wants as many environments as the series used in that busy minute (M1 has one per app; tasks that
- * overlap need more) from `from` − lead (its measured cold start × leadFactor) until `until` + grace,
- * and those a series busy in the current minute has used, through the minute's end (its decision comes when the
- * minute is over). Capacity is shared as in planShadows: by cold-start seconds avoided per GB·minute.
+ * wants the series' recent concurrency with headroom (`staffed`; M1 has one environment per app, tasks
+ * that overlap need more) from `from` − lead (its measured cold start × leadFactor) until `until` +
+ * grace. A series busy in the current minute is held through the minute's end (its decision comes
+ * when the minute is over) at the larger of its concurrency so far and its open window's. Environments
+ * still running count toward these; the plan is exact (held ones beyond it are released). Capacity is
+ * shared as in planShadows: by cold-start seconds avoided per GB·minute.
  */
 export function planFromWindows(input: WindowPlanInput): Plan {
   const { now, config: c } = input;
@@ -129,13 +131,13 @@ export function planFromWindows(input: WindowPlanInput): Plan {
   };
   // Busy series first (they take the running environments first), each with its window if any.
   const busyWindow = new Map<string, SeriesWindow>();
-  const idle: SeriesWindow[] = [];
+  const quiet: SeriesWindow[] = [];
   for (const w of input.windows) {
     if (input.busyNow.has(w.series)) busyWindow.set(w.series, w);
-    else if (now < w.until + c.graceMs) idle.push(w);
+    else if (now < w.until + c.graceMs) quiet.push(w);
     else want(w, w.series, w.environments, false);
   }
   for (const [series, used] of input.busyNow) want(busyWindow.get(series) ?? null, series, used, true);
-  for (const w of idle) want(w, w.series, w.environments, false);
+  for (const w of quiet) want(w, w.series, w.environments, false);
   return { now, desired: shareCapacity(candidates, input.pool, c, skipped), skipped, exact: true };
 }
