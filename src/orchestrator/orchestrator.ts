@@ -194,6 +194,7 @@ export class Orchestrator {
     if (decision.kind === "queue") return;
     this.queue.remove(q.id);
     const routedAt = this.d.clock.now();
+    this.activity.routed(seriesKey(q.task.user, q.task.taskType), q.task.id, routedAt);
     if (decision.kind === "warm") {
       const env = this.pool.get(decision.environmentId)!;
       if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
@@ -271,7 +272,7 @@ export class Orchestrator {
     const series = seriesKey(task.user, task.taskType);
     const concurrent = (this.seriesRunning.get(series) ?? 0) + 1;
     this.seriesRunning.set(series, concurrent);
-    const span = this.activity.started(series, routedAt, startedAt);
+    this.activity.started(task.id, startedAt);
     this.running.set(task.id, { task, envId: env.id });
     this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;
@@ -307,7 +308,6 @@ export class Orchestrator {
     } finally {
       this.running.delete(task.id);
       this.seriesRunning.set(series, (this.seriesRunning.get(series) ?? 1) - 1);
-      this.activity.finished(span, this.d.clock.now());
     }
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
@@ -340,6 +340,7 @@ export class Orchestrator {
   private async finalize(task: Task, update: TaskUpdate): Promise<void> {
     if (this.finalized.has(task.id)) return;
     this.finalized.add(task.id);
+    this.activity.finished(task.id, update.finishedAt ?? this.d.clock.now());
     if (update.status === "succeeded") this.counters.succeeded++;
     else {
       this.counters.failed++;

@@ -12,9 +12,10 @@ export interface SeriesActivity {
 }
 
 /** One task's run, for a series' concurrency. */
-export interface TaskSpan {
+interface TaskSpan {
   routedAt: number;
-  startedAt: number;
+  /** null until the environment is ready (a cold start) — or for good if it never ran. */
+  startedAt: number | null;
   finishedAt: number | null;
 }
 
@@ -29,8 +30,10 @@ const KEEP_MINUTES = 5;
 export class SeriesActivityLog {
   private readonly latest = new Map<string, SeriesActivity>();
   private readonly counts = new Map<number, Map<string, number>>();
-  /** minute → series → the tasks routed in that minute that have started running. */
+  /** minute → series → the tasks routed in that minute. */
   private readonly spans = new Map<number, Map<string, TaskSpan[]>>();
+  /** Tasks routed and not finished, by id. */
+  private readonly open = new Map<string, TaskSpan>();
 
   record(series: string, activity: SeriesActivity): void {
     this.latest.set(series, activity);
@@ -41,8 +44,8 @@ export class SeriesActivityLog {
     for (const k of this.counts.keys()) if (k < minute - KEEP_MINUTES) this.counts.delete(k);
   }
 
-  /** A task of `series` routed at `routedAt` started running at `startedAt`; finish it with `finished`. */
-  started(series: string, routedAt: number, startedAt: number): TaskSpan {
+  /** A task of `series` got an environment (warm or cold) at `routedAt`. */
+  routed(series: string, taskId: string, routedAt: number): void {
     const minute = minuteOf(routedAt);
     let m = this.spans.get(minute);
     if (!m) {
@@ -50,33 +53,55 @@ export class SeriesActivityLog {
       this.spans.set(minute, m);
       for (const k of this.spans.keys()) if (k < minute - KEEP_MINUTES) this.spans.delete(k);
     }
-    const span: TaskSpan = { routedAt, startedAt, finishedAt: null };
+    const span: TaskSpan = { routedAt, startedAt: null, finishedAt: null };
     const list = m.get(series);
     if (list) list.push(span);
     else m.set(series, [span]);
-    return span;
+    this.open.set(taskId, span);
   }
 
-  finished(span: TaskSpan, at: number): void {
+  /** The task began running (its environment ready). */
+  started(taskId: string, at: number): void {
+    const span = this.open.get(taskId);
+    if (span) span.startedAt = at;
+  }
+
+  /** The task reached its final state (run or not). */
+  finished(taskId: string, at: number): void {
+    const span = this.open.get(taskId);
+    if (!span) return;
     span.finishedAt = at;
+    this.open.delete(taskId);
   }
 
   /**
-   * The most tasks of the series that would have run at once, seen from each arrival (routing) in
-   * `minute`, had every one started warm: each task counts over [routedAt, routedAt + its run time),
-   * a task still running up to `now`, with the tasks routed in the minute before. Not the
-   * environments used: while one cold start takes seconds every arrival starts another, and that
-   * cascade is not concurrency the series needs; nor the overlap of executions, which a cold start
-   * delays past the others. 0 if none of the minute's tasks has started yet.
+   * The most tasks of the series that would have run at once had every one started warm, seen from
+   * each of its arrivals (routings) in `minute`: each task counts over [routedAt, routedAt + its run
+   * time), over the last few minutes. A task still running counts up to `now`; one still starting (a
+   * cold start) counts with the series' median run time so far. Not the environments used: while one
+   * cold start takes seconds every arrival starts another, and that cascade is not concurrency the
+   * series needs; nor the overlap of executions, which a cold start delays past the others. 0 if no
+   * task was routed in the minute.
    */
   peakConcurrency(series: string, minute: number, now: number): number {
     const mine = this.spans.get(minute)?.get(series);
     if (!mine) return 0;
-    const all = [...(this.spans.get(minute - 1)?.get(series) ?? []), ...mine];
-    const from = all.map((s) => s.routedAt).sort((a, b) => a - b);
-    const until = all
-      .map((s) => s.routedAt + Math.max(0, (s.finishedAt ?? now) - s.startedAt))
+    const all: TaskSpan[] = [];
+    for (let k = minute - KEEP_MINUTES; k <= minute; k++) all.push(...(this.spans.get(k)?.get(series) ?? []));
+    const runs = all
+      .filter((s) => s.startedAt !== null && s.finishedAt !== null)
+      .map((s) => s.finishedAt! - s.startedAt!)
       .sort((a, b) => a - b);
+    const typical = runs.length > 0 ? runs[runs.length >> 1]! : 0;
+    const runOf = (s: TaskSpan): number => {
+      if (s.startedAt === null) return s.finishedAt === null ? typical : 0; // starting, or never ran
+      return Math.max(0, (s.finishedAt ?? now) - s.startedAt);
+    };
+    const first = mine[0]!.routedAt;
+    // Tasks over before the minute's first arrival count for none of its arrivals.
+    const live = all.filter((s) => s.routedAt >= first || s.routedAt + runOf(s) > first);
+    const from = live.map((s) => s.routedAt).sort((a, b) => a - b);
+    const until = live.map((s) => s.routedAt + runOf(s)).sort((a, b) => a - b);
     let peak = 1;
     for (const s of mine) peak = Math.max(peak, upperBound(from, s.routedAt) - upperBound(until, s.routedAt));
     return peak;

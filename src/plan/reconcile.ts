@@ -26,7 +26,8 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
   const desired = [...plan.desired].sort((a, b) => a.series.localeCompare(b.series) || a.rank - b.rank);
-  // Each desired shadow looks only at its user's environments (in pool order): linear, not quadratic.
+  // Each desired shadow looks only at its user's environments (in pool order), not the whole pool's:
+  // the cost is shadows × environments of the same user.
   const byUser = new Map<string, EnvironmentView[]>();
   for (const e of pool.environments) {
     const list = byUser.get(e.user);

@@ -82,11 +82,13 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   let busyApps: number[] = [];
   const markedMinute = new Float64Array(nApps).fill(Number.NaN);
   // Per busy app of the current minute: the most of its invocations that would have run at once, all
-  // warm, seen from each arrival (as live, series-activity.ts): not the environments a cold start's
+  // warm, seen from each arrival (as live, series-activity.ts, which knows run times only for tasks of
+  // the last few minutes that have started): not the environments a cold start's
   // cascade brought up, nor the overlap of executions a cold start delayed.
   let peakRunning = new Map<number, number>();
-  // Per app, arrival + duration of its invocations that may still overlap a later arrival.
-  const running: number[][] = Array.from({ length: nApps }, () => []);
+  // Per app, arrival + duration of its invocations that may still overlap a later arrival (a heap:
+  // an arrival costs log of the app's concurrency, not the concurrency).
+  const inFlight: (MinHeap | undefined)[] = new Array(nApps);
   const empty = new Map<string, Forecast>();
 
   const destroy = (e: EnvironmentView, at: number) => {
@@ -286,12 +288,11 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     const d = trace.duration[i]! * 1000;
     endOfTrace = Math.max(endOfTrace, t + d + L);
     if (windows) {
-      const ends = running[app]!;
-      let k = 0;
-      for (const e of ends) if (e > t) ends[k++] = e;
-      ends.length = k;
-      ends.push(t + d);
-      peakRunning.set(app, Math.max(peakRunning.get(app) ?? 0, ends.length));
+      const flight = inFlight[app] ?? new MinHeap();
+      inFlight[app] = flight;
+      while (flight.size > 0 && flight.peekKey() <= t) flight.pop();
+      flight.push(t + d, i, 0);
+      peakRunning.set(app, Math.max(peakRunning.get(app) ?? 0, flight.size));
     }
     ends.push(begin + d, i, Number(env.id));
   }

@@ -4,29 +4,49 @@ import { SeriesActivityLog } from "../../src/orchestrator/series-activity.js";
 
 const MIN = 60_000;
 
+/** Routes task `id` of `series` at `at`, starts it `wait` ms later and finishes it `run` ms after that. */
+function task(
+  log: SeriesActivityLog,
+  series: string,
+  id: string,
+  at: number,
+  wait: number,
+  run: number,
+): void {
+  log.routed(series, id, at);
+  log.started(id, at + wait);
+  log.finished(id, at + wait + run);
+}
+
 test("a series' concurrency: the most of its tasks that would have run at once had all started warm", () => {
   const log = new SeriesActivityLog();
-  // A cold-start cascade: four arrivals 2 s apart while the first environment takes 10 s; each task
-  // runs 0.5 s once started. Four environments were used, but warm they never overlap.
-  for (let i = 0; i < 4; i++) {
-    const span = log.started("a|t", 10 * MIN + i * 2_000, 10 * MIN + 10_000 + i * 10);
-    log.finished(span, 10 * MIN + 10_500 + i * 10);
-  }
+  // A cold-start cascade: four arrivals 2 s apart while each waits for its environment (10 s); each
+  // task runs 0.5 s once started. Four environments were used, but warm they never overlap.
+  for (let i = 0; i < 4; i++) task(log, "a|t", `a${i}`, 10 * MIN + i * 2_000, 10_000 - i * 2_000, 500);
   assert.equal(log.peakConcurrency("a|t", 10, 11 * MIN), 1);
   // A fan-out: three arrivals together, one of them started late by its cold start; they overlap.
-  for (let i = 0; i < 3; i++) {
-    const span = log.started("b|t", 10 * MIN + 30_000, 10 * MIN + 30_000 + (i === 2 ? 10_000 : 0));
-    log.finished(span, 10 * MIN + 30_000 + (i === 2 ? 10_000 : 0) + 2_000);
-  }
+  for (let i = 0; i < 3; i++) task(log, "b|t", `b${i}`, 10 * MIN + 30_000, i === 2 ? 10_000 : 0, 2_000);
   assert.equal(log.peakConcurrency("b|t", 10, 11 * MIN), 3);
-  // A task still running counts up to now; one routed in the minute before counts while it overlaps.
-  log.started("c|t", 9 * MIN + 50_000, 9 * MIN + 50_000);
-  const short = log.started("c|t", 10 * MIN + 5_000, 10 * MIN + 5_000);
-  log.finished(short, 10 * MIN + 6_000);
-  assert.equal(log.peakConcurrency("c|t", 10, 10 * MIN + 20_000), 2);
-  assert.equal(log.peakConcurrency("c|t", 9, 10 * MIN + 20_000), 1);
-  assert.equal(log.peakConcurrency("d|t", 10, 11 * MIN), 0, "nothing started: 0");
+  assert.equal(log.peakConcurrency("d|t", 10, 11 * MIN), 0, "nothing routed: 0");
+});
+
+test("tasks still running count up to now, long tasks from earlier minutes count, starting ones at the median run", () => {
+  const log = new SeriesActivityLog();
+  // A 150-s task routed at minute 7 is still running when minute 9's task arrives.
+  task(log, "c|t", "long", 7 * MIN + 30_000, 0, 150_000);
+  log.routed("c|t", "running", 8 * MIN + 50_000);
+  log.started("running", 8 * MIN + 50_000);
+  task(log, "c|t", "short", 9 * MIN + 5_000, 0, 1_000);
+  assert.equal(log.peakConcurrency("c|t", 9, 9 * MIN + 20_000), 3);
+  // Six tasks routed in the minute's last seconds are still cold-starting when it is read: each
+  // counts with the series' median run (here 20 s), so they overlap.
+  for (let i = 0; i < 3; i++) task(log, "e|t", `e${i}`, 20 * MIN + i * 1_000, 0, 20_000);
+  for (let i = 0; i < 6; i++) log.routed("e|t", `s${i}`, 21 * MIN + 50_000 + i * 1_000);
+  assert.equal(log.peakConcurrency("e|t", 21, 22 * MIN), 6);
+  // A task that never ran (its environment failed to start) counts for nothing beyond itself.
+  log.finished("s0", 22 * MIN);
+  assert.equal(log.peakConcurrency("e|t", 21, 22 * MIN), 5);
   // Only the last few minutes are kept.
-  log.started("a|t", 20 * MIN, 20 * MIN);
-  assert.equal(log.peakConcurrency("a|t", 10, 21 * MIN), 0);
+  task(log, "c|t", "later", 30 * MIN, 0, 1);
+  assert.equal(log.peakConcurrency("c|t", 9, 31 * MIN), 0);
 });
