@@ -88,7 +88,7 @@ async function replayFromCli(opts: ReplayCliOptions): Promise<ReplayResult> {
   const bar = process.stderr.isTTY
     ? new SingleBar({
         stream: process.stderr,
-        format: "replay {bar} {percentage}% {value}/{total} busy minutes",
+        format: `replay {bar} {percentage}% {value}/{total} ${opts.model === "m2" ? "invocations × policies" : "busy minutes"}`,
       })
     : undefined;
   let started = false;

@@ -31,6 +31,8 @@ export interface PlannedM2Options {
    * minute's busy apps once the minute is over (arrival order), its windows planned by planFromWindows.
    * maxSeries defaults to the trace's app count.
    */
+  /** Called every 65,536 arrivals with (arrivals done, total). */
+  onProgress?: (done: number, total: number) => void;
   windows?: Omit<SeriesWindowOptions, "maxSeries"> & {
     /** Each app's user id (the trace's), for the learner's pooled priors; each app its own when absent. */
     appUser?: ArrayLike<number>;
@@ -295,6 +297,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
       peakRunning.set(app, Math.max(peakRunning.get(app) ?? 0, flight.size));
     }
     ends.push(begin + d, i, Number(env.id));
+    if (options.onProgress && (i + 1) % 65536 === 0) options.onProgress(i + 1, total);
   }
   release(Number.POSITIVE_INFINITY);
   for (const e of all) {

@@ -168,7 +168,11 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     options.untilMinute === undefined ? loaded.events : cutEventTrace(loaded.events, options.untilMinute);
   if (trace.app.length === 0)
     throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
-  return specs.map((s) => {
+  // One progress count over all runs: run k's arrival i is k·n + i of runs·n.
+  const n = trace.app.length;
+  const progressOf = (k: number) =>
+    options.onProgress ? (done: number) => options.onProgress!(k * n + done, specs.length * n) : undefined;
+  return specs.map((s, k) => {
     if (s.definition.name === "forewarm") {
       // In M2 the forewarm policy is the live server's `windowPolicy: "forewarm"` path: the same
       // learner, planFromWindows, reconcile and router; unheld environments keep a 1-minute floor.
@@ -179,6 +183,7 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
       const appUser = users! > 0 ? m2AppUsers(loaded, trace) : undefined;
       return runM2Planned(trace, s.label, {
         coldStartSeconds: options.coldStartSeconds,
+        onProgress: progressOf(k),
         keepAliveSeconds: 60,
         // M2's capacity is unlimited, as for the baselines: no cap on a series' environments.
         planner: { graceMs: 0, maxPerSeries: Number.MAX_SAFE_INTEGER },
@@ -211,7 +216,7 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     const pool = new RouterPool(trace.appMemoryMb, () => kaMinutes * 60);
     return runM2(trace, s.label, pool, {
       coldStartSeconds: options.coldStartSeconds,
-      onProgress: options.onProgress,
+      onProgress: progressOf(k),
     });
   });
 }

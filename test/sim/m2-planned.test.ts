@@ -108,3 +108,20 @@ test("M2 forewarm with a 10-s cold start holds a busy app's running concurrency,
     `forewarm ${forewarm.wastedMbS} vs fixed 10 ${fixed10.wastedMbS} MB·s`,
   );
 });
+
+test("M2 forewarm reports progress every 65,536 arrivals", () => {
+  const n = 65_536 + 100;
+  const trace: EventTrace = {
+    appNames: ["steady"],
+    appMemoryMb: Float64Array.from([100]),
+    app: new Int32Array(n),
+    start: Float64Array.from({ length: n }, (_, i) => i * 0.1),
+    duration: new Float64Array(n).fill(0.05),
+  };
+  const calls: [number, number][] = [];
+  runM2Planned(trace, "forewarm", {
+    windows: { price: 1, memRefMb: 100 },
+    onProgress: (done, total) => calls.push([done, total]),
+  });
+  assert.deepEqual(calls, [[65_536, n]]);
+});
