@@ -14,6 +14,33 @@ export interface ReconcileActions {
 
 const rankState = (e: EnvironmentView): number => (e.state === "ready" ? 0 : e.state === "warming" ? 1 : 2);
 
+/** Environments by readiness (ready, warming, creating), each list in pool order, taken ones skipped. */
+class Ranked {
+  private readonly lists: EnvironmentView[][] = [[], [], []];
+  private readonly heads = [0, 0, 0];
+
+  add(e: EnvironmentView): void {
+    this.lists[rankState(e)]!.push(e);
+  }
+
+  /** The readiest, earliest environment not taken (taken ones never come back: skip them for good). */
+  first(taken: ReadonlySet<string>): EnvironmentView | null {
+    for (let r = 0; r < 3; r++) {
+      const list = this.lists[r]!;
+      let h = this.heads[r]!;
+      while (h < list.length && taken.has(list[h]!.id)) h++;
+      this.heads[r] = h;
+      if (h < list.length) return list[h]!;
+    }
+    return null;
+  }
+}
+
+interface Candidates {
+  all: Ranked;
+  held: Map<string, Ranked>;
+}
+
 /**
  * Pure: matches the plan's desired shadows to the pool. An idle, warming or starting environment of
  * the same user and spec satisfies a desired shadow (preferring the one already held for that series,
@@ -26,28 +53,40 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
   const desired = [...plan.desired].sort((a, b) => a.series.localeCompare(b.series) || a.rank - b.rank);
-  // Each desired shadow looks only at its user's environments (in pool order), not the whole pool's:
-  // the cost is shadows × environments of the same user.
+  // Per (user, spec), the environments a desired shadow may take, by readiness in pool order, and the
+  // same per series holding them: each shadow takes the first one not taken (the held one first), so
+  // a plan costs its shadows plus the pool, not shadows × environments.
   const byUser = new Map<string, EnvironmentView[]>();
+  const groups = new Map<string, Map<string, Candidates>>();
   for (const e of pool.environments) {
     const list = byUser.get(e.user);
     if (list) list.push(e);
     else byUser.set(e.user, [e]);
+    if (e.state !== "ready" && e.state !== "warming" && e.state !== "creating") continue;
+    let specs = groups.get(e.user);
+    if (!specs) {
+      specs = new Map();
+      groups.set(e.user, specs);
+    }
+    let g = specs.get(e.specKey);
+    if (!g) {
+      g = { all: new Ranked(), held: new Map() };
+      specs.set(e.specKey, g);
+    }
+    g.all.add(e);
+    if (e.hold) {
+      let h = g.held.get(e.hold.series);
+      if (!h) {
+        h = new Ranked();
+        g.held.set(e.hold.series, h);
+      }
+      h.add(e);
+    }
   }
   for (const d of desired) {
     const mine = byUser.get(d.user) ?? [];
-    let best: EnvironmentView | null = null;
-    for (const e of mine) {
-      if (taken.has(e.id) || e.specKey !== d.specKey) continue;
-      if (e.state !== "ready" && e.state !== "warming" && e.state !== "creating") continue;
-      if (
-        best === null ||
-        Number(best.hold?.series !== d.series) - Number(e.hold?.series !== d.series) > 0 ||
-        ((best.hold?.series === d.series) === (e.hold?.series === d.series) && rankState(e) < rankState(best))
-      ) {
-        best = e;
-      }
-    }
+    const g = groups.get(d.user)?.get(d.specKey);
+    const best = g ? (g.held.get(d.series)?.first(taken) ?? g.all.first(taken)) : null;
     if (best) {
       taken.add(best.id);
       actions.hold.push({ environmentId: best.id, desired: d });
@@ -69,6 +108,17 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       actions.create.push(d);
     }
   }
+  actions.release = releasesOf(plan, pool, taken);
+  return actions;
+}
+
+/** The held environments no desired shadow took (`taken`) that go now, with the reason. */
+export function releasesOf(
+  plan: Plan,
+  pool: PoolSnapshot,
+  taken: ReadonlySet<string>,
+): ReconcileActions["release"] {
+  const release: ReconcileActions["release"] = [];
   const skippedWhy = new Map(plan.skipped.map((s) => [s.series, s.reason]));
   for (const e of pool.environments) {
     if (e.hold === null || taken.has(e.id) || e.state === "busy" || e.state === "gone") continue;
@@ -82,9 +132,9 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       plan.now > e.hold.until
         ? "prediction window passed"
         : (why ?? (plan.exact ? "beyond the environments the window holds" : "no longer wanted by the plan"));
-    actions.release.push({ environmentId: e.id, shadow: e.shadow, reason });
+    release.push({ environmentId: e.id, shadow: e.shadow, reason });
   }
-  return actions;
+  return release;
 }
 
 /** The hold an environment carries for a desired shadow, as of `now`. */

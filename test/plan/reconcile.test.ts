@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type EnvironmentSpec, specKey } from "../../src/core/types.js";
+import { reconcile } from "../../src/plan/reconcile.js";
+import type { DesiredShadow, Plan } from "../../src/plan/shadow-planner.js";
+import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
+import { mulberry32 } from "../random.js";
+import { reconcileReference } from "./reconcile-reference.js";
+
+const MIN = 60_000;
+const STATES: EnvironmentView["state"][] = ["creating", "warming", "ready", "busy", "draining", "gone"];
+const SPECS: EnvironmentSpec[] = [
+  { runtime: "node", dependencies: [], resources: { cpu: 1, memoryMb: 256, storageMb: 0, networkMbps: 0 } },
+  { runtime: "node", dependencies: [], resources: { cpu: 1, memoryMb: 512, storageMb: 0, networkMbps: 0 } },
+  {
+    runtime: "python3",
+    dependencies: ["numpy"],
+    resources: { cpu: 1, memoryMb: 256, storageMb: 0, networkMbps: 0 },
+  },
+];
+
+function randomCase(rand: () => number): { plan: Plan; pool: PoolSnapshot } {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const users = ["a", "b", "c"].slice(0, 1 + Math.floor(rand() * 3));
+  const series = (u: string) => `${u}|${pick(["t", "u"])}`;
+  const now = 100 * MIN;
+  const environments: EnvironmentView[] = Array.from({ length: Math.floor(rand() * 40) }, (_, i) => {
+    const spec = pick(SPECS);
+    const state = pick(STATES);
+    const user = pick(users);
+    return {
+      // A few duplicate ids: the pool is the caller's, reconcile must not assume them unique.
+      id: rand() < 0.05 ? "dup" : `e${i}`,
+      user,
+      spec,
+      specKey: specKey(spec),
+      state,
+      shadow: rand() < 0.5,
+      createdAt: 0,
+      readyAt: 0,
+      idleSince: state === "ready" ? now - Math.floor(rand() * 4) * MIN : null,
+      tasksRun: 0,
+      coldStartMs: 1000,
+      idleMbMs: 0,
+      hold:
+        rand() < 0.6
+          ? {
+              series: series(rand() < 0.9 ? user : pick(users)),
+              since: now - Math.floor(rand() * 3) * MIN,
+              until: now + Math.floor(rand() * 5 - 2) * MIN,
+              benefit: 1,
+              reason: "x",
+            }
+          : null,
+    };
+  });
+  const desired: DesiredShadow[] = Array.from({ length: Math.floor(rand() * 25) }, () => {
+    const user = pick(users);
+    const spec = pick(SPECS);
+    return {
+      series: series(user),
+      user,
+      taskType: "t",
+      spec,
+      specKey: specKey(spec),
+      rank: 1 + Math.floor(rand() * 4),
+      from: now,
+      until: now + 5 * MIN,
+      pHit: 0.5,
+      benefit: rand(),
+      confidence: 1,
+      model: "m",
+      reason: "r",
+    };
+  });
+  const skipped = users
+    .filter(() => rand() < 0.3)
+    .map((u) => ({ series: series(u), reason: pick(["capacity: below admitted", "window opens later"]) }));
+  return {
+    plan: { now, desired, skipped, ...(rand() < 0.5 ? { exact: true } : {}) },
+    pool: { now, environments, capacity: { cpu: 64, memoryMb: 65_536, maxEnvironments: 64 } },
+  };
+}
+
+test("reconcile's per-(user, spec) index decides exactly as scanning the whole pool for every shadow", () => {
+  const rand = mulberry32(11);
+  let held = 0;
+  for (let i = 0; i < 3000; i++) {
+    const { plan, pool } = randomCase(rand);
+    const got = reconcile(plan, pool);
+    assert.deepEqual(got, reconcileReference(plan, pool), `case ${i}`);
+    held += got.hold.length;
+  }
+  assert.ok(held > 1000, `the cases match environments (${held} holds)`);
+});
