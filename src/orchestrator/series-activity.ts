@@ -23,9 +23,9 @@ interface TaskSpan {
 const KEEP_MINUTES = 5;
 
 /**
- * Per series, the latest arrival (its spec and module, for shadows), arrival counts of the last
- * few minutes (to score the forecasts of those minutes) and the runs of their tasks (concurrency). In memory: after a restart it refills as
- * tasks arrive.
+ * Per series, the latest arrival (its spec and module, for shadows), arrival counts of the last few
+ * minutes (to score the forecasts of those minutes) and the runs of their tasks (concurrency). In
+ * memory: after a restart it refills as tasks arrive.
  */
 export class SeriesActivityLog {
   private readonly latest = new Map<string, SeriesActivity>();
@@ -80,8 +80,9 @@ export class SeriesActivityLog {
    * time), over the last few minutes. A task still running counts up to `now`; one still starting (a
    * cold start) counts with the series' median run time so far. Not the environments used: while one
    * cold start takes seconds every arrival starts another, and that cascade is not concurrency the
-   * series needs; nor the overlap of executions, which a cold start delays past the others. 0 if no
-   * task was routed in the minute.
+   * series needs; nor the overlap of executions, which a cold start delays past the others (the
+   * history store's per-minute peakConcurrency, which forecasts read, is that overlap). 0 if no task
+   * was routed in the minute.
    */
   peakConcurrency(series: string, minute: number, now: number): number {
     const mine = this.spans.get(minute)?.get(series);

@@ -18,7 +18,8 @@ export interface PlannerConfig {
   maxPerSeries: number;
   /**
    * For "forewarm": environments held beyond a series' recent peak of tasks running at once, as
-   * ⌊h·√peak⌋ (square-root staffing; at 0.5: none for a peak of 1–3, one for 4–15, two for 16–35, three for 36–63).
+   * ⌊h·√peak⌋ (square-root staffing; at 0.5: none for a peak of 1–3, one for 4–15, two for 16–35,
+   * three for 36–63).
    */
   concurrencyHeadroom: number;
   /** Lead time used for a spec whose cold start has not been measured yet, ms. */

@@ -47,9 +47,9 @@ const FOREWARM = { confidence: 1, model: "forewarm" };
  * wants the series' recent concurrency with headroom (`staffed`; M1 has one environment per app, tasks
  * that overlap need more) from `from` − lead (its measured cold start × leadFactor) until `until` +
  * grace. A series busy in the current minute is held through the minute's end (its decision comes
- * when the minute is over) at the larger of its concurrency so far and its open window's, staffed. Environments
- * still running count toward these; the plan is exact (held ones beyond it are released). Capacity is
- * shared as in planShadows: by cold-start seconds avoided per GB·minute.
+ * when the minute is over) at the larger of its concurrency so far and its open window's, staffed.
+ * Environments still running count toward these; the plan is exact (held ones beyond it are
+ * released). Capacity is shared as in planShadows: by cold-start seconds avoided per GB·minute.
  */
 export function planFromWindows(input: WindowPlanInput): Plan {
   const { now, config: c } = input;
