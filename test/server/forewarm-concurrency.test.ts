@@ -26,11 +26,12 @@ test("live forewarm windows hold as many environments as a series ran tasks at o
     },
   });
   try {
-    // Each task holds its worker ~40 ms of wall time (2.4 scaled s), so a fan-out of 3 runs at once.
+    // Each task holds its worker 150 ms of wall time (9 scaled s), so a fan-out of 3 runs at once even
+    // when a loaded machine routes its three requests tens of milliseconds apart (40 ms was not enough).
     writeTask(
       h.tasksDir,
       "fan.mjs",
-      "export const handler = (x) => { const end = Date.now() + 40; while (Date.now() < end); return { ok: x.i }; };\n",
+      "export const handler = (x) => { const end = Date.now() + 150; while (Date.now() < end); return { ok: x.i }; };\n",
     );
     const t0 = Date.now();
     const v0 = (await h.get("/v1/environments")).body.now as number;
@@ -58,9 +59,11 @@ test("live forewarm windows hold as many environments as a series ran tasks at o
     t.diagnostic(
       `cold per round ${cold.join(" ")}; environments ${decisions.map((d) => d.environments).join(" ")}`,
     );
-    // The series' concurrency reaches the decisions: from its first busy minute on, 3 tasks ran at once.
+    // The series' concurrency reaches the decisions: 3 tasks ran at once. Not necessarily the first
+    // decision: on a loaded machine the first cold starts can outlast their minute, and a task still
+    // starting, of a series none of whose tasks has run yet, has no run time to count it with.
     assert.ok(
-      decisions.every((d) => d.environments === FAN),
+      decisions.slice(1).every((d) => d.environments === FAN),
       decisions.map((d) => d.environments).join(" "),
     );
     // So once the gaps are learnt, all three of a round start warm, not one (a loaded machine may cost one).
