@@ -53,6 +53,13 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
   const list = splitPolicyList(options.policies);
   if (list.length === 0) throw new ReplayInputError("--policies: no policy given");
   const sweep = options.sweep ? parseSweep(options.sweep) : undefined;
+  if ((options.model ?? "m1") === "m1") {
+    for (const text of list) {
+      const spec = parsePolicySpec(text, sweep ? [sweep.param] : []);
+      if (spec.definition.m2Only)
+        throw new ReplayInputError(`policy '${spec.label}' runs in M2 only: add --model m2`);
+    }
+  }
   return expandSweep(
     list.map((text) => parsePolicySpec(text, sweep ? [sweep.param] : [])),
     sweep,
@@ -206,10 +213,26 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
         },
       });
     }
+    if (s.definition.name === "forecast") {
+      // The live planner over forecasts (windowPolicy threshold / cost), with forewarm's M2 planner
+      // settings (no grace, no per-series cap) and the live keep-alive for environments no window holds.
+      const price = s.params.price!;
+      return runM2Planned(trace, s.label, {
+        coldStartSeconds: options.coldStartSeconds,
+        onProgress: progressOf(k),
+        keepAliveSeconds: s.params.ka! * 60,
+        planner: {
+          graceMs: 0,
+          maxPerSeries: Number.MAX_SAFE_INTEGER,
+          windowPolicy: price > 0 ? "cost" : "threshold",
+          pricePerGbMinute: price,
+        },
+      });
+    }
     const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
     if (kaMinutes === undefined) {
       throw new ReplayInputError(
-        `policy '${s.label}' has no M2 implementation yet (M2 runs fixed, no-unload and forewarm)`,
+        `policy '${s.label}' has no M2 implementation yet (M2 runs fixed, no-unload, forewarm and forecast)`,
       );
     }
     // The live router decides every reuse and expiry (RouterPool); SimulatedPool is its fast twin.

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { runM2 } from "../../src/sim/m2.js";
 import { runM2Planned } from "../../src/sim/m2-planned.js";
 import { RouterPool } from "../../src/sim/router-pool.js";
+import { replayLoaded, resolveSpecs } from "../../src/sim/run.js";
 import type { EventTrace } from "../../src/sim/trace.js";
 import { loadOnce } from "./traces.js";
 
@@ -124,4 +125,28 @@ test("M2 forewarm reports progress every 65,536 arrivals", () => {
     onProgress: (done, total) => calls.push([done, total]),
   });
   assert.deepEqual(calls, [[65_536, n]]);
+});
+
+test("replay's `forecast` policy is the live forecast planner in M2 — and M2 only", async () => {
+  assert.throws(() => resolveSpecs({ policies: "fixed:ka=10,forecast", model: "m1" }), /runs in M2 only/);
+  assert.throws(
+    () => resolveSpecs({ policies: "forecast:bogus=1", model: "m2" }),
+    /unknown parameter 'bogus'/,
+  );
+  const loaded = await loadOnce("azure2021");
+  const { m2 } = replayLoaded(loaded, {
+    policies: "fixed:ka=1,forecast:ka=1,forecast:price=0.4,ka=1",
+    model: "m2",
+  });
+  const [fixed, threshold, cost] = m2!;
+  // With a 1-minute floor for environments no plan holds, every extra warm start is the planner's.
+  assert.equal(fixed!.coldStarts, 108);
+  assert.ok(threshold!.coldStarts < fixed!.coldStarts, `threshold windows: ${threshold!.coldStarts} cold`);
+  assert.ok(cost!.coldStarts < fixed!.coldStarts, `cost windows: ${cost!.coldStarts} cold`);
+  // The parameters reach the planner: `price` picks the window policy, `ka` the reactive keep-alive.
+  const direct = runM2Planned(loaded.events!, "forecast:ka=1", {
+    keepAliveSeconds: 60,
+    planner: { graceMs: 0, maxPerSeries: Number.MAX_SAFE_INTEGER, windowPolicy: "threshold" },
+  });
+  assert.deepEqual(threshold, direct);
 });

@@ -1,5 +1,6 @@
 import { ReplayInputError } from "../errors.js";
 import { fixedPolicy, noUnloadPolicy } from "./fixed.js";
+import { forecastPolicy } from "./forecast.js";
 import { forewarmPolicy } from "./forewarm.js";
 import { hybridPolicy } from "./hybrid.js";
 import { oraclePolicy } from "./oracle.js";
@@ -86,5 +87,5 @@ export function splitPolicyList(text: string): string[] {
   return out;
 }
 
-for (const def of [fixedPolicy, noUnloadPolicy, hybridPolicy, oraclePolicy, forewarmPolicy])
+for (const def of [fixedPolicy, noUnloadPolicy, hybridPolicy, oraclePolicy, forewarmPolicy, forecastPolicy])
   registerPolicy(def);
