@@ -50,8 +50,13 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    /** Idle environments are reclaimed after this long (10 minutes, the OpenWhisk/Lambda-style default). */
-    keepAliveMs: Type.Integer({ minimum: 0, default: 600_000 }),
+    /**
+     * Idle environments no plan holds are reclaimed after this long. Left out: 1 minute under the
+     * "forewarm" window policy (its windows decide how long a series stays loaded; the minute bridges
+     * the wait for the decision after a busy minute, as replay's M2 measures it), else 10 minutes
+     * (the OpenWhisk/Lambda-style default of a reactive pool).
+     */
+    keepAliveMs: Type.Optional(Type.Integer({ minimum: 0 })),
     /** How often the pool looks for expired environments and records concurrency. */
     reclaimIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
     queue: Type.Object(
@@ -116,7 +121,7 @@ export const ConfigSchema = Type.Object(
         windowPolicy: Type.Union(
           [Type.Literal("threshold"), Type.Literal("cost"), Type.Literal("forewarm")],
           {
-            default: "threshold",
+            default: "forewarm",
           },
         ),
         pricePerGbMinute: Type.Number({ minimum: 0, default: 0.4 }),
@@ -161,7 +166,12 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type Config = Static<typeof ConfigSchema>;
+/** The validated configuration; `keepAliveMs` is always resolved (see its schema comment). */
+export type Config = Omit<Static<typeof ConfigSchema>, "keepAliveMs"> & { keepAliveMs: number };
+
+/** Reactive keep-alive when the configuration leaves it out. */
+export const KEEP_ALIVE_FOREWARM_MS = 60_000;
+export const KEEP_ALIVE_REACTIVE_MS = 600_000;
 
 export class ConfigError extends Error {
   constructor(
@@ -222,7 +232,12 @@ export function parseConfig(raw: unknown): Config {
     const field = first.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
     throw new ConfigError(field, first.message);
   }
-  const config = withDefaults as Config;
+  const valid = withDefaults as Static<typeof ConfigSchema>;
+  const windowsDecide = valid.prediction.enabled && valid.prediction.windowPolicy === "forewarm";
+  const config: Config = {
+    ...valid,
+    keepAliveMs: valid.keepAliveMs ?? (windowsDecide ? KEEP_ALIVE_FOREWARM_MS : KEEP_ALIVE_REACTIVE_MS),
+  };
   const fw = config.prediction.forewarm;
   if (fw.budgetPct > 0 && fw.targetColdPct > 0) {
     throw new ConfigError(

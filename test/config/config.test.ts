@@ -5,12 +5,22 @@ import path from "node:path";
 import { test } from "node:test";
 import { ConfigError, envOverrides, loadConfig, parseConfig } from "../../src/config/config.js";
 
-test("defaults: 10 minute keep-alive, embedded data dir, cgroups auto", () => {
+test("defaults: the forewarm window policy with a 1-minute reactive floor, embedded data dir, cgroups auto", () => {
   const c = parseConfig({});
-  assert.equal(c.keepAliveMs, 600_000);
+  assert.equal(c.prediction.windowPolicy, "forewarm");
+  assert.equal(c.keepAliveMs, 60_000);
   assert.equal(c.dataDir, "./data");
   assert.equal(c.cgroups, "auto");
   assert.equal(c.defaults.resources.memoryMb, 256);
+});
+
+test("keep-alive left out: 10 minutes for a reactive pool or forecast windows; given: as given", () => {
+  assert.equal(parseConfig({ prediction: { enabled: false } }).keepAliveMs, 600_000);
+  assert.equal(parseConfig({ prediction: { windowPolicy: "threshold" } }).keepAliveMs, 600_000);
+  assert.equal(parseConfig({ prediction: { windowPolicy: "cost" } }).keepAliveMs, 600_000);
+  assert.equal(parseConfig({ keepAliveMs: 0 }).keepAliveMs, 0);
+  assert.equal(parseConfig({ keepAliveMs: 5000, prediction: { enabled: false } }).keepAliveMs, 5000);
+  assert.throws(() => parseConfig({ keepAliveMs: -1 }), /config keepAliveMs/);
 });
 
 test("FOREWARM_* variables override the file, nested with __ and camel-cased", () => {

@@ -26,7 +26,14 @@ class BrokenForecaster implements Forecaster {
 test("a forecaster that throws or returns NaN costs only its series: skipped, logged, tasks still run", async () => {
   registerForecaster("broken-test", () => new BrokenForecaster());
   const h = await startHarness({
-    prediction: { model: "broken-test", retrainIntervalMs: 50, planIntervalMs: 20, confidenceThreshold: 0 },
+    // The forecast-window path (the forewarm default plans from its own learner, not from forecasts).
+    prediction: {
+      model: "broken-test",
+      windowPolicy: "threshold",
+      retrainIntervalMs: 50,
+      planIntervalMs: 20,
+      confidenceThreshold: 0,
+    },
   });
   try {
     writeTask(h.tasksDir, "t.mjs", "export const handler = (x) => x;\n");
