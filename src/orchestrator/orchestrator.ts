@@ -23,6 +23,8 @@ interface QueuedTask {
   priority: number;
   task: Task;
   spec: EnvironmentSpec;
+  /** Expected run time in ms (task insight's estimate; 0 without it): the series' concurrency reads it. */
+  expectedRunMs: number;
   /** False until the history holds the task: only recorded tasks may start. */
   admitted: boolean;
 }
@@ -123,14 +125,23 @@ export class Orchestrator {
     const record = emptyRecord(task);
     record.owner = this.d.serverId ?? null;
     let spec = specForTask(task, this.d.config.defaults.resources);
+    let expectedRunMs = 0;
     if (this.d.insight) {
       // May assign the task type, and raise the size the router looks for to the estimate.
       const u = await this.d.insight.understand(task, this.d.config.defaults.resources);
       spec = { ...spec, resources: u.need };
+      expectedRunMs = u.expectedRunMs;
       const { imports, ...complexity } = u.analysis;
       Object.assign(record, complexity, { taskType: task.taskType, imports, insight: u.insight });
     }
-    const entry: QueuedTask = { id: task.id, priority: task.priority, task, spec, admitted: false };
+    const entry: QueuedTask = {
+      id: task.id,
+      priority: task.priority,
+      task,
+      spec,
+      expectedRunMs,
+      admitted: false,
+    };
     if (!this.queue.offer(entry)) throw full();
     try {
       await this.d.store.insertTask(record);
@@ -194,7 +205,7 @@ export class Orchestrator {
     if (decision.kind === "queue") return;
     this.queue.remove(q.id);
     const routedAt = this.d.clock.now();
-    this.activity.routed(seriesKey(q.task.user, q.task.taskType), q.task.id, routedAt);
+    this.activity.routed(seriesKey(q.task.user, q.task.taskType), q.task.id, routedAt, q.expectedRunMs);
     if (decision.kind === "warm") {
       const env = this.pool.get(decision.environmentId)!;
       if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;

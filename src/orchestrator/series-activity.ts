@@ -17,6 +17,8 @@ interface TaskSpan {
   /** null until the environment is ready (a cold start) — or for good if it never ran. */
   startedAt: number | null;
   finishedAt: number | null;
+  /** The resource estimator's expected run time (ms) when it was routed; 0 = none. */
+  expectedMs: number;
 }
 
 /** Minutes of per-series arrival counts kept for scoring forecasts. */
@@ -44,8 +46,11 @@ export class SeriesActivityLog {
     for (const k of this.counts.keys()) if (k < minute - KEEP_MINUTES) this.counts.delete(k);
   }
 
-  /** A task of `series` got an environment (warm or cold) at `routedAt`. */
-  routed(series: string, taskId: string, routedAt: number): void {
+  /**
+   * A task of `series` got an environment (warm or cold) at `routedAt`; `expectedMs` is its expected
+   * run time (the resource estimator's), used while the series has no run time of its own.
+   */
+  routed(series: string, taskId: string, routedAt: number, expectedMs = 0): void {
     const minute = minuteOf(routedAt);
     let m = this.spans.get(minute);
     if (!m) {
@@ -53,7 +58,12 @@ export class SeriesActivityLog {
       this.spans.set(minute, m);
       for (const k of this.spans.keys()) if (k < minute - KEEP_MINUTES) this.spans.delete(k);
     }
-    const span: TaskSpan = { routedAt, startedAt: null, finishedAt: null };
+    const span: TaskSpan = {
+      routedAt,
+      startedAt: null,
+      finishedAt: null,
+      expectedMs: Math.max(0, expectedMs),
+    };
     const list = m.get(series);
     if (list) list.push(span);
     else m.set(series, [span]);
@@ -78,7 +88,9 @@ export class SeriesActivityLog {
    * The most tasks of the series that would have run at once had every one started warm, seen from
    * each of its arrivals (routings) in `minute`: each task counts over [routedAt, routedAt + its run
    * time), over the last few minutes. A task still running counts up to `now`; one still starting (a
-   * cold start) counts with the series' median run time so far. Not the environments used: while one
+   * cold start) counts with the series' median run time so far — or, in a series none of whose recent
+   * tasks has run yet (a new series whose first cold starts outlast the minute), with its expected
+   * run time. Not the environments used: while one
    * cold start takes seconds every arrival starts another, and that cascade is not concurrency the
    * series needs; nor the overlap of executions, which a cold start delays past the others (the
    * history store's per-minute peakConcurrency, which forecasts read, is that overlap). 0 if no task
@@ -95,7 +107,8 @@ export class SeriesActivityLog {
       .sort((a, b) => a - b);
     const typical = runs.length > 0 ? runs[runs.length >> 1]! : 0;
     const runOf = (s: TaskSpan): number => {
-      if (s.startedAt === null) return s.finishedAt === null ? typical : 0; // starting, or never ran
+      // Starting (at the series' median, else the estimate), or never ran.
+      if (s.startedAt === null) return s.finishedAt === null ? typical || s.expectedMs : 0;
       return Math.max(0, (s.finishedAt ?? now) - s.startedAt);
     };
     const first = mine[0]!.routedAt;

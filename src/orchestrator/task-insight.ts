@@ -13,6 +13,8 @@ export interface TaskUnderstanding {
   insight: TaskInsightRecord;
   /** Resources the router should look for: the request, raised to the estimate where none was asked. */
   need: ResourceVector;
+  /** Expected run time in ms (the type's estimate; the runtime's pooled one for a new type). */
+  expectedRunMs: number;
 }
 
 /** Samples a type needs before its memory estimate may raise the default size. */
@@ -120,6 +122,7 @@ export class TaskInsight {
     return {
       analysis,
       need,
+      expectedRunMs: est.durationMs.expected,
       insight: {
         typeDeclared: task.typeDeclared,
         similarity,

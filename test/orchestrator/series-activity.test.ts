@@ -50,3 +50,20 @@ test("tasks still running count up to now, long tasks from earlier minutes count
   task(log, "c|t", "later", 30 * MIN, 0, 1);
   assert.equal(log.peakConcurrency("c|t", 9, 31 * MIN), 0);
 });
+
+test("a new series' fan-out still cold-starting counts by its tasks' expected run time", () => {
+  const log = new SeriesActivityLog();
+  // Three tasks 40 ms apart, none started when the minute is read: the series has no run time yet.
+  for (let i = 0; i < 3; i++) log.routed("n|t", `n${i}`, 5 * MIN + 50_000 + i * 40, 150);
+  assert.equal(log.peakConcurrency("n|t", 5, 6 * MIN), 3);
+  // Without an estimate they would count for nothing beyond themselves: one at a time.
+  for (let i = 0; i < 3; i++) log.routed("m|t", `m${i}`, 5 * MIN + 50_000 + i * 40);
+  assert.equal(log.peakConcurrency("m|t", 5, 6 * MIN), 1);
+  // An estimate shorter than the gaps between them: no overlap.
+  for (let i = 0; i < 3; i++) log.routed("k|t", `k${i}`, 5 * MIN + 50_000 + i * 40, 30);
+  assert.equal(log.peakConcurrency("k|t", 5, 6 * MIN), 1);
+  // Once a task of the series has run, its median run wins over the estimate.
+  task(log, "n|t", "ran", 6 * MIN, 0, 10);
+  for (let i = 0; i < 3; i++) log.routed("n|t", `p${i}`, 6 * MIN + 50_000 + i * 40, 150);
+  assert.equal(log.peakConcurrency("n|t", 6, 7 * MIN), 1);
+});
