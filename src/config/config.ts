@@ -51,10 +51,11 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     /**
-     * Idle environments no plan holds are reclaimed after this long. Left out: 1 minute under the
-     * "forewarm" window policy (its windows decide how long a series stays loaded; the minute bridges
-     * the wait for the decision after a busy minute, as replay's M2 measures it), else 10 minutes
-     * (the OpenWhisk/Lambda-style default of a reactive pool).
+     * Idle environments no plan holds are reclaimed after this long. Left out: 1 minute on a server
+     * whose "forewarm" windows plan (they decide how long a series stays loaded; the minute bridges the
+     * wait for the decision after a busy minute, as replay's M2 measures it), else 10 minutes (the
+     * OpenWhisk/Lambda-style default of a reactive pool: prediction off, forecast windows, or a
+     * follower in a cluster, which plans no shadows). See reactiveKeepAliveMs.
      */
     keepAliveMs: Type.Optional(Type.Integer({ minimum: 0 })),
     /** How often the pool looks for expired environments and records concurrency. */
@@ -166,12 +167,21 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** The validated configuration; `keepAliveMs` is always resolved (see its schema comment). */
-export type Config = Omit<Static<typeof ConfigSchema>, "keepAliveMs"> & { keepAliveMs: number };
+export type Config = Static<typeof ConfigSchema>;
 
 /** Reactive keep-alive when the configuration leaves it out. */
 export const KEEP_ALIVE_FOREWARM_MS = 60_000;
 export const KEEP_ALIVE_REACTIVE_MS = 600_000;
+
+/**
+ * How long an idle environment no plan holds stays: `keepAliveMs` when given; else 1 minute while this
+ * server's forewarm windows plan (`planning`: it leads, with prediction on), 10 minutes otherwise.
+ */
+export function reactiveKeepAliveMs(config: Config, planning: boolean): number {
+  if (config.keepAliveMs !== undefined) return config.keepAliveMs;
+  const windows = config.prediction.enabled && config.prediction.windowPolicy === "forewarm";
+  return planning && windows ? KEEP_ALIVE_FOREWARM_MS : KEEP_ALIVE_REACTIVE_MS;
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -232,12 +242,7 @@ export function parseConfig(raw: unknown): Config {
     const field = first.path.replace(/^\//, "").replaceAll("/", ".") || "(root)";
     throw new ConfigError(field, first.message);
   }
-  const valid = withDefaults as Static<typeof ConfigSchema>;
-  const windowsDecide = valid.prediction.enabled && valid.prediction.windowPolicy === "forewarm";
-  const config: Config = {
-    ...valid,
-    keepAliveMs: valid.keepAliveMs ?? (windowsDecide ? KEEP_ALIVE_FOREWARM_MS : KEEP_ALIVE_REACTIVE_MS),
-  };
+  const config = withDefaults as Config;
   const fw = config.prediction.forewarm;
   if (fw.budgetPct > 0 && fw.targetColdPct > 0) {
     throw new ConfigError(

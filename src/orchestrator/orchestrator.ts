@@ -1,5 +1,5 @@
 import type { EnvironmentBackend, RunResult } from "../backends/backend.js";
-import type { Config } from "../config/config.js";
+import { type Config, reactiveKeepAliveMs } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import type { EnvironmentSpec, Task, TaskRecord } from "../core/types.js";
 import type { HistoryStore, TaskUpdate } from "../history/store.js";
@@ -77,6 +77,11 @@ export class Orchestrator {
   private closing = false;
   private lastConcurrencyMinute = -1;
   observer: TaskObserver = {};
+  /**
+   * Whether this server's prediction loop plans its pool (it leads, with prediction on): then the
+   * forewarm windows decide how long series stay loaded and the reactive keep-alive is a short floor.
+   */
+  planning = false;
   readonly counters: TaskCounters = { coldStarts: 0, warmStarts: 0, shadowHits: 0, succeeded: 0, failed: 0 };
 
   constructor(private readonly d: OrchestratorDeps) {
@@ -386,7 +391,7 @@ export class Orchestrator {
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */
   tick(): void {
     const snap = this.snapshot();
-    for (const e of expiredEnvironments(snap, this.d.config.keepAliveMs))
+    for (const e of expiredEnvironments(snap, reactiveKeepAliveMs(this.d.config, this.planning)))
       this.pool.reclaim(e.id, "keep-alive expired");
     const minute = minuteOf(snap.now);
     if (minute !== this.lastConcurrencyMinute) {

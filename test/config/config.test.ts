@@ -3,23 +3,32 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, envOverrides, loadConfig, parseConfig } from "../../src/config/config.js";
+import {
+  ConfigError,
+  envOverrides,
+  loadConfig,
+  parseConfig,
+  reactiveKeepAliveMs,
+} from "../../src/config/config.js";
 
 test("defaults: the forewarm window policy with a 1-minute reactive floor, embedded data dir, cgroups auto", () => {
   const c = parseConfig({});
   assert.equal(c.prediction.windowPolicy, "forewarm");
-  assert.equal(c.keepAliveMs, 60_000);
+  assert.equal(reactiveKeepAliveMs(c, true), 60_000);
   assert.equal(c.dataDir, "./data");
   assert.equal(c.cgroups, "auto");
   assert.equal(c.defaults.resources.memoryMb, 256);
 });
 
-test("keep-alive left out: 10 minutes for a reactive pool or forecast windows; given: as given", () => {
-  assert.equal(parseConfig({ prediction: { enabled: false } }).keepAliveMs, 600_000);
-  assert.equal(parseConfig({ prediction: { windowPolicy: "threshold" } }).keepAliveMs, 600_000);
-  assert.equal(parseConfig({ prediction: { windowPolicy: "cost" } }).keepAliveMs, 600_000);
-  assert.equal(parseConfig({ keepAliveMs: 0 }).keepAliveMs, 0);
-  assert.equal(parseConfig({ keepAliveMs: 5000, prediction: { enabled: false } }).keepAliveMs, 5000);
+test("keep-alive left out: 1 minute under planning forewarm windows, else 10 minutes; given: as given", () => {
+  const ka = (raw: Record<string, unknown>, planning: boolean) =>
+    reactiveKeepAliveMs(parseConfig(raw), planning);
+  assert.equal(ka({}, false), 600_000, "a follower plans no shadows: reactive keep-alive");
+  assert.equal(ka({ prediction: { enabled: false } }, true), 600_000);
+  assert.equal(ka({ prediction: { windowPolicy: "threshold" } }, true), 600_000);
+  assert.equal(ka({ prediction: { windowPolicy: "cost" } }, true), 600_000);
+  assert.equal(ka({ keepAliveMs: 0 }, true), 0);
+  assert.equal(ka({ keepAliveMs: 5000 }, false), 5000);
   assert.throws(() => parseConfig({ keepAliveMs: -1 }), /config keepAliveMs/);
 });
 
