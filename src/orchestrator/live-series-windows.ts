@@ -140,11 +140,25 @@ export class LiveSeriesWindows {
         }
         this.log.debug({ event: "window_decision", ...w }, "forewarm window decided");
       }
+      this.warnOverflow();
       if (this.decisions.length > MAX_DECISIONS)
         this.decisions.splice(0, this.decisions.length - MAX_DECISIONS);
     }
     this.next = Math.max(this.next, current);
     if (this.windows.calibrationDue && !this.calibrating) this.calibrate();
+  }
+
+  private overflowWarnedAt = 0;
+
+  /** Says so (at 1, 2, 4, … refused busy minutes) when series stay reactive because maxSeries is full. */
+  private warnOverflow(): void {
+    const n = this.windows.overflow;
+    if (n === 0 || n < 2 * this.overflowWarnedAt) return;
+    this.overflowWarnedAt = Math.max(1, n);
+    this.log.warn(
+      { event: "windows_series_full", maxSeries: this.p.forewarm.maxSeries, refusedBusyMinutes: n },
+      "forewarm windows track maxSeries series already: new series stay reactive (raise prediction.forewarm.maxSeries; a restart relearns only the series busy in the history window)",
+    );
   }
 
   /** Re-fits the price in the background, one candidate price per event-loop turn. */

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { pino } from "pino";
 import { parseConfig } from "../../src/config/config.js";
 import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
 import { silentLogger } from "../../src/log/logger.js";
@@ -95,4 +96,42 @@ test("a store that fails while relearning leaves the windows empty but working",
   // Minutes are observed from now on: nothing to decide yet, and no throw.
   live.observeEndedMinutes((BASE + 3) * 60_000);
   assert.deepEqual([...live.latest()], []);
+});
+
+test("series beyond maxSeries stay reactive, and the log says so (at 1, 2, 4 … refused busy minutes)", () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const series = ["u|a", "u|b", "u|c"];
+  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
+  const busy: RecentActivity = {
+    seriesActivity: () =>
+      new Map(
+        series.map((s) => [
+          s,
+          {
+            user: "u",
+            taskType: s.slice(2),
+            spec: { runtime: "node", dependencies: [], resources: parseConfig({}).defaults.resources },
+            modulePath: "m.mjs",
+            lastArrival: at(0),
+          },
+        ]),
+      ),
+    arrivalCounts: () => new Map(series.map((s) => [s, 1])),
+    peakConcurrency: () => 1,
+  };
+  const config = parseConfig({ prediction: { windowPolicy: "forewarm", forewarm: { maxSeries: 2 } } });
+  const store = { rollups: () => Promise.resolve([]) } as unknown as SqliteHistoryStore;
+  const live = new LiveSeriesWindows(config.prediction, busy, store, log, 256);
+  return live.rebuild(at(0)).then(() => {
+    for (let m = 1; m <= 5; m++) live.observeEndedMinutes(at(m));
+    // Minutes 0–4 ended: the third series was refused in each of them.
+    assert.equal(live.overflow, 5);
+    assert.deepEqual(
+      [...live.latest()].map((w) => w.series),
+      ["u|a", "u|b"],
+    );
+    const warned = lines.filter((l) => l.event === "windows_series_full").map((l) => l.refusedBusyMinutes);
+    assert.deepEqual(warned, [1, 2, 4]);
+  });
 });
