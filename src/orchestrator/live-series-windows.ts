@@ -22,7 +22,7 @@ const MAX_DECISIONS = 10_000;
  * and keeps the latest decisions for /v1/decisions and the logs.
  */
 export class LiveSeriesWindows {
-  private readonly windows: SeriesWindows;
+  private windows: SeriesWindows;
   /** Next minute the learner has not been told about (null: still relearning the history). */
   private next: number | null = null;
   /** The latest decisions, oldest first (bounded). */
@@ -37,8 +37,12 @@ export class LiveSeriesWindows {
     private readonly log: Logger,
     private readonly defaultMemoryMb: number,
   ) {
-    const fw = p.forewarm;
-    this.windows = new SeriesWindows({
+    this.windows = this.freshWindows();
+  }
+
+  private freshWindows(): SeriesWindows {
+    const fw = this.p.forewarm;
+    return new SeriesWindows({
       price: fw.price,
       memRefMb: fw.memRefMb,
       maxSeries: fw.maxSeries,
@@ -55,6 +59,11 @@ export class LiveSeriesWindows {
     });
   }
 
+  /** The history has been relearned: windows are decided live. */
+  get ready(): boolean {
+    return this.next !== null;
+  }
+
   /** Each series' latest decision (none while the history is being relearned). */
   latest(): Iterable<SeriesWindow> {
     return this.next === null ? [] : this.windows.windows();
@@ -66,6 +75,11 @@ export class LiveSeriesWindows {
    * not forget every series' gaps. Minutes are reported live only after this.
    */
   async rebuild(now: number): Promise<void> {
+    // A fresh learner each time: a server that leads again relearns what happened while it followed
+    // (its old learner has later minutes than the history window's first, and minutes must ascend).
+    this.next = null;
+    this.windows = this.freshWindows();
+    this.overflowWarnedAt = 0;
     try {
       await this.relearn(now);
     } catch (err) {

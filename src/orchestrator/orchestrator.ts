@@ -78,10 +78,11 @@ export class Orchestrator {
   private lastConcurrencyMinute = -1;
   observer: TaskObserver = {};
   /**
-   * Whether this server's prediction loop plans its pool (it leads, with prediction on): then the
-   * forewarm windows decide how long series stay loaded and the reactive keep-alive is a short floor.
+   * Whether this server's forewarm windows plan its pool now (set by the prediction loop: it leads,
+   * has relearned the history and applied a plan): then the windows decide how long series stay
+   * loaded and the reactive keep-alive is a short floor. A follower plans nothing.
    */
-  planning = false;
+  planning: () => boolean = () => false;
   readonly counters: TaskCounters = { coldStarts: 0, warmStarts: 0, shadowHits: 0, succeeded: 0, failed: 0 };
 
   constructor(private readonly d: OrchestratorDeps) {
@@ -391,7 +392,7 @@ export class Orchestrator {
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */
   tick(): void {
     const snap = this.snapshot();
-    for (const e of expiredEnvironments(snap, reactiveKeepAliveMs(this.d.config, this.planning)))
+    for (const e of expiredEnvironments(snap, reactiveKeepAliveMs(this.d.config, this.planning())))
       this.pool.reclaim(e.id, "keep-alive expired");
     const minute = minuteOf(snap.now);
     if (minute !== this.lastConcurrencyMinute) {

@@ -108,6 +108,9 @@ export class PredictionLoop {
 
   start(): void {
     const p = this.config.prediction;
+    this.windowsApplied = false;
+    // The short reactive keep-alive applies only once the windows plan (see Orchestrator.planning).
+    this.orchestrator.planning = () => this.windowsApplied;
     this.retrainTimer = setInterval(() => void this.retrain(), p.retrainIntervalMs);
     this.planTimer = setInterval(() => {
       // A planning bug must cost a cycle, not the server (and every tenant's running work).
@@ -126,7 +129,29 @@ export class PredictionLoop {
   stop(): void {
     if (this.retrainTimer) clearInterval(this.retrainTimer);
     if (this.planTimer) clearInterval(this.planTimer);
+    this.windowsApplied = false;
+    this.orchestrator.planning = () => false;
+    this.releaseHolds();
   }
+
+  /**
+   * Nothing plans this pool any more (leadership lost, or shutting down): every hold is released, idle
+   * shadows are reclaimed and reactive environments fall back to the keep-alive — otherwise a held
+   * environment would stay for good, since only a plan releases holds.
+   */
+  private releaseHolds(): void {
+    const pool = this.orchestrator.pool;
+    for (const e of this.orchestrator.snapshot().environments) {
+      if (e.hold === null) continue;
+      const env = pool.get(e.id);
+      if (!env) continue;
+      pool.setHold(env, null);
+      if (env.shadow && env.state === "ready") pool.reclaim(env.id, "not planning: leadership lost");
+    }
+  }
+
+  /** The forewarm windows have relearned the history and a plan from them is in force. */
+  private windowsApplied = false;
 
   get plannerConfig(): PlannerConfig {
     const p = this.config.prediction;
@@ -280,7 +305,10 @@ export class PredictionLoop {
     for (const s of plan.skipped)
       if (s.reason.startsWith("forecast invalid")) this.complain(s.series, s.reason);
     this.lastPlan = plan;
-    if (!this.orchestrator.isClosing) this.apply(plan);
+    if (!this.orchestrator.isClosing) {
+      this.apply(plan);
+      if (this.windows?.ready) this.windowsApplied = true;
+    }
     this.observer.planned?.((performance.now() - started) / 1000, plan);
     return plan;
   }

@@ -105,10 +105,10 @@ export class SeriesActivityLog {
       .filter((s) => s.startedAt !== null && s.finishedAt !== null)
       .map((s) => s.finishedAt! - s.startedAt!)
       .sort((a, b) => a - b);
-    const typical = runs.length > 0 ? runs[runs.length >> 1]! : 0;
+    const typical = runs.length > 0 ? runs[runs.length >> 1]! : null;
     const runOf = (s: TaskSpan): number => {
       // Starting (at the series' median, else the estimate), or never ran.
-      if (s.startedAt === null) return s.finishedAt === null ? typical || s.expectedMs : 0;
+      if (s.startedAt === null) return s.finishedAt === null ? (typical ?? s.expectedMs) : 0;
       return Math.max(0, (s.finishedAt ?? now) - s.startedAt);
     };
     const first = mine[0]!.routedAt;

@@ -13,7 +13,10 @@ export interface TaskUnderstanding {
   insight: TaskInsightRecord;
   /** Resources the router should look for: the request, raised to the estimate where none was asked. */
   need: ResourceVector;
-  /** Expected run time in ms (the type's estimate; the runtime's pooled one for a new type). */
+  /**
+   * Typical run time in ms: the estimator's median for the type (the runtime's pooled one for a new
+   * type) — the median, not the mean, so a heavy tail of other types does not stretch a short task.
+   */
   expectedRunMs: number;
 }
 
@@ -122,7 +125,7 @@ export class TaskInsight {
     return {
       analysis,
       need,
-      expectedRunMs: est.durationMs.expected,
+      expectedRunMs: est.durationMs.p50,
       insight: {
         typeDeclared: task.typeDeclared,
         similarity,

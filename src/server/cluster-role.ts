@@ -5,7 +5,6 @@ import type { Config } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
-import type { Orchestrator } from "../orchestrator/orchestrator.js";
 import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
 
 /**
@@ -21,7 +20,6 @@ export class ClusterRole {
 
   constructor(
     private readonly config: Config,
-    private readonly orchestrator: Orchestrator,
     private readonly store: HistoryStore,
     private readonly membership: ClusterMembership | null,
     private readonly prediction: PredictionLoop | null,
@@ -63,8 +61,6 @@ export class ClusterRole {
     );
     if (leader) this.prediction?.start();
     else this.prediction?.stop();
-    // A follower plans no shadows: its idle environments keep the reactive keep-alive.
-    this.orchestrator.planning = leader && this.prediction !== null;
     if (leader) void this.leaderDuties();
   }
 

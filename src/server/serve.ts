@@ -96,17 +96,7 @@ export async function startServer(
     : null;
   const metrics = new ForewarmMetrics();
   const stopMetrics = wireMetrics(metrics, orchestrator, prediction);
-  const role = new ClusterRole(
-    config,
-    orchestrator,
-    store,
-    membership,
-    prediction,
-    metrics,
-    clock,
-    logger,
-    serverId,
-  );
+  const role = new ClusterRole(config, store, membership, prediction, metrics, clock, logger, serverId);
   await role.start();
   const app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir, metrics, role });
   const url = await app.listen({ host: config.host, port: config.port });

@@ -60,10 +60,12 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
         throw new ReplayInputError(`policy '${spec.label}' runs in M2 only: add --model m2`);
     }
   }
-  return expandSweep(
+  const specs = expandSweep(
     list.map((text) => parsePolicySpec(text, sweep ? [sweep.param] : [])),
     sweep,
   );
+  for (const s of specs) s.definition.check?.(s.params, s.label);
+  return specs;
 }
 
 export function replayLoaded(
@@ -216,7 +218,7 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     if (s.definition.name === "forecast") {
       // The live planner over forecasts (windowPolicy threshold / cost), with forewarm's M2 planner
       // settings (no grace, no per-series cap) and the live keep-alive for environments no window holds.
-      const price = s.params.price!;
+      const cost = s.params.cost!;
       return runM2Planned(trace, s.label, {
         coldStartSeconds: options.coldStartSeconds,
         onProgress: progressOf(k),
@@ -224,8 +226,8 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
         planner: {
           graceMs: 0,
           maxPerSeries: Number.MAX_SAFE_INTEGER,
-          windowPolicy: price > 0 ? "cost" : "threshold",
-          pricePerGbMinute: price,
+          windowPolicy: cost === 1 ? "cost" : "threshold",
+          pricePerGbMinute: s.params.price!,
         },
       });
     }

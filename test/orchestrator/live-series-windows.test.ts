@@ -135,3 +135,30 @@ test("series beyond maxSeries stay reactive, and the log says so (at 1, 2, 4 …
     assert.deepEqual(warned, [1, 2, 4]);
   });
 });
+
+test("leading again relearns from the history: a second rebuild starts a fresh learner, not a refused one", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
+  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  try {
+    const list = arrivals().filter((a) => a.at < (BASE + 300) * 60_000);
+    for (const [i, a] of list.entries())
+      await store.insertTask(emptyRecord(task(`t${i}`, a.user, a.type, a.at)));
+    const config = parseConfig({ prediction: { windowPolicy: "forewarm", windowMinutes: 2000 } });
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, log, 256);
+    await live.rebuild((BASE + 200) * 60_000);
+    const early = [...live.latest()].map((w) => `${w.series}@${w.minute}`);
+    // Leadership lost, then regained 100 minutes later: the history now reaches minute 299.
+    await live.rebuild((BASE + 300) * 60_000);
+    assert.deepEqual(lines, [], "no rebuild failed");
+    const late = [...live.latest()];
+    assert.ok(late.length >= early.length);
+    assert.ok(
+      late.some((w) => w.minute >= BASE + 200),
+      "what happened while following was learnt",
+    );
+  } finally {
+    await store.close();
+  }
+});

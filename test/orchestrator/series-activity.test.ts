@@ -62,8 +62,11 @@ test("a new series' fan-out still cold-starting counts by its tasks' expected ru
   // An estimate shorter than the gaps between them: no overlap.
   for (let i = 0; i < 3; i++) log.routed("k|t", `k${i}`, 5 * MIN + 50_000 + i * 40, 30);
   assert.equal(log.peakConcurrency("k|t", 5, 6 * MIN), 1);
-  // Once a task of the series has run, its median run wins over the estimate.
+  // Once a task of the series has run, its median run wins over the estimate — even a 0-ms one.
   task(log, "n|t", "ran", 6 * MIN, 0, 10);
   for (let i = 0; i < 3; i++) log.routed("n|t", `p${i}`, 6 * MIN + 50_000 + i * 40, 150);
   assert.equal(log.peakConcurrency("n|t", 6, 7 * MIN), 1);
+  task(log, "z|t", "instant", 6 * MIN, 0, 0);
+  for (let i = 0; i < 3; i++) log.routed("z|t", `z${i}`, 6 * MIN + 50_000 + i * 2_000, 30_000);
+  assert.equal(log.peakConcurrency("z|t", 6, 7 * MIN), 1);
 });

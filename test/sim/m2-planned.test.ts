@@ -135,7 +135,7 @@ test("replay's `forecast` policy is the live forecast planner in M2 — and M2 o
   );
   const loaded = await loadOnce("azure2021");
   const { m2 } = replayLoaded(loaded, {
-    policies: "fixed:ka=1,forecast:ka=1,forecast:price=0.4,ka=1",
+    policies: "fixed:ka=1,forecast:ka=1,forecast:cost=1,ka=1",
     model: "m2",
   });
   const [fixed, threshold, cost] = m2!;
@@ -143,7 +143,8 @@ test("replay's `forecast` policy is the live forecast planner in M2 — and M2 o
   assert.equal(fixed!.coldStarts, 108);
   assert.ok(threshold!.coldStarts < fixed!.coldStarts, `threshold windows: ${threshold!.coldStarts} cold`);
   assert.ok(cost!.coldStarts < fixed!.coldStarts, `cost windows: ${cost!.coldStarts} cold`);
-  // The parameters reach the planner: `price` picks the window policy, `ka` the reactive keep-alive.
+  assert.throws(() => resolveSpecs({ policies: "forecast:cost=2", model: "m2" }), /cost must be 0 .* or 1/);
+  // The parameters reach the planner: `cost` picks the window policy, `ka` the reactive keep-alive.
   const direct = runM2Planned(loaded.events!, "forecast:ka=1", {
     keepAliveSeconds: 60,
     planner: { graceMs: 0, maxPerSeries: Number.MAX_SAFE_INTEGER, windowPolicy: "threshold" },
