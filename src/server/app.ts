@@ -5,7 +5,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { ForewarmMetrics } from "../cluster/metrics.js";
-import type { Config } from "../config/config.js";
+import { type Config, reactiveKeepAliveMs } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import { ValidationError } from "../core/submission.js";
 import type { HistoryStore } from "../history/store.js";
@@ -177,6 +177,8 @@ export function buildApp(d: AppDeps): FastifyInstance {
       history: d.config.history.kind,
       queueLength: d.orchestrator.queueLength,
       environments: snap.environments.length,
+      // Differs by role: short where forewarm windows plan this pool, 10 minutes elsewhere.
+      keepAliveMs: reactiveKeepAliveMs(d.config, d.orchestrator.planning()),
     };
   });
 

@@ -36,6 +36,7 @@ test("a follower keeps the reactive 10-minute keep-alive; when it takes over, it
     const envs = async () => (await follower.get("/v1/environments")).body.environments as Env[];
     const warm = (await envs()).find((e) => e.user === "f" && e.state === "ready");
     assert.ok(warm, `the follower's environment was reclaimed: ${JSON.stringify(await envs())}`);
+    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 600_000);
 
     // The leader goes; the follower takes over. Until its windows have relearned the history and
     // planned, the idle environment keeps the reactive keep-alive; then the plan holds it.
@@ -45,6 +46,7 @@ test("a follower keeps the reactive 10-minute keep-alive; when it takes over, it
       (await envs()).find((e) => e.id === warm.id && e.hold !== null),
     );
     assert.equal(held.state, "ready");
+    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 60_000, "its windows plan now");
     const reclaims = (await follower.get("/v1/plan")).body.counters as { reclaimsByReason: object };
     assert.deepEqual(reclaims.reclaimsByReason, {}, "nothing was reclaimed on the way");
   } finally {
