@@ -82,4 +82,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_owner_status ON tasks (owner, status);
     `,
   },
+  {
+    version: 4,
+    description: "each series minute's earliest arrival (the order series arrived in, for relearning)",
+    sql: `
+      ALTER TABLE series_minutes ADD COLUMN first_arrival INTEGER;
+    `,
+  },
 ];

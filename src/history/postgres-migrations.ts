@@ -118,6 +118,13 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
       CREATE INDEX tasks_owner_status ON ${s}.tasks (owner, status);
     `,
   },
+  {
+    version: 4,
+    description: "each series minute's earliest arrival (the order series arrived in, for relearning)",
+    sql: (s) => `
+      ALTER TABLE ${s}.series_minutes ADD COLUMN first_arrival bigint;
+    `,
+  },
 ];
 
 /** Runs `fn` in a transaction that first takes the given advisory lock for this schema. */

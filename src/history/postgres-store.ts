@@ -178,9 +178,11 @@ export class PostgresHistoryStore implements HistoryStore {
         values,
       );
       await c.query(
-        `INSERT INTO ${this.s}.series_minutes ("user", task_type, minute, arrivals) VALUES ($1, $2, $3, 1)
-         ON CONFLICT ("user", task_type, minute) DO UPDATE SET arrivals = series_minutes.arrivals + 1`,
-        [record.user, record.taskType, minuteOf(record.submittedAt)],
+        `INSERT INTO ${this.s}.series_minutes ("user", task_type, minute, arrivals, first_arrival)
+         VALUES ($1, $2, $3, 1, $4)
+         ON CONFLICT ("user", task_type, minute) DO UPDATE SET arrivals = series_minutes.arrivals + 1,
+           first_arrival = LEAST(series_minutes.first_arrival, EXCLUDED.first_arrival)`,
+        [record.user, record.taskType, minuteOf(record.submittedAt), record.submittedAt],
       );
     });
   }
@@ -305,7 +307,7 @@ export class PostgresHistoryStore implements HistoryStore {
          peak_concurrency AS "peakConcurrency", cpu_seconds AS "cpuSeconds",
          peak_memory_mb AS "peakMemoryMb", memory_mb_sum AS "memoryMbSum", completed,
          network_in_bytes AS "networkInBytes", network_out_bytes AS "networkOutBytes",
-         storage_bytes_written AS "storageBytesWritten"
+         storage_bytes_written AS "storageBytesWritten", first_arrival AS "firstArrivalMs"
        FROM ${this.s}.series_minutes ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY "user" ${C}, task_type ${C}, minute`,
       params,

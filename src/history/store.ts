@@ -15,6 +15,11 @@ export interface MinuteRollup {
   networkInBytes: number;
   networkOutBytes: number;
   storageBytesWritten: number;
+  /**
+   * The minute's earliest arrival (ms since the epoch): the order series first arrived in within a
+   * minute, which the forewarm windows relearn. Null for minutes recorded before it was kept.
+   */
+  firstArrivalMs: number | null;
 }
 
 export interface SeriesSummary {

@@ -98,14 +98,25 @@ export class LiveSeriesWindows {
         user: r.user,
         key: seriesKey(r.user, r.taskType),
         arrivals: r.arrivals,
+        firstArrivalMs: r.firstArrivalMs,
       }));
-    const first = new Map<string, number>();
-    for (const r of rows) first.set(r.key, Math.min(first.get(r.key) ?? r.minute, r.minute));
+    // Replay's order: within a minute, series by first appearance — their first busy minute, then
+    // their first arrival in it (as live numbers them); by name only where the store has no arrival
+    // time (minutes recorded before it kept one).
+    const first = new Map<string, { minute: number; at: number }>();
+    for (const r of rows) {
+      const f = first.get(r.key);
+      if (!f || r.minute < f.minute)
+        first.set(r.key, { minute: r.minute, at: r.firstArrivalMs ?? Number.POSITIVE_INFINITY });
+    }
+    const byAppearance = (a: string, b: string): number => {
+      const fa = first.get(a)!;
+      const fb = first.get(b)!;
+      return fa.minute - fb.minute || (fa.at === fb.at ? 0 : fa.at < fb.at ? -1 : 1);
+    };
     rows.sort(
       (a, b) =>
-        a.minute - b.minute ||
-        first.get(a.key)! - first.get(b.key)! ||
-        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+        a.minute - b.minute || byAppearance(a.key, b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
     );
     let i = 0;
     while (i < rows.length) {

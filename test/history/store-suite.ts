@@ -194,6 +194,7 @@ export function historyStoreSuite(
       const [row] = await store.rollups({ user: "gina", fromMinute: Math.floor(at / MIN) });
       assert.equal(row?.minute, Math.floor(at / MIN));
       assert.equal(row?.storageBytesWritten, 2 ** 40);
+      assert.equal(row?.firstArrivalMs, at, "an epoch-scale arrival time comes back as a number");
       assert.equal(typeof (await store.series()).find((s) => s.user === "gina")?.firstMinute, "number");
     });
 
@@ -222,6 +223,21 @@ export function historyStoreSuite(
       assert.ok(
         left.length > 0 && left.every((x) => x.minute >= 70 * 1440),
         "only later rollup minutes remain",
+      );
+    });
+
+    test("a minute's rollup keeps its earliest arrival, whatever order tasks are recorded in", async () => {
+      await store.insertTask(emptyRecord(task("e1", "fern", "x", 20 * MIN + 30_000)));
+      await store.insertTask(emptyRecord(task("e2", "fern", "x", 20 * MIN + 10_000)));
+      await store.insertTask(emptyRecord(task("e3", "fern", "x", 20 * MIN + 50_000)));
+      await store.insertTask(emptyRecord(task("e4", "fern", "x", 21 * MIN + 59_000)));
+      const rows = await store.rollups({ user: "fern" });
+      assert.deepEqual(
+        rows.map((r) => [r.minute, r.arrivals, r.firstArrivalMs]),
+        [
+          [20, 3, 20 * MIN + 10_000],
+          [21, 1, 21 * MIN + 59_000],
+        ],
       );
     });
   });

@@ -52,17 +52,10 @@ test("after a restart the windows relearn the history window from the store: eac
     assert.deepEqual([...live.latest()], [], "nothing is planned before the history is relearned");
     await live.rebuild((BASE + 601) * 60_000);
 
-    // Replay in the order the store gives back: minutes ascending, series by first minute then name.
-    const first = new Map<string, number>();
-    for (const a of list) if (!first.has(a.series)) first.set(a.series, Math.floor(a.at / 60_000));
-    const ordered = [...list].sort(
-      (a, b) =>
-        Math.floor(a.at / 60_000) - Math.floor(b.at / 60_000) ||
-        first.get(a.series)! - first.get(b.series)! ||
-        a.series.localeCompare(b.series),
-    );
+    // Replay of the arrivals as they came (apps numbered by first arrival): the store keeps each
+    // minute's earliest arrival, so the relearned order is this one, not series names'.
     const b = new TraceBuilder(false);
-    for (const a of ordered) b.addInvocation(b.appId(a.series), a.at / 1000, 0);
+    for (const a of list) b.addInvocation(b.appId(a.series), a.at / 1000, 0);
     const trace = b.minuteTrace();
     const users = new Map<string, number>();
     const appUser = Int32Array.from(trace.appNames, (name) => {
@@ -157,6 +150,27 @@ test("leading again relearns from the history: a second rebuild starts a fresh l
     assert.ok(
       late.some((w) => w.minute >= BASE + 200),
       "what happened while following was learnt",
+    );
+  } finally {
+    await store.close();
+  }
+});
+
+test("relearning orders series that first arrive in the same minute by arrival, as live numbered them", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
+  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  try {
+    // zed arrives 5 s into minute 10, amy 40 s in: by name amy would come first.
+    await store.insertTask(emptyRecord(task("a", "amy", "t", (BASE + 10) * 60_000 + 40_000)));
+    await store.insertTask(emptyRecord(task("z", "zed", "t", (BASE + 10) * 60_000 + 5_000)));
+    await store.insertTask(emptyRecord(task("z2", "zed", "t", (BASE + 12) * 60_000)));
+    const config = parseConfig({ prediction: { windowPolicy: "forewarm", windowMinutes: 100 } });
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
+    await live.rebuild((BASE + 20) * 60_000);
+    // latest() lists series in the order the learner first decided them.
+    assert.deepEqual(
+      [...live.latest()].map((w) => w.series),
+      ["zed|t", "amy|t"],
     );
   } finally {
     await store.close();
