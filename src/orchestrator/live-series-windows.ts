@@ -15,6 +15,10 @@ export interface RecentActivity {
 
 /** Window decisions kept for /v1/decisions. */
 const MAX_DECISIONS = 10_000;
+/** Busy series-minutes relearned between yields to the event loop (~20 ms of work). */
+const RELEARN_SLICE = 2_000;
+/** How often a long relearn logs its progress. */
+const PROGRESS_EVERY_MS = 5_000;
 
 /**
  * The edge around the pure SeriesWindows learner on the live server: it reports each minute, once
@@ -80,17 +84,21 @@ export class LiveSeriesWindows {
     this.next = null;
     this.windows = this.freshWindows();
     this.overflowWarnedAt = 0;
+    const generation = ++this.generation;
     try {
-      await this.relearn(now);
+      await this.relearn(now, generation);
     } catch (err) {
+      if (generation !== this.generation) return;
       // Without its history the learner starts from the pooled priors alone: worse, not broken.
       this.next = minuteOf(now);
       this.log.warn({ event: "windows_rebuild_failed", err }, "could not relearn the history window");
     }
   }
 
-  private async relearn(now: number): Promise<void> {
+  private async relearn(now: number, generation: number): Promise<void> {
     const upto = minuteOf(now) - 1;
+    const windows = this.windows;
+    const started = performance.now();
     const rows = (await this.store.rollups({ fromMinute: upto - this.p.windowMinutes, toMinute: upto }))
       .filter((r) => r.arrivals > 0)
       .map((r) => ({
@@ -119,6 +127,8 @@ export class LiveSeriesWindows {
         a.minute - b.minute || byAppearance(a.key, b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
     );
     let i = 0;
+    let sinceYield = 0;
+    let lastReport = started;
     while (i < rows.length) {
       const minute = rows[i]!.minute;
       const batch: BusySeries[] = [];
@@ -129,14 +139,38 @@ export class LiveSeriesWindows {
           memoryMb: this.defaultMemoryMb,
           arrivals: rows[i]!.arrivals,
         });
-      this.windows.observeMinute(minute, batch);
+      windows.observeMinute(minute, batch);
+      // ~10 µs a busy series-minute: a large history would hold the event loop (and every request)
+      // for minutes. Yield every RELEARN_SLICE rows; say how far it got every few seconds.
+      sinceYield += batch.length;
+      if (sinceYield >= RELEARN_SLICE) {
+        sinceYield = 0;
+        await new Promise<void>((r) => setImmediate(r));
+        // Superseded by a later rebuild (leadership regained meanwhile): that one relearns.
+        if (generation !== this.generation) return;
+        if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
+          lastReport = performance.now();
+          this.log.info(
+            { event: "windows_relearning", busyMinutes: i, of: rows.length },
+            `relearning the history window: ${Math.round((100 * i) / rows.length)} %`,
+          );
+        }
+      }
     }
     this.next = upto + 1;
     this.log.info(
-      { event: "windows_rebuilt", series: this.windows.seriesCount, busyMinutes: rows.length },
+      {
+        event: "windows_rebuilt",
+        series: windows.seriesCount,
+        busyMinutes: rows.length,
+        durationMs: Math.round(performance.now() - started),
+      },
       "forewarm window learner relearned the history window",
     );
   }
+
+  /** Bumped by every rebuild: a relearn that finds it changed stops (a newer one runs). */
+  private generation = 0;
 
   /** Tells the learner about every minute that has ended since the last call. */
   observeEndedMinutes(now: number): void {

@@ -176,3 +176,30 @@ test("relearning orders series that first arrive in the same minute by arrival, 
     await store.close();
   }
 });
+
+test("relearning a long history yields to the event loop (requests are served meanwhile)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
+  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  try {
+    // 3 series busy every minute for 2,500 minutes: 7,500 busy series-minutes, over three slices.
+    for (let m = 0; m < 2_500; m++)
+      for (const u of ["a", "b", "c"])
+        await store.insertTask(emptyRecord(task(`${u}${m}`, u, "t", (BASE + m) * 60_000 + 1_000)));
+    const config = parseConfig({ prediction: { windowPolicy: "forewarm", windowMinutes: 5_000 } });
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      if (!spinning) return;
+      turns++;
+      setImmediate(spin);
+    };
+    spin();
+    await live.rebuild((BASE + 2_501) * 60_000);
+    spinning = false;
+    assert.ok(turns >= 4, `the event loop turned ${turns} times during the relearn`);
+    assert.equal([...live.latest()].length, 3);
+  } finally {
+    await store.close();
+  }
+});
