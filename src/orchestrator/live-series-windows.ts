@@ -17,6 +17,8 @@ export interface RecentActivity {
 const MAX_DECISIONS = 10_000;
 /** Busy series-minutes relearned between yields to the event loop (~20 ms of work). */
 const RELEARN_SLICE = 2_000;
+/** Minutes of rollups read at a time while relearning (bounds its memory). */
+const RELEARN_CHUNK_MINUTES = 1440;
 /** How often a long relearn logs its progress. */
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -99,61 +101,70 @@ export class LiveSeriesWindows {
     const upto = minuteOf(now) - 1;
     const windows = this.windows;
     const started = performance.now();
-    const rows = (await this.store.rollups({ fromMinute: upto - this.p.windowMinutes, toMinute: upto }))
-      .filter((r) => r.arrivals > 0)
-      .map((r) => ({
-        minute: r.minute,
-        user: r.user,
-        key: seriesKey(r.user, r.taskType),
-        arrivals: r.arrivals,
-        firstArrivalMs: r.firstArrivalMs,
-      }));
+    const from = upto - this.p.windowMinutes;
     // Replay's order: within a minute, series by first appearance — their first busy minute, then
     // their first arrival in it (as live numbers them); by name only where the store has no arrival
-    // time (minutes recorded before it kept one).
+    // time (minutes recorded before it kept one). Chunks come in ascending minutes, so a series'
+    // first appearance is known by the time it is sorted.
     const first = new Map<string, { minute: number; at: number }>();
-    for (const r of rows) {
-      const f = first.get(r.key);
-      if (!f || r.minute < f.minute)
-        first.set(r.key, { minute: r.minute, at: r.firstArrivalMs ?? Number.POSITIVE_INFINITY });
-    }
     const byAppearance = (a: string, b: string): number => {
       const fa = first.get(a)!;
       const fb = first.get(b)!;
       return fa.minute - fb.minute || (fa.at === fb.at ? 0 : fa.at < fb.at ? -1 : 1);
     };
-    rows.sort(
-      (a, b) =>
-        a.minute - b.minute || byAppearance(a.key, b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-    );
-    let i = 0;
+    let learnt = 0;
     let sinceYield = 0;
     let lastReport = started;
-    while (i < rows.length) {
-      const minute = rows[i]!.minute;
-      const batch: BusySeries[] = [];
-      for (; i < rows.length && rows[i]!.minute === minute; i++)
-        batch.push({
-          series: rows[i]!.key,
-          user: rows[i]!.user,
-          memoryMb: this.defaultMemoryMb,
-          arrivals: rows[i]!.arrivals,
-        });
-      windows.observeMinute(minute, batch);
-      // ~10 µs a busy series-minute: a large history would hold the event loop (and every request)
-      // for minutes. Yield every RELEARN_SLICE rows; say how far it got every few seconds.
-      sinceYield += batch.length;
-      if (sinceYield >= RELEARN_SLICE) {
-        sinceYield = 0;
-        await new Promise<void>((r) => setImmediate(r));
-        // Superseded by a later rebuild (leadership regained meanwhile): that one relearns.
-        if (generation !== this.generation) return;
-        if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
-          lastReport = performance.now();
-          this.log.info(
-            { event: "windows_relearning", busyMinutes: i, of: rows.length },
-            `relearning the history window: ${Math.round((100 * i) / rows.length)} %`,
-          );
+    // A day of rollups at a time: the whole window of a large deployment would not fit in memory.
+    for (let lo = from; lo <= upto; lo += RELEARN_CHUNK_MINUTES) {
+      const hi = Math.min(upto, lo + RELEARN_CHUNK_MINUTES - 1);
+      const rows = (await this.store.rollups({ fromMinute: lo, toMinute: hi }))
+        .filter((r) => r.arrivals > 0)
+        .map((r) => ({
+          minute: r.minute,
+          user: r.user,
+          key: seriesKey(r.user, r.taskType),
+          arrivals: r.arrivals,
+          firstArrivalMs: r.firstArrivalMs,
+        }));
+      if (generation !== this.generation) return;
+      for (const r of rows) {
+        const f = first.get(r.key);
+        if (!f || r.minute < f.minute)
+          first.set(r.key, { minute: r.minute, at: r.firstArrivalMs ?? Number.POSITIVE_INFINITY });
+      }
+      rows.sort(
+        (a, b) =>
+          a.minute - b.minute || byAppearance(a.key, b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+      );
+      let i = 0;
+      while (i < rows.length) {
+        const minute = rows[i]!.minute;
+        const batch: BusySeries[] = [];
+        for (; i < rows.length && rows[i]!.minute === minute; i++)
+          batch.push({
+            series: rows[i]!.key,
+            user: rows[i]!.user,
+            memoryMb: this.defaultMemoryMb,
+            arrivals: rows[i]!.arrivals,
+          });
+        windows.observeMinute(minute, batch);
+        learnt += batch.length;
+        // ~10–20 µs a busy series-minute: a large history would hold the event loop (and every
+        // request) for minutes. Yield every RELEARN_SLICE rows; say how far it got every few seconds.
+        sinceYield += batch.length;
+        if (sinceYield >= RELEARN_SLICE) {
+          sinceYield = 0;
+          await new Promise<void>((r) => setImmediate(r));
+          // Superseded by a later rebuild (leadership regained meanwhile): that one relearns.
+          if (generation !== this.generation) return;
+          if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
+            lastReport = performance.now();
+            this.log.info(
+              { event: "windows_relearning", busyMinutes: learnt, minute, of: [from, upto] },
+              `relearning the history window: ${Math.round((100 * (minute - from)) / Math.max(1, upto - from))} % of its minutes`,
+            );
+          }
         }
       }
     }
@@ -162,7 +173,7 @@ export class LiveSeriesWindows {
       {
         event: "windows_rebuilt",
         series: windows.seriesCount,
-        busyMinutes: rows.length,
+        busyMinutes: learnt,
         durationMs: Math.round(performance.now() - started),
       },
       "forewarm window learner relearned the history window",
