@@ -146,7 +146,8 @@ export class PredictionLoop {
       const env = pool.get(e.id);
       if (!env) continue;
       pool.setHold(env, null);
-      if (env.shadow && env.state === "ready") pool.reclaim(env.id, "not planning: leadership lost");
+      if (env.shadow && env.state === "ready")
+        pool.reclaim(env.id, "not planning: leadership lost or shutting down");
     }
   }
 
