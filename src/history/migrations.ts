@@ -89,4 +89,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ALTER TABLE series_minutes ADD COLUMN first_arrival INTEGER;
     `,
   },
+  {
+    version: 5,
+    description: "the environment memory each series minute's arrivals were routed for (window prices)",
+    sql: `
+      ALTER TABLE series_minutes ADD COLUMN memory_mb REAL;
+    `,
+  },
 ];

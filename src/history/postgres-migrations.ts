@@ -125,6 +125,13 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
       ALTER TABLE ${s}.series_minutes ADD COLUMN first_arrival bigint;
     `,
   },
+  {
+    version: 5,
+    description: "the environment memory each series minute's arrivals were routed for (window prices)",
+    sql: (s) => `
+      ALTER TABLE ${s}.series_minutes ADD COLUMN memory_mb double precision;
+    `,
+  },
 ];
 
 /** Runs `fn` in a transaction that first takes the given advisory lock for this schema. */

@@ -178,11 +178,18 @@ export class PostgresHistoryStore implements HistoryStore {
         values,
       );
       await c.query(
-        `INSERT INTO ${this.s}.series_minutes ("user", task_type, minute, arrivals, first_arrival)
-         VALUES ($1, $2, $3, 1, $4)
+        `INSERT INTO ${this.s}.series_minutes ("user", task_type, minute, arrivals, first_arrival, memory_mb)
+         VALUES ($1, $2, $3, 1, $4, $5)
          ON CONFLICT ("user", task_type, minute) DO UPDATE SET arrivals = series_minutes.arrivals + 1,
-           first_arrival = LEAST(series_minutes.first_arrival, EXCLUDED.first_arrival)`,
-        [record.user, record.taskType, minuteOf(record.submittedAt), record.submittedAt],
+           first_arrival = LEAST(series_minutes.first_arrival, EXCLUDED.first_arrival),
+           memory_mb = COALESCE(EXCLUDED.memory_mb, series_minutes.memory_mb)`,
+        [
+          record.user,
+          record.taskType,
+          minuteOf(record.submittedAt),
+          record.submittedAt,
+          record.insight?.routedMemoryMb ?? null,
+        ],
       );
     });
   }
@@ -307,7 +314,8 @@ export class PostgresHistoryStore implements HistoryStore {
          peak_concurrency AS "peakConcurrency", cpu_seconds AS "cpuSeconds",
          peak_memory_mb AS "peakMemoryMb", memory_mb_sum AS "memoryMbSum", completed,
          network_in_bytes AS "networkInBytes", network_out_bytes AS "networkOutBytes",
-         storage_bytes_written AS "storageBytesWritten", first_arrival AS "firstArrivalMs"
+         storage_bytes_written AS "storageBytesWritten", first_arrival AS "firstArrivalMs",
+         memory_mb AS "memoryMb"
        FROM ${this.s}.series_minutes ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY "user" ${C}, task_type ${C}, minute`,
       params,

@@ -96,13 +96,21 @@ export class SqliteHistoryStore implements HistoryStore {
       `INSERT INTO tasks (${cols.join(",")}) VALUES (${cols.map(() => "?").join(",")})`,
     );
     const arrive = this.db.prepare(
-      `INSERT INTO series_minutes (user, task_type, minute, arrivals, first_arrival) VALUES (?, ?, ?, 1, ?)
+      `INSERT INTO series_minutes (user, task_type, minute, arrivals, first_arrival, memory_mb)
+       VALUES (?, ?, ?, 1, ?, ?)
        ON CONFLICT (user, task_type, minute) DO UPDATE SET arrivals = arrivals + 1,
-         first_arrival = MIN(COALESCE(first_arrival, excluded.first_arrival), excluded.first_arrival)`,
+         first_arrival = MIN(COALESCE(first_arrival, excluded.first_arrival), excluded.first_arrival),
+         memory_mb = COALESCE(excluded.memory_mb, memory_mb)`,
     );
     this.db.transaction(() => {
       insert.run(...values);
-      arrive.run(record.user, record.taskType, minuteOf(record.submittedAt), record.submittedAt);
+      arrive.run(
+        record.user,
+        record.taskType,
+        minuteOf(record.submittedAt),
+        record.submittedAt,
+        record.insight?.routedMemoryMb ?? null,
+      );
     })();
   }
 
@@ -193,7 +201,8 @@ export class SqliteHistoryStore implements HistoryStore {
         `SELECT user, task_type AS taskType, minute, arrivals, peak_concurrency AS peakConcurrency,
            cpu_seconds AS cpuSeconds, peak_memory_mb AS peakMemoryMb, memory_mb_sum AS memoryMbSum, completed,
            network_in_bytes AS networkInBytes, network_out_bytes AS networkOutBytes,
-           storage_bytes_written AS storageBytesWritten, first_arrival AS firstArrivalMs
+           storage_bytes_written AS storageBytesWritten, first_arrival AS firstArrivalMs,
+           memory_mb AS memoryMb
          FROM series_minutes ${where}
          ORDER BY user, task_type, minute`,
       )

@@ -20,6 +20,11 @@ export interface MinuteRollup {
    * minute, which the forewarm windows relearn. Null for minutes recorded before it was kept.
    */
   firstArrivalMs: number | null;
+  /**
+   * Memory (MB) of the environment the minute's last arrival was routed for: what the forewarm windows
+   * price a series' idle minute by, relearned after a restart. Null where unknown.
+   */
+  memoryMb: number | null;
 }
 
 export interface SeriesSummary {

@@ -126,6 +126,7 @@ export class LiveSeriesWindows {
           key: seriesKey(r.user, r.taskType),
           arrivals: r.arrivals,
           firstArrivalMs: r.firstArrivalMs,
+          memoryMb: r.memoryMb,
         }));
       if (generation !== this.generation) return;
       for (const r of rows) {
@@ -145,7 +146,8 @@ export class LiveSeriesWindows {
           batch.push({
             series: rows[i]!.key,
             user: rows[i]!.user,
-            memoryMb: this.defaultMemoryMb,
+            // The memory its arrivals were routed for, as live prices it (the default where unknown).
+            memoryMb: rows[i]!.memoryMb ?? this.defaultMemoryMb,
             arrivals: rows[i]!.arrivals,
           });
         windows.observeMinute(minute, batch);

@@ -240,5 +240,35 @@ export function historyStoreSuite(
         ],
       );
     });
+
+    test("a minute's rollup keeps the memory its last arrival was routed for", async () => {
+      const routed = (id: string, at: number, memoryMb: number | null) => ({
+        ...emptyRecord(task(id, "gus", "x", at)),
+        insight:
+          memoryMb === null
+            ? null
+            : {
+                typeDeclared: true,
+                similarity: null,
+                matchedExisting: null,
+                inputKind: "object",
+                sizeClass: 0,
+                estimate: null,
+                routedMemoryMb: memoryMb,
+              },
+      });
+      await store.insertTask(routed("g1", 30 * MIN + 1_000, 384));
+      await store.insertTask(routed("g2", 30 * MIN + 2_000, 512));
+      await store.insertTask(routed("g3", 30 * MIN + 3_000, null));
+      await store.insertTask(routed("g4", 31 * MIN, null));
+      const rows = await store.rollups({ user: "gus" });
+      assert.deepEqual(
+        rows.map((r) => [r.minute, r.arrivals, r.memoryMb]),
+        [
+          [30, 3, 512],
+          [31, 1, null],
+        ],
+      );
+    });
   });
 }

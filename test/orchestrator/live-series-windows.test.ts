@@ -9,6 +9,7 @@ import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { LiveSeriesWindows, type RecentActivity } from "../../src/orchestrator/live-series-windows.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
+import { type BusySeries, SeriesWindows } from "../../src/plan/series-windows.js";
 import { runM1 } from "../../src/sim/m1.js";
 import { createForewarm } from "../../src/sim/policies/forewarm.js";
 import { TraceBuilder } from "../../src/sim/trace-builder.js";
@@ -199,6 +200,61 @@ test("relearning a long history yields to the event loop (requests are served me
     spinning = false;
     assert.ok(turns >= 4, `the event loop turned ${turns} times during the relearn`);
     assert.equal([...live.latest()].length, 3);
+  } finally {
+    await store.close();
+  }
+});
+
+test("relearning prices each series by the memory its arrivals were routed for, as live does", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
+  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  try {
+    // Two users with the same irregular arrivals; bob's tasks were routed for 8× the memory.
+    let s = 5;
+    const gaps: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      gaps.push(1 + Math.floor((s / 2 ** 31) * 45));
+    }
+    const memory = { ann: 256, bob: 2048 } as const;
+    let m = 0;
+    const busy: { minute: number; series: BusySeries[] }[] = [];
+    for (const [i, g] of gaps.entries()) {
+      m += g;
+      const minute = BASE + m;
+      const here: BusySeries[] = [];
+      for (const user of ["ann", "bob"] as const) {
+        const rec = emptyRecord(
+          task(`${user}${i}`, user, "t", minute * 60_000 + (user === "ann" ? 1_000 : 2_000)),
+        );
+        rec.insight = {
+          typeDeclared: true,
+          similarity: null,
+          matchedExisting: null,
+          inputKind: "object",
+          sizeClass: 0,
+          estimate: null,
+          routedMemoryMb: memory[user],
+        };
+        await store.insertTask(rec);
+        here.push({ series: `${user}|t`, user, memoryMb: memory[user], arrivals: 1 });
+      }
+      busy.push({ minute, series: here });
+    }
+    const config = parseConfig({ prediction: { windowPolicy: "forewarm", windowMinutes: 5_000 } });
+    const fw = config.prediction.forewarm;
+    // What live decides on these busy minutes with each series' routed memory.
+    const direct = new SeriesWindows({ price: fw.price, memRefMb: fw.memRefMb, maxSeries: 10 });
+    for (const b of busy) direct.observeMinute(b.minute, b.series);
+    const want = new Map([...direct.windows()].map((w) => [w.series, `${w.pw}+${w.ka}`]));
+    assert.notEqual(
+      want.get("ann|t"),
+      want.get("bob|t"),
+      "the price must matter for this test to mean anything",
+    );
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
+    await live.rebuild((BASE + m + 1) * 60_000);
+    assert.deepEqual(new Map([...live.latest()].map((w) => [w.series, `${w.pw}+${w.ka}`])), want);
   } finally {
     await store.close();
   }
