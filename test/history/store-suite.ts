@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { Task } from "../../src/core/types.js";
+import type { Task, TaskRecord } from "../../src/core/types.js";
 import type { HistoryStore } from "../../src/history/store.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
 
@@ -21,6 +21,22 @@ export function task(id: string, user: string, type: string, submittedAt: number
     priority: 5,
     timeoutMs: 1000,
     submittedAt,
+  };
+}
+
+/** The record of `task` as the server accepts it: routed for an environment of `memoryMb`. */
+export function routedRecord(t: Task, memoryMb: number): TaskRecord {
+  return {
+    ...emptyRecord(t),
+    insight: {
+      typeDeclared: true,
+      similarity: null,
+      matchedExisting: null,
+      inputKind: "object",
+      sizeClass: 0,
+      estimate: null,
+      routedMemoryMb: memoryMb,
+    },
   };
 }
 
@@ -242,21 +258,10 @@ export function historyStoreSuite(
     });
 
     test("a minute's rollup keeps the memory its last arrival was routed for", async () => {
-      const routed = (id: string, at: number, memoryMb: number | null) => ({
-        ...emptyRecord(task(id, "gus", "x", at)),
-        insight:
-          memoryMb === null
-            ? null
-            : {
-                typeDeclared: true,
-                similarity: null,
-                matchedExisting: null,
-                inputKind: "object",
-                sizeClass: 0,
-                estimate: null,
-                routedMemoryMb: memoryMb,
-              },
-      });
+      const routed = (id: string, at: number, memoryMb: number | null) =>
+        memoryMb === null
+          ? emptyRecord(task(id, "gus", "x", at))
+          : routedRecord(task(id, "gus", "x", at), memoryMb);
       await store.insertTask(routed("g1", 30 * MIN + 1_000, 384));
       await store.insertTask(routed("g2", 30 * MIN + 2_000, 512));
       await store.insertTask(routed("g3", 30 * MIN + 3_000, null));

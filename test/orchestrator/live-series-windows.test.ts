@@ -13,7 +13,7 @@ import { type BusySeries, SeriesWindows } from "../../src/plan/series-windows.js
 import { runM1 } from "../../src/sim/m1.js";
 import { createForewarm } from "../../src/sim/policies/forewarm.js";
 import { TraceBuilder } from "../../src/sim/trace-builder.js";
-import { task } from "../history/store-suite.js";
+import { routedRecord, task } from "../history/store-suite.js";
 
 const BASE = 29_000_000; // minutes since the epoch
 const quiet: RecentActivity = {
@@ -224,19 +224,8 @@ test("relearning prices each series by the memory its arrivals were routed for, 
       const minute = BASE + m;
       const here: BusySeries[] = [];
       for (const user of ["ann", "bob"] as const) {
-        const rec = emptyRecord(
-          task(`${user}${i}`, user, "t", minute * 60_000 + (user === "ann" ? 1_000 : 2_000)),
-        );
-        rec.insight = {
-          typeDeclared: true,
-          similarity: null,
-          matchedExisting: null,
-          inputKind: "object",
-          sizeClass: 0,
-          estimate: null,
-          routedMemoryMb: memory[user],
-        };
-        await store.insertTask(rec);
+        const at = minute * 60_000 + (user === "ann" ? 1_000 : 2_000);
+        await store.insertTask(routedRecord(task(`${user}${i}`, user, "t", at), memory[user]));
         here.push({ series: `${user}|t`, user, memoryMb: memory[user], arrivals: 1 });
       }
       busy.push({ minute, series: here });
