@@ -23,7 +23,7 @@ const pad = (s: string, n: number) => (s.length >= n ? `${s.slice(0, n - 1)}…`
 export function renderStatus(health: Record<string, unknown>, envs: Env[], plan: Plan): string {
   const lines: string[] = [];
   lines.push(
-    `server ${health.serverId}  leader=${health.leader}  history=${health.history}  queue=${health.queueLength}  environments=${envs.length}  keep-alive=${Math.round(Number(health.keepAliveMs) / 1000)} s`,
+    `server ${health.serverId}  leader=${health.leader}  history=${health.history}  queue=${health.queueLength}  environments=${envs.length}${typeof health.keepAliveMs === "number" ? `  keep-alive=${Math.round(health.keepAliveMs / 1000)} s` : ""}`,
   );
   const c = plan.counters;
   lines.push(

@@ -17,8 +17,8 @@ export interface RecentActivity {
 const MAX_DECISIONS = 10_000;
 /** Busy series-minutes relearned between yields to the event loop (~20 ms of work). */
 const RELEARN_SLICE = 2_000;
-/** Minutes of rollups read at a time while relearning (bounds its memory). */
-const RELEARN_CHUNK_MINUTES = 1440;
+/** Rollup rows a relearn aims to read at a time (the span of minutes adapts to reach it). */
+const RELEARN_ROWS = 20_000;
 /** How often a long relearn logs its progress. */
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -80,7 +80,7 @@ export class LiveSeriesWindows {
    * within a minute series in order of first appearance, as replay orders apps — so a restart does
    * not forget every series' gaps. Minutes are reported live only after this.
    */
-  async rebuild(now: number): Promise<void> {
+  async rebuild(now: number, clock: () => number = () => now): Promise<void> {
     // A fresh learner each time: a server that leads again relearns what happened while it followed
     // (its old learner has later minutes than the history window's first, and minutes must ascend).
     this.next = null;
@@ -88,7 +88,7 @@ export class LiveSeriesWindows {
     this.overflowWarnedAt = 0;
     const generation = ++this.generation;
     try {
-      await this.relearn(now, generation);
+      await this.relearn(now, generation, clock);
     } catch (err) {
       if (generation !== this.generation) return;
       // Without its history the learner starts from the pooled priors alone: worse, not broken.
@@ -97,8 +97,14 @@ export class LiveSeriesWindows {
     }
   }
 
-  private async relearn(now: number, generation: number): Promise<void> {
-    const upto = minuteOf(now) - 1;
+  /** Stops a relearn in progress (planning stopped): the windows stay empty until the next rebuild. */
+  cancel(): void {
+    this.generation++;
+    this.next = null;
+  }
+
+  private async relearn(now: number, generation: number, clock: () => number): Promise<void> {
+    let upto = minuteOf(now) - 1;
     const windows = this.windows;
     const started = performance.now();
     const from = upto - this.p.windowMinutes;
@@ -115,9 +121,19 @@ export class LiveSeriesWindows {
     let learnt = 0;
     let sinceYield = 0;
     let lastReport = started;
-    // A day of rollups at a time: the whole window of a large deployment would not fit in memory.
-    for (let lo = from; lo <= upto; lo += RELEARN_CHUNK_MINUTES) {
-      const hi = Math.min(upto, lo + RELEARN_CHUNK_MINUTES - 1);
+    // Rollups a few minutes at a time (about RELEARN_ROWS rows a read): the whole window of a large
+    // deployment would neither fit in memory nor be read without holding the event loop.
+    let chunk = 60;
+    let lo = from;
+    for (;;) {
+      if (lo > upto) {
+        // Minutes that ended while relearning: read them too (the live path looks back only a few).
+        const latest = minuteOf(clock()) - 1;
+        if (latest <= upto) break;
+        upto = latest;
+        continue;
+      }
+      const hi = Math.min(upto, lo + chunk - 1);
       const rows = (await this.store.rollups({ fromMinute: lo, toMinute: hi }))
         .filter((r) => r.arrivals > 0)
         .map((r) => ({
@@ -169,6 +185,8 @@ export class LiveSeriesWindows {
           }
         }
       }
+      lo = hi + 1;
+      chunk = Math.max(1, Math.min(1440, Math.floor((chunk * RELEARN_ROWS) / Math.max(1, rows.length))));
     }
     this.next = upto + 1;
     this.log.info(

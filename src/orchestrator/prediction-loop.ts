@@ -123,7 +123,7 @@ export class PredictionLoop {
     this.retrainTimer.unref();
     this.planTimer.unref();
     void this.retrain();
-    if (this.windows) void this.windows.rebuild(this.clock.now());
+    if (this.windows) void this.windows.rebuild(this.clock.now(), () => this.clock.now());
   }
 
   stop(): void {
@@ -131,6 +131,8 @@ export class PredictionLoop {
     if (this.planTimer) clearInterval(this.planTimer);
     this.windowsApplied = false;
     this.orchestrator.planning = () => false;
+    // A follower (or a closing server) does not finish relearning: the next start relearns afresh.
+    this.windows?.cancel();
     this.releaseHolds();
   }
 

@@ -248,3 +248,33 @@ test("relearning prices each series by the memory its arrivals were routed for, 
     await store.close();
   }
 });
+
+test("minutes that end while relearning are read too; a cancelled relearn leaves the windows empty", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
+  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  try {
+    for (let m = 0; m <= 110; m += 2)
+      await store.insertTask(emptyRecord(task(`t${m}`, "u", "t", (BASE + m) * 60_000 + 1_000)));
+    const config = parseConfig({ prediction: { windowPolicy: "forewarm", windowMinutes: 500 } });
+    // Started at minute 100; by the time the first pass is done the clock says minute 111.
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, log, 256);
+    await live.rebuild((BASE + 100) * 60_000, () => (BASE + 111) * 60_000);
+    assert.deepEqual(
+      [...live.latest()].map((w) => w.minute),
+      [BASE + 110],
+      "the busy minutes up to 110 were learnt",
+    );
+    // A relearn cancelled while it runs (leadership lost) does not finish.
+    const other = new LiveSeriesWindows(config.prediction, quiet, store, log, 256);
+    const running = other.rebuild((BASE + 100) * 60_000);
+    other.cancel();
+    await running;
+    assert.equal(other.ready, false);
+    assert.deepEqual([...other.latest()], []);
+    assert.equal(lines.filter((l) => l.event === "windows_rebuilt").length, 1, "only the first finished");
+  } finally {
+    await store.close();
+  }
+});
