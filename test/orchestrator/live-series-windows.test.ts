@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { pino } from "pino";
 import { parseConfig } from "../../src/config/config.js";
 import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
-import { silentLogger } from "../../src/log/logger.js";
+import { type Logger, silentLogger } from "../../src/log/logger.js";
 import { LiveSeriesWindows, type RecentActivity } from "../../src/orchestrator/live-series-windows.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
 import { type BusySeries, SeriesWindows } from "../../src/plan/series-windows.js";
@@ -16,6 +16,19 @@ import { TraceBuilder } from "../../src/sim/trace-builder.js";
 import { routedRecord, task } from "../history/store-suite.js";
 
 const BASE = 29_000_000; // minutes since the epoch
+
+/** A logger that keeps its JSON lines (at `level` and above) for assertions. */
+function capturedLog(level: string): { lines: Record<string, unknown>[]; log: Logger } {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, log: pino({ level }, { write: (line: string) => lines.push(JSON.parse(line)) }) };
+}
+
+/** A fresh SQLite history in a temporary directory. */
+function freshStore(): SqliteHistoryStore {
+  return new SqliteHistoryStore(
+    path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-")), "history.db"),
+  );
+}
 const quiet: RecentActivity = {
   seriesActivity: () => new Map(),
   arrivalCounts: () => new Map(),
@@ -40,8 +53,7 @@ function arrivals(): { series: string; user: string; type: string; at: number }[
 }
 
 test("after a restart the windows relearn the history window from the store: each series' latest decision is replay's", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
-  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  const store = freshStore();
   try {
     const list = arrivals();
     for (const [i, a] of list.entries())
@@ -93,8 +105,7 @@ test("a store that fails while relearning leaves the windows empty but working",
 });
 
 test("series beyond maxSeries stay reactive, and the log says so (at 1, 2, 4 … refused busy minutes)", () => {
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const { lines, log } = capturedLog("warn");
   const series = ["u|a", "u|b", "u|c"];
   const at = (m: number) => (BASE + m) * 60_000 + 1_000;
   const busy: RecentActivity = {
@@ -131,10 +142,8 @@ test("series beyond maxSeries stay reactive, and the log says so (at 1, 2, 4 …
 });
 
 test("leading again relearns from the history: a second rebuild starts a fresh learner, not a refused one", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
-  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const store = freshStore();
+  const { lines, log } = capturedLog("warn");
   try {
     const list = arrivals().filter((a) => a.at < (BASE + 300) * 60_000);
     for (const [i, a] of list.entries())
@@ -158,8 +167,7 @@ test("leading again relearns from the history: a second rebuild starts a fresh l
 });
 
 test("relearning orders series that first arrive in the same minute by arrival, as live numbered them", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
-  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  const store = freshStore();
   try {
     // zed arrives 5 s into minute 10, amy 40 s in: by name amy would come first.
     await store.insertTask(emptyRecord(task("a", "amy", "t", (BASE + 10) * 60_000 + 40_000)));
@@ -179,8 +187,7 @@ test("relearning orders series that first arrive in the same minute by arrival, 
 });
 
 test("relearning a long history yields to the event loop (requests are served meanwhile)", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
-  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  const store = freshStore();
   try {
     // 3 series busy every minute for 2,500 minutes: 7,500 busy series-minutes, over three slices.
     for (let m = 0; m < 2_500; m++)
@@ -206,8 +213,7 @@ test("relearning a long history yields to the event loop (requests are served me
 });
 
 test("relearning prices each series by the memory its arrivals were routed for, as live does", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
-  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
+  const store = freshStore();
   try {
     // Two users with the same irregular arrivals; bob's tasks were routed for 8× the memory.
     let s = 5;
@@ -250,10 +256,8 @@ test("relearning prices each series by the memory its arrivals were routed for, 
 });
 
 test("minutes that end while relearning are read too; a cancelled relearn leaves the windows empty", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-windows-"));
-  const store = new SqliteHistoryStore(path.join(dir, "history.db"));
-  const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const store = freshStore();
+  const { lines, log } = capturedLog("info");
   try {
     for (let m = 0; m <= 110; m += 2)
       await store.insertTask(emptyRecord(task(`t${m}`, "u", "t", (BASE + m) * 60_000 + 1_000)));
