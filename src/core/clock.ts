@@ -42,3 +42,6 @@ export class ScaledClock implements Clock {
     return this.origin + (Date.now() - this.realStart) * this.scale;
   }
 }
+
+/** Resolves on a later turn of the event loop: long work in slices lets requests be served between. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));

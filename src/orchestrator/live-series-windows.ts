@@ -1,4 +1,5 @@
 import type { Config } from "../config/config.js";
+import { yieldToEventLoop } from "../core/clock.js";
 import type { HistoryStore } from "../history/store.js";
 import { minuteOf } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
@@ -173,7 +174,7 @@ export class LiveSeriesWindows {
         sinceYield += batch.length;
         if (sinceYield >= RELEARN_SLICE) {
           sinceYield = 0;
-          await new Promise<void>((r) => setImmediate(r));
+          await yieldToEventLoop();
           // Superseded by a later rebuild (leadership regained meanwhile): that one relearns.
           if (generation !== this.generation) return;
           if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
@@ -255,7 +256,7 @@ export class LiveSeriesWindows {
   private calibrate(): void {
     const started = performance.now();
     this.calibrating = this.windows
-      .calibrateDue(() => new Promise<void>((r) => setImmediate(r)))
+      .calibrateDue(yieldToEventLoop)
       .then((price) => {
         if (price === null) return;
         this.log.info(

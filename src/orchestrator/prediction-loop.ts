@@ -1,5 +1,5 @@
 import type { Config } from "../config/config.js";
-import type { Clock } from "../core/clock.js";
+import { type Clock, yieldToEventLoop } from "../core/clock.js";
 import type { FittedModel, Forecast, Forecaster, SeriesHistory } from "../forecast/forecaster.js";
 import { createForecaster } from "../forecast/registry.js";
 import type { HistoryStore, MinuteRollup } from "../history/store.js";
@@ -34,8 +34,6 @@ export interface PredictionObserver {
   /** Mean absolute error of last minute's expected arrivals per series (tasks per minute). */
   forecastError?(mae: number): void;
 }
-
-const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Builds dense per-series histories from sorted rollup rows. */
 export function historiesFromRollups(rows: readonly MinuteRollup[]): SeriesHistory[] {

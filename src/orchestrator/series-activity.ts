@@ -90,11 +90,10 @@ export class SeriesActivityLog {
    * time), over the last few minutes. A task still running counts up to `now`; one still starting (a
    * cold start) counts with the series' median run time so far — or, in a series none of whose recent
    * tasks has run yet (a new series whose first cold starts outlast the minute), with its expected
-   * run time. Not the environments used: while one
-   * cold start takes seconds every arrival starts another, and that cascade is not concurrency the
-   * series needs; nor the overlap of executions, which a cold start delays past the others (the
-   * history store's per-minute peakConcurrency, which forecasts read, is that overlap). 0 if no task
-   * was routed in the minute.
+   * run time. Not the environments used: while one cold start takes seconds every arrival starts
+   * another, and that cascade is not concurrency the series needs; nor the overlap of executions,
+   * which a cold start delays past the others (the history store's per-minute peakConcurrency, which
+   * forecasts read, is that overlap). 0 if no task was routed in the minute.
    */
   peakConcurrency(series: string, minute: number, now: number): number {
     const mine = this.spans.get(minute)?.get(series);

@@ -92,15 +92,7 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       actions.hold.push({ environmentId: best.id, desired: d });
       continue;
     }
-    // An idle environment of the same user and code but another size is resized rather than replaced.
-    const other = mine.find(
-      (e) =>
-        !taken.has(e.id) &&
-        e.state === "ready" &&
-        e.spec.runtime === d.spec.runtime &&
-        e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
-        e.specKey !== d.specKey,
-    );
+    const other = mine.find((e) => resizableFor(e, d, taken));
     if (other) {
       taken.add(other.id);
       actions.resize.push({ environmentId: other.id, desired: d });
@@ -110,6 +102,20 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   }
   actions.release = releasesOf(plan, pool, taken);
   return actions;
+}
+
+/**
+ * An idle environment (of the shadow's user) with the same code but another size: it is resized
+ * rather than replaced.
+ */
+export function resizableFor(e: EnvironmentView, d: DesiredShadow, taken: ReadonlySet<string>): boolean {
+  return (
+    !taken.has(e.id) &&
+    e.state === "ready" &&
+    e.spec.runtime === d.spec.runtime &&
+    e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
+    e.specKey !== d.specKey
+  );
 }
 
 /** The held environments no desired shadow took (`taken`) that go now, with the reason. */

@@ -26,13 +26,13 @@ export interface PlannedM2Options {
   horizonMinutes?: number;
   quietMinutes?: number;
   forecaster?: Forecaster;
+  /** Called every 65,536 arrivals with (arrivals done, total). */
+  onProgress?: (done: number, total: number) => void;
   /**
    * The live `windowPolicy: "forewarm"` path instead of forecasts: replay's forewarm learner told each
    * minute's busy apps once the minute is over (arrival order), its windows planned by planFromWindows.
    * maxSeries defaults to the trace's app count.
    */
-  /** Called every 65,536 arrivals with (arrivals done, total). */
-  onProgress?: (done: number, total: number) => void;
   windows?: Omit<SeriesWindowOptions, "maxSeries"> & {
     /** Each app's user id (the trace's), for the learner's pooled priors; each app its own when absent. */
     appUser?: ArrayLike<number>;
@@ -85,8 +85,8 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const markedMinute = new Float64Array(nApps).fill(Number.NaN);
   // Per busy app of the current minute: the most of its invocations that would have run at once, all
   // warm, seen from each arrival (as live, series-activity.ts, which knows run times only for tasks of
-  // the last few minutes that have started): not the environments a cold start's
-  // cascade brought up, nor the overlap of executions a cold start delayed.
+  // the last few minutes that have started): not the environments a cold start's cascade brought up,
+  // nor the overlap of executions a cold start delayed.
   let peakRunning = new Map<number, number>();
   // Per app, arrival + duration of its invocations that may still overlap a later arrival (a heap:
   // an arrival costs log of the app's concurrency, not the concurrency).

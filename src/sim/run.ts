@@ -41,6 +41,11 @@ export interface ReplayResult {
 }
 
 const BASELINE = "fixed:ka=10";
+/**
+ * The live planner's settings in M2 (forewarm and forecast alike): no grace after a window, and no
+ * cap on a series' environments — M2's capacity is unlimited, as for the baselines.
+ */
+const M2_PLANNER = { graceMs: 0, maxPerSeries: Number.MAX_SAFE_INTEGER } as const;
 
 export async function loadAndReplay(load: LoadOptions, options: ReplayOptions): Promise<ReplayResult> {
   const specs = resolveSpecs(options);
@@ -53,17 +58,12 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
   const list = splitPolicyList(options.policies);
   if (list.length === 0) throw new ReplayInputError("--policies: no policy given");
   const sweep = options.sweep ? parseSweep(options.sweep) : undefined;
+  const parsed = list.map((text) => parsePolicySpec(text, sweep ? [sweep.param] : []));
   if ((options.model ?? "m1") === "m1") {
-    for (const text of list) {
-      const spec = parsePolicySpec(text, sweep ? [sweep.param] : []);
-      if (spec.definition.m2Only)
-        throw new ReplayInputError(`policy '${spec.label}' runs in M2 only: add --model m2`);
-    }
+    const m2Only = parsed.find((spec) => spec.definition.m2Only);
+    if (m2Only) throw new ReplayInputError(`policy '${m2Only.label}' runs in M2 only: add --model m2`);
   }
-  const specs = expandSweep(
-    list.map((text) => parsePolicySpec(text, sweep ? [sweep.param] : [])),
-    sweep,
-  );
+  const specs = expandSweep(parsed, sweep);
   for (const s of specs) s.definition.check?.(s.params, s.label);
   return specs;
 }
@@ -194,8 +194,7 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
         coldStartSeconds: options.coldStartSeconds,
         onProgress: progressOf(k),
         keepAliveSeconds: 60,
-        // M2's capacity is unlimited, as for the baselines: no cap on a series' environments.
-        planner: { graceMs: 0, maxPerSeries: Number.MAX_SAFE_INTEGER },
+        planner: M2_PLANNER,
         windows: {
           price: price!,
           memRefMb,
@@ -224,8 +223,7 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
         onProgress: progressOf(k),
         keepAliveSeconds: s.params.ka! * 60,
         planner: {
-          graceMs: 0,
-          maxPerSeries: Number.MAX_SAFE_INTEGER,
+          ...M2_PLANNER,
           windowPolicy: cost === 1 ? "cost" : "threshold",
           pricePerGbMinute: s.params.price!,
         },

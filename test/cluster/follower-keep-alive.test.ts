@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { eventually, sleep, startHarness, writeTask } from "../server/harness.js";
+import { eventually, type Harness, sleep, startHarness, writeTask } from "../server/harness.js";
 
 const PG_URL = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 /** Scaled time: a minute is 0.5 s of wall time. */
 const SCALE = 120;
+
+type Env = { id: string; user: string; state: string; hold: unknown };
+const environmentsOf = async (h: Harness): Promise<Env[]> =>
+  (await h.get("/v1/environments")).body.environments as Env[];
 
 test("a follower keeps the reactive 10-minute keep-alive; when it takes over, its warm environment is planned, not reclaimed", async () => {
   const schema = `fw_follow_${process.pid}_${randomBytes(3).toString("hex")}`;
@@ -32,8 +36,7 @@ test("a follower keeps the reactive 10-minute keep-alive; when it takes over, it
     assert.equal(r.status, "succeeded");
     // Three scaled minutes idle: past the 1-minute floor of a planning server, inside 10 minutes.
     await sleep((3 * 60_000) / SCALE);
-    type Env = { id: string; user: string; state: string; hold: unknown };
-    const envs = async () => (await follower.get("/v1/environments")).body.environments as Env[];
+    const envs = () => environmentsOf(follower);
     const warm = (await envs()).find((e) => e.user === "f" && e.state === "ready");
     assert.ok(warm, `the follower's environment was reclaimed: ${JSON.stringify(await envs())}`);
     assert.equal((await follower.get("/healthz")).body.keepAliveMs, 600_000);
@@ -67,8 +70,7 @@ test("a server that stops planning (leadership lost) releases every hold: its en
       await h.post({ user: "g", type: "e", runtime: "node", entry: "e.mjs", input: 1 }, "?wait=true")
     ).body;
     assert.equal(r.status, "succeeded");
-    type Env = { id: string; user: string; state: string; hold: unknown };
-    const envs = async () => (await h.get("/v1/environments")).body.environments as Env[];
+    const envs = () => environmentsOf(h);
     // The window after the busy minute holds the environment (a new series gets the prior's window).
     await eventually(async () => ((await envs()).some((e) => e.hold !== null) ? true : undefined));
     h.server.prediction!.stop();

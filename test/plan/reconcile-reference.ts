@@ -2,7 +2,7 @@
  * The straightforward reconcile (every desired shadow scans the whole pool), kept beside the tests as
  * the reference the indexed one in src/plan/reconcile.ts is held to.
  */
-import { type ReconcileActions, releasesOf } from "../../src/plan/reconcile.js";
+import { type ReconcileActions, releasesOf, resizableFor } from "../../src/plan/reconcile.js";
 import type { Plan } from "../../src/plan/shadow-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
 
@@ -31,16 +31,8 @@ export function reconcileReference(plan: Plan, pool: PoolSnapshot): ReconcileAct
       actions.hold.push({ environmentId: best.id, desired: d });
       continue;
     }
-    // An idle environment of the same user and code but another size is resized rather than replaced.
-    const other = pool.environments.find(
-      (e) =>
-        !taken.has(e.id) &&
-        e.state === "ready" &&
-        e.user === d.user &&
-        e.spec.runtime === d.spec.runtime &&
-        e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
-        e.specKey !== d.specKey,
-    );
+    // Resizing is not what the index changed: the same rule, over the whole pool.
+    const other = pool.environments.find((e) => e.user === d.user && resizableFor(e, d, taken));
     if (other) {
       taken.add(other.id);
       actions.resize.push({ environmentId: other.id, desired: d });

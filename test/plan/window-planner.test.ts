@@ -31,11 +31,17 @@ function window(user: string, minute: number, pw: number, ka: number): SeriesWin
   };
 }
 
-const plan = (now: number, windows: SeriesWindow[], busyNow: string[] = [], envs: EnvironmentView[] = []) =>
+/** `busyNow`: series busy this minute, with how many tasks ran at once so far (1 when just named). */
+const plan = (
+  now: number,
+  windows: SeriesWindow[],
+  busyNow: (string | [string, number])[] = [],
+  envs: EnvironmentView[] = [],
+) =>
   planFromWindows({
     now,
     windows,
-    busyNow: new Map(busyNow.map((s) => [s, 1])),
+    busyNow: new Map(busyNow.map((s) => (typeof s === "string" ? [s, 1] : s))),
     templates,
     forecasts: new Map(),
     leadMs: leads,
@@ -161,30 +167,12 @@ test("environments follow square-root staffing: the recent peak plus ⌊h·√pe
 test("a series busy inside its window holds the window's environments, not only this minute's", () => {
   // The window after minute 100 holds 4 (peak 4 + headroom 1 = 5); in busy minute 102 one task ran so far.
   const w = { ...window("a", 100, 0, 10), environments: 4 };
-  const inside = planFromWindows({
-    now: 102 * MIN + 10_000,
-    windows: [w],
-    busyNow: new Map([["a|t", 1]]),
-    templates,
-    forecasts: new Map(),
-    leadMs: leads,
-    pool: pool([env("e1", "a", "busy")]),
-    config,
-  });
+  const inside = plan(102 * MIN + 10_000, [w], [["a|t", 1]], [env("e1", "a", "busy")]);
   assert.equal(inside.desired.length, 4, "5 held, one of them the running environment");
   assert.ok(inside.desired.every((d) => d.until === w.until + config.graceMs));
   // Outside its window (the next one opens later), a busy series holds what the minute used.
   const later = { ...window("a", 100, 5, 10), environments: 4 };
-  const outside = planFromWindows({
-    now: 102 * MIN + 10_000,
-    windows: [later],
-    busyNow: new Map([["a|t", 2]]),
-    templates,
-    forecasts: new Map(),
-    leadMs: leads,
-    pool: pool([]),
-    config,
-  });
+  const outside = plan(102 * MIN + 10_000, [later], [["a|t", 2]]);
   assert.equal(outside.desired.length, 2);
   assert.equal(outside.desired[0]!.until, 103 * MIN + config.graceMs);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventually, sleep, startHarness, writeTask } from "./harness.js";
+import { eventually, forewarmServerConfig, sleep, startHarness, writeTask } from "./harness.js";
 
 /** Time runs 60× faster: one scaled minute is 1 s of wall time. */
 const SCALE = 60;
@@ -9,22 +9,7 @@ const ROUNDS = 10;
 const FAN = 3;
 
 test("live forewarm windows hold as many environments as a series ran tasks at once", async (t) => {
-  const h = await startHarness({
-    timeScale: SCALE,
-    keepAliveMs: 20_000,
-    reclaimIntervalMs: 20,
-    prediction: {
-      enabled: true,
-      model: "interarrival",
-      windowPolicy: "forewarm",
-      forewarm: { price: 1, memRefMb: 256 },
-      retrainIntervalMs: 1_000,
-      planIntervalMs: 20,
-      horizonMinutes: 30,
-      graceMs: 10_000,
-      maxPerSeries: 8,
-    },
-  });
+  const h = await startHarness(forewarmServerConfig(SCALE, { price: 1, memRefMb: 256 }, { maxPerSeries: 8 }));
   try {
     // Each task holds its worker 150 ms of wall time (9 scaled s), so a fan-out of 3 runs at once even
     // when a loaded machine routes its three requests tens of milliseconds apart (40 ms was not enough).

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { runM1 } from "../../src/sim/m1.js";
 import { createForewarm } from "../../src/sim/policies/forewarm.js";
 import { TraceBuilder } from "../../src/sim/trace-builder.js";
-import { eventually, type Harness, sleep, startHarness, writeTask } from "./harness.js";
+import { eventually, forewarmServerConfig, type Harness, sleep, startHarness, writeTask } from "./harness.js";
 
 type Rec = Record<string, unknown>;
 
@@ -21,22 +21,7 @@ const SCHEDULE: { user: string; type: string; minutes: number[] }[] = [
   { user: "bob", type: "report", minutes: [2, 11, 20, 29, 38, 47] },
 ];
 
-const config = {
-  timeScale: SCALE,
-  // A short reactive floor: environments live on the policy's windows, as replay's apps do.
-  keepAliveMs: 20_000,
-  reclaimIntervalMs: 20,
-  prediction: {
-    enabled: true,
-    model: "interarrival",
-    windowPolicy: "forewarm",
-    forewarm: { price: PRICE, memRefMb: MEMORY_MB },
-    retrainIntervalMs: 1_000,
-    planIntervalMs: 20,
-    horizonMinutes: 30,
-    graceMs: 10_000,
-  },
-};
+const config = forewarmServerConfig(SCALE, { price: PRICE, memRefMb: MEMORY_MB });
 
 interface Arrival {
   series: string;

@@ -55,6 +55,34 @@ export async function startHarness(config: Record<string, unknown> = {}): Promis
   };
 }
 
+/**
+ * A server running the forewarm window policy in scaled time for tests: planning every 20 ms, a
+ * 20-s reactive floor (environments live on the policy's windows, as replay's apps do) and 10 s of
+ * grace; `prediction` adds to or overrides those prediction settings.
+ */
+export function forewarmServerConfig(
+  timeScale: number,
+  forewarm: { price: number; memRefMb: number },
+  prediction: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    timeScale,
+    keepAliveMs: 20_000,
+    reclaimIntervalMs: 20,
+    prediction: {
+      enabled: true,
+      model: "interarrival",
+      windowPolicy: "forewarm",
+      forewarm,
+      retrainIntervalMs: 1_000,
+      planIntervalMs: 20,
+      horizonMinutes: 30,
+      graceMs: 10_000,
+      ...prediction,
+    },
+  };
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` returns a value (not undefined) or the attempts run out. */
