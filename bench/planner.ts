@@ -131,7 +131,7 @@ for (const n of [10_000, 100_000]) {
     for (let m = 0; m < last; m++) {
       const b = busy(m);
       learnt += b.length;
-      windows.observeMinute(m, b);
+      windows.learnMinute(m, b);
     }
   });
   const now = busy(last);

@@ -22,6 +22,8 @@ const RELEARN_SLICE = 2_000;
 const RELEARN_ROWS = 20_000;
 /** How often a long relearn logs its progress. */
 const PROGRESS_EVERY_MS = 5_000;
+/** Least time between relearns that free the learner of quiet series (maxSeries full). */
+const RECYCLE_EVERY_MINUTES = 60;
 
 /**
  * The edge around the pure SeriesWindows learner on the live server: it reports each minute, once
@@ -79,23 +81,74 @@ export class LiveSeriesWindows {
   /**
    * Relearns the busy minutes of the rolling window from the history store — minutes ascending,
    * within a minute series in order of first appearance, as replay orders apps — so a restart does
-   * not forget every series' gaps. Minutes are reported live only after this.
+   * not forget every series' gaps. Minutes are reported live only after this. With `keepServing`
+   * (freeing quiet series) the current learner goes on deciding until the new one has caught up
+   * with the clock, and is then replaced by it.
    */
-  async rebuild(now: number, clock: () => number = () => now): Promise<void> {
+  async rebuild(now: number, clock: () => number = () => now, keepServing = false): Promise<void> {
     // A fresh learner each time: a server that leads again relearns what happened while it followed
     // (its old learner has later minutes than the history window's first, and minutes must ascend).
-    this.next = null;
-    this.windows = this.freshWindows();
-    this.overflowWarnedAt = 0;
+    const fresh = this.freshWindows();
+    if (!keepServing) {
+      this.next = null;
+      this.windows = fresh;
+      this.overflowWarnedAt = 0;
+    }
     const generation = ++this.generation;
     try {
-      await this.relearn(now, generation, clock);
+      const upto = await this.relearn(fresh, now, generation, clock);
+      if (upto === null) return;
+      if (keepServing) {
+        // The calibrated price carries over; the fresh learner re-fits it on its own schedule.
+        fresh.price = this.windows.price;
+        this.windows = fresh;
+        this.overflowWarnedAt = 0;
+      }
+      this.next = upto + 1;
     } catch (err) {
       if (generation !== this.generation) return;
+      if (keepServing) {
+        this.log.warn(
+          { event: "windows_refresh_failed", err },
+          "could not relearn; the current windows go on",
+        );
+        return;
+      }
       // Without its history the learner starts from the pooled priors alone: worse, not broken.
       this.next = minuteOf(now);
       this.log.warn({ event: "windows_rebuild_failed", err }, "could not relearn the history window");
     }
+  }
+
+  /** A relearn that frees the learner of quiet series while the current windows go on (or null). */
+  refreshing: Promise<void> | null = null;
+  /** `overflow` when the learner last looked for series to free, and the minute it relearned for that. */
+  private overflowSeen = 0;
+  private refreshedAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * maxSeries is full and new series are refused: if the learner holds series quiet for longer than
+   * the history window — a restart would not relearn them — relearn the window in the background
+   * and swap the learner in when it has caught up. Without this a long-running server that has seen
+   * maxSeries series in its life leaves every new one reactive until it restarts.
+   */
+  private recycleQuietSeries(now: number, clock: () => number): void {
+    const w = this.windows;
+    if (w.overflow <= this.overflowSeen || this.refreshing) return;
+    this.overflowSeen = w.overflow;
+    const current = minuteOf(now);
+    if (current - this.refreshedAt < RECYCLE_EVERY_MINUTES) return;
+    const quiet = w.quietSeries(current - this.p.windowMinutes);
+    if (quiet === 0) return;
+    this.refreshedAt = current;
+    this.log.info(
+      { event: "windows_recycling", maxSeries: this.p.forewarm.maxSeries, quietSeries: quiet },
+      "forewarm windows are full: relearning the history window to drop series quiet for longer than it",
+    );
+    this.refreshing = this.rebuild(now, clock, true).finally(() => {
+      this.refreshing = null;
+      this.overflowSeen = this.windows.overflow;
+    });
   }
 
   /** Stops a relearn in progress (planning stopped): the windows stay empty until the next rebuild. */
@@ -104,21 +157,21 @@ export class LiveSeriesWindows {
     this.next = null;
   }
 
-  private async relearn(now: number, generation: number, clock: () => number): Promise<void> {
+  /** Relearns the history window into `windows`; the last minute learnt, or null when superseded. */
+  private async relearn(
+    windows: SeriesWindows,
+    now: number,
+    generation: number,
+    clock: () => number,
+  ): Promise<number | null> {
     let upto = minuteOf(now) - 1;
-    const windows = this.windows;
     const started = performance.now();
     const from = upto - this.p.windowMinutes;
     // Replay's order: within a minute, series by first appearance — their first busy minute, then
     // their first arrival in it (as live numbers them); by name only where the store has no arrival
     // time (minutes recorded before it kept one). Chunks come in ascending minutes, so a series'
     // first appearance is known by the time it is sorted.
-    const first = new Map<string, { minute: number; at: number }>();
-    const byAppearance = (a: string, b: string): number => {
-      const fa = first.get(a)!;
-      const fb = first.get(b)!;
-      return fa.minute - fb.minute || (fa.at === fb.at ? 0 : fa.at < fb.at ? -1 : 1);
-    };
+    const first = new Map<string, Appearance>();
     let learnt = 0;
     let sinceYield = 0;
     let lastReport = started;
@@ -135,39 +188,41 @@ export class LiveSeriesWindows {
         continue;
       }
       const hi = Math.min(upto, lo + chunk - 1);
-      const rows = (await this.store.rollups({ fromMinute: lo, toMinute: hi }))
-        .filter((r) => r.arrivals > 0)
-        .map((r) => ({
-          minute: r.minute,
-          user: r.user,
-          key: seriesKey(r.user, r.taskType),
-          arrivals: r.arrivals,
-          firstArrivalMs: r.firstArrivalMs,
-          memoryMb: r.memoryMb,
-        }));
-      if (generation !== this.generation) return;
-      for (const r of rows) {
-        const f = first.get(r.key);
+      const read = await this.store.rollups({ fromMinute: lo, toMinute: hi });
+      if (generation !== this.generation) return null;
+      const keys: string[] = [];
+      for (const r of read) {
+        const key = seriesKey(r.user, r.taskType);
+        keys.push(key);
+        if (!(r.arrivals > 0)) continue;
+        const f = first.get(key);
         if (!f || r.minute < f.minute)
-          first.set(r.key, { minute: r.minute, at: r.firstArrivalMs ?? Number.POSITIVE_INFINITY });
+          first.set(key, { minute: r.minute, at: r.firstArrivalMs ?? Number.POSITIVE_INFINITY });
       }
-      rows.sort(
-        (a, b) =>
-          a.minute - b.minute || byAppearance(a.key, b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-      );
+      // Each row is the busy series it reports, with what it sorts by (one lookup of its series).
+      const rows: RelearnRow[] = [];
+      for (let k = 0; k < read.length; k++) {
+        const r = read[k]!;
+        if (!(r.arrivals > 0)) continue;
+        rows.push({
+          minute: r.minute,
+          first: first.get(keys[k]!)!,
+          series: keys[k]!,
+          user: r.user,
+          // The memory its arrivals were routed for, as live prices it (the default where unknown).
+          memoryMb: r.memoryMb ?? this.defaultMemoryMb,
+          arrivals: r.arrivals,
+        });
+      }
+      rows.sort(byMinuteThenAppearance);
       let i = 0;
       while (i < rows.length) {
         const minute = rows[i]!.minute;
-        const batch: BusySeries[] = [];
-        for (; i < rows.length && rows[i]!.minute === minute; i++)
-          batch.push({
-            series: rows[i]!.key,
-            user: rows[i]!.user,
-            // The memory its arrivals were routed for, as live prices it (the default where unknown).
-            memoryMb: rows[i]!.memoryMb ?? this.defaultMemoryMb,
-            arrivals: rows[i]!.arrivals,
-          });
-        windows.observeMinute(minute, batch);
+        let j = i;
+        while (j < rows.length && rows[j]!.minute === minute) j++;
+        const batch = rows.slice(i, j);
+        i = j;
+        windows.learnMinute(minute, batch);
         learnt += batch.length;
         // ~10–20 µs a busy series-minute: a large history would hold the event loop (and every
         // request) for minutes. Yield every RELEARN_SLICE rows; say how far it got every few seconds.
@@ -176,7 +231,7 @@ export class LiveSeriesWindows {
           sinceYield = 0;
           await yieldToEventLoop();
           // Superseded by a later rebuild (leadership regained meanwhile): that one relearns.
-          if (generation !== this.generation) return;
+          if (generation !== this.generation) return null;
           if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
             lastReport = performance.now();
             this.log.info(
@@ -189,7 +244,6 @@ export class LiveSeriesWindows {
       lo = hi + 1;
       chunk = Math.max(1, Math.min(1440, Math.floor((chunk * RELEARN_ROWS) / Math.max(1, rows.length))));
     }
-    this.next = upto + 1;
     this.log.info(
       {
         event: "windows_rebuilt",
@@ -199,13 +253,14 @@ export class LiveSeriesWindows {
       },
       "forewarm window learner relearned the history window",
     );
+    return upto;
   }
 
   /** Bumped by every rebuild: a relearn that finds it changed stops (a newer one runs). */
   private generation = 0;
 
   /** Tells the learner about every minute that has ended since the last call. */
-  observeEndedMinutes(now: number): void {
+  observeEndedMinutes(now: number, clock: () => number = () => now): void {
     if (this.next === null) return;
     const current = minuteOf(now);
     // Windows over (with grace) are dropped once a minute, so a cycle's cost follows live windows.
@@ -237,6 +292,7 @@ export class LiveSeriesWindows {
     }
     this.next = Math.max(this.next, current);
     if (this.windows.calibrationDue && !this.calibrating) this.calibrate();
+    this.recycleQuietSeries(now, clock);
   }
 
   private overflowWarnedAt = 0;
@@ -248,7 +304,7 @@ export class LiveSeriesWindows {
     this.overflowWarnedAt = Math.max(1, n);
     this.log.warn(
       { event: "windows_series_full", maxSeries: this.p.forewarm.maxSeries, refusedBusyMinutes: n },
-      "forewarm windows track maxSeries series already: new series stay reactive (raise prediction.forewarm.maxSeries; a restart relearns only the series busy in the history window)",
+      "forewarm windows track maxSeries series already: new series stay reactive (raise prediction.forewarm.maxSeries; series quiet for longer than the history window are freed by a relearn, at most hourly)",
     );
   }
 
@@ -293,4 +349,27 @@ export class LiveSeriesWindows {
   get overflow(): number {
     return this.windows.overflow;
   }
+}
+
+/** A series' first appearance: its first busy minute and its first arrival in it (ms; ∞ unknown). */
+interface Appearance {
+  minute: number;
+  at: number;
+}
+
+/** A rollup row of a relearn: the busy series it reports, and its minute and series' appearance. */
+interface RelearnRow extends BusySeries {
+  minute: number;
+  first: Appearance;
+}
+
+function byMinuteThenAppearance(a: RelearnRow, b: RelearnRow): number {
+  const fa = a.first;
+  const fb = b.first;
+  return (
+    a.minute - b.minute ||
+    fa.minute - fb.minute ||
+    (fa.at === fb.at ? 0 : fa.at < fb.at ? -1 : 1) ||
+    (a.series < b.series ? -1 : a.series > b.series ? 1 : 0)
+  );
 }

@@ -281,7 +281,7 @@ export class PredictionLoop {
     const pool = this.orchestrator.snapshot();
     let plan: Plan;
     if (this.windows) {
-      this.windows.observeEndedMinutes(now);
+      this.windows.observeEndedMinutes(now, () => this.clock.now());
       plan = planFromWindows({
         now,
         windows: this.windows.latest(),

@@ -82,7 +82,7 @@ export class ForewarmLearner {
   private readonly cachePrice: Float64Array;
   private readonly cacheObs: Float64Array;
   private readonly cacheClass: Float64Array;
-  private readonly memo = new WeakMap<GapAtoms, { price: number; pw: number; ka: number }>();
+  private readonly memo = new WeakMap<GapAtoms, { price: number; choice: WindowChoice }>();
   /** Decisions that recomputed the window (the rest came from a cache). */
   computed = 0;
 
@@ -176,12 +176,10 @@ export class ForewarmLearner {
       // Nothing of its own: the window is the prior's, memoised on the (immutable) prior object.
       const prior = this.pool.priorOf(minute, ticket);
       const m = this.memo.get(prior);
-      if (m && m.price === price) {
-        out.pw = m.pw;
-        out.ka = m.ka;
-      } else {
+      if (m && m.price === price) Object.assign(out, m.choice);
+      else {
         chooseWindowInto(prior, 0, this.params, out);
-        this.memo.set(prior, { price, pw: out.pw, ka: out.ka });
+        this.memo.set(prior, { price, choice: { ...out } });
       }
     } else {
       const w = this.o.prior;

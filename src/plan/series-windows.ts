@@ -10,7 +10,7 @@
  */
 import { type CalibratorOptions, PriceCalibrator } from "./busy-minute-log.js";
 import { ForewarmLearner, LEARNER_DEFAULTS, type LearnerOptions } from "./forewarm-learner.js";
-import { emptyChoice, explainWindow } from "./window-policy.js";
+import { emptyChoice, explainWindow, type WindowChoice } from "./window-policy.js";
 
 export interface SeriesWindowOptions {
   /** Cost of 1000 idle loaded minutes of a `memRefMb` environment, in cold starts (replay's `price`). */
@@ -76,6 +76,28 @@ export class SeriesWindows {
   private readonly userIds = new Map<string, number>();
   private readonly appUser: Int32Array;
   private readonly latest = new Map<string, SeriesWindow>();
+  /** Per series (app id): its name and user. */
+  private readonly names: string[] = [];
+  private readonly users: string[] = [];
+  /**
+   * Per series, its latest decision in numbers: what `latest` is built from. `learnMinute` writes
+   * only these (a relearn makes millions of decisions and needs the last of each series only).
+   */
+  private readonly dMinute: Float64Array;
+  private readonly dPw: Float64Array;
+  private readonly dKa: Float64Array;
+  private readonly dEnvironments: Float64Array;
+  private readonly dPrice: Float64Array;
+  /** NaN: the decision reused the series' cached window (nothing computed to explain). */
+  private readonly dPMiss: Float64Array;
+  private readonly dIdle: Float64Array;
+  private readonly dCost: Float64Array;
+  /** Series whose latest decision came from `learnMinute` and is not in `latest` yet. */
+  private readonly stale: number[] = [];
+  private readonly isStale: Uint8Array;
+  private readonly choice: WindowChoice = emptyChoice();
+  /** A minute's known series, as app × busy.length + position in `busy` (sorted: replay's order). */
+  private order = new Float64Array(64);
   /** Per series, its concurrency in its last PEAK_OF busy minutes (ring). */
   private readonly used: Uint16Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
@@ -93,6 +115,15 @@ export class SeriesWindows {
     this.used = new Uint16Array(o.maxSeries * PEAK_OF);
     this.weight = new Float64Array(o.maxSeries).fill(1);
     this.memory = new Float64Array(o.maxSeries).fill(1);
+    this.dMinute = new Float64Array(o.maxSeries).fill(Number.NaN);
+    this.dPw = new Float64Array(o.maxSeries);
+    this.dKa = new Float64Array(o.maxSeries);
+    this.dEnvironments = new Float64Array(o.maxSeries);
+    this.dPrice = new Float64Array(o.maxSeries);
+    this.dPMiss = new Float64Array(o.maxSeries);
+    this.dIdle = new Float64Array(o.maxSeries);
+    this.dCost = new Float64Array(o.maxSeries);
+    this.isStale = new Uint8Array(o.maxSeries);
     const options = { ...LEARNER_DEFAULTS, ...o.learner };
     this.learner = new ForewarmLearner(o.maxSeries, options, this.appUser);
     this.price = o.price;
@@ -135,11 +166,30 @@ export class SeriesWindows {
    * returns their decisions, in the order made. Minutes must be reported in ascending order.
    */
   observeMinute(minute: number, busy: readonly BusySeries[]): SeriesWindow[] {
+    const out: SeriesWindow[] = [];
+    this.decideMinute(minute, busy, out);
+    return out;
+  }
+
+  /**
+   * observeMinute without handing the decisions out: the same learning and the same latest windows,
+   * but no decision object or reason is made until `windows()` reads a series' latest one. For a
+   * relearn of the history, where those were most of the time and the garbage.
+   */
+  learnMinute(minute: number, busy: readonly BusySeries[]): void {
+    this.decideMinute(minute, busy, null);
+  }
+
+  private decideMinute(minute: number, busy: readonly BusySeries[], out: SeriesWindow[] | null): void {
     if (minute <= this.lastMinute)
       throw new Error(`minute ${minute} reported after minute ${this.lastMinute}: minutes must ascend`);
     this.lastMinute = minute;
-    const known: { app: number; s: BusySeries }[] = [];
-    for (const s of busy) {
+    const m = busy.length;
+    if (this.order.length < m) this.order = new Float64Array(2 * m);
+    const order = this.order;
+    let n = 0;
+    for (let k = 0; k < m; k++) {
+      const s = busy[k]!;
       let app = this.index.get(s.series);
       if (app === undefined) {
         if (this.index.size >= this.o.maxSeries) {
@@ -148,55 +198,125 @@ export class SeriesWindows {
         }
         app = this.index.size;
         this.index.set(s.series, app);
+        this.names.push(s.series);
+        this.users.push(s.user);
         // "" = no known user: no user pool, as an app with user −1 in replay.
         this.appUser[app] = s.user === "" ? -1 : this.userId(s.user);
       }
-      known.push({ app, s });
+      order[n++] = app * m + k;
     }
-    known.sort((a, b) => a.app - b.app);
-    const out: SeriesWindow[] = [];
-    for (const { app, s } of known) {
-      this.memory[app] = Math.max(0, s.memoryMb);
-      this.weight[app] = this.memory[app]! / this.o.memRefMb;
-      if (this.calibrator) {
-        const fitted = this.calibrator.observe(app, minute, Math.max(1, s.arrivals ?? 1));
-        if (fitted !== null) this.price = fitted;
+    // Series in order of first appearance (their ids), as replay orders apps within a minute.
+    const known = order.subarray(0, n).sort();
+    for (let j = 0; j < n; j++) {
+      const key = known[j]!;
+      const app = Math.floor(key / m);
+      const s = busy[key - app * m]!;
+      this.decide(app, minute, s);
+      if (out) {
+        const w = this.windowOf(app);
+        this.isStale[app] = 0;
+        this.latest.set(s.series, w);
+        out.push(w);
+      } else if (this.isStale[app] === 0) {
+        this.isStale[app] = 1;
+        this.stale.push(app);
       }
-      const price = (this.price / 1000) * this.weight[app]!;
-      const before = this.learner.computed;
-      const c = this.learner.decide(app, minute, price, emptyChoice());
-      const fresh = this.learner.computed > before;
-      const from = (minute + c.pw + 1) * MINUTE_MS;
-      const w: SeriesWindow = {
-        series: s.series,
-        user: s.user,
-        minute,
-        pw: c.pw,
-        ka: c.ka,
-        from,
-        until: from + (c.ka > 0 ? c.ka * MINUTE_MS : 0),
-        environments: this.recentPeak(app, Math.max(1, Math.floor(s.environments ?? 1))),
-        pMiss: fresh ? c.pMiss : null,
-        reason:
-          `forewarm after busy minute ${minute}: ` +
-          (fresh
-            ? explainWindow(c, { coldPenalty: 1, price, maxEnd: Number.POSITIVE_INFINITY })
-            : `load (now+${c.pw}, now+${c.pw + c.ka}] (the app's cached window: its gaps keep landing inside it)`),
-      };
-      this.latest.set(s.series, w);
-      out.push(w);
     }
-    return out;
+  }
+
+  /** One series' decision after its busy minute, into the d* columns. */
+  private decide(app: number, minute: number, s: BusySeries): void {
+    this.memory[app] = Math.max(0, s.memoryMb);
+    this.weight[app] = this.memory[app]! / this.o.memRefMb;
+    if (this.calibrator) {
+      const fitted = this.calibrator.observe(app, minute, Math.max(1, s.arrivals ?? 1));
+      if (fitted !== null) this.price = fitted;
+    }
+    const price = (this.price / 1000) * this.weight[app]!;
+    const before = this.learner.computed;
+    const c = this.learner.decide(app, minute, price, this.choice);
+    const fresh = this.learner.computed > before;
+    this.dMinute[app] = minute;
+    this.dPw[app] = c.pw;
+    this.dKa[app] = c.ka;
+    this.dPrice[app] = price;
+    this.dPMiss[app] = fresh ? c.pMiss : Number.NaN;
+    this.dIdle[app] = c.expectedIdle;
+    this.dCost[app] = c.expectedCost;
+    this.dEnvironments[app] = this.recentPeak(app, Math.max(1, Math.floor(s.environments ?? 1)));
+  }
+
+  /** The latest decision of series `app` as a window, with its reason. */
+  private windowOf(app: number): SeriesWindow {
+    const minute = this.dMinute[app]!;
+    const pw = this.dPw[app]!;
+    const ka = this.dKa[app]!;
+    const fresh = !Number.isNaN(this.dPMiss[app]!);
+    const from = (minute + pw + 1) * MINUTE_MS;
+    let reason: string;
+    if (fresh) {
+      const c = this.choice;
+      c.pw = pw;
+      c.ka = ka;
+      c.pMiss = this.dPMiss[app]!;
+      c.expectedIdle = this.dIdle[app]!;
+      c.expectedCost = this.dCost[app]!;
+      reason = explainWindow(c, {
+        coldPenalty: 1,
+        price: this.dPrice[app]!,
+        maxEnd: Number.POSITIVE_INFINITY,
+      });
+    } else
+      reason = `load (now+${pw}, now+${pw + ka}] (the app's cached window: its gaps keep landing inside it)`;
+    return {
+      series: this.names[app]!,
+      user: this.users[app]!,
+      minute,
+      pw,
+      ka,
+      from,
+      until: from + (ka > 0 ? ka * MINUTE_MS : 0),
+      environments: this.dEnvironments[app]!,
+      pMiss: fresh ? this.dPMiss[app]! : null,
+      reason: `forewarm after busy minute ${minute}: ${reason}`,
+    };
+  }
+
+  /** The decisions `learnMinute` made, into `latest`. */
+  private flush(): void {
+    for (const app of this.stale) {
+      if (this.isStale[app] === 0) continue;
+      this.isStale[app] = 0;
+      this.latest.set(this.names[app]!, this.windowOf(app));
+    }
+    this.stale.length = 0;
   }
 
   /** Drops the latest decision of series whose window ended before `beforeMs` (learning is kept). */
   forgetEnded(beforeMs: number): void {
+    // Unbuilt decisions that have ended are never built (after a relearn, most of them).
+    for (const app of this.stale) {
+      if (this.isStale[app] === 0) continue;
+      const from = (this.dMinute[app]! + this.dPw[app]! + 1) * MINUTE_MS;
+      const until = from + (this.dKa[app]! > 0 ? this.dKa[app]! * MINUTE_MS : 0);
+      if (until >= beforeMs) continue;
+      this.isStale[app] = 0;
+      this.latest.delete(this.names[app]!);
+    }
     for (const [series, w] of this.latest) if (w.until < beforeMs) this.latest.delete(series);
   }
 
   /** The latest decision of every series. */
   windows(): IterableIterator<SeriesWindow> {
+    this.flush();
     return this.latest.values();
+  }
+
+  /** Series whose last busy minute was before `minute` (a relearn from then on would drop them). */
+  quietSeries(minute: number): number {
+    let n = 0;
+    for (let app = 0; app < this.index.size; app++) if (this.dMinute[app]! < minute) n++;
+    return n;
   }
 
   get seriesCount(): number {

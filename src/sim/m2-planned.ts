@@ -143,7 +143,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     const forecasts: Forecast[] = [];
     // The window policy needs no forecasts: the ended minute's busy apps are its input.
     if (windows && busyMinute < minute && busyApps.length > 0) {
-      windows.observeMinute(
+      windows.learnMinute(
         busyMinute,
         busyApps.map((a) => ({
           series: `${a}|t`,

@@ -282,3 +282,66 @@ test("minutes that end while relearning are read too; a cancelled relearn leaves
     await store.close();
   }
 });
+
+test("a full learner relearns in the background to free the series quiet for longer than the history window; the windows go on meanwhile", async () => {
+  const store = freshStore();
+  const { lines, log } = capturedLog("info");
+  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
+  try {
+    // a and b were busy in minutes 0–21; c first arrives at minute 200, long after both went quiet.
+    for (let m = 0; m <= 20; m += 2) await store.insertTask(emptyRecord(task(`a${m}`, "u", "a", at(m))));
+    for (let m = 1; m <= 21; m += 4) await store.insertTask(emptyRecord(task(`b${m}`, "u", "b", at(m))));
+    for (const m of [200, 203]) await store.insertTask(emptyRecord(task(`c${m}`, "u", "c", at(m))));
+    const config = parseConfig({
+      prediction: { windowPolicy: "forewarm", windowMinutes: 100, forewarm: { maxSeries: 2 } },
+    });
+    // The orchestrator's recent counts: c busy in minutes 200 and 203.
+    const activity: RecentActivity = {
+      seriesActivity: () =>
+        new Map([
+          [
+            "u|c",
+            {
+              user: "u",
+              taskType: "c",
+              spec: { runtime: "node", dependencies: [], resources: parseConfig({}).defaults.resources },
+              modulePath: "m.mjs",
+              lastArrival: at(203),
+            },
+          ],
+        ]),
+      arrivalCounts: (m) => (m === BASE + 200 || m === BASE + 203 ? new Map([["u|c", 1]]) : new Map()),
+      peakConcurrency: () => 1,
+    };
+    const live = new LiveSeriesWindows(config.prediction, activity, store, log, 256);
+    await live.rebuild(at(22));
+    assert.equal(live.overflow, 0);
+
+    // Minute 200 ends: c is refused (a and b fill the learner), and both have been quiet > 100 min.
+    live.observeEndedMinutes(at(201));
+    assert.equal(live.overflow, 1);
+    assert.ok(live.refreshing, "a relearn to free quiet series started");
+    assert.equal(live.ready, true, "the current windows go on while it runs");
+    await live.refreshing;
+    assert.deepEqual(
+      [...live.latest()].map((w) => `${w.series}@${w.minute - BASE}`),
+      ["u|c@200"],
+      "the relearnt learner holds c, not a and b",
+    );
+    assert.equal(live.overflow, 0);
+    // Minute 203 is decided live by the new learner.
+    live.observeEndedMinutes(at(204));
+    assert.deepEqual(
+      [...live.latest()].map((w) => `${w.series}@${w.minute - BASE}`),
+      ["u|c@203"],
+    );
+    assert.equal(live.overflow, 0);
+    const recycled = lines.filter((l) => l.event === "windows_recycling");
+    assert.deepEqual(
+      recycled.map((l) => l.quietSeries),
+      [2],
+    );
+  } finally {
+    await store.close();
+  }
+});

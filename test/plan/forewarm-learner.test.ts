@@ -90,3 +90,20 @@ test("a learner's decisions up to minute T do not depend on what comes after T",
     full.filter((d) => Number(d.split("@")[1]!.split(":")[0]) <= 1000),
   );
 });
+
+test("a window memoised on a new app's prior comes with that prior's numbers, not the caller's old ones", () => {
+  const learner = new ForewarmLearner(4);
+  // Other apps' gaps of 3 minutes make a prior worth loading for.
+  for (let m = 0; m < 60; m += 3) learner.decide(0, m, 1e-4, emptyChoice());
+  const first = learner.decide(1, 61, 1e-4, emptyChoice());
+  assert.ok(
+    first.ka > 0 && first.pMiss < 1,
+    `a loaded window (${first.pw}+${first.ka}, P(miss) ${first.pMiss})`,
+  );
+  // Same prior, same price: the memoised window, explained by the same numbers.
+  const second = learner.decide(2, 61, 1e-4, emptyChoice());
+  assert.deepEqual(
+    [second.pw, second.ka, second.pMiss, second.expectedIdle, second.expectedCost],
+    [first.pw, first.ka, first.pMiss, first.expectedIdle, first.expectedCost],
+  );
+});

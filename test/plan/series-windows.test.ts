@@ -186,3 +186,59 @@ test("minutes must ascend; series beyond maxSeries stay undecided and are counte
   assert.equal(x.from, (10 + x.pw + 1) * 60_000);
   assert.equal(x.until - x.from, x.ka * 60_000);
 });
+
+/** Each minute's busy series of `list`, in arrival order. */
+function minutesOf(list: Arrival[]): [number, BusySeries[]][] {
+  const out: [number, BusySeries[]][] = [];
+  for (const a of list) {
+    const minute = Math.floor(a.at / 60);
+    if (out.at(-1)?.[0] !== minute) out.push([minute, []]);
+    const busy = out.at(-1)![1];
+    if (!busy.some((s) => s.series === a.series))
+      busy.push({ series: a.series, user: a.user, memoryMb: 128, environments: 1 + (a.at % 3) });
+  }
+  return out;
+}
+
+test("learnMinute (relearning) leaves the same latest windows, reasons included, as observeMinute", () => {
+  const minutes = minutesOf(arrivals(5));
+  const told = new SeriesWindows({ price: 1, memRefMb: 100, maxSeries: 64 });
+  const learnt = new SeriesWindows({ price: 1, memRefMb: 100, maxSeries: 64 });
+  const half = Math.floor(minutes.length / 2);
+  for (const [minute, busy] of minutes.slice(0, half)) {
+    told.observeMinute(minute, busy);
+    learnt.learnMinute(minute, busy);
+  }
+  // Read half-way (the unbuilt decisions are built then), then mixed: learnt, then told live.
+  assert.deepEqual([...learnt.windows()], [...told.windows()]);
+  for (const [k, [minute, busy]] of minutes.slice(half).entries()) {
+    told.observeMinute(minute, busy);
+    if (k % 2 === 0) learnt.learnMinute(minute, busy);
+    else learnt.observeMinute(minute, busy);
+  }
+  const byName = (w: SeriesWindows) => new Map([...w.windows()].map((x) => [x.series, x]));
+  const want = byName(told);
+  assert.ok(want.size >= 5);
+  assert.deepEqual(byName(learnt), want);
+  assert.ok([...want.values()].some((w) => w.pMiss !== null && /P\(miss\)/.test(w.reason)));
+});
+
+test("forgetEnded drops learnt decisions whose window has ended before they are ever built", () => {
+  const minutes = minutesOf(arrivals(9));
+  const told = new SeriesWindows({ price: 1, memRefMb: 100, maxSeries: 64 });
+  const learnt = new SeriesWindows({ price: 1, memRefMb: 100, maxSeries: 64 });
+  for (const [minute, busy] of minutes) {
+    told.observeMinute(minute, busy);
+    learnt.learnMinute(minute, busy);
+  }
+  const all = [...told.windows()];
+  // A cut between the windows' ends: some have ended, some not.
+  const ends = all.map((w) => w.until).sort((a, b) => a - b);
+  const cut = ends[Math.floor(ends.length / 2)]!;
+  told.forgetEnded(cut);
+  learnt.forgetEnded(cut);
+  const kept = [...learnt.windows()];
+  assert.ok(kept.length > 0 && kept.length < all.length, `${kept.length} of ${all.length} kept`);
+  assert.ok(kept.every((w) => w.until >= cut));
+  assert.deepEqual(kept, [...told.windows()]);
+});
