@@ -144,7 +144,7 @@ export const ConfigSchema = Type.Object(
             calibrationMaxIntervalMinutes: Type.Integer({ minimum: 1, default: 1440 }),
             /** Busy minutes a re-fit replays (bounds its time: ~14 replays of this many decisions). */
             calibrationEntries: Type.Integer({ minimum: 100, default: 20_000 }),
-            /** Series the learner tracks (state is preallocated, ~100 bytes each); more stay reactive. */
+            /** Series the learner tracks (state is preallocated, ~350 bytes each, twice while a full learner is relearnt); more stay reactive. */
             maxSeries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
             /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */
             learner: Type.Object(

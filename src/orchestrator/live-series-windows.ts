@@ -49,10 +49,11 @@ export class LiveSeriesWindows {
     this.windows = this.freshWindows();
   }
 
-  private freshWindows(): SeriesWindows {
+  /** A new learner, at `price` (the configured one unless given: a refresh keeps the one in force). */
+  private freshWindows(price = this.p.forewarm.price): SeriesWindows {
     const fw = this.p.forewarm;
     return new SeriesWindows({
-      price: fw.price,
+      price,
       memRefMb: fw.memRefMb,
       maxSeries: fw.maxSeries,
       learner: fw.learner,
@@ -88,21 +89,24 @@ export class LiveSeriesWindows {
   async rebuild(now: number, clock: () => number = () => now, keepServing = false): Promise<void> {
     // A fresh learner each time: a server that leads again relearns what happened while it followed
     // (its old learner has later minutes than the history window's first, and minutes must ascend).
-    const fresh = this.freshWindows();
+    // A refresh relearns at the price in force (maybe calibrated): its windows are served as they are.
+    const fresh = this.freshWindows(keepServing ? this.windows.price : undefined);
     if (!keepServing) {
       this.next = null;
       this.windows = fresh;
       this.overflowWarnedAt = 0;
+      // What the old learner refused says nothing about the new one.
+      this.overflowSeen = 0;
+      this.refreshedAt = Number.NEGATIVE_INFINITY;
     }
     const generation = ++this.generation;
     try {
       const upto = await this.relearn(fresh, now, generation, clock);
       if (upto === null) return;
       if (keepServing) {
-        // The calibrated price carries over; the fresh learner re-fits it on its own schedule.
-        fresh.price = this.windows.price;
         this.windows = fresh;
         this.overflowWarnedAt = 0;
+        this.overflowSeen = 0;
       }
       this.next = upto + 1;
     } catch (err) {
@@ -138,17 +142,22 @@ export class LiveSeriesWindows {
     this.overflowSeen = w.overflow;
     const current = minuteOf(now);
     if (current - this.refreshedAt < RECYCLE_EVERY_MINUTES) return;
-    const quiet = w.quietSeries(current - this.p.windowMinutes);
-    if (quiet === 0) return;
+    // Looked (a scan of every series): not again within the hour, whether or not any was quiet.
     this.refreshedAt = current;
+    const quiet = w.quietSeries(this.firstMinute(now));
+    if (quiet === 0) return;
     this.log.info(
       { event: "windows_recycling", maxSeries: this.p.forewarm.maxSeries, quietSeries: quiet },
       "forewarm windows are full: relearning the history window to drop series quiet for longer than it",
     );
     this.refreshing = this.rebuild(now, clock, true).finally(() => {
       this.refreshing = null;
-      this.overflowSeen = this.windows.overflow;
     });
+  }
+
+  /** The first minute a relearn at `now` reads (it reads up to the minute before now's). */
+  private firstMinute(now: number): number {
+    return minuteOf(now) - 1 - this.p.windowMinutes;
   }
 
   /** Stops a relearn in progress (planning stopped): the windows stay empty until the next rebuild. */
@@ -166,7 +175,7 @@ export class LiveSeriesWindows {
   ): Promise<number | null> {
     let upto = minuteOf(now) - 1;
     const started = performance.now();
-    const from = upto - this.p.windowMinutes;
+    const from = this.firstMinute(now);
     // Replay's order: within a minute, series by first appearance — their first busy minute, then
     // their first arrival in it (as live numbers them); by name only where the store has no arrival
     // time (minutes recorded before it kept one). Chunks come in ascending minutes, so a series'
@@ -244,6 +253,10 @@ export class LiveSeriesWindows {
       lo = hi + 1;
       chunk = Math.max(1, Math.min(1440, Math.floor((chunk * RELEARN_ROWS) / Math.max(1, rows.length))));
     }
+    // The windows already over are dropped unbuilt, the rest built here, in the relearn's time and
+    // in its order, not in the first plan's.
+    windows.forgetEnded(clock() - this.p.graceMs - 60_000);
+    windows.windows();
     this.log.info(
       {
         event: "windows_rebuilt",
@@ -311,10 +324,13 @@ export class LiveSeriesWindows {
   /** Re-fits the price in the background, one candidate price per event-loop turn. */
   private calibrate(): void {
     const started = performance.now();
-    this.calibrating = this.windows
+    const windows = this.windows;
+    this.calibrating = windows
       .calibrateDue(yieldToEventLoop)
       .then((price) => {
         if (price === null) return;
+        // Swapped meanwhile (a refresh): the price fitted on the recent past holds for the new learner.
+        if (windows !== this.windows) this.windows.price = price;
         this.log.info(
           { event: "price_calibrated", price, durationMs: Math.round(performance.now() - started) },
           "forewarm price re-fitted to the budget/target on the recent past",

@@ -54,8 +54,9 @@ export interface SeriesWindow {
   from: number;
   until: number;
   /**
-   * The series' concurrency to hold in the window: its peak over its last few busy minutes (the
-   * planner adds headroom, window-planner.ts `staffed`).
+   * The series' concurrency to hold in the window: a fractile of its last RECENT busy minutes'
+   * concurrency, by the window's price (see `staffing`; the planner adds headroom, window-planner.ts
+   * `staffed`).
    */
   environments: number;
   /** P(next arrival outside the window), when this decision computed the window (null: cached). */
@@ -68,7 +69,20 @@ const MINUTE_MS = 60_000;
  * Busy minutes whose concurrency the next window provides for: one minute's is a noisy sample of
  * how many tasks overlap, and a missing environment costs a cold start as a missing window does.
  */
-const PEAK_OF = 4;
+const RECENT = 16;
+
+/**
+ * The environments to hold in a window of `ka` minutes, given the series' recent concurrencies
+ * `recent` (ascending) and the price of one idle minute of one of its environments in cold starts:
+ * the newsvendor fractile. The n-th environment saves about one cold start if the concurrency
+ * reaches n, and costs at most price·ka if it does not, so it is worth holding while
+ * P(concurrency ≥ n) > price·ka / (1 + price·ka): the q = 1 / (1 + price·ka) fractile. Cheap, short
+ * windows hold the most seen lately; dear, long ones hold what is usual.
+ */
+export function staffing(recent: ArrayLike<number>, count: number, price: number, ka: number): number {
+  const q = ka > 0 ? 1 / (1 + price * ka) : 1;
+  return recent[Math.max(0, Math.ceil(q * count) - 1)]!;
+}
 
 export class SeriesWindows {
   private readonly learner: ForewarmLearner;
@@ -86,7 +100,6 @@ export class SeriesWindows {
   private readonly dMinute: Float64Array;
   private readonly dPw: Float64Array;
   private readonly dKa: Float64Array;
-  private readonly dEnvironments: Float64Array;
   private readonly dPrice: Float64Array;
   /** NaN: the decision reused the series' cached window (nothing computed to explain). */
   private readonly dPMiss: Float64Array;
@@ -98,7 +111,8 @@ export class SeriesWindows {
   private readonly choice: WindowChoice = emptyChoice();
   /** A minute's known series, as app × busy.length + position in `busy` (sorted: replay's order). */
   private order = new Float64Array(64);
-  /** Per series, its concurrency in its last PEAK_OF busy minutes (ring). */
+  private readonly recent = new Uint16Array(RECENT);
+  /** Per series, its concurrency in its last RECENT busy minutes (ring; 0 = not yet). */
   private readonly used: Uint16Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
   /** Per series: its price multiplier (memory ÷ memRef) and memory, for calibration. */
@@ -112,13 +126,12 @@ export class SeriesWindows {
 
   constructor(readonly o: SeriesWindowOptions) {
     this.appUser = new Int32Array(o.maxSeries).fill(-1);
-    this.used = new Uint16Array(o.maxSeries * PEAK_OF);
+    this.used = new Uint16Array(o.maxSeries * RECENT);
     this.weight = new Float64Array(o.maxSeries).fill(1);
     this.memory = new Float64Array(o.maxSeries).fill(1);
     this.dMinute = new Float64Array(o.maxSeries).fill(Number.NaN);
     this.dPw = new Float64Array(o.maxSeries);
     this.dKa = new Float64Array(o.maxSeries);
-    this.dEnvironments = new Float64Array(o.maxSeries);
     this.dPrice = new Float64Array(o.maxSeries);
     this.dPMiss = new Float64Array(o.maxSeries);
     this.dIdle = new Float64Array(o.maxSeries);
@@ -243,7 +256,7 @@ export class SeriesWindows {
     this.dPMiss[app] = fresh ? c.pMiss : Number.NaN;
     this.dIdle[app] = c.expectedIdle;
     this.dCost[app] = c.expectedCost;
-    this.dEnvironments[app] = this.recentPeak(app, Math.max(1, Math.floor(s.environments ?? 1)));
+    this.remember(app, Math.max(1, Math.floor(s.environments ?? 1)));
   }
 
   /** The latest decision of series `app` as a window, with its reason. */
@@ -276,7 +289,8 @@ export class SeriesWindows {
       ka,
       from,
       until: from + (ka > 0 ? ka * MINUTE_MS : 0),
-      environments: this.dEnvironments[app]!,
+      // From the ring as it was at the decision: it changes only when the series is decided again.
+      environments: this.environmentsOf(app, this.dPrice[app]!, ka),
       pMiss: fresh ? this.dPMiss[app]! : null,
       reason: `forewarm after busy minute ${minute}: ${reason}`,
     };
@@ -295,14 +309,18 @@ export class SeriesWindows {
   /** Drops the latest decision of series whose window ended before `beforeMs` (learning is kept). */
   forgetEnded(beforeMs: number): void {
     // Unbuilt decisions that have ended are never built (after a relearn, most of them).
+    let kept = 0;
     for (const app of this.stale) {
       if (this.isStale[app] === 0) continue;
       const from = (this.dMinute[app]! + this.dPw[app]! + 1) * MINUTE_MS;
       const until = from + (this.dKa[app]! > 0 ? this.dKa[app]! * MINUTE_MS : 0);
-      if (until >= beforeMs) continue;
-      this.isStale[app] = 0;
-      this.latest.delete(this.names[app]!);
+      if (until >= beforeMs) this.stale[kept++] = app;
+      else {
+        this.isStale[app] = 0;
+        this.latest.delete(this.names[app]!);
+      }
     }
+    this.stale.length = kept;
     for (const [series, w] of this.latest) if (w.until < beforeMs) this.latest.delete(series);
   }
 
@@ -323,16 +341,25 @@ export class SeriesWindows {
     return this.index.size;
   }
 
-  /** Records this busy minute's concurrency and returns the peak of the last PEAK_OF busy minutes. */
-  private recentPeak(app: number, environments: number): number {
-    const base = app * PEAK_OF;
-    let peak = Math.min(environments, 65_535);
-    for (let k = PEAK_OF - 1; k > 0; k--) {
-      this.used[base + k] = this.used[base + k - 1]!;
-      peak = Math.max(peak, this.used[base + k]!);
-    }
+  /** Records this busy minute's concurrency in the series' ring. */
+  private remember(app: number, environments: number): void {
+    const base = app * RECENT;
+    for (let k = RECENT - 1; k > 0; k--) this.used[base + k] = this.used[base + k - 1]!;
     this.used[base] = Math.min(environments, 65_535);
-    return peak;
+  }
+
+  /** `staffing` over the series' ring (sorted into a scratch buffer). */
+  private environmentsOf(app: number, price: number, ka: number): number {
+    const sorted = this.recent;
+    let n = 0;
+    for (let k = 0; k < RECENT; k++) {
+      const v = this.used[app * RECENT + k]!;
+      if (v === 0) break;
+      let i = n++;
+      for (; i > 0 && sorted[i - 1]! > v; i--) sorted[i] = sorted[i - 1]!;
+      sorted[i] = v;
+    }
+    return staffing(sorted, n, price, ka);
   }
 
   private userId(user: string): number {

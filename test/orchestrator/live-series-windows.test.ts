@@ -345,3 +345,67 @@ test("a full learner relearns in the background to free the series quiet for lon
     await store.close();
   }
 });
+
+test("recycling counts as quiet only series a relearn would drop, and still works after leadership was lost and regained", async () => {
+  const store = freshStore();
+  const { lines, log } = capturedLog("info");
+  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
+  const recycled = () => lines.filter((l) => l.event === "windows_recycling").map((l) => l.quietSeries);
+  try {
+    // The window is 100 minutes. a last busy at minute 100, b at 99, c in minutes 200–399, d at 280,
+    // e at 420.
+    await store.insertTask(emptyRecord(task("a", "u", "a", at(100))));
+    await store.insertTask(emptyRecord(task("b", "u", "b", at(99))));
+    for (let m = 200; m < 400; m += 5) await store.insertTask(emptyRecord(task(`c${m}`, "u", "c", at(m))));
+    await store.insertTask(emptyRecord(task("d", "u", "d", at(280))));
+    await store.insertTask(emptyRecord(task("e", "u", "e", at(420))));
+    const config = parseConfig({
+      prediction: { windowPolicy: "forewarm", windowMinutes: 100, forewarm: { maxSeries: 2 } },
+    });
+    const spec = {
+      runtime: "node" as const,
+      dependencies: [],
+      resources: parseConfig({}).defaults.resources,
+    };
+    const seen = (type: string) => ({ user: "u", taskType: type, spec, modulePath: "m.mjs", lastArrival: 0 });
+    const activity: RecentActivity = {
+      seriesActivity: () => new Map(["c", "e", "f"].map((t) => [`u|${t}`, seen(t)])),
+      arrivalCounts: (m) => {
+        const minute = m - BASE;
+        if (minute >= 200 && minute < 400 && minute % 5 === 0) return new Map([["u|c", 1]]);
+        if (minute === 203) return new Map([["u|f", 1]]);
+        return minute === 420 ? new Map([["u|e", 1]]) : new Map();
+      },
+      peakConcurrency: () => 1,
+    };
+    const live = new LiveSeriesWindows(config.prediction, activity, store, log, 256);
+    await live.rebuild(at(151));
+    // Minute 200 ends: c refused. A relearn now reads minutes 100–200: b (99) would go, a (100) not.
+    live.observeEndedMinutes(at(201));
+    assert.equal(live.overflow, 1);
+    assert.deepEqual(recycled(), [1], "b is quiet (its minute 99 is before the window), a is not");
+    await live.refreshing;
+    assert.equal(live.overflow, 0);
+    assert.ok(
+      [...live.latest()].some((w) => w.series === "u|c"),
+      "c has a window",
+    );
+    // f, once at minute 203, is refused: within the hour of the last relearn, so none starts.
+    for (let m = 202; m <= 206; m++) live.observeEndedMinutes(at(m));
+    assert.equal(live.overflow, 1);
+    assert.equal(live.refreshing, null);
+
+    // Leadership lost, regained at minute 300: a fresh learner holds c and d (minutes 199–299).
+    live.cancel();
+    await live.rebuild(at(300));
+    assert.equal(live.overflow, 0);
+    // Minute 420 ends: e refused once; d has been quiet since 280, before the window (320–420).
+    for (let m = 301; m <= 421; m++) live.observeEndedMinutes(at(m));
+    assert.equal(live.overflow, 1);
+    assert.deepEqual(recycled(), [1, 1], "the new learner's first refusal is looked at");
+    await live.refreshing;
+    assert.deepEqual([...live.latest()].map((w) => w.series).sort(), ["u|c", "u|e"]);
+  } finally {
+    await store.close();
+  }
+});

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type BusySeries, SeriesWindows } from "../../src/plan/series-windows.js";
+import {
+  type BusySeries,
+  type SeriesWindow,
+  SeriesWindows,
+  staffing,
+} from "../../src/plan/series-windows.js";
 import { runM1 } from "../../src/sim/m1.js";
 import { createForewarm } from "../../src/sim/policies/forewarm.js";
 import { TraceBuilder } from "../../src/sim/trace-builder.js";
@@ -241,4 +246,30 @@ test("forgetEnded drops learnt decisions whose window has ended before they are 
   assert.ok(kept.length > 0 && kept.length < all.length, `${kept.length} of ${all.length} kept`);
   assert.ok(kept.every((w) => w.until >= cut));
   assert.deepEqual(kept, [...told.windows()]);
+});
+
+test("staffing is the newsvendor fractile: cheap short windows hold the most seen lately, dear long ones what is usual", () => {
+  const recent = [1, 1, 1, 2, 6];
+  assert.equal(staffing(recent, 5, 0, 10), 6, "free memory: the most seen");
+  assert.equal(staffing(recent, 5, 0.001, 10), 6, "q = 0.99: the most seen");
+  assert.equal(staffing(recent, 5, 0.1, 10), 1, "price·ka = 1, q = 0.5: the median");
+  assert.equal(staffing(recent, 5, 0.05, 10), 2, "q = 2/3: the 4th of 5");
+  assert.equal(staffing(recent, 5, 1, 0), 6, "no window: the most seen");
+  assert.equal(staffing([3], 1, 10, 100), 3, "one minute seen: its concurrency");
+});
+
+test("a series' window holds its recent concurrency by price: at a dear price it holds what is usual, not the bursts", () => {
+  const held = (price: number) => {
+    const w = new SeriesWindows({ price, memRefMb: 100, maxSeries: 4 });
+    let last: SeriesWindow | undefined;
+    // Busy every 3 minutes, 1 task at a time, with a burst of 6 at once every fourth busy minute.
+    for (let k = 0; k < 40; k++)
+      [last] = w.observeMinute(3 * k, [
+        { series: "u|x", user: "u", memoryMb: 100, environments: k % 4 === 3 ? 6 : 1 },
+      ]);
+    assert.ok(last!.ka > 0, `a window at price ${price} (${last!.pw}+${last!.ka})`);
+    return last!.environments;
+  };
+  assert.equal(held(1), 6, "cheap: the burst is worth holding for");
+  assert.equal(held(500), 1, "dear (an idle minute costs a third of a cold start): the usual one");
 });
