@@ -54,8 +54,8 @@ export const ConfigSchema = Type.Object(
      * Idle environments no plan holds are reclaimed after this long. Left out: 1 minute on a server
      * whose "forewarm" windows plan (they decide how long a series stays loaded; the minute bridges the
      * wait for the decision after a busy minute, as replay's M2 measures it), else 10 minutes (the
-     * OpenWhisk/Lambda-style default of a reactive pool: prediction off, forecast windows, or a
-     * follower in a cluster, which plans no shadows). See reactiveKeepAliveMs.
+     * OpenWhisk/Lambda-style default of a reactive pool: prediction off, forecast windows, or a server
+     * whose windows are still relearning the history). See reactiveKeepAliveMs.
      */
     keepAliveMs: Type.Optional(Type.Integer({ minimum: 0 })),
     /** How often the pool looks for expired environments and records concurrency. */

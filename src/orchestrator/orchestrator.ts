@@ -78,9 +78,9 @@ export class Orchestrator {
   private lastConcurrencyMinute = -1;
   observer: TaskObserver = {};
   /**
-   * Whether this server's forewarm windows plan its pool now (set by the prediction loop: it leads,
-   * has relearned the history and applied a plan): then the windows decide how long series stay
-   * loaded and the reactive keep-alive is a short floor. A follower plans nothing.
+   * Whether this server's forewarm windows plan its pool now (set by the prediction loop: it has
+   * relearned the history and applied a plan): then the windows decide how long series stay loaded
+   * and the reactive keep-alive is a short floor. With forecast windows a follower plans nothing.
    */
   planning: () => boolean = () => false;
   readonly counters: TaskCounters = { coldStarts: 0, warmStarts: 0, shadowHits: 0, succeeded: 0, failed: 0 };

@@ -104,12 +104,16 @@ export class PredictionLoop {
       this.windows.onDecision = (w, price) => this.observer.windowDecided?.(w.pw, w.ka, price);
   }
 
-  start(): void {
+  /**
+   * Starts planning; `retraining` also refits the forecast models on a rolling window (the leader's
+   * work in a cluster: see setRetraining).
+   */
+  start(retraining = true): void {
     const p = this.config.prediction;
     this.windowsApplied = false;
     // The short reactive keep-alive applies only once the windows plan (see Orchestrator.planning).
     this.orchestrator.planning = () => this.windowsApplied;
-    this.retrainTimer = setInterval(() => void this.retrain(), p.retrainIntervalMs);
+    this.setRetraining(retraining);
     this.planTimer = setInterval(() => {
       // A planning bug must cost a cycle, not the server (and every tenant's running work).
       try {
@@ -118,18 +122,33 @@ export class PredictionLoop {
         this.log.error({ event: "plan_failed", err }, "planning cycle failed; the next cycle retries");
       }
     }, p.planIntervalMs);
-    this.retrainTimer.unref();
     this.planTimer.unref();
-    void this.retrain();
     if (this.windows) void this.windows.rebuild(this.clock.now(), () => this.clock.now());
   }
 
+  /**
+   * Refits the forecast models (now and every retrainIntervalMs) or stops doing so. The forewarm
+   * windows need no models (forecasts only size environments): in a cluster every server plans from
+   * its own windows and only the leader retrains.
+   */
+  setRetraining(on: boolean): void {
+    if (on === (this.retrainTimer !== null)) return;
+    if (!on) {
+      clearInterval(this.retrainTimer!);
+      this.retrainTimer = null;
+      return;
+    }
+    this.retrainTimer = setInterval(() => void this.retrain(), this.config.prediction.retrainIntervalMs);
+    this.retrainTimer.unref();
+    void this.retrain();
+  }
+
   stop(): void {
-    if (this.retrainTimer) clearInterval(this.retrainTimer);
+    this.setRetraining(false);
     if (this.planTimer) clearInterval(this.planTimer);
     this.windowsApplied = false;
     this.orchestrator.planning = () => false;
-    // A follower (or a closing server) does not finish relearning: the next start relearns afresh.
+    // A server that stops planning does not finish relearning: the next start relearns afresh.
     this.windows?.cancel();
     this.releaseHolds();
   }

@@ -8,9 +8,11 @@ import type { Logger } from "../log/logger.js";
 import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
 
 /**
- * Whether this server leads, and what leading means: running the prediction loop (retrain + plan),
- * failing the tasks of servers that died, and history retention. On the embedded store the server
- * is alone and always leads.
+ * Whether this server leads, and what leading means: retraining the forecast models, failing the
+ * tasks of servers that died, and history retention. Planning: with the forewarm windows (the
+ * default) every server plans its own pool from its own windows, so leadership only switches
+ * retraining; with forecast windows, which need the leader's models, only the leader plans. On the
+ * embedded store the server is alone and always leads.
  */
 export class ClusterRole {
   private lease: LeaderLease | null = null;
@@ -33,9 +35,15 @@ export class ClusterRole {
     return this.leading;
   }
 
+  /** Every server plans from its own windows (forewarm); forecast windows need the leader's models. */
+  private get everyServerPlans(): boolean {
+    return this.config.prediction.windowPolicy === "forewarm";
+  }
+
   async start(): Promise<void> {
     this.sweepTimer = setInterval(() => void this.leaderDuties(), this.config.cluster.leaseRetryMs);
     this.sweepTimer.unref();
+    if (this.everyServerPlans) this.prediction?.start(false);
     if (this.config.history.kind !== "postgres") {
       this.setLeader(true);
       return;
@@ -59,7 +67,8 @@ export class ClusterRole {
       { event: leader ? "leader_acquired" : "leader_lost", server: this.serverId },
       "leadership changed",
     );
-    if (leader) this.prediction?.start();
+    if (this.everyServerPlans) this.prediction?.setRetraining(leader);
+    else if (leader) this.prediction?.start();
     else this.prediction?.stop();
     if (leader) void this.leaderDuties();
   }

@@ -11,50 +11,88 @@ type Env = { id: string; user: string; state: string; hold: unknown };
 const environmentsOf = async (h: Harness): Promise<Env[]> =>
   (await h.get("/v1/environments")).body.environments as Env[];
 
-test("a follower keeps the reactive 10-minute keep-alive; when it takes over, its warm environment is planned, not reclaimed", async () => {
+/** Two servers on one fresh PostgreSQL schema, once one of them leads; `close` stops both. */
+async function startPair(windowPolicy?: string) {
   const schema = `fw_follow_${process.pid}_${randomBytes(3).toString("hex")}`;
   const config = {
     timeScale: SCALE,
     reclaimIntervalMs: 20,
     history: { kind: "postgres", url: PG_URL, schema },
     cluster: { leaseRetryMs: 200 },
-    prediction: { retrainIntervalMs: 1_000, planIntervalMs: 20 },
+    prediction: { retrainIntervalMs: 1_000, planIntervalMs: 20, ...(windowPolicy ? { windowPolicy } : {}) },
   };
   const a = await startHarness(config);
   const b = await startHarness(config);
+  const close = async () => {
+    await a.server.close().catch(() => undefined);
+    await b.server.close().catch(() => undefined);
+  };
   try {
-    const leaders = await eventually(async () => {
-      const la = a.server.role.isLeader;
-      const lb = b.server.role.isLeader;
-      return la !== lb ? [la, lb] : undefined;
-    });
-    const [leader, follower] = leaders[0] ? [a, b] : [b, a];
-    writeTask(follower.tasksDir, "e.mjs", "export const handler = (x) => x;\n");
-    const r = (
-      await follower.post({ user: "f", type: "e", runtime: "node", entry: "e.mjs", input: 1 }, "?wait=true")
-    ).body;
-    assert.equal(r.status, "succeeded");
-    // Three scaled minutes idle: past the 1-minute floor of a planning server, inside 10 minutes.
-    await sleep((3 * 60_000) / SCALE);
-    const envs = () => environmentsOf(follower);
-    const warm = (await envs()).find((e) => e.user === "f" && e.state === "ready");
-    assert.ok(warm, `the follower's environment was reclaimed: ${JSON.stringify(await envs())}`);
-    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 600_000);
+    const aLeads = await eventually(async () =>
+      a.server.role.isLeader !== b.server.role.isLeader ? [a.server.role.isLeader] : undefined,
+    );
+    const [leader, follower] = aLeads[0] ? [a, b] : [b, a];
+    return { leader, follower, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
 
-    // The leader goes; the follower takes over. Until its windows have relearned the history and
-    // planned, the idle environment keeps the reactive keep-alive; then the plan holds it.
+/** Runs one task of user f on `h` and waits for it. */
+async function runTask(h: Harness): Promise<void> {
+  writeTask(h.tasksDir, "e.mjs", "export const handler = (x) => x;\n");
+  const r = (await h.post({ user: "f", type: "e", runtime: "node", entry: "e.mjs", input: 1 }, "?wait=true"))
+    .body;
+  assert.equal(r.status, "succeeded");
+}
+
+test("every server plans its own pool from its windows; taking over only adds retraining: the follower's held environment stays held", async () => {
+  const { leader, follower, close } = await startPair();
+  try {
+    const lastRetrain = async (h: Harness) => (await h.get("/v1/plan")).body.lastRetrain as unknown;
+    await runTask(follower);
+    // The follower's own windows hold its environment (a new series gets the prior's window), and
+    // its reactive keep-alive is the planning server's 1-minute floor.
+    const envs = () => environmentsOf(follower);
+    const held = await eventually(async () => (await envs()).find((e) => e.user === "f" && e.hold !== null));
+    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 60_000, "its windows plan");
+    // Once the busy minute is over, the follower decides the window after it itself.
+    await eventually(async () => {
+      const decided = (await follower.get("/v1/decisions")).body.decisions as { user: string }[];
+      return decided.some((w) => w.user === "f") ? true : undefined;
+    });
+    // Only the leader retrains the forecast models.
+    await eventually(async () => ((await lastRetrain(leader)) ? true : undefined));
+    assert.equal(await lastRetrain(follower), null);
+
+    // The leader goes; the follower takes over: its windows and holds go on, and it retrains.
     await leader.server.close();
     await eventually(async () => (follower.server.role.isLeader ? true : undefined), 400, 25);
-    const held = await eventually(async () =>
-      (await envs()).find((e) => e.id === warm.id && e.hold !== null),
-    );
-    assert.equal(held.state, "ready");
-    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 60_000, "its windows plan now");
+    await eventually(async () => ((await lastRetrain(follower)) ? true : undefined));
+    const still = (await envs()).find((e) => e.id === held.id);
+    assert.ok(still && still.hold !== null, `still held: ${JSON.stringify(await envs())}`);
+    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 60_000);
     const reclaims = (await follower.get("/v1/plan")).body.counters as { reclaimsByReason: object };
     assert.deepEqual(reclaims.reclaimsByReason, {}, "nothing was reclaimed on the way");
   } finally {
-    await a.server.close().catch(() => undefined);
-    await b.server.close().catch(() => undefined);
+    await close();
+  }
+});
+
+test("with forecast windows a follower plans nothing and keeps the reactive 10-minute keep-alive", async () => {
+  const { follower, close } = await startPair("threshold");
+  try {
+    await runTask(follower);
+    // Three scaled minutes idle: past the 1-minute floor of a planning server, inside 10 minutes.
+    await sleep((3 * 60_000) / SCALE);
+    const warm = (await environmentsOf(follower)).find((e) => e.user === "f" && e.state === "ready");
+    assert.ok(warm, "the follower's environment was kept");
+    assert.equal(warm.hold, null, "and no plan holds it");
+    assert.equal((await follower.get("/healthz")).body.keepAliveMs, 600_000);
+    assert.deepEqual((await follower.get("/v1/plan")).body.desired, [], "it plans nothing");
+  } finally {
+    await close();
   }
 });
 
