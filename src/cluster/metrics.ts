@@ -124,7 +124,7 @@ export class ForewarmMetrics {
     });
     this.leader = new Gauge({
       name: "forewarm_leader",
-      help: "1 while this server holds the leader lease (runs planning and retraining), else 0.",
+      help: "1 while this server holds the leader lease (retrains the models; plans forecast windows), else 0.",
       registers,
     });
     this.windowDecisions = new Counter({

@@ -111,7 +111,7 @@ export const ConfigSchema = Type.Object(
         graceMs: Type.Integer({ minimum: 0, default: 60_000 }),
         shadowCapacityFraction: Type.Number({ minimum: 0, maximum: 1, default: 0.8 }),
         maxPerSeries: Type.Integer({ minimum: 1, default: 8 }),
-        /** "forewarm": extra environments over a series' recent peak concurrency, ⌊h·√peak⌋. */
+        /** "forewarm": extra environments over the concurrency a window holds (its fractile n), ⌊h·√n⌋. */
         concurrencyHeadroom: Type.Number({ minimum: 0, maximum: 4, default: 0.5 }),
         defaultLeadMs: Type.Integer({ minimum: 0, default: 30_000 }),
         leadFactor: Type.Number({ minimum: 1, default: 1.5 }),
@@ -175,7 +175,7 @@ export const KEEP_ALIVE_REACTIVE_MS = 600_000;
 
 /**
  * How long an idle environment no plan holds stays: `keepAliveMs` when given; else 1 minute while this
- * server's forewarm windows plan (`planning`: it leads, with prediction on), 10 minutes otherwise.
+ * server's forewarm windows plan (`planning`: relearnt and a plan applied), 10 minutes otherwise.
  */
 export function reactiveKeepAliveMs(config: Config, planning: boolean): number {
   if (config.keepAliveMs !== undefined) return config.keepAliveMs;

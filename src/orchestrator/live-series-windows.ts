@@ -87,7 +87,7 @@ export class LiveSeriesWindows {
    * with the clock, and is then replaced by it.
    */
   async rebuild(now: number, clock: () => number = () => now, keepServing = false): Promise<void> {
-    // A fresh learner each time: a server that leads again relearns what happened while it followed
+    // A fresh learner each time: a server that plans again relearns what happened while it did not
     // (its old learner has later minutes than the history window's first, and minutes must ascend).
     // A refresh relearns at the price in force (maybe calibrated): its windows are served as they are.
     const fresh = this.freshWindows(keepServing ? this.windows.price : undefined);
@@ -221,6 +221,9 @@ export class LiveSeriesWindows {
           // The memory its arrivals were routed for, as live prices it (the default where unknown).
           memoryMb: r.memoryMb ?? this.defaultMemoryMb,
           arrivals: r.arrivals,
+          // Its concurrency as the store has it (executions that overlapped; live counts tasks as if
+          // all had started warm): what the windows' staffing starts from. 0 = not recorded.
+          ...(r.peakConcurrency > 0 ? { environments: r.peakConcurrency } : {}),
         });
       }
       rows.sort(byMinuteThenAppearance);
@@ -233,13 +236,13 @@ export class LiveSeriesWindows {
         i = j;
         windows.learnMinute(minute, batch);
         learnt += batch.length;
-        // ~10–20 µs a busy series-minute: a large history would hold the event loop (and every
+        // ~9–14 µs a busy series-minute: a large history would hold the event loop (and every
         // request) for minutes. Yield every RELEARN_SLICE rows; say how far it got every few seconds.
         sinceYield += batch.length;
         if (sinceYield >= RELEARN_SLICE) {
           sinceYield = 0;
           await yieldToEventLoop();
-          // Superseded by a later rebuild (leadership regained meanwhile): that one relearns.
+          // Superseded by a later rebuild (planning restarted meanwhile): that one relearns.
           if (generation !== this.generation) return null;
           if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
             lastReport = performance.now();

@@ -136,11 +136,27 @@ export class PredictionLoop {
     if (!on) {
       clearInterval(this.retrainTimer!);
       this.retrainTimer = null;
+      // Models no longer refitted are dropped: frozen ones would size shadows and report errors for good.
+      this.models = new Map();
+      this.lastRetrain = null;
+      this.pendingScore = null;
+      this.lastForecastError = null;
+      this.observer.forecastError?.(0);
       return;
     }
-    this.retrainTimer = setInterval(() => void this.retrain(), this.config.prediction.retrainIntervalMs);
+    this.retrainTimer = setInterval(
+      () => this.retrainInBackground(),
+      this.config.prediction.retrainIntervalMs,
+    );
     this.retrainTimer.unref();
-    void this.retrain();
+    this.retrainInBackground();
+  }
+
+  /** A retrain from a timer: a failure (e.g. the store gone at shutdown) is logged, never unhandled. */
+  private retrainInBackground(): void {
+    this.retrain().catch((err: unknown) =>
+      this.log.warn({ event: "retrain_failed", err }, "retraining failed; the next interval retries"),
+    );
   }
 
   stop(): void {
@@ -154,7 +170,7 @@ export class PredictionLoop {
   }
 
   /**
-   * Nothing plans this pool any more (leadership lost, or shutting down): every hold is released, idle
+   * Nothing plans this pool any more (shutting down, or leadership lost with forecast windows): every hold is released, idle
    * shadows are reclaimed and reactive environments fall back to the keep-alive — otherwise a held
    * environment would stay for good, since only a plan releases holds.
    */
@@ -166,7 +182,7 @@ export class PredictionLoop {
       if (!env) continue;
       pool.setHold(env, null);
       if (env.shadow && env.state === "ready")
-        pool.reclaim(env.id, "not planning: leadership lost or shutting down");
+        pool.reclaim(env.id, "not planning: shutting down or leadership lost");
     }
   }
 
@@ -232,8 +248,6 @@ export class PredictionLoop {
       }
       if ((i + 1) % p.retrainSliceSize === 0) await yieldToEventLoop();
     }
-    this.models = models;
-    this.complained.clear();
     const report: RetrainReport = {
       at: now,
       durationMs: Date.now() - started,
@@ -241,6 +255,10 @@ export class PredictionLoop {
       fitted: models.size,
       failed,
     };
+    // Retraining was switched off meanwhile (leadership lost): these models are not to be used.
+    if (this.retrainTimer === null) return report;
+    this.models = models;
+    this.complained.clear();
     this.lastRetrain = report;
     this.log.info({ event: "retrained", ...report, model: this.forecaster.name }, "models retrained");
     this.observer.retrained?.(report);

@@ -256,7 +256,10 @@ export class SeriesWindows {
     this.dPMiss[app] = fresh ? c.pMiss : Number.NaN;
     this.dIdle[app] = c.expectedIdle;
     this.dCost[app] = c.expectedCost;
-    this.remember(app, Math.max(1, Math.floor(s.environments ?? 1)));
+    // Unknown concurrency (e.g. history recorded without it) is not remembered as 1: it would outvote
+    // the measured minutes in the fractile.
+    const used = s.environments;
+    if (used !== undefined && Number.isFinite(used)) this.remember(app, Math.max(1, Math.floor(used)));
   }
 
   /** The latest decision of series `app` as a window, with its reason. */
@@ -359,7 +362,7 @@ export class SeriesWindows {
       for (; i > 0 && sorted[i - 1]! > v; i--) sorted[i] = sorted[i - 1]!;
       sorted[i] = v;
     }
-    return staffing(sorted, n, price, ka);
+    return n === 0 ? 1 : staffing(sorted, n, price, ka);
   }
 
   private userId(user: string): number {

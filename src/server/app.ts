@@ -177,7 +177,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
       history: d.config.history.kind,
       queueLength: d.orchestrator.queueLength,
       environments: snap.environments.length,
-      // Differs by role: short where forewarm windows plan this pool, 10 minutes elsewhere.
+      // Differs by server: short where forewarm windows plan this pool, 10 minutes elsewhere.
       keepAliveMs: reactiveKeepAliveMs(d.config, d.orchestrator.planning()),
     };
   });

@@ -110,6 +110,8 @@ export class ClusterRole {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.prediction?.stop();
+    // A later start() leads (or plans) afresh.
+    this.leading = false;
     await this.lease?.stop();
   }
 }

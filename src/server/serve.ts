@@ -42,7 +42,8 @@ async function openStore(config: Config, dataDir: string): Promise<HistoryStore>
 /**
  * Composes the live system. Embedded defaults: SQLite history in the data directory, the process
  * backend, the real clock, and this server as its own leader. With PostgreSQL, several servers share
- * the history; a lease elects the one that retrains and plans, and the leader fails the tasks of
+ * the history; each plans its own pool from its forewarm windows, a lease elects the one that retrains
+ * the models (and, with forecast windows, the only one that plans), and the leader fails the tasks of
  * servers that died. A server first fails the tasks it left unfinished itself.
  */
 export async function startServer(

@@ -96,7 +96,7 @@ test("with forecast windows a follower plans nothing and keeps the reactive 10-m
   }
 });
 
-test("a server that stops planning (leadership lost) releases every hold: its environments age out", async () => {
+test("a server that stops planning (shutting down, or losing the lease with forecast windows) releases every hold: its environments age out", async () => {
   const h = await startHarness({
     timeScale: SCALE,
     reclaimIntervalMs: 20,

@@ -409,3 +409,25 @@ test("recycling counts as quiet only series a relearn would drop, and still work
     await store.close();
   }
 });
+
+test("relearning starts each series' staffing from the concurrency the store recorded, not from 1", async () => {
+  const store = freshStore();
+  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
+  try {
+    // A series busy every 5 minutes, 6 of its tasks at once each time.
+    for (let m = 0; m <= 100; m += 5) {
+      await store.insertTask(emptyRecord(task(`t${m}`, "u", "t", at(m))));
+      await store.recordConcurrency("u", "t", BASE + m, 6);
+    }
+    const config = parseConfig({
+      prediction: { windowPolicy: "forewarm", windowMinutes: 500, forewarm: { price: 40, memRefMb: 256 } },
+    });
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
+    await live.rebuild(at(101));
+    const [w] = [...live.latest()];
+    assert.ok(w && w.ka > 0, "a window after minute 100");
+    assert.equal(w.environments, 6);
+  } finally {
+    await store.close();
+  }
+});

@@ -273,3 +273,17 @@ test("a series' window holds its recent concurrency by price: at a dear price it
   assert.equal(held(1), 6, "cheap: the burst is worth holding for");
   assert.equal(held(500), 1, "dear (an idle minute costs a third of a cold start): the usual one");
 });
+
+test("busy minutes of unknown concurrency do not count as 1 in a window's staffing", () => {
+  const w = new SeriesWindows({ price: 500, memRefMb: 100, maxSeries: 4 });
+  let last: SeriesWindow | undefined;
+  for (let k = 0; k < 16; k++)
+    [last] = w.observeMinute(3 * k, [
+      { series: "u|x", user: "u", memoryMb: 100, ...(k < 4 ? { environments: 6 } : {}) },
+    ]);
+  assert.ok(last!.ka > 0);
+  assert.equal(last!.environments, 6, "only the four measured minutes count");
+  // A series never measured holds one.
+  const [fresh] = w.observeMinute(100, [{ series: "v|x", user: "v", memoryMb: 100 }]);
+  assert.equal(fresh!.environments, 1);
+});

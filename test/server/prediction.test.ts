@@ -122,3 +122,27 @@ describe("prediction loop in accelerated time (real workers, real HTTP)", () => 
     }
   });
 });
+
+test("a server that stops retraining (leadership lost) drops its models: frozen ones would size shadows for good", async () => {
+  const h = await startHarness({
+    ...config(true),
+    prediction: { ...config(true).prediction, retrainIntervalMs: 200 },
+  });
+  try {
+    writeTask(h.tasksDir, "e.mjs", "export const handler = (x) => x;\n");
+    const r = (
+      await h.post({ user: "m", type: "e", runtime: "node", entry: "e.mjs", input: 1 }, "?wait=true")
+    ).body as Rec;
+    assert.equal(r.status, "succeeded");
+    const forecasts = async () => (await h.get("/v1/forecasts")).body.forecasts as Rec[];
+    await eventually(async () => ((await forecasts()).length > 0 ? true : undefined));
+    h.server.prediction!.setRetraining(false);
+    assert.deepEqual(await forecasts(), []);
+    assert.equal((await h.get("/v1/plan")).body.lastRetrain, null);
+    // Still none a few retrain intervals later (a retrain in flight when it stopped is discarded).
+    await sleep(600);
+    assert.deepEqual(await forecasts(), []);
+  } finally {
+    await h.server.close();
+  }
+});
