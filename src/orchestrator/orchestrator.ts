@@ -302,7 +302,9 @@ export class Orchestrator {
         cold,
         environmentId: env.id,
       });
-      await this.d.store.recordConcurrency(task.user, task.taskType, minuteOf(startedAt), concurrent);
+      // In the minute the task arrived (its rollup's): a burst that starts after the minute's end
+      // (cold starts, queueing) is still that minute's concurrency.
+      await this.d.store.recordConcurrency(task.user, task.taskType, minuteOf(task.submittedAt), concurrent);
       result = await this.d.backend.run(env.id, {
         taskId: task.id,
         modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir),

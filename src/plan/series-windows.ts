@@ -37,7 +37,10 @@ export interface BusySeries {
   series: string;
   user: string;
   memoryMb: number;
-  /** The most of the series' tasks of the minute that ran at once (its concurrency); 1 when left out. */
+  /**
+   * The most of the series' tasks of the minute that ran at once (its concurrency); left out or 0 =
+   * unknown (not counted in the window's staffing; a series never measured holds 1).
+   */
   environments?: number;
   /** Arrivals in the minute (what a cold-start target counts); 1 when left out. */
   arrivals?: number;
@@ -259,7 +262,8 @@ export class SeriesWindows {
     // Unknown concurrency (e.g. history recorded without it) is not remembered as 1: it would outvote
     // the measured minutes in the fractile.
     const used = s.environments;
-    if (used !== undefined && Number.isFinite(used)) this.remember(app, Math.max(1, Math.floor(used)));
+    if (used !== undefined && used > 0 && Number.isFinite(used))
+      this.remember(app, Math.max(1, Math.floor(used)));
   }
 
   /** The latest decision of series `app` as a window, with its reason. */

@@ -110,8 +110,9 @@ export class ClusterRole {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.prediction?.stop();
-    // A later start() leads (or plans) afresh.
-    this.leading = false;
     await this.lease?.stop();
+    // Not leading any more (the gauge and log say so; a later start() leads afresh). A no-op when the
+    // lease has already reported the loss.
+    this.setLeader(false);
   }
 }

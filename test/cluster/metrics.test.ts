@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ForewarmMetrics } from "../../src/cluster/metrics.js";
+import { parseConfig } from "../../src/config/config.js";
+import { RealClock } from "../../src/core/clock.js";
+import type { HistoryStore } from "../../src/history/store.js";
+import { silentLogger } from "../../src/log/logger.js";
+import { ClusterRole } from "../../src/server/cluster-role.js";
 
 /** Sample lines of the text exposition format as "name{labels}" → value. */
 function samples(text: string): Map<string, number> {
@@ -79,4 +84,30 @@ test("each ForewarmMetrics has its own registry (two instances do not collide)",
   assert.equal(samples(await b.render()).get("forewarm_cold_starts_total"), 0);
   assert.equal(samples(await b.render()).get("forewarm_leader"), 0);
   assert.ok(!samples(await b.render()).has("forewarm_process_cpu_seconds_total"));
+});
+
+test("a stopped server no longer reports itself leader; started again, it leads again", async () => {
+  const metrics = new ForewarmMetrics({ defaultMetrics: false });
+  // Embedded: the server leads alone. Its leader duties only prune (nothing to prune here).
+  const store = { prune: async () => ({}) } as unknown as HistoryStore;
+  const role = new ClusterRole(
+    parseConfig({}),
+    store,
+    null,
+    null,
+    metrics,
+    new RealClock(),
+    silentLogger(),
+    "s",
+  );
+  const leader = async () => samples(await metrics.render()).get("forewarm_leader");
+  await role.start();
+  assert.equal(role.isLeader, true);
+  assert.equal(await leader(), 1);
+  await role.stop();
+  assert.equal(role.isLeader, false);
+  assert.equal(await leader(), 0, "a stopped server does not count in sum(forewarm_leader)");
+  await role.start();
+  assert.equal(await leader(), 1);
+  await role.stop();
 });

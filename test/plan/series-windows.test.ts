@@ -279,7 +279,13 @@ test("busy minutes of unknown concurrency do not count as 1 in a window's staffi
   let last: SeriesWindow | undefined;
   for (let k = 0; k < 16; k++)
     [last] = w.observeMinute(3 * k, [
-      { series: "u|x", user: "u", memoryMb: 100, ...(k < 4 ? { environments: 6 } : {}) },
+      // Unknown: left out, or 0 (live, when none of the minute's tasks was routed in it).
+      {
+        series: "u|x",
+        user: "u",
+        memoryMb: 100,
+        ...(k < 4 ? { environments: 6 } : k % 3 ? { environments: 0 } : {}),
+      },
     ]);
   assert.ok(last!.ka > 0);
   assert.equal(last!.environments, 6, "only the four measured minutes count");
