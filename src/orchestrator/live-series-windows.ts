@@ -199,24 +199,25 @@ export class LiveSeriesWindows {
       const hi = Math.min(upto, lo + chunk - 1);
       const read = await this.store.rollups({ fromMinute: lo, toMinute: hi });
       if (generation !== this.generation) return null;
-      const keys: string[] = [];
-      for (const r of read) {
-        const key = seriesKey(r.user, r.taskType);
-        keys.push(key);
-        if (!(r.arrivals > 0)) continue;
-        const f = first.get(key);
-        if (!f || r.minute < f.minute)
-          first.set(key, { minute: r.minute, at: r.firstArrivalMs ?? Number.POSITIVE_INFINITY });
-      }
-      // Each row is the busy series it reports, with what it sorts by (one lookup of its series).
+      // Each row is the busy series it reports, with its series' appearance (one object per series,
+      // moved earlier in place if a row of the chunk is earlier still) to sort by.
       const rows: RelearnRow[] = [];
-      for (let k = 0; k < read.length; k++) {
-        const r = read[k]!;
+      for (const r of read) {
         if (!(r.arrivals > 0)) continue;
+        const series = seriesKey(r.user, r.taskType);
+        const at = r.firstArrivalMs ?? Number.POSITIVE_INFINITY;
+        let f = first.get(series);
+        if (!f) {
+          f = { minute: r.minute, at };
+          first.set(series, f);
+        } else if (r.minute < f.minute) {
+          f.minute = r.minute;
+          f.at = at;
+        }
         rows.push({
           minute: r.minute,
-          first: first.get(keys[k]!)!,
-          series: keys[k]!,
+          first: f,
+          series,
           user: r.user,
           // The memory its arrivals were routed for, as live prices it (the default where unknown).
           memoryMb: r.memoryMb ?? this.defaultMemoryMb,
@@ -259,7 +260,7 @@ export class LiveSeriesWindows {
     // The windows already over are dropped unbuilt, the rest built here, in the relearn's time and
     // in its order, not in the first plan's.
     windows.forgetEnded(clock() - this.p.graceMs - 60_000);
-    windows.windows();
+    windows.buildLatest();
     this.log.info(
       {
         event: "windows_rebuilt",

@@ -303,8 +303,8 @@ export class SeriesWindows {
     };
   }
 
-  /** The decisions `learnMinute` made, into `latest`. */
-  private flush(): void {
+  /** Builds the windows of the decisions `learnMinute` made (`windows()` does it when it reads). */
+  buildLatest(): void {
     for (const app of this.stale) {
       if (this.isStale[app] === 0) continue;
       this.isStale[app] = 0;
@@ -333,7 +333,7 @@ export class SeriesWindows {
 
   /** The latest decision of every series. */
   windows(): IterableIterator<SeriesWindow> {
-    this.flush();
+    this.buildLatest();
     return this.latest.values();
   }
 

@@ -35,6 +35,28 @@ const quiet: RecentActivity = {
   peakConcurrency: () => 0,
 };
 
+/** Second 1 of minute BASE + m, in ms since the epoch. */
+const at = (m: number) => (BASE + m) * 60_000 + 1_000;
+
+/**
+ * The orchestrator's recent activity as the windows read it: user u's series of task `types`, each
+ * with one arrival (concurrency 1) in the minutes (after BASE) where `busy` says so.
+ */
+function activityOf(
+  types: readonly string[],
+  busy: (type: string, minute: number) => boolean,
+): RecentActivity {
+  const spec = { runtime: "node" as const, dependencies: [], resources: parseConfig({}).defaults.resources };
+  return {
+    seriesActivity: () =>
+      new Map(
+        types.map((t) => [`u|${t}`, { user: "u", taskType: t, spec, modulePath: "m.mjs", lastArrival: 0 }]),
+      ),
+    arrivalCounts: (m) => new Map(types.filter((t) => busy(t, m - BASE)).map((t) => [`u|${t}`, 1])),
+    peakConcurrency: () => 1,
+  };
+}
+
 /** Seeded arrivals of five series of three users over 600 minutes (ms since the epoch). */
 function arrivals(): { series: string; user: string; type: string; at: number }[] {
   let s = 9;
@@ -106,25 +128,7 @@ test("a store that fails while relearning leaves the windows empty but working",
 
 test("series beyond maxSeries stay reactive, and the log says so (at 1, 2, 4 … refused busy minutes)", () => {
   const { lines, log } = capturedLog("warn");
-  const series = ["u|a", "u|b", "u|c"];
-  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
-  const busy: RecentActivity = {
-    seriesActivity: () =>
-      new Map(
-        series.map((s) => [
-          s,
-          {
-            user: "u",
-            taskType: s.slice(2),
-            spec: { runtime: "node", dependencies: [], resources: parseConfig({}).defaults.resources },
-            modulePath: "m.mjs",
-            lastArrival: at(0),
-          },
-        ]),
-      ),
-    arrivalCounts: () => new Map(series.map((s) => [s, 1])),
-    peakConcurrency: () => 1,
-  };
+  const busy = activityOf(["a", "b", "c"], () => true);
   const config = parseConfig({ prediction: { windowPolicy: "forewarm", forewarm: { maxSeries: 2 } } });
   const store = { rollups: () => Promise.resolve([]) } as unknown as SqliteHistoryStore;
   const live = new LiveSeriesWindows(config.prediction, busy, store, log, 256);
@@ -286,7 +290,6 @@ test("minutes that end while relearning are read too; a cancelled relearn leaves
 test("a full learner relearns in the background to free the series quiet for longer than the history window; the windows go on meanwhile", async () => {
   const store = freshStore();
   const { lines, log } = capturedLog("info");
-  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
   try {
     // a and b were busy in minutes 0–21; c first arrives at minute 200, long after both went quiet.
     for (let m = 0; m <= 20; m += 2) await store.insertTask(emptyRecord(task(`a${m}`, "u", "a", at(m))));
@@ -296,23 +299,7 @@ test("a full learner relearns in the background to free the series quiet for lon
       prediction: { windowPolicy: "forewarm", windowMinutes: 100, forewarm: { maxSeries: 2 } },
     });
     // The orchestrator's recent counts: c busy in minutes 200 and 203.
-    const activity: RecentActivity = {
-      seriesActivity: () =>
-        new Map([
-          [
-            "u|c",
-            {
-              user: "u",
-              taskType: "c",
-              spec: { runtime: "node", dependencies: [], resources: parseConfig({}).defaults.resources },
-              modulePath: "m.mjs",
-              lastArrival: at(203),
-            },
-          ],
-        ]),
-      arrivalCounts: (m) => (m === BASE + 200 || m === BASE + 203 ? new Map([["u|c", 1]]) : new Map()),
-      peakConcurrency: () => 1,
-    };
+    const activity = activityOf(["c"], (_t, m) => m === 200 || m === 203);
     const live = new LiveSeriesWindows(config.prediction, activity, store, log, 256);
     await live.rebuild(at(22));
     assert.equal(live.overflow, 0);
@@ -349,7 +336,6 @@ test("a full learner relearns in the background to free the series quiet for lon
 test("recycling counts as quiet only series a relearn would drop, and still works after leadership was lost and regained", async () => {
   const store = freshStore();
   const { lines, log } = capturedLog("info");
-  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
   const recycled = () => lines.filter((l) => l.event === "windows_recycling").map((l) => l.quietSeries);
   try {
     // The window is 100 minutes. a last busy at minute 100, b at 99, c in minutes 200–399, d at 280,
@@ -362,22 +348,9 @@ test("recycling counts as quiet only series a relearn would drop, and still work
     const config = parseConfig({
       prediction: { windowPolicy: "forewarm", windowMinutes: 100, forewarm: { maxSeries: 2 } },
     });
-    const spec = {
-      runtime: "node" as const,
-      dependencies: [],
-      resources: parseConfig({}).defaults.resources,
-    };
-    const seen = (type: string) => ({ user: "u", taskType: type, spec, modulePath: "m.mjs", lastArrival: 0 });
-    const activity: RecentActivity = {
-      seriesActivity: () => new Map(["c", "e", "f"].map((t) => [`u|${t}`, seen(t)])),
-      arrivalCounts: (m) => {
-        const minute = m - BASE;
-        if (minute >= 200 && minute < 400 && minute % 5 === 0) return new Map([["u|c", 1]]);
-        if (minute === 203) return new Map([["u|f", 1]]);
-        return minute === 420 ? new Map([["u|e", 1]]) : new Map();
-      },
-      peakConcurrency: () => 1,
-    };
+    const activity = activityOf(["c", "e", "f"], (type, m) =>
+      type === "c" ? m >= 200 && m < 400 && m % 5 === 0 : type === "f" ? m === 203 : m === 420,
+    );
     const live = new LiveSeriesWindows(config.prediction, activity, store, log, 256);
     await live.rebuild(at(151));
     // Minute 200 ends: c refused. A relearn now reads minutes 100–200: b (99) would go, a (100) not.
@@ -412,7 +385,6 @@ test("recycling counts as quiet only series a relearn would drop, and still work
 
 test("relearning starts each series' staffing from the concurrency the store recorded, not from 1", async () => {
   const store = freshStore();
-  const at = (m: number) => (BASE + m) * 60_000 + 1_000;
   try {
     // A series busy every 5 minutes, 6 of its tasks at once each time.
     for (let m = 0; m <= 100; m += 5) {
