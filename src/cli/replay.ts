@@ -44,7 +44,7 @@ export function registerReplay(program: Command): void {
   addTraceOptions(cmd)
     .option(
       "--policies <list>",
-      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")}; forecast in M2 only)`,
+      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")}; forecast in M2 only, hybrid, oracle and hindsight in M1 only)`,
       DEFAULT_POLICIES,
     )
     .addOption(

@@ -34,7 +34,7 @@ export interface M1Hooks {
 /**
  * Replays all policies side by side in one pass over the busy minutes in global time order. Each
  * policy is told about a busy minute only when the replay reaches it (causality by construction);
- * the oracle alone also receives the app's next busy minute.
+ * clairvoyant bounds (the oracle, hindsight) alone also see the future.
  */
 export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks = {}): M1Score[] {
   const n = trace.appNames.length;
@@ -49,6 +49,7 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks
   const waste = runs.map(() => 0);
   const total = index.length;
   const progressEvery = 1 << 16;
+  for (const run of runs) if (run.policy.kind === "clairvoyant") run.policy.prepare?.(trace);
 
   for (let k = 0; k < total; k++) {
     const i = index[k]!;

@@ -15,8 +15,8 @@ const MAX_CDF_SERIES = 12;
 
 /**
  * A self-contained HTML report: uPlot (script and CSS inlined, no network) with a Pareto plot of
- * cold starts against wasted memory-time (one point per policy, sweeps joined as a frontier) and,
- * for M1, per-app cold-start % CDFs.
+ * cold starts against wasted memory-time (one point per policy, sweeps joined as a frontier, and in M1
+ * with the hybrid histogram issue 7's goal point) and, for M1, per-app cold-start % CDFs.
  */
 export function writeReport(
   file: string,
@@ -41,6 +41,8 @@ export function writeReport(
     groups.set(spec.group, g);
     if (points[i]) g.points.push(points[i]!);
   });
+  const goal = m1 ? goalPoint(m1) : undefined;
+  if (goal) groups.set(GOAL_LABEL, { label: GOAL_LABEL, points: [goal], line: false });
   const cdfs = (m1 ?? []).filter((_, i) => specs[i]?.sweepValue === undefined).slice(0, MAX_CDF_SERIES);
   const data = {
     title,
@@ -60,6 +62,18 @@ const D = ${JSON.stringify(data).replace(/</g, "\\u003c")};
 ${CLIENT_SCRIPT}
 </script></body></html>`;
   writeFileSync(file, html);
+}
+
+export const GOAL_LABEL = "goal: ½ hybrid's avoidable cold starts at ½ its waste";
+
+/**
+ * Issue 7's goal as a point, when the run has the plain hybrid histogram: half its avoidable cold
+ * starts (on top of the oracle's one per app) at half its waste. A policy meets it at or below-left.
+ */
+export function goalPoint(m1: readonly M1Score[]): { x: number; y: number } | undefined {
+  const h = m1.find((s) => s.name === "hybrid");
+  if (!h) return undefined;
+  return { x: h.wastedMbMin / 2, y: h.apps + h.avoidableColdStarts / 2 };
 }
 
 /** Fraction of apps whose cold % is ≤ x, on a 0..100 grid. */

@@ -52,7 +52,7 @@ test("the replay report renders its Pareto plot and per-app CDFs in a browser, w
   assert.deepEqual(r.errors, []);
   assert.ok(r.canvases >= 2, `expected the Pareto and CDF charts, found ${r.canvases} canvases`);
   const html = fs.readFileSync(file, "utf8");
-  for (const p of ["fixed:ka=10", "hybrid", "oracle", "forewarm"])
+  for (const p of ["fixed:ka=10", "hybrid", "oracle", "forewarm", "goal: ½ hybrid"])
     assert.ok(html.includes(p), `report names ${p}`);
 });
 

@@ -155,7 +155,7 @@ class Forewarm implements M1Policy {
  * Memory relative to `memRef` MB (1 for every app when the context has no memory). A fixed reference,
  * not the mean over apps: the mean would depend on apps that have not appeared yet.
  */
-function memoryWeights(context: ForewarmContext, memRef: number): Float64Array {
+export function memoryWeights(context: ForewarmContext, memRef: number): Float64Array {
   const n = context.appCount;
   const w = new Float64Array(n).fill(1);
   const mem = context.appMemoryMb;

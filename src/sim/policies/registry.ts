@@ -2,6 +2,7 @@ import { ReplayInputError } from "../errors.js";
 import { fixedPolicy, noUnloadPolicy } from "./fixed.js";
 import { forecastPolicy } from "./forecast.js";
 import { forewarmPolicy } from "./forewarm.js";
+import { hindsightPolicy } from "./hindsight.js";
 import { hybridPolicy } from "./hybrid.js";
 import { oraclePolicy } from "./oracle.js";
 import type { ParamValues, PolicyDefinition } from "./types.js";
@@ -87,5 +88,13 @@ export function splitPolicyList(text: string): string[] {
   return out;
 }
 
-for (const def of [fixedPolicy, noUnloadPolicy, hybridPolicy, oraclePolicy, forewarmPolicy, forecastPolicy])
+for (const def of [
+  fixedPolicy,
+  noUnloadPolicy,
+  hybridPolicy,
+  oraclePolicy,
+  hindsightPolicy,
+  forewarmPolicy,
+  forecastPolicy,
+])
   registerPolicy(def);

@@ -1,3 +1,5 @@
+import type { MinuteTrace } from "../trace.js";
+
 /**
  * M1 policy contract. After each busy minute of an app the engine asks the policy where to keep the
  * app loaded next: the minutes m with t + pw < m ≤ t + pw + ka (design.md, M1).
@@ -19,9 +21,14 @@ export interface M1Policy {
   afterBusyMinute(app: number, minute: number, count: number): Decision;
 }
 
-/** The oracle is the one policy that sees the future: the app's next busy minute (or null). */
+/**
+ * A bound, not a policy one could run: it sees the future. The oracle uses the app's next busy minute
+ * (or null); `prepare`, when present, is given the whole trace before the first minute (the hindsight
+ * bound learns every app's gaps from it).
+ */
 export interface ClairvoyantPolicy {
   readonly kind: "clairvoyant";
+  prepare?(trace: MinuteTrace): void;
   afterBusyMinute(app: number, minute: number, count: number, nextBusyMinute: number | null): Decision;
 }
 

@@ -1,0 +1,253 @@
+import type { GapAtoms } from "../../plan/idle-distribution.js";
+import { chooseWindowInto, emptyChoice, type WindowParams } from "../../plan/window-policy.js";
+import { ReplayInputError } from "../errors.js";
+import type { MinuteTrace } from "../trace.js";
+import { FOREWARM_DEFAULTS, memoryWeights } from "./forewarm.js";
+import type { ClairvoyantPolicy, Decision, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
+
+/**
+ * A bound for issue 7, not a policy: the forewarm window rule given each app's gap distribution
+ * measured over the whole trace. In-sample (`loo=0`) its window is the best single (pw, ka) per app in
+ * hindsight at this price — the app's own cost, cold starts + price × idle minutes, summed over its
+ * actual gaps, is the least any one window can reach — so no policy that gives an app one window from
+ * its gap distribution, however well it learns it, does better at this price. Leave-one-out (`loo=1`)
+ * drops the gap being predicted: what knowing the distribution, but not the draw, is worth.
+ * A policy that varies the window (forewarm conditions on the previous gap and learns as it goes) can
+ * in principle beat the in-sample bound, and by how much says what that variation is worth. `tod=B`
+ * (with loo=1) conditions on the time of day: the app's gaps that followed a busy minute in the same
+ * of B slots of the day, shrunk towards all its gaps by TOD_WEIGHT pseudo-samples — what knowing each
+ * app's daily rhythm exactly would add.
+ */
+class Hindsight implements ClairvoyantPolicy {
+  readonly kind = "clairvoyant";
+  private readonly weight: Float64Array;
+  private readonly params: WindowParams;
+  private readonly choice = emptyChoice();
+  /** Each app's distinct gaps (ascending) and counts: app a's are [offset[a], offset[a + 1]). */
+  private offset = new Int32Array(1);
+  private gaps = new Float64Array(0);
+  private counts = new Float64Array(0);
+  /** In-sample: each app's window, one per app. */
+  private pw = new Float64Array(0);
+  private ka = new Float64Array(0);
+  /** Leave-one-out: the window without one gap, per (app, distinct gap index), computed when first met. */
+  private looPw = new Float64Array(0);
+  private looKa = new Float64Array(0);
+  private readonly scratch: GapAtoms = {
+    size: 0,
+    gap: new Float64Array(0),
+    prob: new Float64Array(0),
+    tail: 0,
+  };
+  /** tod > 0: per (app, slot), key app·tod + slot, the distinct gaps (ascending) and counts after a busy minute in that slot. */
+  private readonly slotGaps = new Map<number, { gap: Float64Array; count: Float64Array }>();
+
+  constructor(
+    private readonly loo: boolean,
+    private readonly tod: number,
+    unitPrice: number,
+    context: PolicyContext,
+    memRef: number,
+  ) {
+    this.weight = memoryWeights(context, memRef);
+    this.params = { coldPenalty: 1, price: unitPrice, maxEnd: Number.POSITIVE_INFINITY };
+  }
+
+  prepare(trace: MinuteTrace): void {
+    const n = trace.appNames.length;
+    if (n !== this.weight.length)
+      throw new Error(`hindsight: trace has ${n} apps, context ${this.weight.length}`);
+    const minute = trace.busyMinute;
+    const offset = new Int32Array(n + 1);
+    const gaps: number[] = [];
+    const counts: number[] = [];
+    for (let a = 0; a < n; a++) {
+      const own: number[] = [];
+      const bySlot = new Map<number, number[]>();
+      for (let i = trace.appOffset[a]! + 1; i < trace.appOffset[a + 1]!; i++) {
+        const g = minute[i]! - minute[i - 1]!;
+        own.push(g);
+        if (this.tod > 0) {
+          const key = a * this.tod + this.slotOf(minute[i - 1]!);
+          const list = bySlot.get(key) ?? [];
+          list.push(g);
+          bySlot.set(key, list);
+        }
+      }
+      for (const [key, list] of bySlot) this.slotGaps.set(key, distinct(list));
+      own.sort((x, y) => x - y);
+      for (const g of own) {
+        if (gaps.length > offset[a]! && gaps[gaps.length - 1] === g) counts[counts.length - 1]! += 1;
+        else {
+          gaps.push(g);
+          counts.push(1);
+        }
+      }
+      offset[a + 1] = gaps.length;
+    }
+    this.offset = offset;
+    this.gaps = Float64Array.from(gaps);
+    this.counts = Float64Array.from(counts);
+    const widest = offset.reduce((m, o, a) => (a > 0 ? Math.max(m, o - offset[a - 1]!) : m), 0);
+    // A slot's gaps are among the app's: the merge of the two needs no more room than the app's own.
+    this.scratch.gap = new Float64Array(Math.max(1, widest));
+    this.scratch.prob = new Float64Array(Math.max(1, widest));
+    this.pw = new Float64Array(n);
+    this.ka = new Float64Array(n);
+    this.looPw = new Float64Array(gaps.length).fill(-1);
+    this.looKa = new Float64Array(gaps.length);
+    if (this.loo) return;
+    for (let a = 0; a < n; a++) {
+      this.window(a, -1);
+      this.pw[a] = this.choice.pw;
+      this.ka[a] = this.choice.ka;
+    }
+  }
+
+  afterBusyMinute(app: number, minute: number, _count: number, next: number | null): Decision {
+    if (!this.loo) return { pw: this.pw[app]!, ka: this.ka[app]! };
+    // The gap about to be met is left out; the last busy minute has none (all gaps are the others).
+    if (this.tod > 0) {
+      this.slotWindow(app, minute, next === null ? -1 : next - minute);
+      return { pw: this.choice.pw, ka: this.choice.ka };
+    }
+    const k = next === null ? -1 : this.indexOf(app, next - minute);
+    if (k < 0) {
+      this.window(app, -1);
+      return { pw: this.choice.pw, ka: this.choice.ka };
+    }
+    if (this.looPw[k]! < 0) {
+      this.window(app, k);
+      this.looPw[k] = this.choice.pw;
+      this.looKa[k] = this.choice.ka;
+    }
+    return { pw: this.looPw[k]!, ka: this.looKa[k]! };
+  }
+
+  /** The window of app `a` from its gaps, one fewer of distinct gap `without` (−1: all of them). */
+  private window(a: number, without: number): void {
+    const s = this.scratch;
+    let total = 0;
+    for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++)
+      total += this.counts[i]! - (i === without ? 1 : 0);
+    s.size = 0;
+    s.tail = total > 0 ? 0 : 1;
+    for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++) {
+      const c = this.counts[i]! - (i === without ? 1 : 0);
+      if (c <= 0) continue;
+      s.gap[s.size] = this.gaps[i]!;
+      s.prob[s.size] = c / total;
+      s.size++;
+    }
+    this.choose(a, total);
+  }
+
+  /** chooseWindowInto over the scratch atoms at app `a`'s price. */
+  private choose(a: number, total: number): void {
+    const price = this.params.price;
+    this.params.price = price * this.weight[a]!;
+    // No gap left: nothing is known to come, so nothing is held (cost 0 if none comes, 1 cold start if one does).
+    if (total > 0) chooseWindowInto(this.scratch, 0, this.params, this.choice);
+    else {
+      this.choice.pw = 0;
+      this.choice.ka = 0;
+    }
+    this.params.price = price;
+  }
+
+  /**
+   * The window of app `a` after a busy minute at `minute`: its gaps in this slot of the day mixed with
+   * all its gaps, n/(n + TOD_WEIGHT) to TOD_WEIGHT/(n + TOD_WEIGHT), each without one `without` gap.
+   */
+  private slotWindow(a: number, minute: number, without: number): void {
+    const slot = this.slotGaps.get(a * this.tod + this.slotOf(minute));
+    let total = 0;
+    for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++)
+      total += this.counts[i]! - (this.gaps[i] === without ? 1 : 0);
+    let slotTotal = 0;
+    if (slot)
+      for (let j = 0; j < slot.gap.length; j++)
+        slotTotal += slot.count[j]! - (slot.gap[j] === without ? 1 : 0);
+    const share = slotTotal / (slotTotal + TOD_WEIGHT);
+    const s = this.scratch;
+    s.size = 0;
+    s.tail = total > 0 ? 0 : 1;
+    let j = 0;
+    for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++) {
+      const g = this.gaps[i]!;
+      const less = g === without ? 1 : 0;
+      let p = total > 0 ? ((1 - share) * (this.counts[i]! - less)) / total : 0;
+      while (slot && j < slot.gap.length && slot.gap[j]! < g) j++;
+      if (slot && slotTotal > 0 && j < slot.gap.length && slot.gap[j] === g)
+        p += (share * (slot.count[j]! - less)) / slotTotal;
+      if (p <= 0) continue;
+      s.gap[s.size] = g;
+      s.prob[s.size] = p;
+      s.size++;
+    }
+    this.choose(a, total);
+  }
+
+  private slotOf(minute: number): number {
+    return Math.floor(((((minute % 1440) + 1440) % 1440) * this.tod) / 1440);
+  }
+
+  private indexOf(a: number, gap: number): number {
+    let lo = this.offset[a]!;
+    let hi = this.offset[a + 1]! - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const g = this.gaps[mid]!;
+      if (g === gap) return mid;
+      if (g < gap) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}
+
+/** Distinct values of `list` (ascending) and how often each occurs. */
+function distinct(list: number[]): { gap: Float64Array; count: Float64Array } {
+  list.sort((x, y) => x - y);
+  const gap: number[] = [];
+  const count: number[] = [];
+  for (const g of list) {
+    if (gap.length > 0 && gap[gap.length - 1] === g) count[count.length - 1]! += 1;
+    else {
+      gap.push(g);
+      count.push(1);
+    }
+  }
+  return { gap: Float64Array.from(gap), count: Float64Array.from(count) };
+}
+
+/** Pseudo-samples of an app's whole distribution behind its time-of-day slot's (tod > 0). */
+const TOD_WEIGHT = 2;
+const HINDSIGHT_DEFAULTS = { price: 1, loo: 0, tod: 0, memRef: FOREWARM_DEFAULTS.memRef };
+
+export const hindsightPolicy: PolicyDefinition = {
+  name: "hindsight",
+  description:
+    "bound, sees the future: forewarm's window rule on each app's whole-trace gap distribution (loo=1: without the gap predicted)",
+  defaults: HINDSIGHT_DEFAULTS,
+  check(params: ParamValues, label: string): void {
+    const loo = params.loo ?? 0;
+    if (loo !== 0 && loo !== 1)
+      throw new ReplayInputError(`policy '${label}': loo must be 0 or 1, got ${loo}`);
+    const tod = params.tod ?? 0;
+    if (!(Number.isInteger(tod) && tod <= 1440))
+      throw new ReplayInputError(
+        `policy '${label}': tod must be a whole number of slots per day (0–1440), got ${tod}`,
+      );
+    if (tod > 0 && loo !== 1)
+      throw new ReplayInputError(
+        `policy '${label}': tod needs loo=1 (in-sample, a slot of few gaps gives away the gap predicted)`,
+      );
+    if (!((params.memRef ?? 1) > 0)) throw new ReplayInputError(`policy '${label}': memRef must be > 0`);
+  },
+  create(params: ParamValues, context: PolicyContext): ClairvoyantPolicy {
+    const p = { ...HINDSIGHT_DEFAULTS, ...params };
+    // Price as forewarm's: per 1000 idle minutes of a `memRef` MB app.
+    return new Hindsight(p.loo === 1, p.tod, p.price / 1000, context, p.memRef);
+  },
+};
