@@ -5,7 +5,7 @@ import { appMetaOf } from "./loaders/meta.js";
 import { type M1Run, type M1Score, runM1 } from "./m1.js";
 import { type M2Score, runM2 } from "./m2.js";
 import { runM2Planned } from "./m2-planned.js";
-import { parsePolicySpec, splitPolicyList } from "./policies/registry.js";
+import { type PolicySpec, parsePolicySpec, splitPolicyList } from "./policies/registry.js";
 import type { PolicyContext } from "./policies/types.js";
 import { RouterPool } from "./router-pool.js";
 import { expandSweep, parseSweep, type SweptSpec } from "./sweep.js";
@@ -65,7 +65,21 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
   }
   const specs = expandSweep(parsed, sweep);
   for (const s of specs) s.definition.check?.(s.params, s.label);
+  if (options.model === "m2") {
+    const m1Only = specs.find((s) => !runsInM2(s));
+    if (m1Only) throw new ReplayInputError(`policy '${m1Only.label}' runs in M1 only (${M2_POLICIES})`);
+  }
   return specs;
+}
+
+const M2_POLICIES = "M2 runs fixed, no-unload, forewarm and forecast";
+
+/** Whether M2 has an implementation of `spec`: the planner's policies, or a fixed keep-alive. */
+function runsInM2(spec: PolicySpec): boolean {
+  const name = spec.definition.name;
+  return (
+    name === "forewarm" || name === "forecast" || spec.definition.fixedKeepAlive?.(spec.params) !== undefined
+  );
 }
 
 export function replayLoaded(
@@ -230,11 +244,9 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
       });
     }
     const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
-    if (kaMinutes === undefined) {
-      throw new ReplayInputError(
-        `policy '${s.label}' has no M2 implementation yet (M2 runs fixed, no-unload, forewarm and forecast)`,
-      );
-    }
+    // resolveSpecs refused the rest before anything ran.
+    if (kaMinutes === undefined)
+      throw new ReplayInputError(`policy '${s.label}' runs in M1 only (${M2_POLICIES})`);
     // The live router decides every reuse and expiry (RouterPool); SimulatedPool is its fast twin.
     const pool = new RouterPool(trace.appMemoryMb, () => kaMinutes * 60);
     return runM2(trace, s.label, pool, {

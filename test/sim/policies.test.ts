@@ -4,6 +4,7 @@ import { percentile } from "../../src/sim/percentile.js";
 import { forecastNextIdle } from "../../src/sim/policies/idle-forecast.js";
 import { parsePolicySpec, splitPolicyList } from "../../src/sim/policies/registry.js";
 import type { M1Policy } from "../../src/sim/policies/types.js";
+import { resolveSpecs } from "../../src/sim/run.js";
 import { parseSweep } from "../../src/sim/sweep.js";
 
 test("policy specs: name[:k=v,k=v], list splitting, errors", () => {
@@ -50,4 +51,17 @@ test("hybrid: mostly out-of-range idle times use the forecast window (±15 %)", 
   for (let k = 0; k <= 8; k++) d = policy.afterBusyMinute(0, 1001 * k, 1); // idle 1000 min
   assert.equal(forecastNextIdle([1000, 1000, 1000]), 1000);
   assert.deepEqual(d, { pw: 850, ka: 301 });
+});
+
+test("M2 refuses M1-only policies (bounds, hybrid) before anything runs, naming them", () => {
+  for (const name of ["hindsight", "hybrid", "oracle"])
+    assert.throws(
+      () => resolveSpecs({ policies: `fixed:ka=10,${name}`, model: "m2" }),
+      new RegExp(`policy '${name}' runs in M1 only`),
+    );
+  assert.equal(
+    resolveSpecs({ policies: "fixed,no-unload,forewarm", model: "m2", sweep: "ka=1..2" }).length,
+    4,
+  );
+  assert.equal(resolveSpecs({ policies: "hindsight,hybrid,oracle" }).length, 3);
 });

@@ -1,22 +1,23 @@
 import type { GapAtoms } from "../../plan/idle-distribution.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../plan/window-policy.js";
 import { ReplayInputError } from "../errors.js";
-import type { MinuteTrace } from "../trace.js";
+import { lastBusyMinute, type MinuteTrace } from "../trace.js";
 import { FOREWARM_DEFAULTS, memoryWeights } from "./forewarm.js";
 import type { ClairvoyantPolicy, Decision, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
 
 /**
- * A bound for issue 7, not a policy: the forewarm window rule given each app's gap distribution
- * measured over the whole trace. In-sample (`loo=0`) its window is the best single (pw, ka) per app in
- * hindsight at this price — the app's own cost, cold starts + price × idle minutes, summed over its
- * actual gaps, is the least any one window can reach — so no policy that gives an app one window from
- * its gap distribution, however well it learns it, does better at this price. Leave-one-out (`loo=1`)
- * drops the gap being predicted: what knowing the distribution, but not the draw, is worth.
- * A policy that varies the window (forewarm conditions on the previous gap and learns as it goes) can
- * in principle beat the in-sample bound, and by how much says what that variation is worth. `tod=B`
- * (with loo=1) conditions on the time of day: the app's gaps that followed a busy minute in the same
- * of B slots of the day, shrunk towards all its gaps by TOD_WEIGHT pseudo-samples — what knowing each
- * app's daily rhythm exactly would add.
+ * Bounds for issue 7, not policies: they see the whole trace.
+ * - In-sample (`loo=0`): each app holds the one window (pw, ka) that, over the whole trace, costs it
+ *   least — cold starts + price × idle memory-minutes as M1 counts them, the window after its last
+ *   busy minute included. So no policy that gives an app one window, however well it learns the app,
+ *   does better at this price: cold + price × waste of any such policy is at least this one's.
+ * - Leave-one-out (`loo=1`): forewarm's window rule (chooseWindowInto) on the app's gaps over the whole
+ *   trace but the one being predicted: what knowing the distribution, not the draw, is worth.
+ * - `tod=B` (with loo=1) also conditions on the time of day (minute mod 1440 of the trace's own clock):
+ *   the app's gaps after a busy minute in the same of B slots, shrunk towards all its gaps by
+ *   TOD_WEIGHT pseudo-samples — what knowing each app's daily rhythm exactly would add.
+ * A policy that varies its windows (forewarm learns as it goes and conditions on the previous gap) can
+ * in principle beat the in-sample bound; by how much says what that variation is worth.
  */
 class Hindsight implements ClairvoyantPolicy {
   readonly kind = "clairvoyant";
@@ -37,7 +38,7 @@ class Hindsight implements ClairvoyantPolicy {
     size: 0,
     gap: new Float64Array(0),
     prob: new Float64Array(0),
-    tail: 0,
+    tail: 0, // every gap is known: no mass beyond them
   };
   /** tod > 0: per (app, slot), key app·tod + slot, the distinct gaps (ascending) and counts after a busy minute in that slot. */
   private readonly slotGaps = new Map<number, { gap: Float64Array; count: Float64Array }>();
@@ -54,6 +55,7 @@ class Hindsight implements ClairvoyantPolicy {
   }
 
   prepare(trace: MinuteTrace): void {
+    this.slotGaps.clear();
     const n = trace.appNames.length;
     if (n !== this.weight.length)
       throw new Error(`hindsight: trace has ${n} apps, context ${this.weight.length}`);
@@ -97,10 +99,14 @@ class Hindsight implements ClairvoyantPolicy {
     this.looPw = new Float64Array(gaps.length).fill(-1);
     this.looKa = new Float64Array(gaps.length);
     if (this.loo) return;
+    const end = lastBusyMinute(trace);
+    const best = { pw: 0, ka: 0 };
     for (let a = 0; a < n; a++) {
-      this.window(a, -1);
-      this.pw[a] = this.choice.pw;
-      this.ka[a] = this.choice.ka;
+      const after = end - minute[trace.appOffset[a + 1]! - 1]!;
+      const price = this.params.price * this.weight[a]!;
+      bestSingleWindow(this.gaps, this.counts, offset[a]!, offset[a + 1]!, after, price, best);
+      this.pw[a] = best.pw;
+      this.ka[a] = best.ka;
     }
   }
 
@@ -131,7 +137,6 @@ class Hindsight implements ClairvoyantPolicy {
     for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++)
       total += this.counts[i]! - (i === without ? 1 : 0);
     s.size = 0;
-    s.tail = total > 0 ? 0 : 1;
     for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++) {
       const c = this.counts[i]! - (i === without ? 1 : 0);
       if (c <= 0) continue;
@@ -171,7 +176,6 @@ class Hindsight implements ClairvoyantPolicy {
     const share = slotTotal / (slotTotal + TOD_WEIGHT);
     const s = this.scratch;
     s.size = 0;
-    s.tail = total > 0 ? 0 : 1;
     let j = 0;
     for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++) {
       const g = this.gaps[i]!;
@@ -206,6 +210,65 @@ class Hindsight implements ClairvoyantPolicy {
   }
 }
 
+/**
+ * The constant window of least cost — misses + price × idle minutes, a cold start costing 1 — for an
+ * app whose gaps are the distinct values gap[from..to) (ascending) with `count`, and whose window
+ * after its last busy minute is charged up to `after` minutes (trace end − that minute), as M1 charges
+ * it. As in chooseWindowInto, an optimum holds nothing or starts one minute before a gap and ends on a
+ * gap (moving either bound over minutes with no gap only adds idle time), and its cost splits into a
+ * term of the end and a term of the start: the end's term for ends up to `after`, where the last
+ * window costs end − pw, and the start's for later ends, where it costs max(0, after − pw). One pass
+ * with a running minimum of each start term is exact.
+ */
+export function bestSingleWindow(
+  gap: Float64Array,
+  count: Float64Array,
+  from: number,
+  to: number,
+  after: number,
+  price: number,
+  out: { pw: number; ka: number },
+): void {
+  let total = 0;
+  for (let i = from; i < to; i++) total += count[i]!;
+  // Holding nothing: every gap is a miss, nothing is idle.
+  let best = total;
+  out.pw = 0;
+  out.ka = 0;
+  // N, S: count and sum of the gaps before index j.
+  let N = 0;
+  let S = 0;
+  let min1 = Number.POSITIVE_INFINITY; // start term for ends ≤ after
+  let pw1 = 0;
+  let min2 = Number.POSITIVE_INFINITY; // start term for ends > after
+  let pw2 = 0;
+  for (let j = from; j < to; j++) {
+    // Start one minute before gap j: gaps before it are misses, later ones are waited for from pw.
+    const pw = gap[j]! - 1;
+    const start = N + price * (N - S - (total - N) * pw);
+    if (start - price * pw < min1) {
+      min1 = start - price * pw;
+      pw1 = pw;
+    }
+    const tail = Math.max(0, after - pw);
+    if (start + price * tail < min2) {
+      min2 = start + price * tail;
+      pw2 = pw;
+    }
+    // End on gap j: gaps up to it are caught, later ones miss after idling through the whole window.
+    N += count[j]!;
+    S += count[j]! * gap[j]!;
+    const e = gap[j]!;
+    const endTerm = total - N + price * (S - N + (total - N) * e);
+    const c = e <= after ? endTerm + price * e + min1 : endTerm + min2;
+    if (c < best - 1e-9) {
+      best = c;
+      out.pw = e <= after ? pw1 : pw2;
+      out.ka = e - out.pw;
+    }
+  }
+}
+
 /** Distinct values of `list` (ascending) and how often each occurs. */
 function distinct(list: number[]): { gap: Float64Array; count: Float64Array } {
   list.sort((x, y) => x - y);
@@ -228,7 +291,7 @@ const HINDSIGHT_DEFAULTS = { price: 1, loo: 0, tod: 0, memRef: FOREWARM_DEFAULTS
 export const hindsightPolicy: PolicyDefinition = {
   name: "hindsight",
   description:
-    "bound, sees the future: forewarm's window rule on each app's whole-trace gap distribution (loo=1: without the gap predicted)",
+    "bound, sees the future: each app's best single window over the whole trace (loo=1: forewarm's rule on the app's other gaps; tod=B: by time of day)",
   defaults: HINDSIGHT_DEFAULTS,
   check(params: ParamValues, label: string): void {
     const loo = params.loo ?? 0;
