@@ -51,7 +51,7 @@ export function registerReplay(program: Command): void {
       new Option("--model <model>", "M1 minute model or M2 event model").choices(["m1", "m2"]).default("m1"),
     )
     .option("--json", "print JSON instead of a table")
-    .option("--decisions <file>", "M1: write every decision as JSON lines {policy,app,minute,pw,ka}")
+    .option("--decisions <file>", "M1: write every decision as JSON lines {policy,app,minute,pw,ka[,bound]}")
     .option(
       "--until-minute <T>",
       "cut the trace after minute T (the trace's own minute numbers)",

@@ -3,7 +3,8 @@ import type { Decision } from "./policies/types.js";
 
 /**
  * JSON lines `{"policy","app","minute","pw","ka"}` so an independent scorer can re-score a run.
- * `ka` is null for "never unload". Buffered writes: a Google replay makes ~10⁶ lines.
+ * `ka` is null for "never unload"; `"bound":true` marks a run that saw the future (oracle, hindsight),
+ * whose decisions may change when the trace is cut. Buffered writes: a Google replay makes ~10⁶ lines.
  */
 export class DecisionLog {
   private readonly fd: number;
@@ -14,9 +15,9 @@ export class DecisionLog {
     this.fd = openSync(file, "w");
   }
 
-  write(policy: string, app: string, minute: number, d: Decision): void {
+  write(policy: string, app: string, minute: number, d: Decision, bound = false): void {
     const ka = Number.isFinite(d.ka) ? d.ka : null;
-    const line = `{"policy":${JSON.stringify(policy)},"app":${JSON.stringify(app)},"minute":${minute},"pw":${d.pw},"ka":${ka}}\n`;
+    const line = `{"policy":${JSON.stringify(policy)},"app":${JSON.stringify(app)},"minute":${minute},"pw":${d.pw},"ka":${ka}${bound ? ',"bound":true' : ""}}\n`;
     this.buffer.push(line);
     this.size += line.length;
     if (this.size > 1 << 20) this.flush();

@@ -91,6 +91,7 @@ export function m1Json(scores: readonly M1Score[]): object[] {
     appColdPct: { p50: s.appColdPct.p50, p75: s.appColdPct.p75, p90: s.appColdPct.p90 },
     wastedMbMin: s.wastedMbMin,
     wastedNormPct: s.wastedNormPct,
+    bound: s.bound,
   }));
 }
 

@@ -16,6 +16,8 @@ export interface M1Score {
   wastedMbMin: number;
   /** Wasted MB·min relative to fixed 10-minute keep-alive = 100; filled in by the runner. */
   wastedNormPct: number;
+  /** The run saw the future (oracle, hindsight): a bound to measure against, not a policy. */
+  bound: boolean;
   /** Per-app cold % (sorted ascending), for CDFs; not part of the JSON output. */
   appColdPctSorted: Float64Array;
 }
@@ -111,6 +113,7 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks
       appColdPct: { p50: percentile(sorted, 50), p75: percentile(sorted, 75), p90: percentile(sorted, 90) },
       wastedMbMin: waste[r]!,
       wastedNormPct: Number.NaN,
+      bound: run.policy.kind === "clairvoyant",
       appColdPctSorted: sorted,
     };
   });

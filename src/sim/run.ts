@@ -116,7 +116,14 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
   try {
     const onDecision = log
       ? (r: number, app: number, minute: number, d: { pw: number; ka: number }) => {
-          if (!(implicit && r === baseline)) log.write(runs[r]!.label, trace.appNames[app]!, minute, d);
+          if (!(implicit && r === baseline))
+            log.write(
+              runs[r]!.label,
+              trace.appNames[app]!,
+              minute,
+              d,
+              runs[r]!.policy.kind === "clairvoyant",
+            );
         }
       : undefined;
     scores = runM1(trace, runs, { onDecision, onProgress: options.onProgress });

@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { atomsFrom } from "../../src/plan/idle-distribution.js";
 import { chooseWindowInto, emptyChoice } from "../../src/plan/window-policy.js";
+import { m1Json } from "../../src/sim/format.js";
 import { type M1Score, runM1 } from "../../src/sim/m1.js";
 import { parsePolicySpec } from "../../src/sim/policies/registry.js";
 import type { AnyM1Policy, PolicyContext } from "../../src/sim/policies/types.js";
+import { replayLoaded } from "../../src/sim/run.js";
 import type { MinuteTrace } from "../../src/sim/trace.js";
 import { mulberry32 } from "../random.js";
+import { loadOnce } from "./traces.js";
 
 /** A trace of one app per list of busy minutes (ascending), one invocation each. */
 function traceOf(apps: number[][], memory?: number[]): MinuteTrace {
@@ -190,4 +196,39 @@ test("hindsight parameters are checked by name", () => {
   assert.throws(() => policy("hindsight:loo=2", context), /loo must be 0 or 1/);
   assert.throws(() => policy("hindsight:tod=6", context), /tod needs loo=1/);
   assert.throws(() => policy("hindsight:loo=1,tod=2.5", context), /tod must be a whole number/);
+});
+
+test("replay marks bounds: JSON rows and decision-log lines of oracle and hindsight say bound", async () => {
+  const loaded = await loadOnce("azure2019");
+  const file = join(mkdtempSync(join(tmpdir(), "forewarm-bound-")), "decisions.jsonl");
+  const result = replayLoaded(loaded, {
+    policies: "hybrid,oracle,hindsight:price=2,forewarm",
+    decisionsFile: file,
+    untilMinute: 700,
+  });
+  assert.deepEqual(
+    m1Json(result.m1!).map((r) => [(r as { name: string }).name, (r as { bound: boolean }).bound]),
+    [
+      ["hybrid", false],
+      ["oracle", true],
+      ["hindsight:price=2", true],
+      ["forewarm", false],
+    ],
+  );
+  const bound = new Map<string, Set<boolean>>();
+  for (const line of readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")) {
+    const d = JSON.parse(line) as { policy: string; bound?: boolean };
+    bound.set(d.policy, (bound.get(d.policy) ?? new Set()).add(d.bound === true));
+  }
+  assert.deepEqual(
+    [...bound].map(([p, b]) => [p, [...b]]),
+    [
+      ["hybrid", [false]],
+      ["oracle", [true]],
+      ["hindsight:price=2", [true]],
+      ["forewarm", [false]],
+    ],
+  );
 });
