@@ -4,8 +4,12 @@ import { test } from "node:test";
 import { eventually, type Harness, sleep, startHarness, writeTask } from "../server/harness.js";
 
 const PG_URL = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
-/** Scaled time: a minute is 0.5 s of wall time. */
-const SCALE = 120;
+/**
+ * Scaled time: a minute is 1 s of wall time. The 1-minute reactive floor must outlast the planner's
+ * first hold on a loaded machine: at 0.5 s (120×) two busy cores starved it, and the environment was
+ * reclaimed before it was held.
+ */
+const SCALE = 60;
 
 type Env = { id: string; user: string; state: string; hold: unknown };
 const environmentsOf = async (h: Harness): Promise<Env[]> =>

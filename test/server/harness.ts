@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { EnvironmentBackend } from "../../src/backends/backend.js";
 import { parseConfig } from "../../src/config/config.js";
+import type { Clock } from "../../src/core/clock.js";
 import { createLogger, silentLogger } from "../../src/log/logger.js";
 import { type RunningServer, startServer } from "../../src/server/serve.js";
 
@@ -20,8 +22,14 @@ export function writeTask(tasksDir: string, rel: string, source: string): void {
   fs.writeFileSync(file, source);
 }
 
-/** A real server (real HTTP, SQLite file, worker processes) on a free port in a fresh data directory. */
-export async function startHarness(config: Record<string, unknown> = {}): Promise<Harness> {
+/**
+ * A real server (real HTTP, SQLite file, worker processes) on a free port in a fresh data directory;
+ * `options` replaces its clock or backend (made for the directory, given `dir`).
+ */
+export async function startHarness(
+  config: Record<string, unknown> = {},
+  options: { clock?: Clock; backend?: (dir: string) => EnvironmentBackend } = {},
+): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-srv-"));
   const tasksDir = path.join(dir, "tasks");
   fs.mkdirSync(tasksDir, { recursive: true });
@@ -36,6 +44,10 @@ export async function startHarness(config: Record<string, unknown> = {}): Promis
   const server = await startServer(
     cfg,
     process.env.FOREWARM_TEST_LOG ? createLogger({ level: process.env.FOREWARM_TEST_LOG }) : silentLogger(),
+    {
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.backend ? { backend: options.backend(dir) } : {}),
+    },
   );
   const call = async (url: string, init?: RequestInit) => {
     const res = await fetch(`${server.url}${url}`, init);
