@@ -9,7 +9,8 @@ import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-opti
 
 interface ReplayCliOptions extends TraceCliOptions {
   format: string;
-  policies: string;
+  /** Undefined: the default list of the model. */
+  policies?: string;
   model: Model;
   json?: boolean;
   decisions?: string;
@@ -20,6 +21,8 @@ interface ReplayCliOptions extends TraceCliOptions {
 }
 
 const DEFAULT_POLICIES = "fixed:ka=10,fixed:ka=60,fixed:ka=240,no-unload,hybrid,oracle";
+/** M2 cannot run hybrid or the bounds: its baselines are the fixed keep-alives and the two planners. */
+const DEFAULT_M2_POLICIES = "fixed:ka=0,fixed:ka=1,fixed:ka=10,fixed:ka=60,no-unload,forecast,forewarm";
 
 function wholeNumber(value: string): number {
   const v = Number(value);
@@ -44,8 +47,7 @@ export function registerReplay(program: Command): void {
   addTraceOptions(cmd)
     .option(
       "--policies <list>",
-      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")}; forecast in M2 only, hybrid, oracle and hindsight in M1 only)`,
-      DEFAULT_POLICIES,
+      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")}; forecast in M2 only, hybrid, oracle and hindsight in M1 only) (default M1: "${DEFAULT_POLICIES}", M2: "${DEFAULT_M2_POLICIES}")`,
     )
     .addOption(
       new Option("--model <model>", "M1 minute model or M2 event model").choices(["m1", "m2"]).default("m1"),
@@ -72,7 +74,7 @@ export function registerReplay(program: Command): void {
 
 async function replayFromCli(opts: ReplayCliOptions): Promise<ReplayResult> {
   const replayOptions = {
-    policies: opts.policies,
+    policies: opts.policies ?? (opts.model === "m2" ? DEFAULT_M2_POLICIES : DEFAULT_POLICIES),
     model: opts.model,
     untilMinute: opts.untilMinute,
     sweep: opts.sweep,

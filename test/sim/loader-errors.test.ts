@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ReplayInputError } from "../../src/sim/errors.js";
 import { loadTrace } from "../../src/sim/loaders/index.js";
-import { CLI } from "./traces.js";
+import { AZURE2021, CLI } from "./traces.js";
 
 const dir = mkdtempSync(join(tmpdir(), "forewarm-loaders-"));
 function file(name: string, text: string): string {
@@ -108,4 +108,36 @@ test("CLI: bad input prints one message with file and line and exits 1", () => {
   assert.notEqual(u.status, 0);
   assert.match(u.stderr, /unknown format 'nope'/);
   assert.equal(u.stderr.trim().split("\n").length, 1);
+});
+
+test("CLI: without --policies each model runs its own baselines (M2 has no hybrid or oracle)", () => {
+  const run = (...extra: string[]) =>
+    spawnSync(
+      process.execPath,
+      [CLI, "replay", "--format", "azure2021", "--trace", AZURE2021, "--json", ...extra],
+      {
+        encoding: "utf8",
+      },
+    );
+  const names = (r: ReturnType<typeof run>) => {
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { name: string }[]).map((s) => s.name);
+  };
+  assert.deepEqual(names(run()), [
+    "fixed:ka=10",
+    "fixed:ka=60",
+    "fixed:ka=240",
+    "no-unload",
+    "hybrid",
+    "oracle",
+  ]);
+  assert.deepEqual(names(run("--model", "m2")), [
+    "fixed:ka=0",
+    "fixed:ka=1",
+    "fixed:ka=10",
+    "fixed:ka=60",
+    "no-unload",
+    "forecast",
+    "forewarm",
+  ]);
 });
