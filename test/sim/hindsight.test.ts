@@ -89,25 +89,32 @@ test("hindsight (in-sample) holds each app's best single window, the window afte
 });
 
 /**
- * The loo / tod distributions built the plain way for one decision: the app's gaps over the whole
- * trace but `without` (the gap that follows; −1 none), mixed with those after busy minutes in the
- * same of `tod` slots of the day (n/(n + 2)) when tod > 0.
+ * The loo / tod / prev distributions built the plain way for one decision: the app's gaps over the
+ * whole trace but `without` (the gap that follows; −1 none), mixed (n/(n + 2)) with those that
+ * followed busy minutes of the same condition: the slot of the day (tod), or the class of the gap
+ * before (prev; "none" for the first busy minute). `by` "" = no condition.
  */
-function referenceWindow(trace: MinuteTrace, app: number, minute: number, without: number, tod: number) {
+function referenceWindow(trace: MinuteTrace, app: number, minute: number, without: number, by: string) {
+  const from = trace.appOffset[app]!;
+  const ms = Array.from(trace.busyMinute.subarray(from, trace.appOffset[app + 1]!));
+  const condition = (i: number): string => {
+    if (by === "tod=3") return String(Math.floor(((ms[i]! % 1440) * 3) / 1440));
+    if (by === "prev=1") return i === 0 ? "none" : String(Math.round(2 * Math.log2(ms[i]! - ms[i - 1]!)));
+    return "";
+  };
+  const here = condition(ms.indexOf(minute));
   const all = new Map<number, number>();
   const slot = new Map<number, number>();
-  const slotOf = (m: number) => Math.floor(((m % 1440) * tod) / 1440);
-  for (let i = trace.appOffset[app]! + 1; i < trace.appOffset[app + 1]!; i++) {
-    const from = trace.busyMinute[i - 1]!;
-    const g = trace.busyMinute[i]! - from;
+  for (let i = 1; i < ms.length; i++) {
+    const g = ms[i]! - ms[i - 1]!;
     all.set(g, (all.get(g) ?? 0) + 1);
-    if (tod > 0 && slotOf(from) === slotOf(minute)) slot.set(g, (slot.get(g) ?? 0) + 1);
+    if (by !== "" && condition(i - 1) === here) slot.set(g, (slot.get(g) ?? 0) + 1);
   }
   for (const m of [all, slot]) if (m.has(without)) m.set(without, m.get(without)! - 1);
   const total = [...all.values()].reduce((a, b) => a + b, 0);
   const slotTotal = [...slot.values()].reduce((a, b) => a + b, 0);
   if (total === 0) return { pw: 0, ka: 0 };
-  const share = tod > 0 ? slotTotal / (slotTotal + 2) : 0;
+  const share = by !== "" ? slotTotal / (slotTotal + 2) : 0;
   const pairs: [number, number][] = [];
   for (const [g, c] of [...all].sort((x, y) => x[0] - y[0])) {
     let p = ((1 - share) * c) / total;
@@ -123,9 +130,9 @@ function referenceWindow(trace: MinuteTrace, app: number, minute: number, withou
   return { pw: c.pw, ka: c.ka };
 }
 
-test("hindsight loo=1 and loo=1,tod=B decide every minute as the plain leave-one-out reference", () => {
+test("hindsight loo=1, loo=1,tod=B and loo=1,prev=1 decide every minute as the plain leave-one-out reference", () => {
   const rnd = mulberry32(7);
-  // Apps busy at a few times of day over 6 days, with jitter: gaps repeat, slots differ.
+  // Apps busy at a few times of day over 6 days, with jitter: gaps repeat, slots and previous gaps differ.
   const apps: number[][] = [];
   for (let a = 0; a < 5; a++) {
     const times = Array.from({ length: 1 + a }, () => Math.floor(rnd() * 1440));
@@ -141,17 +148,22 @@ test("hindsight loo=1 and loo=1,tod=B decide every minute as the plain leave-one
       if (i + 1 < ms.length) next.set(`${a}:${m}`, ms[i + 1]! - m);
     });
   });
-  for (const tod of [0, 3]) {
-    const text = `hindsight:loo=1,price=20${tod > 0 ? `,tod=${tod}` : ""}`;
+  for (const by of ["", "tod=3", "prev=1"]) {
+    const text = `hindsight:loo=1,price=20${by ? `,${by}` : ""}`;
     let checked = 0;
+    let conditioned = 0;
     runM1(trace, [{ label: text, policy: policy(text, { appCount: apps.length }) }], {
       onDecision: (_r, app, minute, d) => {
-        const want = referenceWindow(trace, app, minute, next.get(`${app}:${minute}`) ?? -1, tod);
+        const want = referenceWindow(trace, app, minute, next.get(`${app}:${minute}`) ?? -1, by);
         assert.deepEqual({ pw: d.pw, ka: d.ka }, want, `${text}: app ${app} minute ${minute}`);
+        const plain = referenceWindow(trace, app, minute, next.get(`${app}:${minute}`) ?? -1, "");
+        if (want.pw !== plain.pw || want.ka !== plain.ka) conditioned++;
         checked++;
       },
     });
     assert.equal(checked, trace.busyMinute.length);
+    // The condition matters here: some windows differ from the unconditioned ones.
+    if (by !== "") assert.ok(conditioned > 0, `${text}: no decision changed by the condition`);
   }
 });
 
@@ -196,6 +208,8 @@ test("hindsight parameters are checked by name", () => {
   assert.throws(() => policy("hindsight:loo=2", context), /loo must be 0 or 1/);
   assert.throws(() => policy("hindsight:tod=6", context), /tod needs loo=1/);
   assert.throws(() => policy("hindsight:loo=1,tod=2.5", context), /tod must be a whole number/);
+  assert.throws(() => policy("hindsight:prev=1", context), /prev needs loo=1/);
+  assert.throws(() => policy("hindsight:loo=1,prev=1,tod=4", context), /tod or prev, not both/);
 });
 
 test("replay marks bounds: JSON rows and decision-log lines of oracle and hindsight say bound", async () => {

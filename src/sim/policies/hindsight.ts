@@ -1,3 +1,4 @@
+import { gapClass } from "../../plan/forewarm-learner.js";
 import type { GapAtoms } from "../../plan/idle-distribution.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../plan/window-policy.js";
 import { ReplayInputError } from "../errors.js";
@@ -15,7 +16,9 @@ import type { ClairvoyantPolicy, Decision, ParamValues, PolicyContext, PolicyDef
  *   trace but the one being predicted: what knowing the distribution, not the draw, is worth.
  * - `tod=B` (with loo=1) also conditions on the time of day (minute mod 1440 of the trace's own clock):
  *   the app's gaps after a busy minute in the same of B slots, shrunk towards all its gaps by
- *   TOD_WEIGHT pseudo-samples — what knowing each app's daily rhythm exactly would add.
+ *   CONDITION_WEIGHT pseudo-samples — what knowing each app's daily rhythm exactly would add.
+ * - `prev=1` (with loo=1) conditions the same way on the class of the gap before (forewarm's `cond`
+ *   classes; the first busy minute has its own): what knowing how each app's gaps follow each other adds.
  * A policy that varies its windows (forewarm learns as it goes and conditions on the previous gap) can
  * in principle beat the in-sample bound; by how much says what that variation is worth.
  */
@@ -40,12 +43,18 @@ class Hindsight implements ClairvoyantPolicy {
     prob: new Float64Array(0),
     tail: 0, // every gap is known: no mass beyond them
   };
-  /** tod > 0: per (app, slot), key app·tod + slot, the distinct gaps (ascending) and counts after a busy minute in that slot. */
+  /**
+   * tod > 0 or prev: per (app, condition), key app·KEYS + condition (keyOf), the distinct gaps
+   * (ascending) and counts after a busy minute in that condition.
+   */
+  /** prev: each app's busy minute before the current one (NaN: none yet). */
+  private lastMinute = new Float64Array(0);
   private readonly slotGaps = new Map<number, { gap: Float64Array; count: Float64Array }>();
 
   constructor(
     private readonly loo: boolean,
     private readonly tod: number,
+    private readonly prev: boolean,
     unitPrice: number,
     context: PolicyContext,
     memRef: number,
@@ -57,6 +66,7 @@ class Hindsight implements ClairvoyantPolicy {
   prepare(trace: MinuteTrace): void {
     this.slotGaps.clear();
     const n = trace.appNames.length;
+    this.lastMinute = new Float64Array(n).fill(Number.NaN);
     if (n !== this.weight.length)
       throw new Error(`hindsight: trace has ${n} apps, context ${this.weight.length}`);
     const minute = trace.busyMinute;
@@ -69,8 +79,9 @@ class Hindsight implements ClairvoyantPolicy {
       for (let i = trace.appOffset[a]! + 1; i < trace.appOffset[a + 1]!; i++) {
         const g = minute[i]! - minute[i - 1]!;
         own.push(g);
-        if (this.tod > 0) {
-          const key = a * this.tod + this.slotOf(minute[i - 1]!);
+        if (this.tod > 0 || this.prev) {
+          const before = i - 2 >= trace.appOffset[a]! ? minute[i - 2]! : Number.NaN;
+          const key = a * KEYS + this.keyOf(minute[i - 1]!, before);
           const list = bySlot.get(key) ?? [];
           list.push(g);
           bySlot.set(key, list);
@@ -113,8 +124,10 @@ class Hindsight implements ClairvoyantPolicy {
   afterBusyMinute(app: number, minute: number, _count: number, next: number | null): Decision {
     if (!this.loo) return { pw: this.pw[app]!, ka: this.ka[app]! };
     // The gap about to be met is left out; the last busy minute has none (all gaps are the others).
-    if (this.tod > 0) {
-      this.slotWindow(app, minute, next === null ? -1 : next - minute);
+    if (this.tod > 0 || this.prev) {
+      const before = this.lastMinute[app]!;
+      this.lastMinute[app] = minute;
+      this.slotWindow(app, minute, before, next === null ? -1 : next - minute);
       return { pw: this.choice.pw, ka: this.choice.ka };
     }
     const k = next === null ? -1 : this.indexOf(app, next - minute);
@@ -161,11 +174,12 @@ class Hindsight implements ClairvoyantPolicy {
   }
 
   /**
-   * The window of app `a` after a busy minute at `minute`: its gaps in this slot of the day mixed with
-   * all its gaps, n/(n + TOD_WEIGHT) to TOD_WEIGHT/(n + TOD_WEIGHT), each without one `without` gap.
+   * The window of app `a` after a busy minute at `minute` (the one before at `before`, NaN: none): its
+   * gaps in this condition mixed with all its gaps, n/(n + CONDITION_WEIGHT) to
+   * CONDITION_WEIGHT/(n + CONDITION_WEIGHT), each without one `without` gap.
    */
-  private slotWindow(a: number, minute: number, without: number): void {
-    const slot = this.slotGaps.get(a * this.tod + this.slotOf(minute));
+  private slotWindow(a: number, minute: number, before: number, without: number): void {
+    const slot = this.slotGaps.get(a * KEYS + this.keyOf(minute, before));
     let total = 0;
     for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++)
       total += this.counts[i]! - (this.gaps[i] === without ? 1 : 0);
@@ -173,7 +187,7 @@ class Hindsight implements ClairvoyantPolicy {
     if (slot)
       for (let j = 0; j < slot.gap.length; j++)
         slotTotal += slot.count[j]! - (slot.gap[j] === without ? 1 : 0);
-    const share = slotTotal / (slotTotal + TOD_WEIGHT);
+    const share = slotTotal / (slotTotal + CONDITION_WEIGHT);
     const s = this.scratch;
     s.size = 0;
     let j = 0;
@@ -192,7 +206,10 @@ class Hindsight implements ClairvoyantPolicy {
     this.choose(a, total);
   }
 
-  private slotOf(minute: number): number {
+  /** The condition of a busy minute: its slot of the day (tod), or the class of the gap before it (prev). */
+  private keyOf(minute: number, before: number): number {
+    if (this.prev)
+      return Number.isNaN(before) ? 0 : 1 + Math.min(KEYS - 2, Math.max(0, gapClass(minute - before)));
     return Math.floor(((((minute % 1440) + 1440) % 1440) * this.tod) / 1440);
   }
 
@@ -284,14 +301,16 @@ function distinct(list: number[]): { gap: Float64Array; count: Float64Array } {
   return { gap: Float64Array.from(gap), count: Float64Array.from(count) };
 }
 
-/** Pseudo-samples of an app's whole distribution behind its time-of-day slot's (tod > 0). */
-const TOD_WEIGHT = 2;
-const HINDSIGHT_DEFAULTS = { price: 1, loo: 0, tod: 0, memRef: FOREWARM_DEFAULTS.memRef };
+/** Pseudo-samples of an app's whole distribution behind its condition's (tod > 0 or prev). */
+const CONDITION_WEIGHT = 2;
+/** Conditions per app in `slotGaps` keys (tod ≤ 1440 slots; prev: ~40 gap classes and "none"). */
+const KEYS = 2048;
+const HINDSIGHT_DEFAULTS = { price: 1, loo: 0, tod: 0, prev: 0, memRef: FOREWARM_DEFAULTS.memRef };
 
 export const hindsightPolicy: PolicyDefinition = {
   name: "hindsight",
   description:
-    "bound, sees the future: each app's best single window over the whole trace (loo=1: forewarm's rule on the app's other gaps; tod=B: by time of day)",
+    "bound, sees the future: each app's best single window over the whole trace (loo=1: forewarm's rule on the app's other gaps; tod=B / prev=1: by time of day / previous gap)",
   defaults: HINDSIGHT_DEFAULTS,
   check(params: ParamValues, label: string): void {
     const loo = params.loo ?? 0;
@@ -306,11 +325,19 @@ export const hindsightPolicy: PolicyDefinition = {
       throw new ReplayInputError(
         `policy '${label}': tod needs loo=1 (in-sample, a slot of few gaps gives away the gap predicted)`,
       );
+    const prev = params.prev ?? 0;
+    if (prev !== 0 && prev !== 1)
+      throw new ReplayInputError(`policy '${label}': prev must be 0 or 1, got ${prev}`);
+    if (prev === 1 && loo !== 1)
+      throw new ReplayInputError(
+        `policy '${label}': prev needs loo=1 (in-sample, a condition of few gaps gives away the gap predicted)`,
+      );
+    if (prev === 1 && tod > 0) throw new ReplayInputError(`policy '${label}': give tod or prev, not both`);
     if (!((params.memRef ?? 1) > 0)) throw new ReplayInputError(`policy '${label}': memRef must be > 0`);
   },
   create(params: ParamValues, context: PolicyContext): ClairvoyantPolicy {
     const p = { ...HINDSIGHT_DEFAULTS, ...params };
     // Price as forewarm's: per 1000 idle minutes of a `memRef` MB app.
-    return new Hindsight(p.loo === 1, p.tod, p.price / 1000, context, p.memRef);
+    return new Hindsight(p.loo === 1, p.tod, p.prev === 1, p.price / 1000, context, p.memRef);
   },
 };
