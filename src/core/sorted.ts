@@ -31,3 +31,68 @@ export function upperBound(sorted: ArrayLike<number>, x: number): number {
   }
   return lo;
 }
+
+/** Buckets holding more than this are sorted with a comparator instead of by insertion. */
+const INSERTION_LIMIT = 64;
+
+/**
+ * The permutation that sorts `values` ascending, ties in index order (a stable argsort), in about
+ * linear time for values spread over their range: a counting sort into `values.length` equal-width
+ * buckets, then each bucket by insertion (or, when crowded, by comparison). A comparator sort of 3 M
+ * indices was a quarter of an M2 replay of Azure 2019.
+ */
+export function stableArgsort(values: ArrayLike<number>): Int32Array {
+  const n = values.length;
+  const order = new Int32Array(n);
+  let sorted = true;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let finite = true;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (i > 0 && v < values[i - 1]!) sorted = false;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (!Number.isFinite(v)) finite = false;
+  }
+  if (!finite) {
+    // NaN or ±∞ have no bucket: the comparator sort, as before (loaders reject them anyway).
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((x, y) => values[x]! - values[y]! || x - y);
+  }
+  if (sorted || !(max > min)) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order;
+  }
+  // Bucket of v: ⌊(v − min)/width⌋, monotone in v, so buckets are in value order.
+  const width = (max - min) / n;
+  const bucket = (v: number) => Math.min(n - 1, Math.floor((v - min) / width));
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) start[bucket(values[i]!) + 1]! += 1;
+  for (let b = 0; b < n; b++) start[b + 1]! += start[b]!;
+  const fill = start.slice(0, n);
+  for (let i = 0; i < n; i++) order[fill[bucket(values[i]!)]!++] = i;
+  for (let b = 0; b < n; b++) {
+    const from = start[b]!;
+    const to = start[b + 1]!;
+    if (to - from < 2) continue;
+    if (to - from > INSERTION_LIMIT) {
+      // Crowded (values clustered in a narrow range): O(k log k), not insertion's O(k²).
+      const part = Array.from(order.subarray(from, to)).sort((x, y) => values[x]! - values[y]! || x - y);
+      order.set(part, from);
+      continue;
+    }
+    // Indices arrive in ascending order, so moving only past strictly larger values keeps ties stable.
+    for (let i = from + 1; i < to; i++) {
+      const idx = order[i]!;
+      const v = values[idx]!;
+      let j = i - 1;
+      while (j >= from && values[order[j]!]! > v) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = idx;
+    }
+  }
+  return order;
+}
