@@ -66,6 +66,11 @@ export function stableArgsort(values: ArrayLike<number>): Int32Array {
   }
   // Bucket of v: ⌊(v − min)/width⌋, monotone in v, so buckets are in value order.
   const width = (max - min) / n;
+  if (!(width > 0 && Number.isFinite(width))) {
+    // A range that underflows (denormals) or overflows (near ±1e308) has no usable width.
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((x, y) => values[x]! - values[y]! || x - y);
+  }
   const bucket = (v: number) => Math.min(n - 1, Math.floor((v - min) / width));
   const start = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) start[bucket(values[i]!) + 1]! += 1;

@@ -63,7 +63,14 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
     const m2Only = parsed.find((spec) => spec.definition.m2Only);
     if (m2Only) throw new ReplayInputError(`policy '${m2Only.label}' runs in M2 only: add --model m2`);
   }
-  const specs = expandSweep(parsed, sweep);
+  // A sweep can turn several listed specs into the same one (fixed:ka=10 and fixed:ka=60 over ka): once each.
+  const seen = new Set<string>();
+  const specs: SweptSpec[] = [];
+  for (const s of expandSweep(parsed, sweep)) {
+    if (seen.has(s.label)) continue;
+    seen.add(s.label);
+    specs.push(s);
+  }
   for (const s of specs) s.definition.check?.(s.params, s.label);
   if (options.model === "m2") {
     const m1Only = specs.find((s) => !runsInM2(s));

@@ -27,6 +27,14 @@ test("stableArgsort orders by value, ties in index order, whatever the spread of
       const v = make(n);
       assert.deepEqual(Array.from(stableArgsort(v)), reference(v), `${name}, n = ${n}`);
     }
+  // Ranges too narrow (denormals) or too wide (near ±1e308) for a bucket width: sorted by comparison.
+  for (const v of [
+    [5e-324, 0],
+    [1.5e-323, 1e-323, 1.5e-323],
+    [-1.6e308, 8e307, 0],
+    [1e308, -1e308, 0],
+  ])
+    assert.deepEqual(Array.from(stableArgsort(v)), reference(v), v.join(", "));
   // Infinite values have no bucket: sorted by comparison.
   assert.deepEqual(
     Array.from(stableArgsort([3, Number.POSITIVE_INFINITY, 1, Number.NEGATIVE_INFINITY, 1])),

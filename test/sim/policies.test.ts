@@ -65,3 +65,11 @@ test("M2 refuses M1-only policies (bounds, hybrid) before anything runs, naming 
   );
   assert.equal(resolveSpecs({ policies: "hindsight,hybrid,oracle" }).length, 3);
 });
+
+test("a sweep that makes several listed specs the same runs each once", () => {
+  const labels = resolveSpecs({ policies: "fixed:ka=10,fixed:ka=60,hybrid", sweep: "ka=5..10:5" }).map(
+    (s) => s.label,
+  );
+  assert.deepEqual(labels, [...new Set(labels)]);
+  assert.equal(labels.filter((l) => l.startsWith("fixed")).length, 2);
+});
