@@ -55,22 +55,14 @@ export function stableArgsort(values: ArrayLike<number>): Int32Array {
     if (v > max) max = v;
     if (!Number.isFinite(v)) finite = false;
   }
-  if (!finite) {
-    // NaN or ±∞ have no bucket: the comparator sort, as before (loaders reject them anyway).
-    for (let i = 0; i < n; i++) order[i] = i;
-    return order.sort((x, y) => values[x]! - values[y]! || x - y);
-  }
-  if (sorted || !(max > min)) {
-    for (let i = 0; i < n; i++) order[i] = i;
-    return order;
-  }
+  for (let i = 0; i < n; i++) order[i] = i;
+  if (finite && (sorted || !(max > min))) return order;
+  const byValue = (x: number, y: number) => values[x]! - values[y]! || x - y;
   // Bucket of v: ⌊(v − min)/width⌋, monotone in v, so buckets are in value order.
   const width = (max - min) / n;
-  if (!(width > 0 && Number.isFinite(width))) {
-    // A range that underflows (denormals) or overflows (near ±1e308) has no usable width.
-    for (let i = 0; i < n; i++) order[i] = i;
-    return order.sort((x, y) => values[x]! - values[y]! || x - y);
-  }
+  // NaN or ±∞ have no bucket, nor a range that underflows (denormals) or overflows (near ±1e308):
+  // the comparator sort (loaders reject non-finite times anyway).
+  if (!finite || !(width > 0 && Number.isFinite(width))) return order.sort(byValue);
   const bucket = (v: number) => Math.min(n - 1, Math.floor((v - min) / width));
   const start = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) start[bucket(values[i]!) + 1]! += 1;
@@ -83,8 +75,7 @@ export function stableArgsort(values: ArrayLike<number>): Int32Array {
     if (to - from < 2) continue;
     if (to - from > INSERTION_LIMIT) {
       // Crowded (values clustered in a narrow range): O(k log k), not insertion's O(k²).
-      const part = Array.from(order.subarray(from, to)).sort((x, y) => values[x]! - values[y]! || x - y);
-      order.set(part, from);
+      order.subarray(from, to).sort(byValue);
       continue;
     }
     // Indices arrive in ascending order, so moving only past strictly larger values keeps ties stable.

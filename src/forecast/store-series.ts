@@ -1,4 +1,4 @@
-import type { MinuteRollup } from "../history/store.js";
+import { type MinuteRollup, seriesRuns } from "../history/store.js";
 import type { TraceSeries } from "./series.js";
 
 /**
@@ -7,14 +7,10 @@ import type { TraceSeries } from "./series.js";
  */
 export function storeSeries(rows: readonly MinuteRollup[]): TraceSeries[] {
   const out: TraceSeries[] = [];
-  let i = 0;
-  while (i < rows.length) {
-    const first = rows[i]!;
-    let j = i;
-    while (j < rows.length && rows[j]!.user === first.user && rows[j]!.taskType === first.taskType) j++;
-    const busy = rows.slice(i, j).filter((r) => r.arrivals > 0);
+  for (const run of seriesRuns(rows)) {
+    const busy = run.filter((r) => r.arrivals > 0);
     if (busy.length > 0) {
-      const { user, taskType } = first;
+      const { user, taskType } = run[0]!;
       out.push({
         key: `${user}/${taskType}`,
         app: out.length,
@@ -32,7 +28,6 @@ export function storeSeries(rows: readonly MinuteRollup[]): TraceSeries[] {
         },
       });
     }
-    i = j;
   }
   return out;
 }

@@ -89,3 +89,18 @@ export interface PruneSummary {
 }
 
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
+
+/**
+ * Rollup rows sorted by series (user, task type), then minute, cut into one run per series — how the
+ * forecast models and `forecast --history` read a window of the store.
+ */
+export function* seriesRuns(rows: readonly MinuteRollup[]): Generator<readonly MinuteRollup[]> {
+  let i = 0;
+  while (i < rows.length) {
+    const first = rows[i]!;
+    let j = i;
+    while (j < rows.length && rows[j]!.user === first.user && rows[j]!.taskType === first.taskType) j++;
+    yield rows.slice(i, j);
+    i = j;
+  }
+}

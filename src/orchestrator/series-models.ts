@@ -3,7 +3,7 @@ import { type Clock, yieldToEventLoop } from "../core/clock.js";
 import type { FittedModel, Forecast, Forecaster, SeriesHistory } from "../forecast/forecaster.js";
 import { createForecaster } from "../forecast/registry.js";
 import type { HistoryStore, MinuteRollup } from "../history/store.js";
-import { minuteOf } from "../history/store.js";
+import { minuteOf, seriesRuns } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { seriesKey } from "../plan/shadow-planner.js";
 import type { Orchestrator } from "./orchestrator.js";
@@ -29,23 +29,19 @@ export type ModelActivity = Pick<Orchestrator, "seriesActivity" | "arrivalCounts
 /** Builds dense per-series histories from sorted rollup rows. */
 export function historiesFromRollups(rows: readonly MinuteRollup[]): SeriesHistory[] {
   const out: SeriesHistory[] = [];
-  let i = 0;
-  while (i < rows.length) {
-    const first = rows[i]!;
-    let j = i;
-    while (j < rows.length && rows[j]!.user === first.user && rows[j]!.taskType === first.taskType) j++;
+  for (const run of seriesRuns(rows)) {
+    const first = run[0]!;
     const start = first.minute;
-    const end = rows[j - 1]!.minute;
+    const end = run[run.length - 1]!.minute;
     const arrivals = new Float64Array(end - start + 1);
     const concurrency = new Float64Array(end - start + 1);
-    for (let k = i; k < j; k++) {
-      arrivals[rows[k]!.minute - start] = rows[k]!.arrivals;
-      concurrency[rows[k]!.minute - start] = rows[k]!.peakConcurrency;
+    for (const r of run) {
+      arrivals[r.minute - start] = r.arrivals;
+      concurrency[r.minute - start] = r.peakConcurrency;
     }
     if (arrivals.some((a) => a > 0)) {
       out.push({ user: first.user, taskType: first.taskType, startMinute: start, arrivals, concurrency });
     }
-    i = j;
   }
   return out;
 }

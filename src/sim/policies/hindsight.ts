@@ -88,13 +88,10 @@ class Hindsight implements ClairvoyantPolicy {
         }
       }
       for (const [key, list] of bySlot) this.slotGaps.set(key, distinct(list));
-      own.sort((x, y) => x - y);
-      for (const g of own) {
-        if (gaps.length > offset[a]! && gaps[gaps.length - 1] === g) counts[counts.length - 1]! += 1;
-        else {
-          gaps.push(g);
-          counts.push(1);
-        }
+      const d = distinct(own);
+      for (let k = 0; k < d.gap.length; k++) {
+        gaps.push(d.gap[k]!);
+        counts.push(d.count[k]!);
       }
       offset[a + 1] = gaps.length;
     }
@@ -124,40 +121,24 @@ class Hindsight implements ClairvoyantPolicy {
   afterBusyMinute(app: number, minute: number, _count: number, next: number | null): Decision {
     if (!this.loo) return { pw: this.pw[app]!, ka: this.ka[app]! };
     // The gap about to be met is left out; the last busy minute has none (all gaps are the others).
+    const without = next === null ? -1 : next - minute;
     if (this.tod > 0 || this.prev) {
       const before = this.lastMinute[app]!;
       this.lastMinute[app] = minute;
-      this.slotWindow(app, minute, before, next === null ? -1 : next - minute);
+      this.window(app, without, this.slotGaps.get(app * KEYS + this.keyOf(minute, before)));
       return { pw: this.choice.pw, ka: this.choice.ka };
     }
-    const k = next === null ? -1 : this.indexOf(app, next - minute);
+    const k = next === null ? -1 : this.indexOf(app, without);
     if (k < 0) {
       this.window(app, -1);
       return { pw: this.choice.pw, ka: this.choice.ka };
     }
     if (this.looPw[k]! < 0) {
-      this.window(app, k);
+      this.window(app, without);
       this.looPw[k] = this.choice.pw;
       this.looKa[k] = this.choice.ka;
     }
     return { pw: this.looPw[k]!, ka: this.looKa[k]! };
-  }
-
-  /** The window of app `a` from its gaps, one fewer of distinct gap `without` (−1: all of them). */
-  private window(a: number, without: number): void {
-    const s = this.scratch;
-    let total = 0;
-    for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++)
-      total += this.counts[i]! - (i === without ? 1 : 0);
-    s.size = 0;
-    for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++) {
-      const c = this.counts[i]! - (i === without ? 1 : 0);
-      if (c <= 0) continue;
-      s.gap[s.size] = this.gaps[i]!;
-      s.prob[s.size] = c / total;
-      s.size++;
-    }
-    this.choose(a, total);
   }
 
   /** chooseWindowInto over the scratch atoms at app `a`'s price. */
@@ -174,12 +155,10 @@ class Hindsight implements ClairvoyantPolicy {
   }
 
   /**
-   * The window of app `a` after a busy minute at `minute` (the one before at `before`, NaN: none): its
-   * gaps in this condition mixed with all its gaps, n/(n + CONDITION_WEIGHT) to
-   * CONDITION_WEIGHT/(n + CONDITION_WEIGHT), each without one `without` gap.
+   * The window of app `a` from its gaps without one gap of `without` minutes (−1: none left out); with
+   * a `slot` (its gaps in the decision's condition), mixed n/(n + CONDITION_WEIGHT) with them.
    */
-  private slotWindow(a: number, minute: number, before: number, without: number): void {
-    const slot = this.slotGaps.get(a * KEYS + this.keyOf(minute, before));
+  private window(a: number, without: number, slot?: { gap: Float64Array; count: Float64Array }): void {
     let total = 0;
     for (let i = this.offset[a]!; i < this.offset[a + 1]!; i++)
       total += this.counts[i]! - (this.gaps[i] === without ? 1 : 0);
