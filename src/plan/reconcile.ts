@@ -1,3 +1,4 @@
+import { compareText } from "../core/sorted.js";
 import type { EnvironmentView, PlanHold, PoolSnapshot } from "../pool/environment.js";
 import type { DesiredShadow, Plan } from "./shadow-planner.js";
 
@@ -52,7 +53,7 @@ interface Candidates {
 export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
-  const desired = [...plan.desired].sort((a, b) => a.series.localeCompare(b.series) || a.rank - b.rank);
+  const desired = [...plan.desired].sort((a, b) => compareText(a.series, b.series) || a.rank - b.rank);
   // Per (user, spec), the environments a desired shadow may take, by readiness in pool order, and the
   // same per series holding them: each shadow takes the first one not taken (the held one first), so
   // a plan costs its shadows plus the pool, not shadows × environments.

@@ -1,3 +1,4 @@
+import { compareText } from "../core/sorted.js";
 import type { EnvironmentSpec } from "../core/types.js";
 import { specKey } from "../core/types.js";
 import { checkForecast, type Forecast } from "../forecast/forecaster.js";
@@ -297,7 +298,7 @@ export function shareCapacity(
   let cpu = cap.cpu * c.shadowCapacityFraction - busy.cpu;
   let mem = cap.memoryMb * c.shadowCapacityFraction - busy.memoryMb;
   let count = Math.floor(cap.maxEnvironments * c.shadowCapacityFraction) - busy.count;
-  candidates.sort((a, b) => b.benefit - a.benefit || a.rank - b.rank || a.series.localeCompare(b.series));
+  candidates.sort((a, b) => b.benefit - a.benefit || a.rank - b.rank || compareText(a.series, b.series));
   const admitted: DesiredShadow[] = [];
   for (const d of candidates) {
     const r = d.spec.resources;

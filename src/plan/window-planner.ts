@@ -1,4 +1,4 @@
-import { specKey } from "../core/types.js";
+import { type EnvironmentSpec, specKey } from "../core/types.js";
 import type { Forecast } from "../forecast/forecaster.js";
 import type { PoolSnapshot } from "../pool/environment.js";
 import type { SeriesWindow } from "./series-windows.js";
@@ -37,6 +37,30 @@ export interface WindowPlanInput {
  */
 export const staffed = (peak: number, c: PlannerConfig): number =>
   Math.min(c.maxPerSeries, peak + Math.floor(c.concurrencyHeadroom * Math.sqrt(peak)));
+
+/**
+ * Spec keys by spec object: a plan cycle keys every open window's spec, and formatting the numbers was
+ * the cycle's largest cost. Specs are replaced, never changed in place (environment-pool.ts resize).
+ */
+const keyOfSpec = new WeakMap<EnvironmentSpec, string>();
+function keyOf(spec: EnvironmentSpec): string {
+  let k = keyOfSpec.get(spec);
+  if (k === undefined) {
+    k = specKey(spec);
+    keyOfSpec.set(spec, k);
+  }
+  return k;
+}
+
+/** The "not yet" reason of a window per lead: a window waits for many cycles, its date is formatted once. */
+const notYet = new WeakMap<SeriesWindow, { lead: number; reason: string }>();
+function notYetReason(w: SeriesWindow, lead: number): string {
+  const had = notYet.get(w);
+  if (had && had.lead === lead) return had.reason;
+  const reason = `window opens at ${new Date(w.from).toISOString()}; not yet (lead ${Math.round(lead)} ms)`;
+  notYet.set(w, { lead, reason });
+  return reason;
+}
 
 /** Windows are the policy's decisions, not a forecast's: full confidence, model "forewarm". */
 const FOREWARM = { confidence: 1, model: "forewarm" };
@@ -84,9 +108,9 @@ export function planFromWindows(input: WindowPlanInput): Plan {
     }
     const f = input.forecasts.get(series);
     const spec = f ? sizedSpec(template.spec, f) : template.spec;
-    const key = specKey(spec);
+    const key = keyOf(spec);
     const lead =
-      (input.leadMs.get(key) ?? input.leadMs.get(specKey(template.spec)) ?? c.defaultLeadMs) * c.leadFactor;
+      (input.leadMs.get(key) ?? input.leadMs.get(keyOf(template.spec)) ?? c.defaultLeadMs) * c.leadFactor;
     let from: number;
     let until: number;
     let pHit: number;
@@ -114,10 +138,7 @@ export function planFromWindows(input: WindowPlanInput): Plan {
       pHit = w.pMiss === null ? 0.5 : 1 - w.pMiss;
       reason = w.reason;
       if (now < from) {
-        skipped.push({
-          series,
-          reason: `window opens at ${new Date(w.from).toISOString()}; not yet (lead ${Math.round(lead)} ms)`,
-        });
+        skipped.push({ series, reason: notYetReason(w, lead) });
         return;
       }
       const wanted = staffed(w.environments, c);

@@ -71,9 +71,20 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const leadMs = new Map<string, number>();
   const envsOf: EnvironmentView[][] = Array.from({ length: nApps }, () => []);
   const all: EnvironmentView[] = [];
+  // Environments not gone, in creation order (as `all`), compacted once per plan: a plan used to
+  // filter every environment ever created.
+  let alive: EnvironmentView[] = [];
+  // Apps with a gone environment still in their list (prune only those).
+  const dirty = new Uint8Array(nApps);
   const memEvents: number[] = [];
   let wasted = 0; // MB·ms
-  const busyMinutes: Map<number, number>[] = Array.from({ length: nApps }, () => new Map());
+  // Every busy minute's arrivals per app, for the forecasters' fits; the window path needs only the
+  // current minute's (minuteArrivals, reset when the app is first busy in a minute).
+  const busyMinutes: Map<number, number>[] | null = options.windows
+    ? null
+    : Array.from({ length: nApps }, () => new Map());
+  const minuteArrivals = new Float64Array(nApps);
+  const userOf = Array.from({ length: nApps }, (_, a) => String(a));
   const lastArrival = new Float64Array(nApps).fill(Number.NaN);
   const models: (FittedModel | null)[] = new Array(nApps).fill(null);
   const fittedThrough = new Float64Array(nApps).fill(Number.NaN);
@@ -98,6 +109,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     if (e.idleSince !== null) wasted += (at - e.idleSince) * mem[app]!;
     memEvents.push(at, -mem[app]!);
     e.state = "gone";
+    dirty[app] = 1;
   };
   const promote = (app: number, t: number) => {
     for (const e of envsOf[app]!) {
@@ -108,6 +120,8 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     }
   };
   const prune = (app: number) => {
+    if (dirty[app] === 0) return;
+    dirty[app] = 0;
     envsOf[app] = envsOf[app]!.filter((e) => e.state !== "gone");
   };
   const snapshot = (app: number, t: number): PoolSnapshot => ({
@@ -133,6 +147,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
       hold: null,
     };
     all.push(e);
+    alive.push(e);
     envsOf[app]!.push(e);
     memEvents.push(t, mem[app]!);
     return e;
@@ -151,7 +166,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
           user: poolUser && poolUser[a]! >= 0 ? `u${poolUser[a]}` : "",
           memoryMb: mem[a]!,
           environments: peakRunning.get(a) ?? 1,
-          arrivals: busyMinutes[a]!.get(busyMinute) ?? 1,
+          arrivals: minuteArrivals[a]!,
         })),
       );
       busyApps = [];
@@ -161,7 +176,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
       if (Number.isNaN(last) || t - last > quietMs) continue;
       const lastMin = Math.floor(last / 60_000);
       if (fittedThrough[app] !== lastMin) {
-        const counts = busyMinutes[app]!;
+        const counts = busyMinutes![app]!;
         const first = Math.min(...counts.keys());
         const arrivals = new Float64Array(lastMin - first + 1);
         for (const [m, c] of counts) arrivals[m - first] = c;
@@ -189,7 +204,8 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
       for (const e of expiredEnvironments(snapshot(app, t), ka)) destroy(e, (e.idleSince ?? t) + ka);
       prune(app);
     }
-    const environments = all.filter((e) => e.state !== "gone");
+    alive = alive.filter((e) => e.state !== "gone");
+    const environments = alive;
     const pool: PoolSnapshot = { now: t, environments, capacity: UNLIMITED };
     const p = windows
       ? planFromWindows({
@@ -261,7 +277,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     promote(app, t);
     for (const e of expiredEnvironments(snapshot(app, t), ka)) destroy(e, (e.idleSince ?? t) + ka);
     prune(app);
-    const decision = routeTask({ user: String(app), spec: specs[app]! }, snapshot(app, t));
+    const decision = routeTask({ user: userOf[app]!, spec: specs[app]! }, snapshot(app, t));
     let env: EnvironmentView;
     let begin = t;
     if (decision.kind === "warm") {
@@ -276,7 +292,8 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     }
     latency[i] = (begin - t) / 1000;
     const minute = Math.floor(t / 60_000);
-    busyMinutes[app]!.set(minute, (busyMinutes[app]!.get(minute) ?? 0) + 1);
+    const counts = busyMinutes?.[app];
+    if (counts) counts.set(minute, (counts.get(minute) ?? 0) + 1);
     if (minute !== busyMinute) {
       busyMinute = minute;
       busyApps = [];
@@ -285,7 +302,9 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     if (markedMinute[app] !== minute) {
       markedMinute[app] = minute;
       busyApps.push(app);
+      minuteArrivals[app] = 0;
     }
+    minuteArrivals[app]! += 1;
     lastArrival[app] = t;
     const d = trace.duration[i]! * 1000;
     endOfTrace = Math.max(endOfTrace, t + d + L);

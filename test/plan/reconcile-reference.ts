@@ -2,6 +2,7 @@
  * The straightforward reconcile (every desired shadow scans the whole pool), kept beside the tests as
  * the reference the indexed one in src/plan/reconcile.ts is held to.
  */
+import { compareText } from "../../src/core/sorted.js";
 import { type ReconcileActions, releasesOf, resizableFor } from "../../src/plan/reconcile.js";
 import type { Plan } from "../../src/plan/shadow-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../../src/pool/environment.js";
@@ -12,7 +13,7 @@ const rankState = (e: EnvironmentView): number => (e.state === "ready" ? 0 : e.s
 export function reconcileReference(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
-  const desired = [...plan.desired].sort((a, b) => a.series.localeCompare(b.series) || a.rank - b.rank);
+  const desired = [...plan.desired].sort((a, b) => compareText(a.series, b.series) || a.rank - b.rank);
   for (const d of desired) {
     let best: EnvironmentView | null = null;
     for (const e of pool.environments) {

@@ -93,3 +93,49 @@ test("reconcile's per-(user, spec) index decides exactly as scanning the whole p
   }
   assert.ok(held > 1000, `the cases match environments (${held} holds)`);
 });
+
+test("shadows of one user take its environments in code-unit order of their series, whatever the locale", () => {
+  const spec = SPECS[0]!;
+  const now = 100 * MIN;
+  const env: EnvironmentView = {
+    id: "e0",
+    user: "u",
+    spec,
+    specKey: specKey(spec),
+    state: "ready",
+    shadow: true,
+    createdAt: 0,
+    readyAt: 0,
+    idleSince: now - MIN,
+    tasksRun: 0,
+    coldStartMs: 1000,
+    idleMbMs: 0,
+    hold: null,
+  };
+  const shadow = (series: string): DesiredShadow => ({
+    series,
+    user: "u",
+    taskType: series.slice(2),
+    spec,
+    specKey: specKey(spec),
+    rank: 1,
+    from: now,
+    until: now + 5 * MIN,
+    pHit: 0.5,
+    benefit: 1,
+    confidence: 1,
+    model: "m",
+    reason: "r",
+  });
+  // localeCompare puts "u|b" before "u|B" (lower case first in ICU's root collation); code units do not.
+  const got = reconcile(
+    { now, desired: [shadow("u|b"), shadow("u|B")], skipped: [] },
+    { now, environments: [env], capacity: { cpu: 64, memoryMb: 65_536, maxEnvironments: 64 } },
+  );
+  assert.equal(got.hold.length, 1);
+  assert.equal(got.hold[0]!.desired.series, "u|B");
+  assert.deepEqual(
+    got.create.map((d) => d.series),
+    ["u|b"],
+  );
+});
