@@ -2,6 +2,7 @@ import { SingleBar } from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ReplayInputError } from "../sim/errors.js";
 import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
+import { goalSummary } from "../sim/goal.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
 import { loadAndReplay, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
@@ -121,8 +122,14 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   } else {
     process.stdout.write(`${result.m1 ? m1Table(result.m1) : m2Table(result.m2 ?? [])}\n`);
-    if (result.m1 && !result.specs.some((s) => s.label === "fixed:ka=10")) {
-      process.stdout.write("(waste normalised to fixed:ka=10, run implicitly)\n");
+    if (result.m1) {
+      const implicit = ["fixed:ka=10", "hybrid"].filter((l) => !result.specs.some((s) => s.label === l));
+      if (implicit.length > 0)
+        process.stdout.write(
+          `(waste normalised to fixed:ka=10, goal against hybrid; ${implicit.join(" and ")} run implicitly)\n`,
+        );
+      const goal = goalSummary(result.m1);
+      if (goal) process.stdout.write(`${goal}\n`);
     }
     if (result.skippedLines > 0) process.stdout.write(`skipped ${result.skippedLines} malformed lines\n`);
   }

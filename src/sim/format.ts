@@ -34,7 +34,7 @@ export function m1Table(scores: readonly M1Score[]): string {
     "p75",
     "p90",
   ];
-  header.push("wasted MB·min", "waste (fixed 10=100)");
+  header.push("wasted MB·min", "waste (fixed 10=100)", "× hybrid (avoidable / waste)");
   const rows = scores.map((s) => [
     s.name,
     int.format(s.apps),
@@ -47,6 +47,7 @@ export function m1Table(scores: readonly M1Score[]): string {
     fixed(s.appColdPct.p90, 2),
     grouped(Math.round(s.wastedMbMin)),
     fixed(s.wastedNormPct, 1),
+    s.goal ? `${fixed(s.goal.avoidable, 2)} / ${fixed(s.goal.waste, 2)}` : "",
   ]);
   return table(header, rows);
 }
@@ -92,6 +93,7 @@ export function m1Json(scores: readonly M1Score[]): object[] {
     wastedMbMin: s.wastedMbMin,
     wastedNormPct: s.wastedNormPct,
     bound: s.bound,
+    ...(s.goal ? { goal: s.goal } : {}),
   }));
 }
 

@@ -1,3 +1,4 @@
+import type { GoalStanding } from "./goal.js";
 import { percentile, sortedCopy } from "./percentile.js";
 import type { AnyM1Policy, Decision } from "./policies/types.js";
 import { timeOrder } from "./time-order.js";
@@ -18,6 +19,8 @@ export interface M1Score {
   wastedNormPct: number;
   /** The run saw the future (oracle, hindsight): a bound to measure against, not a policy. */
   bound: boolean;
+  /** Against issue 7's goal (filled in by the runner, which runs hybrid and fixed 10 alongside). */
+  goal?: GoalStanding;
   /** Per-app cold % (sorted ascending), for CDFs; not part of the JSON output. */
   appColdPctSorted: Float64Array;
 }

@@ -1,5 +1,6 @@
 import { DecisionLog } from "./decision-log.js";
 import { ReplayInputError } from "./errors.js";
+import { goalStanding } from "./goal.js";
 import { type LoadOptions, loadTrace } from "./loaders/index.js";
 import { appMetaOf } from "./loaders/meta.js";
 import { type M1Run, type M1Score, runM1 } from "./m1.js";
@@ -41,6 +42,7 @@ export interface ReplayResult {
 }
 
 const BASELINE = "fixed:ka=10";
+const HYBRID = "hybrid";
 /**
  * The live planner's settings in M2 (forewarm and forecast alike): no grace after a window, and no
  * cap on a series' environments — M2's capacity is unlimited, as for the baselines.
@@ -110,20 +112,24 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     label: s.label,
     policy: s.definition.create(s.params, context),
   }));
-  // Waste is normalised to fixed 10-minute keep-alive, run implicitly when not listed.
-  let baseline = specs.findIndex((s) => s.label === BASELINE);
-  const implicit = baseline < 0;
-  if (implicit) {
-    const s = parsePolicySpec(BASELINE);
-    baseline = runs.length;
+  // Waste is normalised to fixed 10-minute keep-alive, and every run is held against issue 7's goal
+  // (goal.ts): both references run implicitly when not listed, and are not reported then.
+  const listed = runs.length;
+  const reference = (label: string): number => {
+    const i = specs.findIndex((s) => s.label === label);
+    if (i >= 0) return i;
+    const s = parsePolicySpec(label);
     runs.push({ label: s.label, policy: s.definition.create(s.params, context) });
-  }
+    return runs.length - 1;
+  };
+  const baseline = reference(BASELINE);
+  const hybrid = reference(HYBRID);
   const log = options.decisionsFile ? new DecisionLog(options.decisionsFile) : undefined;
   let scores: M1Score[];
   try {
     const onDecision = log
       ? (r: number, app: number, minute: number, d: { pw: number; ka: number }) => {
-          if (!(implicit && r === baseline))
+          if (r < listed)
             log.write(
               runs[r]!.label,
               trace.appNames[app]!,
@@ -138,8 +144,11 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     log?.close();
   }
   const baseWaste = scores[baseline]!.wastedMbMin;
-  for (const s of scores) s.wastedNormPct = baseWaste > 0 ? (100 * s.wastedMbMin) / baseWaste : Number.NaN;
-  return implicit ? scores.slice(0, -1) : scores;
+  for (const s of scores) {
+    s.wastedNormPct = baseWaste > 0 ? (100 * s.wastedMbMin) / baseWaste : Number.NaN;
+    s.goal = goalStanding(s, scores[hybrid]!, scores[baseline]!);
+  }
+  return scores.slice(0, listed);
 }
 
 /**

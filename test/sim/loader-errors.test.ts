@@ -141,3 +141,27 @@ test("CLI: without --policies each model runs its own baselines (M2 has no hybri
     "forewarm",
   ]);
 });
+
+test("CLI: an M1 table says where each policy stands against the goal, with hybrid run implicitly", () => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      "replay",
+      "--format",
+      "azure2021",
+      "--trace",
+      AZURE2021,
+      "--policies",
+      "fixed:ka=60,forewarm,oracle",
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /× hybrid \(avoidable \/ waste\)/);
+  assert.match(r.stdout, /fixed:ka=10 and hybrid run implicitly/);
+  assert.match(r.stdout, /^goal \(≤ 0\.5× hybrid's avoidable cold starts and ≤ 0\.5× its waste\): /m);
+  // The oracle (0 / 0) is a bound: it never meets the goal for a policy.
+  assert.doesNotMatch(r.stdout, /met by[^\n]*oracle/);
+  assert.match(r.stdout, /^worse than fixed:ka=10 on both axes: /m);
+});
