@@ -144,6 +144,12 @@ export const ConfigSchema = Type.Object(
             calibrationMaxIntervalMinutes: Type.Integer({ minimum: 1, default: 1440 }),
             /** Busy minutes a re-fit replays (bounds its time: ~14 replays of this many decisions). */
             calibrationEntries: Type.Integer({ minimum: 100, default: 20_000 }),
+            /**
+             * At start, relearn only the last this many minutes of the history window first and plan
+             * from them; the whole window is relearnt in the background and swapped in once caught up.
+             * 0 (or ≥ windowMinutes) = relearn the whole window before planning.
+             */
+            quickRelearnMinutes: Type.Integer({ minimum: 0, default: 1440 }),
             /** Series the learner tracks (state is preallocated, ~350 bytes each, twice while a full learner is relearnt); more stay reactive. */
             maxSeries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
             /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */

@@ -100,8 +100,12 @@ export class LiveSeriesWindows {
       this.refreshedAt = Number.NEGATIVE_INFINITY;
     }
     const generation = ++this.generation;
+    // A start with a long history plans first from its last quickRelearnMinutes (a few seconds where
+    // the whole window takes minutes), then relearns the whole of it in the background.
+    const quick = this.p.forewarm.quickRelearnMinutes;
+    const minutes = !keepServing && quick > 0 && quick < this.p.windowMinutes ? quick : this.p.windowMinutes;
     try {
-      const upto = await this.relearn(fresh, now, generation, clock);
+      const upto = await this.relearn(fresh, now, generation, clock, minutes);
       if (upto === null) return;
       if (keepServing) {
         this.windows = fresh;
@@ -109,6 +113,8 @@ export class LiveSeriesWindows {
         this.overflowSeen = 0;
       }
       this.next = upto + 1;
+      // (An older background relearn, if any, was superseded by this rebuild's generation.)
+      if (minutes < this.p.windowMinutes) this.startRefresh(clock(), clock);
     } catch (err) {
       if (generation !== this.generation) return;
       if (keepServing) {
@@ -150,14 +156,20 @@ export class LiveSeriesWindows {
       { event: "windows_recycling", maxSeries: this.p.forewarm.maxSeries, quietSeries: quiet },
       "forewarm windows are full: relearning the history window to drop series quiet for longer than it",
     );
-    this.refreshing = this.rebuild(now, clock, true).finally(() => {
-      this.refreshing = null;
-    });
+    this.startRefresh(now, clock);
   }
 
-  /** The first minute a relearn at `now` reads (it reads up to the minute before now's). */
-  private firstMinute(now: number): number {
-    return minuteOf(now) - 1 - this.p.windowMinutes;
+  /** Relearns the whole history window in the background; the current windows go on meanwhile. */
+  private startRefresh(now: number, clock: () => number): void {
+    const refresh: Promise<void> = this.rebuild(now, clock, true).finally(() => {
+      if (this.refreshing === refresh) this.refreshing = null;
+    });
+    this.refreshing = refresh;
+  }
+
+  /** The first minute a relearn at `now` of `minutes` reads (it reads up to the minute before now's). */
+  private firstMinute(now: number, minutes = this.p.windowMinutes): number {
+    return minuteOf(now) - 1 - minutes;
   }
 
   /** Stops a relearn in progress (planning stopped): the windows stay empty until the next rebuild. */
@@ -172,10 +184,11 @@ export class LiveSeriesWindows {
     now: number,
     generation: number,
     clock: () => number,
+    minutes: number,
   ): Promise<number | null> {
     let upto = minuteOf(now) - 1;
     const started = performance.now();
-    const from = this.firstMinute(now);
+    const from = this.firstMinute(now, minutes);
     // Replay's order: within a minute, series by first appearance — their first busy minute, then
     // their first arrival in it (as live numbers them); by name only where the store has no arrival
     // time (minutes recorded before it kept one). Chunks come in ascending minutes, so a series'
@@ -266,9 +279,12 @@ export class LiveSeriesWindows {
         event: "windows_rebuilt",
         series: windows.seriesCount,
         busyMinutes: learnt,
+        minutes,
         durationMs: Math.round(performance.now() - started),
       },
-      "forewarm window learner relearned the history window",
+      minutes < this.p.windowMinutes
+        ? `forewarm window learner relearned the last ${minutes} minutes; the whole history window follows in the background`
+        : "forewarm window learner relearned the history window",
     );
     return upto;
   }

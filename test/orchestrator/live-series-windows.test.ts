@@ -74,12 +74,18 @@ function arrivals(): { series: string; user: string; type: string; at: number }[
   return out.sort((a, b) => a.at - b.at);
 }
 
-test("after a restart the windows relearn the history window from the store: each series' latest decision is replay's", async () => {
+/** A fresh store holding `arrivals()` as tasks. */
+async function storeOfArrivals(): Promise<{ store: SqliteHistoryStore; list: ReturnType<typeof arrivals> }> {
   const store = freshStore();
+  const list = arrivals();
+  for (const [i, a] of list.entries())
+    await store.insertTask(emptyRecord(task(`t${i}`, a.user, a.type, a.at)));
+  return { store, list };
+}
+
+test("after a restart the windows relearn the history window from the store: each series' latest decision is replay's", async () => {
+  const { store, list } = await storeOfArrivals();
   try {
-    const list = arrivals();
-    for (const [i, a] of list.entries())
-      await store.insertTask(emptyRecord(task(`t${i}`, a.user, a.type, a.at)));
     const config = parseConfig({
       prediction: { windowPolicy: "forewarm", windowMinutes: 2000, forewarm: { price: 30, memRefMb: 256 } },
     });
@@ -87,28 +93,74 @@ test("after a restart the windows relearn the history window from the store: eac
     assert.deepEqual([...live.latest()], [], "nothing is planned before the history is relearned");
     await live.rebuild((BASE + 601) * 60_000);
 
-    // Replay of the arrivals as they came (apps numbered by first arrival): the store keeps each
-    // minute's earliest arrival, so the relearned order is this one, not series names'.
-    const b = new TraceBuilder(false);
-    for (const a of list) b.addInvocation(b.appId(a.series), a.at / 1000, 0);
-    const trace = b.minuteTrace();
-    const users = new Map<string, number>();
-    const appUser = Int32Array.from(trace.appNames, (name) => {
-      const u = name.split("|")[0]!;
-      if (!users.has(u)) users.set(u, users.size);
-      return users.get(u)!;
-    });
-    const expected = new Map<string, string>();
-    runM1(
-      trace,
-      [{ label: "fw", policy: createForewarm({ price: 30 }, { appCount: trace.appNames.length, appUser }) }],
-      {
-        onDecision: (_r, app, minute, d) => expected.set(trace.appNames[app]!, `${minute}:${d.pw}+${d.ka}`),
-      },
-    );
     const got = new Map([...live.latest()].map((w) => [w.series, `${w.minute}:${w.pw}+${w.ka}`]));
     assert.equal(got.size, 5);
+    assert.deepEqual(got, replayLatest(list, 30));
+  } finally {
+    await store.close();
+  }
+});
+
+/**
+ * Each series' latest M1 replay decision on the arrivals as they came (apps numbered by first arrival):
+ * the store keeps each minute's earliest arrival, so a relearn's order is this one, not series names'.
+ */
+function replayLatest(list: ReturnType<typeof arrivals>, price: number): Map<string, string> {
+  const b = new TraceBuilder(false);
+  for (const a of list) b.addInvocation(b.appId(a.series), a.at / 1000, 0);
+  const trace = b.minuteTrace();
+  const users = new Map<string, number>();
+  const appUser = Int32Array.from(trace.appNames, (name) => {
+    const u = name.split("|")[0]!;
+    if (!users.has(u)) users.set(u, users.size);
+    return users.get(u)!;
+  });
+  const expected = new Map<string, string>();
+  runM1(
+    trace,
+    [{ label: "fw", policy: createForewarm({ price }, { appCount: trace.appNames.length, appUser }) }],
+    {
+      onDecision: (_r, app, minute, d) => expected.set(trace.appNames[app]!, `${minute}:${d.pw}+${d.ka}`),
+    },
+  );
+  return expected;
+}
+
+test("a start with a long history plans from its last quickRelearnMinutes first, then swaps in the whole window's learner", async () => {
+  const { store, list } = await storeOfArrivals();
+  try {
+    const config = parseConfig({
+      prediction: {
+        windowPolicy: "forewarm",
+        windowMinutes: 2000,
+        forewarm: { price: 30, memRefMb: 256, quickRelearnMinutes: 120 },
+      },
+    });
+    const { lines, log } = capturedLog("info");
+    const live = new LiveSeriesWindows(config.prediction, quiet, store, log, 256);
+    await live.rebuild((BASE + 601) * 60_000);
+    assert.ok(live.ready, "windows are served after the quick pass");
+    const quick = new Map([...live.latest()].map((w) => [w.series, `${w.minute}:${w.pw}+${w.ka}`]));
+    await live.refreshing;
+    const rebuilt = lines.filter((l) => l.event === "windows_rebuilt");
+    assert.deepEqual(
+      rebuilt.map((l) => l.minutes),
+      [120, 2000],
+      "the last 120 minutes first, then the whole window",
+    );
+    assert.ok(
+      (rebuilt[0]!.busyMinutes as number) < (rebuilt[1]!.busyMinutes as number) / 3,
+      "the quick pass learns only its minutes",
+    );
+    // Then, as after a whole relearn: replay's decisions on the whole history.
+    const expected = replayLatest(list, 30);
+    const got = new Map([...live.latest()].map((w) => [w.series, `${w.minute}:${w.pw}+${w.ka}`]));
     assert.deepEqual(got, expected);
+    // The quick learner saw a fifth of the history: some series' window differs (else this proves nothing).
+    assert.ok(
+      [...expected].some(([series, d]) => quick.get(series) !== d),
+      "the quick windows are not already the whole window's",
+    );
   } finally {
     await store.close();
   }
@@ -197,7 +249,10 @@ test("relearning a long history yields to the event loop (requests are served me
     for (let m = 0; m < 2_500; m++)
       for (const u of ["a", "b", "c"])
         await store.insertTask(emptyRecord(task(`${u}${m}`, u, "t", (BASE + m) * 60_000 + 1_000)));
-    const config = parseConfig({ prediction: { windowPolicy: "forewarm", windowMinutes: 5_000 } });
+    // The whole window in one pass (the quick first pass has its own test).
+    const config = parseConfig({
+      prediction: { windowPolicy: "forewarm", windowMinutes: 5_000, forewarm: { quickRelearnMinutes: 0 } },
+    });
     const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
     let turns = 0;
     let spinning = true;
