@@ -141,6 +141,7 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
       result.specs,
       result.m1,
       result.m2,
+      result.references,
     );
     process.stderr.write(`report written to ${opts.report}\n`);
   }

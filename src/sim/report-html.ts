@@ -15,8 +15,9 @@ const MAX_CDF_SERIES = 12;
 
 /**
  * A self-contained HTML report: uPlot (script and CSS inlined, no network) with a Pareto plot of
- * cold starts against wasted memory-time (one point per policy, sweeps joined as a frontier, and in M1
- * with the hybrid histogram issue 7's goal point) and, for M1, per-app cold-start % CDFs.
+ * cold starts against wasted memory-time (one point per policy, sweeps joined as a frontier; in M1 also
+ * hybrid and fixed 10 as references when not listed, and issue 7's goal point) and, for M1, per-app
+ * cold-start % CDFs.
  */
 export function writeReport(
   file: string,
@@ -24,6 +25,7 @@ export function writeReport(
   specs: readonly SweptSpec[],
   m1?: M1Score[],
   m2?: M2Score[],
+  references?: { hybrid: M1Score; fixed10: M1Score },
 ) {
   const require = createRequire(import.meta.url);
   const js = readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8");
@@ -41,7 +43,17 @@ export function writeReport(
     groups.set(spec.group, g);
     if (points[i]) g.points.push(points[i]!);
   });
-  const goal = m1 ? goalPoint(m1) : undefined;
+  // The references every row is held against, when the replay ran them without listing them.
+  if (m1 && references)
+    for (const r of [references.fixed10, references.hybrid])
+      if (!specs.some((s) => s.label === r.name))
+        groups.set(`${r.name} (reference)`, {
+          label: `${r.name} (reference)`,
+          points: [{ x: r.wastedMbMin, y: r.coldStarts }],
+          line: false,
+        });
+  const hybrid = references?.hybrid ?? m1?.find((s) => s.name === "hybrid");
+  const goal = m1 && hybrid ? goalPoint(hybrid) : undefined;
   if (goal) groups.set(GOAL_LABEL, { label: GOAL_LABEL, points: [goal], line: false });
   const cdfs = (m1 ?? []).filter((_, i) => specs[i]?.sweepValue === undefined).slice(0, MAX_CDF_SERIES);
   const data = {
@@ -67,12 +79,10 @@ ${CLIENT_SCRIPT}
 export const GOAL_LABEL = "goal: ½ hybrid's avoidable cold starts at ½ its waste";
 
 /**
- * Issue 7's goal as a point, when the run has the plain hybrid histogram: half its avoidable cold
- * starts (on top of the oracle's one per app) at half its waste. A policy meets it at or below-left.
+ * Issue 7's goal as a point, from the plain hybrid histogram's score: half its avoidable cold starts
+ * (on top of the oracle's one per app) at half its waste. A policy meets it at or below-left.
  */
-export function goalPoint(m1: readonly M1Score[]): { x: number; y: number } | undefined {
-  const h = m1.find((s) => s.name === "hybrid");
-  if (!h) return undefined;
+export function goalPoint(h: M1Score): { x: number; y: number } {
   return { x: h.wastedMbMin / 2, y: h.apps + h.avoidableColdStarts / 2 };
 }
 

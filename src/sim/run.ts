@@ -32,10 +32,17 @@ export interface ReplayOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+export interface M1References {
+  hybrid: M1Score;
+  fixed10: M1Score;
+}
+
 export interface ReplayResult {
   model: Model;
   specs: SweptSpec[];
   m1?: M1Score[];
+  /** M1: the runs every row is held against (hybrid, fixed 10), listed or run implicitly. */
+  references?: M1References;
   m2?: M2Score[];
   skippedLines: number;
   notes: string[];
@@ -99,10 +106,15 @@ export function replayLoaded(
   const model = options.model ?? "m1";
   const base = { model, specs, skippedLines: loaded.skippedLines, notes: loaded.notes };
   if (model === "m2") return { ...base, m2: replayM2(loaded, options, specs) };
-  return { ...base, m1: replayM1(loaded, options, specs) };
+  const { scores, references } = replayM1(loaded, options, specs);
+  return { ...base, m1: scores, references };
 }
 
-function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[]): M1Score[] {
+function replayM1(
+  loaded: LoadedTrace,
+  options: ReplayOptions,
+  specs: SweptSpec[],
+): { scores: M1Score[]; references: M1References } {
   const trace =
     options.untilMinute === undefined ? loaded.minutes : cutMinuteTrace(loaded.minutes, options.untilMinute);
   if (trace.invocations === 0)
@@ -148,7 +160,10 @@ function replayM1(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
     s.wastedNormPct = baseWaste > 0 ? (100 * s.wastedMbMin) / baseWaste : Number.NaN;
     s.goal = goalStanding(s, scores[hybrid]!, scores[baseline]!);
   }
-  return scores.slice(0, listed);
+  return {
+    scores: scores.slice(0, listed),
+    references: { hybrid: scores[hybrid]!, fixed10: scores[baseline]! },
+  };
 }
 
 /**

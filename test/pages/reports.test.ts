@@ -33,27 +33,42 @@ async function render(
   }
 }
 
-test("the replay report renders its Pareto plot and per-app CDFs in a browser, without errors", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-report-"));
-  const file = path.join(dir, "replay.html");
+/** `forewarm replay` of the azure2021 example with `args`, its M1 report written to `file`. */
+async function replayReport(file: string, ...args: string[]): Promise<void> {
+  const trace = path.join(traces, "azure2021-example.csv");
   await run(process.execPath, [
     cli,
     "replay",
     "--format",
     "azure2021",
     "--trace",
-    path.join(traces, "azure2021-example.csv"),
-    "--policies",
-    "fixed:ka=10,fixed:ka=60,hybrid,oracle,forewarm",
+    trace,
+    ...args,
     "--report",
     file,
   ]);
+}
+
+test("the replay report renders its Pareto plot and per-app CDFs in a browser, without errors", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-report-"));
+  const file = path.join(dir, "replay.html");
+  await replayReport(file, "--policies", "fixed:ka=10,fixed:ka=60,hybrid,oracle,forewarm");
   const r = await render(file, path.join(dir, "replay.png"));
   assert.deepEqual(r.errors, []);
   assert.ok(r.canvases >= 2, `expected the Pareto and CDF charts, found ${r.canvases} canvases`);
   const html = fs.readFileSync(file, "utf8");
   for (const p of ["fixed:ka=10", "hybrid", "oracle", "forewarm", "goal: ½ hybrid"])
     assert.ok(html.includes(p), `report names ${p}`);
+  assert.ok(!html.includes("(reference)"), "listed references are plotted once, as listed");
+
+  // Without hybrid or fixed 10 listed, both are still plotted (as references) with the goal point.
+  const alone = path.join(dir, "alone.html");
+  await replayReport(alone, "--policies", "forewarm", "--sweep", "price=1..4:1");
+  const a = await render(alone, path.join(dir, "alone.png"));
+  assert.deepEqual(a.errors, []);
+  const aloneHtml = fs.readFileSync(alone, "utf8");
+  for (const p of ["hybrid (reference)", "fixed:ka=10 (reference)", "goal: ½ hybrid"])
+    assert.ok(aloneHtml.includes(p), `report names ${p}`);
 });
 
 test("the forecast report renders actual-vs-forecast charts with intervals in a browser, without errors", async () => {
