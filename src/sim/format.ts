@@ -1,3 +1,4 @@
+import { formatTimes } from "./goal.js";
 import type { M1Score } from "./m1.js";
 import type { M2Score } from "./m2.js";
 
@@ -47,7 +48,7 @@ export function m1Table(scores: readonly M1Score[]): string {
     fixed(s.appColdPct.p90, 2),
     grouped(Math.round(s.wastedMbMin)),
     fixed(s.wastedNormPct, 1),
-    s.goal ? `${fixed(s.goal.avoidable, 2)} / ${fixed(s.goal.waste, 2)}` : "",
+    s.goal ? `${formatTimes(s.goal.avoidable)} / ${formatTimes(s.goal.waste)}` : "",
   ]);
   return table(header, rows);
 }

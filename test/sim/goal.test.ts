@@ -31,10 +31,26 @@ test("goal standings: ratios to hybrid, met only at or under half on both axes, 
   assert.equal(at(301, 801).worseThanFixed10, true);
   assert.equal(at(301, 800).worseThanFixed10, false, "equal waste is not worse");
   assert.equal(at(300, 2000).worseThanFixed10, false, "equal cold starts are not worse");
-  // A hybrid with nothing avoidable: 0 of 0 is as good as it (1), anything more infinitely worse.
-  const perfect = score("hybrid", 0, 0);
-  assert.equal(goalStanding(score("p", 0, 0), perfect, fixed10).avoidable, 1);
-  assert.equal(goalStanding(score("p", 1, 0), perfect, fixed10).avoidable, Number.POSITIVE_INFINITY);
+  // A hybrid with nothing avoidable: none is at most half of it (the goal holds on the counts), any
+  // is infinitely more.
+  const none = score("hybrid", 0, 1000);
+  assert.deepEqual(goalStanding(score("p", 0, 300), none, fixed10), {
+    avoidable: 0,
+    waste: 0.3,
+    meets: true,
+    worseThanFixed10: false,
+  });
+  assert.equal(goalStanding(score("p", 1, 0), none, fixed10).avoidable, Number.POSITIVE_INFINITY);
+  assert.equal(goalStanding(score("p", 1, 0), none, fixed10).meets, false);
+});
+
+test("goal summary with a hybrid that has no avoidable cold starts: ∞ printed as such, closest by the other axis", () => {
+  const hybrid = score("hybrid", 0, 1000);
+  const fixed10 = score("fixed:ka=10", 30, 800);
+  const rows = [score("a", 5, 900), score("b", 5, 200), score("c", 7, 100)];
+  for (const r of rows) r.goal = goalStanding(r, hybrid, fixed10);
+  // All ∞ on cold starts: the least waste is the closest.
+  assert.match(goalSummary(rows), /not met; closest c \(∞× \/ 0\.10×\), infinitely far/);
 });
 
 test("goal summary: names who meets it, else the closest causal policy on its worse axis; bounds and hybrid never count", () => {
