@@ -106,7 +106,8 @@ export class LiveSeriesWindows {
     const minutes = !keepServing && quick > 0 && quick < this.p.windowMinutes ? quick : this.p.windowMinutes;
     try {
       const upto = await this.relearn(fresh, now, generation, clock, minutes);
-      if (upto === null) return;
+      // Superseded (or cancelled) after the relearn's last check: the newer call decides.
+      if (upto === null || generation !== this.generation) return;
       if (keepServing) {
         this.windows = fresh;
         this.overflowWarnedAt = 0;
@@ -130,7 +131,10 @@ export class LiveSeriesWindows {
     }
   }
 
-  /** A relearn that frees the learner of quiet series while the current windows go on (or null). */
+  /**
+   * A whole-window relearn in the background while the current windows go on (or null): after a
+   * start's quick pass, or to free the learner of quiet series.
+   */
   refreshing: Promise<void> | null = null;
   /** `overflow` when the learner last looked for series to free, and the minute it relearned for that. */
   private overflowSeen = 0;

@@ -96,6 +96,7 @@ test("after a restart the windows relearn the history window from the store: eac
     const got = new Map([...live.latest()].map((w) => [w.series, `${w.minute}:${w.pw}+${w.ka}`]));
     assert.equal(got.size, 5);
     assert.deepEqual(got, replayLatest(list, 30));
+    await live.refreshing;
   } finally {
     await store.close();
   }
@@ -217,6 +218,9 @@ test("leading again relearns from the history: a second rebuild starts a fresh l
       late.some((w) => w.minute >= BASE + 200),
       "what happened while following was learnt",
     );
+    // The first start's background relearn was superseded; the second's completes without a warning.
+    await live.refreshing;
+    assert.deepEqual(lines, [], "no background relearn failed");
   } finally {
     await store.close();
   }
@@ -308,6 +312,9 @@ test("relearning prices each series by the memory its arrivals were routed for, 
     );
     const live = new LiveSeriesWindows(config.prediction, quiet, store, silentLogger(), 256);
     await live.rebuild((BASE + m + 1) * 60_000);
+    assert.deepEqual(new Map([...live.latest()].map((w) => [w.series, `${w.pw}+${w.ka}`])), want);
+    // The whole window's learner (swapped in after the quick pass) prices them alike.
+    await live.refreshing;
     assert.deepEqual(new Map([...live.latest()].map((w) => [w.series, `${w.pw}+${w.ka}`])), want);
   } finally {
     await store.close();
