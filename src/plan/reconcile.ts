@@ -57,12 +57,8 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   // Per (user, spec), the environments a desired shadow may take, by readiness in pool order, and the
   // same per series holding them: each shadow takes the first one not taken (the held one first), so
   // a plan costs its shadows plus the pool, not shadows × environments.
-  const byUser = new Map<string, EnvironmentView[]>();
   const groups = new Map<string, Map<string, Candidates>>();
   for (const e of pool.environments) {
-    const list = byUser.get(e.user);
-    if (list) list.push(e);
-    else byUser.set(e.user, [e]);
     if (e.state !== "ready" && e.state !== "warming" && e.state !== "creating") continue;
     let specs = groups.get(e.user);
     if (!specs) {
@@ -84,8 +80,10 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       h.add(e);
     }
   }
+  // Each user's environments, for resizing: built on the first shadow no same-spec environment takes
+  // (a plan cycle whose shadows all match builds none).
+  let byUser: Map<string, EnvironmentView[]> | undefined;
   for (const d of desired) {
-    const mine = byUser.get(d.user) ?? [];
     const g = groups.get(d.user)?.get(d.specKey);
     const best = g ? (g.held.get(d.series)?.first(taken) ?? g.all.first(taken)) : null;
     if (best) {
@@ -93,7 +91,8 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       actions.hold.push({ environmentId: best.id, desired: d });
       continue;
     }
-    const other = mine.find((e) => resizableFor(e, d, taken));
+    byUser ??= environmentsByUser(pool);
+    const other = byUser.get(d.user)?.find((e) => resizableFor(e, d, taken));
     if (other) {
       taken.add(other.id);
       actions.resize.push({ environmentId: other.id, desired: d });
@@ -103,6 +102,16 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   }
   actions.release = releasesOf(plan, pool, taken);
   return actions;
+}
+
+function environmentsByUser(pool: PoolSnapshot): Map<string, EnvironmentView[]> {
+  const byUser = new Map<string, EnvironmentView[]>();
+  for (const e of pool.environments) {
+    const list = byUser.get(e.user);
+    if (list) list.push(e);
+    else byUser.set(e.user, [e]);
+  }
+  return byUser;
 }
 
 /**
@@ -126,9 +135,11 @@ export function releasesOf(
   taken: ReadonlySet<string>,
 ): ReconcileActions["release"] {
   const release: ReconcileActions["release"] = [];
-  const skippedWhy = new Map(plan.skipped.map((s) => [s.series, s.reason]));
+  // Built on the first held environment no shadow took (most cycles release few or none).
+  let skippedWhy: Map<string, string> | undefined;
   for (const e of pool.environments) {
     if (e.hold === null || taken.has(e.id) || e.state === "busy" || e.state === "gone") continue;
+    skippedWhy ??= new Map(plan.skipped.map((s) => [s.series, s.reason]));
     const why = skippedWhy.get(e.hold.series);
     // A hold lasts until the end of the window it was made for (plus grace) while the arrival it waits
     // for has not come: a later forecast that no longer sees a late arrival does not cut it short. Once
