@@ -3,8 +3,8 @@ import { yieldToEventLoop } from "../core/clock.js";
 import type { HistoryStore } from "../history/store.js";
 import { minuteOf } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
-import { type BusySeries, type SeriesWindow, SeriesWindows } from "../plan/series-windows.js";
-import { seriesKey } from "../plan/shadow-planner.js";
+import { type SeriesWindow, SeriesWindows } from "../plan/series-windows.js";
+import { relearnHistory } from "./history-relearn.js";
 import type { SeriesActivity } from "./series-activity.js";
 
 /** What the windows read of the live system: recent per-series activity (the Orchestrator has it). */
@@ -16,12 +16,8 @@ export interface RecentActivity {
 
 /** Window decisions kept for /v1/decisions. */
 const MAX_DECISIONS = 10_000;
-/** Busy series-minutes relearned between yields to the event loop (~20 ms of work). */
-const RELEARN_SLICE = 2_000;
-/** Rollup rows a relearn aims to read at a time (the span of minutes adapts to reach it). */
-const RELEARN_ROWS = 20_000;
-/** How often a long relearn logs its progress. */
-const PROGRESS_EVERY_MS = 5_000;
+/** Wait before retrying a whole-window relearn that failed after a start's quick pass. */
+const WHOLE_RETRY_MS = 60_000;
 /** Least time between relearns that free the learner of quiet series (maxSeries full). */
 const RECYCLE_EVERY_MINUTES = 60;
 
@@ -98,6 +94,7 @@ export class LiveSeriesWindows {
       // What the old learner refused says nothing about the new one.
       this.overflowSeen = 0;
       this.refreshedAt = Number.NEGATIVE_INFINITY;
+      this.wholeOwed = false;
     }
     const generation = ++this.generation;
     // A start with a long history plans first from its last quickRelearnMinutes (a few seconds where
@@ -112,16 +109,25 @@ export class LiveSeriesWindows {
         this.windows = fresh;
         this.overflowWarnedAt = 0;
         this.overflowSeen = 0;
+        this.wholeOwed = false;
       }
       this.next = upto + 1;
       // (An older background relearn, if any, was superseded by this rebuild's generation.)
-      if (minutes < this.p.windowMinutes) this.startRefresh(clock(), clock);
+      if (minutes < this.p.windowMinutes) {
+        this.wholeOwed = true;
+        this.startRefresh(clock(), clock);
+      }
     } catch (err) {
       if (generation !== this.generation) return;
       if (keepServing) {
+        // After a quick pass the whole window is still owed: a planning cycle retries it (a store
+        // that failed once would otherwise leave the one-day learner in place until the next start).
+        if (this.wholeOwed) this.wholeRetryAt = clock() + WHOLE_RETRY_MS;
         this.log.warn(
-          { event: "windows_refresh_failed", err },
-          "could not relearn; the current windows go on",
+          { event: "windows_refresh_failed", err, ...(this.wholeOwed ? { retryInMs: WHOLE_RETRY_MS } : {}) },
+          this.wholeOwed
+            ? "could not relearn the whole history window; the quick pass's windows go on, retrying"
+            : "could not relearn; the current windows go on",
         );
         return;
       }
@@ -136,6 +142,10 @@ export class LiveSeriesWindows {
    * start's quick pass, or to free the learner of quiet series.
    */
   refreshing: Promise<void> | null = null;
+  /** The quick pass is serving and the whole window has not been relearnt yet. */
+  private wholeOwed = false;
+  /** When a failed whole-window relearn after a quick pass is retried (ms). */
+  private wholeRetryAt = Number.POSITIVE_INFINITY;
   /** `overflow` when the learner last looked for series to free, and the minute it relearned for that. */
   private overflowSeen = 0;
   private refreshedAt = Number.NEGATIVE_INFINITY;
@@ -190,90 +200,16 @@ export class LiveSeriesWindows {
     clock: () => number,
     minutes: number,
   ): Promise<number | null> {
-    let upto = minuteOf(now) - 1;
     const started = performance.now();
-    const from = this.firstMinute(now, minutes);
-    // Replay's order: within a minute, series by first appearance — their first busy minute, then
-    // their first arrival in it (as live numbers them); by name only where the store has no arrival
-    // time (minutes recorded before it kept one). Chunks come in ascending minutes, so a series'
-    // first appearance is known by the time it is sorted.
-    const first = new Map<string, Appearance>();
-    let learnt = 0;
-    let sinceYield = 0;
-    let lastReport = started;
-    // Rollups a few minutes at a time (about RELEARN_ROWS rows a read): the whole window of a large
-    // deployment would neither fit in memory nor be read without holding the event loop.
-    let chunk = 60;
-    let lo = from;
-    for (;;) {
-      if (lo > upto) {
-        // Minutes that ended while relearning: read them too (the live path looks back only a few).
-        const latest = minuteOf(clock()) - 1;
-        if (latest <= upto) break;
-        upto = latest;
-        continue;
-      }
-      const hi = Math.min(upto, lo + chunk - 1);
-      const read = await this.store.rollups({ fromMinute: lo, toMinute: hi });
-      if (generation !== this.generation) return null;
-      // Each row is the busy series it reports, with its series' appearance (one object per series,
-      // moved earlier in place if a row of the chunk is earlier still) to sort by.
-      const rows: RelearnRow[] = [];
-      for (const r of read) {
-        if (!(r.arrivals > 0)) continue;
-        const series = seriesKey(r.user, r.taskType);
-        const at = r.firstArrivalMs ?? Number.POSITIVE_INFINITY;
-        let f = first.get(series);
-        if (!f) {
-          f = { minute: r.minute, at };
-          first.set(series, f);
-        } else if (r.minute < f.minute) {
-          f.minute = r.minute;
-          f.at = at;
-        }
-        rows.push({
-          minute: r.minute,
-          first: f,
-          series,
-          user: r.user,
-          // The memory its arrivals were routed for, as live prices it (the default where unknown).
-          memoryMb: r.memoryMb ?? this.defaultMemoryMb,
-          arrivals: r.arrivals,
-          // Its concurrency as the store has it (executions that overlapped; live counts tasks as if
-          // all had started warm): what the windows' staffing starts from. 0 = not recorded.
-          ...(r.peakConcurrency > 0 ? { environments: r.peakConcurrency } : {}),
-        });
-      }
-      rows.sort(byMinuteThenAppearance);
-      let i = 0;
-      while (i < rows.length) {
-        const minute = rows[i]!.minute;
-        let j = i;
-        while (j < rows.length && rows[j]!.minute === minute) j++;
-        const batch = rows.slice(i, j);
-        i = j;
-        windows.learnMinute(minute, batch);
-        learnt += batch.length;
-        // ~9–14 µs a busy series-minute: a large history would hold the event loop (and every
-        // request) for minutes. Yield every RELEARN_SLICE rows; say how far it got every few seconds.
-        sinceYield += batch.length;
-        if (sinceYield >= RELEARN_SLICE) {
-          sinceYield = 0;
-          await yieldToEventLoop();
-          // Superseded by a later rebuild (planning restarted meanwhile): that one relearns.
-          if (generation !== this.generation) return null;
-          if (performance.now() - lastReport > PROGRESS_EVERY_MS) {
-            lastReport = performance.now();
-            this.log.info(
-              { event: "windows_relearning", busyMinutes: learnt, minute, of: [from, upto] },
-              `relearning the history window: ${Math.round((100 * (minute - from)) / Math.max(1, upto - from))} % of its minutes`,
-            );
-          }
-        }
-      }
-      lo = hi + 1;
-      chunk = Math.max(1, Math.min(1440, Math.floor((chunk * RELEARN_ROWS) / Math.max(1, rows.length))));
-    }
+    const read = await relearnHistory(windows, this.firstMinute(now, minutes), minuteOf(now) - 1, {
+      store: this.store,
+      log: this.log,
+      defaultMemoryMb: this.defaultMemoryMb,
+      clock,
+      current: () => generation === this.generation,
+    });
+    if (read === null) return null;
+    const { upto, learnt } = read;
     // The windows already over are dropped unbuilt, the rest built here, in the relearn's time and
     // in its order, not in the first plan's.
     windows.forgetEnded(clock() - this.p.graceMs - 60_000);
@@ -299,6 +235,10 @@ export class LiveSeriesWindows {
   /** Tells the learner about every minute that has ended since the last call. */
   observeEndedMinutes(now: number, clock: () => number = () => now): void {
     if (this.next === null) return;
+    if (this.wholeOwed && !this.refreshing && now >= this.wholeRetryAt) {
+      this.wholeRetryAt = Number.POSITIVE_INFINITY;
+      this.startRefresh(now, clock);
+    }
     const current = minuteOf(now);
     // Windows over (with grace) are dropped once a minute, so a cycle's cost follows live windows.
     if (current > this.next) this.windows.forgetEnded(now - this.p.graceMs - 60_000);
@@ -389,27 +329,4 @@ export class LiveSeriesWindows {
   get overflow(): number {
     return this.windows.overflow;
   }
-}
-
-/** A series' first appearance: its first busy minute and its first arrival in it (ms; ∞ unknown). */
-interface Appearance {
-  minute: number;
-  at: number;
-}
-
-/** A rollup row of a relearn: the busy series it reports, and its minute and series' appearance. */
-interface RelearnRow extends BusySeries {
-  minute: number;
-  first: Appearance;
-}
-
-function byMinuteThenAppearance(a: RelearnRow, b: RelearnRow): number {
-  const fa = a.first;
-  const fb = b.first;
-  return (
-    a.minute - b.minute ||
-    fa.minute - fb.minute ||
-    (fa.at === fb.at ? 0 : fa.at < fb.at ? -1 : 1) ||
-    (a.series < b.series ? -1 : a.series > b.series ? 1 : 0)
-  );
 }

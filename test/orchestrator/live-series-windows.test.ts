@@ -127,16 +127,20 @@ function replayLatest(list: ReturnType<typeof arrivals>, price: number): Map<str
   return expected;
 }
 
+/** A 2000-minute history window whose start relearns its last 120 minutes first. */
+const quickConfig = () =>
+  parseConfig({
+    prediction: {
+      windowPolicy: "forewarm",
+      windowMinutes: 2000,
+      forewarm: { price: 30, memRefMb: 256, quickRelearnMinutes: 120 },
+    },
+  });
+
 test("a start with a long history plans from its last quickRelearnMinutes first, then swaps in the whole window's learner", async () => {
   const { store, list } = await storeOfArrivals();
   try {
-    const config = parseConfig({
-      prediction: {
-        windowPolicy: "forewarm",
-        windowMinutes: 2000,
-        forewarm: { price: 30, memRefMb: 256, quickRelearnMinutes: 120 },
-      },
-    });
+    const config = quickConfig();
     const { lines, log } = capturedLog("info");
     const live = new LiveSeriesWindows(config.prediction, quiet, store, log, 256);
     await live.rebuild((BASE + 601) * 60_000);
@@ -162,6 +166,49 @@ test("a start with a long history plans from its last quickRelearnMinutes first,
       [...expected].some(([series, d]) => quick.get(series) !== d),
       "the quick windows are not already the whole window's",
     );
+  } finally {
+    await store.close();
+  }
+});
+
+test("a whole-window relearn that fails after the quick pass is retried by a later planning cycle", async () => {
+  const { store, list } = await storeOfArrivals();
+  try {
+    const config = quickConfig();
+    // The store fails the first read of minutes before the quick pass's (the background relearn's).
+    const quickFrom = BASE + 601 - 1 - 120;
+    let failures = 0;
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== "rollups") return Reflect.get(target, prop, receiver);
+        return (q: { fromMinute: number; toMinute: number }) => {
+          if (q.fromMinute < quickFrom && failures === 0) {
+            failures++;
+            return Promise.reject(new Error("disk hiccup"));
+          }
+          return target.rollups(q);
+        };
+      },
+    });
+    const { lines, log } = capturedLog("warn");
+    const live = new LiveSeriesWindows(config.prediction, quiet, flaky, log, 256);
+    const now = (BASE + 601) * 60_000;
+    await live.rebuild(now);
+    await live.refreshing;
+    assert.equal(failures, 1);
+    assert.deepEqual(
+      lines.map((l) => [l.event, l.retryInMs]),
+      [["windows_refresh_failed", 60_000]],
+    );
+    assert.ok(live.ready, "the quick pass's windows go on");
+    // Not before the retry time; then a planning cycle starts it and the whole window's learner comes in.
+    live.observeEndedMinutes(now + 30_000);
+    assert.equal(live.refreshing, null);
+    live.observeEndedMinutes(now + 61_000);
+    assert.ok(live.refreshing, "a cycle after the retry time relearns the whole window");
+    await live.refreshing;
+    const got = new Map([...live.latest()].map((w) => [w.series, `${w.minute}:${w.pw}+${w.ka}`]));
+    assert.deepEqual(got, replayLatest(list, 30));
   } finally {
     await store.close();
   }
