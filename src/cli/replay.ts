@@ -5,7 +5,7 @@ import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
 import { goalSummary } from "../sim/goal.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
-import { loadAndReplay, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
+import { loadAndReplay, M1_REFERENCES, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
 import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
 
 interface ReplayCliOptions extends TraceCliOptions {
@@ -123,7 +123,7 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
   } else {
     process.stdout.write(`${result.m1 ? m1Table(result.m1) : m2Table(result.m2 ?? [])}\n`);
     if (result.m1) {
-      const implicit = ["fixed:ka=10", "hybrid"].filter((l) => !result.specs.some((s) => s.label === l));
+      const implicit = M1_REFERENCES.filter((l) => !result.specs.some((s) => s.label === l));
       if (implicit.length > 0)
         process.stdout.write(
           `(waste normalised to fixed:ka=10, goal against hybrid; ${implicit.join(" and ")} run implicitly)\n`,

@@ -43,7 +43,8 @@ export function writeReport(
     groups.set(spec.group, g);
     if (points[i]) g.points.push(points[i]!);
   });
-  // The references every row is held against, when the replay ran them without listing them.
+  // The references every row is held against (when the replay ran them without listing them), and
+  // the goal point.
   if (m1 && references)
     for (const r of [references.fixed10, references.hybrid])
       if (!specs.some((s) => s.label === r.name))
@@ -52,9 +53,8 @@ export function writeReport(
           points: [{ x: r.wastedMbMin, y: r.coldStarts }],
           line: false,
         });
-  const hybrid = references?.hybrid ?? m1?.find((s) => s.name === "hybrid");
-  const goal = m1 && hybrid ? goalPoint(hybrid) : undefined;
-  if (goal) groups.set(GOAL_LABEL, { label: GOAL_LABEL, points: [goal], line: false });
+  if (m1 && references)
+    groups.set(GOAL_LABEL, { label: GOAL_LABEL, points: [goalPoint(references.hybrid)], line: false });
   const cdfs = (m1 ?? []).filter((_, i) => specs[i]?.sweepValue === undefined).slice(0, MAX_CDF_SERIES);
   const data = {
     title,

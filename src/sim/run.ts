@@ -50,6 +50,8 @@ export interface ReplayResult {
 
 const BASELINE = "fixed:ka=10";
 const HYBRID = "hybrid";
+/** What every M1 replay runs beside the listed policies (implicitly when not listed). */
+export const M1_REFERENCES = [BASELINE, HYBRID] as const;
 /**
  * The live planner's settings in M2 (forewarm and forecast alike): no grace after a window, and no
  * cap on a series' environments — M2's capacity is unlimited, as for the baselines.
