@@ -7,7 +7,8 @@
  *
  * Speed (issue 7, ≥ 1M app-decisions/s): the window is recomputed only when it may have changed. An
  * app with `settle` or more gaps keeps its last window while its gaps land inside it, the previous-gap
- * class is the same and it has not seen `refresh`× more gaps since; an app with no history takes the
+ * class is the same and it has not seen `refresh`× more gaps since (a bursty app switching classes takes
+ * the window last computed for the new class, under the same terms); an app with no history takes the
  * window memoised on its (shared, immutable) prior. A recomputed window scans the mixture's sources in
  * one pass (mixture-window.ts); each app keeps a ticket of the pools its wait sits in (pooled-gaps.ts).
  * Per-app histograms live in typed-array columns (histogram-slab.ts), not one object each: the GC no
@@ -82,6 +83,11 @@ export class ForewarmLearner {
   private readonly cachePrice: Float64Array;
   private readonly cacheObs: Float64Array;
   private readonly cacheClass: Float64Array;
+  // The window last computed for each (previous-gap class, app), by its conditioned histogram's id.
+  private classPw = new Float64Array(0);
+  private classKa = new Float64Array(0);
+  private classPrice = new Float64Array(0);
+  private classObs = new Float64Array(0);
   private readonly memo = new WeakMap<GapAtoms, { price: number; choice: WindowChoice }>();
   /** Decisions that recomputed the window (the rest came from a cache). */
   computed = 0;
@@ -157,16 +163,34 @@ export class ForewarmLearner {
     const ticket = this.ticketOf(app);
     this.pool.enter(obs, typical, minute, u, g, ticket);
     const cls = this.o.cond > 0 && !Number.isNaN(this.lastGap[app]!) ? gapClass(this.lastGap[app]!) : -1;
+    const condId = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : -1;
+    const settled = hit && this.o.settle > 0 && obs >= this.o.settle;
     if (
-      hit &&
-      this.o.settle > 0 &&
-      obs >= this.o.settle &&
+      settled &&
       this.cachePrice[app] === price &&
       this.cacheClass[app] === cls &&
       obs < this.cacheObs[app]! * this.o.refresh
     ) {
       out.pw = this.cachePw[app]!;
       out.ka = this.cacheKa[app]!;
+      return out;
+    }
+    // A bursty app alternates between previous-gap classes: each class keeps the window last computed
+    // for it (beside its conditioned histogram), reused under the same terms as the app's own cache.
+    if (
+      settled &&
+      condId >= 0 &&
+      condId < this.classPrice.length &&
+      this.classPrice[condId] === price &&
+      obs < this.classObs[condId]! * this.o.refresh
+    ) {
+      out.pw = this.classPw[condId]!;
+      out.ka = this.classKa[condId]!;
+      this.cachePw[app] = out.pw;
+      this.cacheKa[app] = out.ka;
+      this.cachePrice[app] = price;
+      this.cacheObs[app] = this.classObs[condId]!;
+      this.cacheClass[app] = cls;
       return out;
     }
     this.computed++;
@@ -188,7 +212,6 @@ export class ForewarmLearner {
       mw.ownId = app;
       mw.pooled = prior;
       mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
-      const condId = cls >= 0 ? this.byPrevious.get(cls * this.appCount + app) : -1;
       mw.cond = condId < 0 ? undefined : this.conds;
       mw.condId = Math.max(condId, 0);
       mw.chooseInto(this.params, out);
@@ -198,7 +221,27 @@ export class ForewarmLearner {
     this.cachePrice[app] = price;
     this.cacheObs[app] = obs;
     this.cacheClass[app] = cls;
+    if (condId >= 0) this.keepClassWindow(condId, out, price, obs);
     return out;
+  }
+
+  private keepClassWindow(condId: number, out: WindowChoice, price: number, obs: number): void {
+    if (condId >= this.classPrice.length) {
+      const n = Math.max(2 * this.classPrice.length, condId + 1);
+      const grow = (a: Float64Array, fill = 0) => {
+        const b = new Float64Array(n).fill(fill);
+        b.set(a);
+        return b;
+      };
+      this.classPw = grow(this.classPw);
+      this.classKa = grow(this.classKa);
+      this.classPrice = grow(this.classPrice, Number.NaN);
+      this.classObs = grow(this.classObs);
+    }
+    this.classPw[condId] = out.pw;
+    this.classKa[condId] = out.ka;
+    this.classPrice[condId] = price;
+    this.classObs[condId] = obs;
   }
 
   /** The pools the app's current wait sits in (one ticket per app, reused). */

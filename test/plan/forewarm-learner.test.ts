@@ -79,6 +79,23 @@ test("window caching changes little: settled timers keep their window, decisions
   assert.ok(cached.includes("0@1980:59+1"), cached.filter((d) => d.startsWith("0@19")).join(" "));
 });
 
+test("a bursty app switching previous-gap classes reuses each class's window instead of recomputing", () => {
+  // Bursts of three busy minutes 5 apart, an hour between bursts: the class of the previous gap
+  // (5 or ~50) changes at every second decision.
+  const burst: number[] = [];
+  for (let b = 0; b < 40; b++) burst.push(b * 60, b * 60 + 5, b * 60 + 10);
+  const cached = new ForewarmLearner(1);
+  const decisions = replay(cached, [burst], 0.001);
+  const uncached = replay(new ForewarmLearner(1, { ...LEARNER_DEFAULTS, settle: 0 }), [burst], 0.001);
+  // Without the per-class windows every class switch recomputed: 85 of 120 (here 45).
+  assert.ok(cached.computed < burst.length / 2, `${cached.computed} of ${burst.length} computed`);
+  const same = decisions.filter((d, i) => d === uncached[i]).length;
+  assert.ok(same / decisions.length > 0.95, `${same} of ${decisions.length} identical`);
+  // After the second gap of 5 the next is the hour's rest (within 50 minutes), as computed uncached.
+  assert.equal(decisions.at(-1), "0@2350:4+46");
+  assert.equal(uncached.at(-1), "0@2350:4+46");
+});
+
 test("a learner's decisions up to minute T do not depend on what comes after T", () => {
   const apps = [every(0, 3000, 60), every(5, 3000, 7), [10, 11, 500, 501, 2900], every(100, 3000, 1440)];
   const user = Int32Array.from([0, 0, 1, 1]);
