@@ -29,6 +29,12 @@ export interface LearnerOptions {
   prior: number;
   /** Pseudo-samples of the app's own distribution behind the one conditioned on the previous gap; 0 = none. */
   cond: number;
+  /**
+   * Per app, `cond` is scaled by e^(−condAdapt × score), the score the summed log ratio of how well the
+   * conditioned and the whole histogram predicted the app's past gaps (capped at e^±3): conditioning
+   * is trusted where it has paid off and fades where it has not. 0 = fixed `cond`.
+   */
+  condAdapt: number;
   changeRun: number;
   forget: number;
   /** Pool early stages by user / by trigger (when given). */
@@ -52,7 +58,8 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   range: IDLE_DISTRIBUTION_DEFAULTS.range,
   decay: 0,
   prior: 1,
-  cond: 2,
+  cond: 8,
+  condAdapt: 0.5,
   changeRun: IDLE_DISTRIBUTION_DEFAULTS.changeRun,
   forget: IDLE_DISTRIBUTION_DEFAULTS.forget,
   groupStages: 5,
@@ -88,6 +95,8 @@ export class ForewarmLearner {
   private classKa = new Float64Array(0);
   private classPrice = new Float64Array(0);
   private classObs = new Float64Array(0);
+  /** Per app: Σ log(conditioned / whole histogram's mass near each gap), see condAdapt. */
+  private readonly condScore: Float64Array;
   private readonly memo = new WeakMap<GapAtoms, { price: number; choice: WindowChoice }>();
   /** Decisions that recomputed the window (the rest came from a cache). */
   computed = 0;
@@ -106,6 +115,7 @@ export class ForewarmLearner {
     this.cachePrice = new Float64Array(appCount).fill(Number.NaN);
     this.cacheObs = new Float64Array(appCount);
     this.cacheClass = new Float64Array(appCount);
+    this.condScore = new Float64Array(appCount);
     this.pool = new PooledGaps(
       o.range,
       undefined,
@@ -154,6 +164,8 @@ export class ForewarmLearner {
       this.pool.completeIn(this.ticketOf(app), prev, gap);
       const before = this.lastGap[app]!;
       if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dists.observations[app]!, before, gap);
+      if (this.o.cond > 0 && this.o.condAdapt > 0 && !Number.isNaN(before))
+        this.scoreCondition(app, before, gap);
       dists.add(app, gap);
       if (this.o.cond > 0) this.observeAfter(app, before, gap);
       this.lastGap[app] = gap;
@@ -213,6 +225,10 @@ export class ForewarmLearner {
       mw.pooled = prior;
       mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
       mw.cond = condId < 0 ? undefined : this.conds;
+      if (this.o.condAdapt > 0) {
+        const score = this.o.condAdapt * this.condScore[app]!;
+        mw.condWeight = this.o.cond * Math.exp(-Math.max(-SCORE_LIMIT, Math.min(SCORE_LIMIT, score)));
+      }
       mw.condId = Math.max(condId, 0);
       mw.chooseInto(this.params, out);
     }
@@ -254,6 +270,20 @@ export class ForewarmLearner {
     return t;
   }
 
+  /**
+   * Before `gap` is learnt: how much better the histogram conditioned on the previous gap (`before`)
+   * predicted it than the app's whole histogram did, added to the app's log score.
+   */
+  private scoreCondition(app: number, before: number, gap: number): void {
+    const c = gapClass(before);
+    if (!(c >= 0)) return;
+    const d = this.byPrevious.get(c * this.appCount + app);
+    if (d < 0) return;
+    const conditioned = this.conds.massNear(d, gap, NEAR_FACTOR);
+    const whole = this.dists.massNear(app, gap, NEAR_FACTOR);
+    this.condScore[app]! += Math.log((conditioned + SCORE_SMOOTHING) / (whole + SCORE_SMOOTHING));
+  }
+
   /** Records `gap` as the successor of the app's previous gap. */
   private observeAfter(app: number, before: number, gap: number): void {
     if (Number.isNaN(before)) return;
@@ -274,3 +304,12 @@ export class ForewarmLearner {
 export function gapClass(gap: number): number {
   return Math.round(2 * Math.log2(gap));
 }
+
+/**
+ * Scoring the conditioned histogram (condAdapt): a gap counts as predicted by the mass within this
+ * factor of it; each gap's log score is smoothed by this much mass (one unseen gap must not decide);
+ * the total score moves the shrinkage weight by at most e^±SCORE_LIMIT.
+ */
+const NEAR_FACTOR = 1.25;
+const SCORE_SMOOTHING = 0.05;
+const SCORE_LIMIT = 3;

@@ -92,6 +92,19 @@ export class HistogramSlab {
     return this.inRange[id]! + this.outOfRange[id]!;
   }
 
+  /** Share of histogram `id`'s weight on gaps within a factor `tolerance` of `gap` (out of range: beyond it). */
+  massNear(id: number, gap: number, tolerance: number): number {
+    const total = this.inRange[id]! + this.outOfRange[id]!;
+    if (!(total > 0)) return 0;
+    const lo = Math.ceil(gap / tolerance);
+    const hi = Math.floor(gap * tolerance);
+    let near = hi > this.options.range ? this.outOfRange[id]! : 0;
+    const s = this.start[id]!;
+    const end = s + this.len[id]!;
+    for (let i = this.lowerBound(s, end, lo); i < end && this.gap[i]! <= hi; i++) near += this.weight[i]!;
+    return near / total;
+  }
+
   /** Records one gap of histogram `id` (IdleDistribution.add). */
   add(id: number, gap: number): void {
     const o = this.options;

@@ -96,6 +96,42 @@ test("a bursty app switching previous-gap classes reuses each class's window ins
   assert.equal(uncached.at(-1), "0@2350:4+46");
 });
 
+/** One app's gaps through a learner: its M1 misses and idle minutes, and the last window's P(miss). */
+function replayGaps(options: Partial<typeof LEARNER_DEFAULTS>, gaps: number[], price: number) {
+  const learner = new ForewarmLearner(1, { ...LEARNER_DEFAULTS, settle: 0, ...options });
+  let minute = 0;
+  let misses = 0;
+  let idle = 0;
+  let choice = learner.decide(0, minute, price, emptyChoice());
+  for (const gap of gaps) {
+    const [s, e] = [choice.pw, choice.pw + choice.ka];
+    if (!(s < gap && gap <= e)) misses++;
+    idle += Math.max(0, Math.min(e, gap - 1) - s);
+    minute += gap;
+    choice = learner.decide(0, minute, price, emptyChoice());
+  }
+  return { misses, idle, pMiss: choice.pMiss };
+}
+
+test("condAdapt trusts the previous-gap conditioning where it has predicted the app's gaps, and fades it where not", () => {
+  // Strictly alternating 5 and 50: the previous gap tells the next one.
+  const alternating = Array.from({ length: 200 }, (_, k) => (k % 2 ? 50 : 5));
+  const fixed = replayGaps({ cond: 8, condAdapt: 0 }, alternating, 0.01);
+  const adaptive = replayGaps({ cond: 8, condAdapt: 0.5 }, alternating, 0.01);
+  assert.ok(adaptive.pMiss < fixed.pMiss / 4, `P(miss) ${adaptive.pMiss} against ${fixed.pMiss}`);
+  assert.ok(adaptive.idle < fixed.idle, `idle ${adaptive.idle} against ${fixed.idle}`);
+  // The same two gaps in a (seeded) random order: the previous gap tells nothing, and trusting its
+  // few samples per class misses more than the whole histogram does.
+  let seed = 7;
+  const random = Array.from({ length: 200 }, () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647 < 0.5 ? 5 : 50;
+  });
+  const trusting = replayGaps({ cond: 2, condAdapt: 0 }, random, 0.01);
+  const faded = replayGaps({ cond: 2, condAdapt: 0.5 }, random, 0.01);
+  assert.ok(faded.misses < trusting.misses, `misses ${faded.misses} against ${trusting.misses}`);
+});
+
 test("a learner's decisions up to minute T do not depend on what comes after T", () => {
   const apps = [every(0, 3000, 60), every(5, 3000, 7), [10, 11, 500, 501, 2900], every(100, 3000, 1440)];
   const user = Int32Array.from([0, 0, 1, 1]);

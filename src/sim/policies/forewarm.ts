@@ -15,7 +15,8 @@ import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition }
  * - range, decay, changeRun, forget: the per-app histogram (idle-distribution.ts); prior: pseudo-samples
  *   of the pooled prior; cond: pseudo-samples of the app's own distribution behind the distribution
  *   conditioned on the previous gap's size (half-octave class), which tells the two halves of an
- *   alternating or bursty pattern apart (0 = renewal only);
+ *   alternating or bursty pattern apart (0 = renewal only); condAdapt: per app, that weight shrinks where
+ *   conditioning has predicted the app's past gaps better than its whole histogram and grows where not;
  * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
  *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
  *   daily: share of the not-yet-seen mass put at one day; settle, refresh: window caching; negligible:
@@ -27,6 +28,8 @@ export interface ForewarmParams {
   decay: number;
   prior: number;
   cond: number;
+  /** Per app, trust the conditioning as far as it has predicted the app's gaps (forewarm-learner.ts). */
+  condAdapt: number;
   changeRun: number;
   forget: number;
   budget: number;
@@ -59,7 +62,8 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   range: LEARNER_DEFAULTS.range,
   decay: 0,
   prior: 1,
-  cond: 2,
+  cond: LEARNER_DEFAULTS.cond,
+  condAdapt: LEARNER_DEFAULTS.condAdapt,
   changeRun: LEARNER_DEFAULTS.changeRun,
   forget: LEARNER_DEFAULTS.forget,
   budget: 0,
@@ -85,6 +89,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     decay: p.decay,
     prior: p.prior,
     cond: p.cond,
+    condAdapt: p.condAdapt,
     changeRun: p.changeRun,
     forget: p.forget,
     groupStages: p.groupStages,
