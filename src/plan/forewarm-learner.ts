@@ -35,6 +35,12 @@ export interface LearnerOptions {
    * is trusted where it has paid off and fades where it has not. 0 = fixed `cond`.
    */
   condAdapt: number;
+  /**
+   * 1 = the prior's weight is chosen online per history bucket (1, 2–3, 4–7, 8–15, 16–63, 64+ gaps):
+   * `prior` × the multiple (1/8 … 64) whose mixture of own and pooled gaps has predicted the gaps
+   * completed so far best (log score); 0 = `prior` as given.
+   */
+  priorAdapt: number;
   changeRun: number;
   forget: number;
   /** Pool early stages by user / by trigger (when given). */
@@ -60,6 +66,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   prior: 1,
   cond: 8,
   condAdapt: 0.5,
+  priorAdapt: 1,
   changeRun: IDLE_DISTRIBUTION_DEFAULTS.changeRun,
   forget: IDLE_DISTRIBUTION_DEFAULTS.forget,
   groupStages: 5,
@@ -161,8 +168,9 @@ export class ForewarmLearner {
       const gap = minute - prev;
       const pw = this.cachePw[app]!;
       hit = pw < gap && gap <= pw + this.cacheKa[app]!;
-      this.pool.completeIn(this.ticketOf(app), prev, gap);
       const before = this.lastGap[app]!;
+      if (this.o.priorAdapt > 0 && dists.observations[app]! > 0) this.scorePrior(app, minute, gap, before);
+      this.pool.completeIn(this.ticketOf(app), prev, gap);
       if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dists.observations[app]!, before, gap);
       if (this.o.cond > 0 && this.o.condAdapt > 0 && !Number.isNaN(before))
         this.scoreCondition(app, before, gap);
@@ -218,9 +226,10 @@ export class ForewarmLearner {
         this.memo.set(prior, { price, choice: { ...out } });
       }
     } else {
-      const w = this.o.prior;
+      const w = this.priorWeight(obs);
       const prior = w / (own + w) >= this.o.negligible ? this.pool.priorOf(minute, ticket) : undefined;
       const mw = this.mixture;
+      mw.priorWeight = w;
       mw.ownId = app;
       mw.pooled = prior;
       mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
@@ -284,6 +293,52 @@ export class ForewarmLearner {
     this.condScore[app]! += Math.log((conditioned + SCORE_SMOOTHING) / (whole + SCORE_SMOOTHING));
   }
 
+  /** Per history bucket: each prior weight multiple's summed log score, and the gaps scored. */
+  private readonly priorScores = new Float64Array(PRIOR_BUCKETS * PRIOR_MULTIPLES.length);
+  private readonly priorScored = new Float64Array(PRIOR_BUCKETS);
+  /** Gaps completed by apps with history (every PRIOR_SAMPLE-th is scored once a bucket is full). */
+  private completions = 0;
+
+  /**
+   * Before `gap` is learnt (`minute` = now): how well the mixture of the app's own gaps with its prior,
+   * at each weight multiple, predicted it. The prior is the one its wait was entered with, as of now.
+   */
+  private scorePrior(app: number, minute: number, gap: number, before: number): void {
+    const dists = this.dists;
+    const obs = dists.observations[app]!;
+    const b = priorBucket(obs);
+    if (this.priorScored[b]! >= PRIOR_FULL && this.completions++ % PRIOR_SAMPLE !== 0) return;
+    let prior = atomsNear(this.pool.priorOf(minute, this.ticketOf(app)), gap, this.o.range);
+    if (this.o.ratio > 0 && !Number.isNaN(before)) {
+      const r = this.ratios.prior(obs, before);
+      if (r) prior = this.o.ratio * atomsNear(r, gap, this.o.range) + (1 - this.o.ratio) * prior;
+    }
+    const own = dists.massNear(app, gap, NEAR_FACTOR);
+    const n = dists.effectiveSamples(app);
+    const base = b * PRIOR_MULTIPLES.length;
+    for (let k = 0; k < PRIOR_MULTIPLES.length; k++) {
+      const w = this.o.prior * PRIOR_MULTIPLES[k]!;
+      this.priorScores[base + k]! += Math.log((n * own + w * prior) / (n + w) + PRIOR_SMOOTHING);
+    }
+    this.priorScored[b]!++;
+  }
+
+  /** Pseudo-samples of the prior behind the own gaps of an app that has seen `gapsSeen` gaps, now. */
+  priorWeight(gapsSeen: number): number {
+    return this.o.priorAdapt > 0 ? this.o.prior * this.priorMultiple(gapsSeen) : this.o.prior;
+  }
+
+  /** The multiple of `prior` for an app with `obs` gaps: the best scored in its bucket so far. */
+  private priorMultiple(obs: number): number {
+    const b = priorBucket(obs);
+    if (this.priorScored[b]! < PRIOR_MIN_SCORED) return 1;
+    const base = b * PRIOR_MULTIPLES.length;
+    let best = PRIOR_MULTIPLES.indexOf(1);
+    for (let k = 0; k < PRIOR_MULTIPLES.length; k++)
+      if (this.priorScores[base + k]! > this.priorScores[base + best]!) best = k;
+    return PRIOR_MULTIPLES[best]!;
+  }
+
   /** Records `gap` as the successor of the app's previous gap. */
   private observeAfter(app: number, before: number, gap: number): void {
     if (Number.isNaN(before)) return;
@@ -313,3 +368,37 @@ export function gapClass(gap: number): number {
 const NEAR_FACTOR = 1.25;
 const SCORE_SMOOTHING = 0.05;
 const SCORE_LIMIT = 3;
+
+/** Prior weight multiples tried by priorAdapt, and the history buckets they are scored in. */
+const PRIOR_MULTIPLES = [0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
+const PRIOR_BUCKETS = 6;
+/** Gaps a bucket must have scored before its best multiple is used. */
+const PRIOR_MIN_SCORED = 30;
+/** A bucket with this many scored gaps has settled: from then on one completion in PRIOR_SAMPLE is scored. */
+const PRIOR_FULL = 1000;
+const PRIOR_SAMPLE = 4;
+/**
+ * Mass added to each predicted probability: small, so that a mixture which gave a gap almost no mass
+ * pays for it (a window is chosen for its coverage, which a near-zero mass would miss).
+ */
+const PRIOR_SMOOTHING = 1e-4;
+
+function priorBucket(obs: number): number {
+  return obs < 2 ? 0 : obs < 4 ? 1 : obs < 8 ? 2 : obs < 16 ? 3 : obs < 64 ? 4 : 5;
+}
+
+/** Mass of `a` on gaps within NEAR_FACTOR of `gap` (its tail when that reaches past `range`). */
+function atomsNear(a: GapAtoms, gap: number, range: number): number {
+  const lo = Math.ceil(gap / NEAR_FACTOR);
+  const hi = Math.floor(gap * NEAR_FACTOR);
+  let near = hi > range ? a.tail : 0;
+  let i = 0;
+  let j = a.size;
+  while (i < j) {
+    const mid = (i + j) >>> 1;
+    if (a.gap[mid]! < lo) i = mid + 1;
+    else j = mid;
+  }
+  for (; i < a.size && a.gap[i]! <= hi; i++) near += a.prob[i]!;
+  return near;
+}

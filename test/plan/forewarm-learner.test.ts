@@ -98,7 +98,8 @@ test("a bursty app switching previous-gap classes reuses each class's window ins
 
 /** One app's gaps through a learner: its M1 misses and idle minutes, and the last window's P(miss). */
 function replayGaps(options: Partial<typeof LEARNER_DEFAULTS>, gaps: number[], price: number) {
-  const learner = new ForewarmLearner(1, { ...LEARNER_DEFAULTS, settle: 0, ...options });
+  // The prior's weight held fixed: one app's own gaps would move it too.
+  const learner = new ForewarmLearner(1, { ...LEARNER_DEFAULTS, settle: 0, priorAdapt: 0, ...options });
   let minute = 0;
   let misses = 0;
   let idle = 0;
@@ -130,6 +131,37 @@ test("condAdapt trusts the previous-gap conditioning where it has predicted the 
   const trusting = replayGaps({ cond: 2, condAdapt: 0 }, random, 0.01);
   const faded = replayGaps({ cond: 2, condAdapt: 0.5 }, random, 0.01);
   assert.ok(faded.misses < trusting.misses, `misses ${faded.misses} against ${trusting.misses}`);
+});
+
+test("priorAdapt weighs the pooled prior up where apps share their gaps and down where each keeps its own", () => {
+  /** 80 apps of 12 busy minutes each, `gapOf(app, k)` apart, through one learner: its prior weights. */
+  const weights = (gapOf: (app: number, k: number) => number) => {
+    const learner = new ForewarmLearner(80);
+    const events: [number, number][] = [];
+    for (let app = 0; app < 80; app++) {
+      let minute = app;
+      for (let k = 0; k < 12; k++) {
+        events.push([minute, app]);
+        minute += gapOf(app, k);
+      }
+    }
+    events.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    for (const [minute, app] of events) learner.decide(app, minute, 0.001, emptyChoice());
+    return [1, 2, 4, 8].map((gaps) => learner.priorWeight(gaps));
+  };
+  let seed = 11;
+  const shared = [5, 10, 20, 40, 80];
+  // Every app draws its gaps from the same spread: a few own gaps miss what the pool has seen.
+  const alike = weights(() => {
+    seed = (seed * 16807) % 2147483647;
+    return shared[Math.floor((seed / 2147483647) * shared.length)]!;
+  });
+  // Every app keeps its own period: after one gap its own histogram knows it, the pool only blurs it.
+  const periods = [7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83];
+  const apart = weights((app) => periods[app % periods.length]! * (1 + (app >> 4)));
+  const prior = LEARNER_DEFAULTS.prior;
+  for (const w of alike) assert.ok(w > prior, `shared gaps: weights ${alike}`);
+  for (const w of apart) assert.ok(w < prior, `own periods: weights ${apart}`);
 });
 
 test("a learner's decisions up to minute T do not depend on what comes after T", () => {

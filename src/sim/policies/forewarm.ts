@@ -17,6 +17,7 @@ import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition }
  *   conditioned on the previous gap's size (half-octave class), which tells the two halves of an
  *   alternating or bursty pattern apart (0 = renewal only); condAdapt: per app, that weight shrinks where
  *   conditioning has predicted the app's past gaps better than its whole histogram and grows where not;
+ *   priorAdapt: 1 = `prior` is scaled, per history bucket, by the multiple that has predicted best;
  * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
  *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
  *   daily: share of the not-yet-seen mass put at one day; settle, refresh: window caching; negligible:
@@ -30,6 +31,8 @@ export interface ForewarmParams {
   cond: number;
   /** Per app, trust the conditioning as far as it has predicted the app's gaps (forewarm-learner.ts). */
   condAdapt: number;
+  /** 1 = the prior's weight per history bucket is the multiple of `prior` that has predicted best so far. */
+  priorAdapt: number;
   changeRun: number;
   forget: number;
   budget: number;
@@ -64,6 +67,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   prior: 1,
   cond: LEARNER_DEFAULTS.cond,
   condAdapt: LEARNER_DEFAULTS.condAdapt,
+  priorAdapt: LEARNER_DEFAULTS.priorAdapt,
   changeRun: LEARNER_DEFAULTS.changeRun,
   forget: LEARNER_DEFAULTS.forget,
   budget: 0,
@@ -90,6 +94,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     prior: p.prior,
     cond: p.cond,
     condAdapt: p.condAdapt,
+    priorAdapt: p.priorAdapt,
     changeRun: p.changeRun,
     forget: p.forget,
     groupStages: p.groupStages,
