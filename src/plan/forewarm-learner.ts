@@ -47,6 +47,8 @@ export interface LearnerOptions {
   groupStages: number;
   groupWeight: number;
   daily: number;
+  /** 1 = the daily share is learnt from the gaps over half a day that completed (pooled-gaps.ts); `daily` until then. */
+  dailyAdapt: number;
   /** Gaps after which an app's window is cached while its gaps keep landing inside it; 0 = never cache. */
   settle: number;
   /** Recompute a cached window once the app has seen this factor more gaps. */
@@ -72,6 +74,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   groupStages: 5,
   groupWeight: 4,
   daily: 0,
+  dailyAdapt: 1,
   settle: 16,
   refresh: 1.125,
   ratio: 0.5,
@@ -132,6 +135,7 @@ export class ForewarmLearner {
       o.groupStages,
       o.groupWeight,
       o.daily,
+      o.dailyAdapt > 0,
     );
     this.ratios = new RatioPrior(o.range);
     const distOptions = {

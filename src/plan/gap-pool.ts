@@ -197,6 +197,11 @@ export function mixAtoms(a: GapAtoms, wa: number, b: GapAtoms, wb: number, out: 
 const DAY_FROM = 1438;
 const DAY_TO = 1447;
 
+/** Whether a gap falls in the minutes of the daily bump (a daily job's next submission). */
+export function isAboutADay(gap: number): boolean {
+  return gap >= DAY_FROM && gap <= DAY_TO;
+}
+
 /**
  * Moves `mass` of the tail (gaps longer than `after`, not yet seen) onto atoms in (after, range]:
  * equal mass per octave ("no idea of the scale"), except a `dailyShare` of it spread over the minutes

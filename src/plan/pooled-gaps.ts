@@ -2,11 +2,15 @@
  * Gap distributions pooled over apps: the prior of an app with little history. Pure: no clock, minutes
  * are arguments. Split from idle-distribution.ts (per-app histograms); one pool is gap-pool.ts.
  */
-import { GapPool, mixAtoms, recycledAtoms, spreadUnknown } from "./gap-pool.js";
+import { GapPool, isAboutADay, mixAtoms, recycledAtoms, spreadUnknown } from "./gap-pool.js";
 import { emptyAtoms, type GapAtoms } from "./idle-distribution.js";
 
 export { mixAtoms };
 
+const DAY = 1440;
+const HALF_DAY = DAY / 2;
+/** Gaps over half a day needed before the daily share is learnt from them. */
+const DAILY_MIN_GAPS = 30;
 /** Blends kept per (group, stage). */
 const BLENDS_KEPT = 4;
 /** A group pool's atoms are rebuilt after this many more completed gaps (and an eighth). */
@@ -31,7 +35,9 @@ export class PooledGaps {
 
   /**
    * `groupStages`: group pools (e.g. per user or trigger, see `prior`) exist for stages below this;
-   * `groupWeight`: pseudo-samples of the wider prior behind a group's own estimate.
+   * `groupWeight`: pseudo-samples of the wider prior behind a group's own estimate; `dailyShare`: of
+   * the not-yet-seen mass, the share put around one day; `dailyAdapt`: once DAILY_MIN_GAPS gaps longer
+   * than half a day have completed, that share is the fraction of them that came one day after.
    */
   constructor(
     readonly range: number,
@@ -41,7 +47,8 @@ export class PooledGaps {
     readonly groupRatio = 1.1,
     readonly groupStages = 3,
     readonly groupWeight = 4,
-    readonly dailyShare = 0,
+    public dailyShare = 0,
+    readonly dailyAdapt = false,
   ) {
     this.fallback = emptyAtoms(64);
     spreadUnknown(this.fallback, 0, range, 1, dailyShare);
@@ -70,6 +77,7 @@ export class PooledGaps {
     ticket: PoolTicket = this.spare,
   ): void {
     this.locate(ticket, gapsSeen, typicalGap, group, group2);
+    if (last < this.firstWait) this.firstWait = last;
     ticket.whole!.enter(last);
     ticket.bucket?.enter(last);
     ticket.group?.enter(last);
@@ -82,8 +90,21 @@ export class PooledGaps {
     this.completeIn(this.spare, last, gap);
   }
 
+  /** Completed gaps longer than half a day (up to the range), and those of them about one day long. */
+  private overHalfDay = 0;
+  private aboutADay = 0;
+  /** The first minute a wait began. */
+  private firstWait = Number.POSITIVE_INFINITY;
+
   /** The wait entered with `ticket` ended after `gap` minutes. */
   completeIn(ticket: PoolTicket, last: number, gap: number): void {
+    // Only gaps that ended a day or more after the first wait: before that, a long gap could not yet
+    // have been a day long, and counting them would hold the share down into the second day.
+    if (this.dailyAdapt && gap > HALF_DAY && gap <= this.range && last + gap >= this.firstWait + DAY) {
+      this.overHalfDay++;
+      if (isAboutADay(gap)) this.aboutADay++;
+      if (this.overHalfDay >= DAILY_MIN_GAPS) this.dailyShare = this.aboutADay / this.overHalfDay;
+    }
     ticket.whole!.complete(last, gap);
     ticket.bucket?.complete(last, gap);
     ticket.group?.complete(last, gap);

@@ -20,7 +20,8 @@ import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition }
  *   priorAdapt: 1 = `prior` is scaled, per history bucket, by the multiple that has predicted best;
  * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
  *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
- *   daily: share of the not-yet-seen mass put at one day; settle, refresh: window caching; negligible:
+ *   daily: share of the not-yet-seen mass put at one day (dailyAdapt 1: learnt from the gaps over half a
+ *   day that completed, once 30 have); settle, refresh: window caching; negligible:
  *   the prior's share below which an app's own gaps are used alone (1e-3; larger is faster).
  */
 export interface ForewarmParams {
@@ -48,6 +49,8 @@ export interface ForewarmParams {
   groupStages: number;
   /** Share of a pool's not-yet-seen mass put around one day (scheduled jobs), 0 = none. */
   daily: number;
+  /** 1 = the daily share is learnt from completed gaps over half a day (`daily` until 30 have). */
+  dailyAdapt: number;
   /** With app memory known, the price is per idle minute of `memRef` MB (scaled by each app's memory). */
   memRef: number;
   /** Window caching (forewarm-learner.ts): gaps before an app's window may be reused; 0 = never. */
@@ -78,6 +81,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   groupWeight: 4,
   groupStages: 5,
   daily: 0,
+  dailyAdapt: LEARNER_DEFAULTS.dailyAdapt,
   memRef: 100,
   settle: LEARNER_DEFAULTS.settle,
   refresh: LEARNER_DEFAULTS.refresh,
@@ -100,6 +104,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     groupStages: p.groupStages,
     groupWeight: p.groupWeight,
     daily: p.daily,
+    dailyAdapt: p.dailyAdapt,
     settle: p.settle,
     refresh: p.refresh,
     ratio: p.ratio,
