@@ -18,7 +18,7 @@ import { HistogramSlab } from "./histogram-slab.js";
 import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
 import { IntTable } from "./int-table.js";
 import { MixtureWindow } from "./mixture-window.js";
-import { newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
+import { atomMassIn, newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
 import { chooseWindowInto, type WindowChoice, type WindowParams } from "./window-policy.js";
 
@@ -312,10 +312,12 @@ export class ForewarmLearner {
     const obs = dists.observations[app]!;
     const b = priorBucket(obs);
     if (this.priorScored[b]! >= PRIOR_FULL && this.completions++ % PRIOR_SAMPLE !== 0) return;
-    let prior = atomsNear(this.pool.priorOf(minute, this.ticketOf(app)), gap, this.o.range);
+    const lo = Math.ceil(gap / NEAR_FACTOR);
+    const hi = Math.floor(gap * NEAR_FACTOR);
+    let prior = this.pool.priorMassIn(minute, this.ticketOf(app), lo, hi);
     if (this.o.ratio > 0 && !Number.isNaN(before)) {
       const r = this.ratios.prior(obs, before);
-      if (r) prior = this.o.ratio * atomsNear(r, gap, this.o.range) + (1 - this.o.ratio) * prior;
+      if (r) prior = this.o.ratio * atomMassIn(r, lo, hi, this.o.range) + (1 - this.o.ratio) * prior;
     }
     const own = dists.massNear(app, gap, NEAR_FACTOR);
     const n = dists.effectiveSamples(app);
@@ -389,20 +391,4 @@ const PRIOR_SMOOTHING = 1e-4;
 
 function priorBucket(obs: number): number {
   return obs < 2 ? 0 : obs < 4 ? 1 : obs < 8 ? 2 : obs < 16 ? 3 : obs < 64 ? 4 : 5;
-}
-
-/** Mass of `a` on gaps within NEAR_FACTOR of `gap` (its tail when that reaches past `range`). */
-function atomsNear(a: GapAtoms, gap: number, range: number): number {
-  const lo = Math.ceil(gap / NEAR_FACTOR);
-  const hi = Math.floor(gap * NEAR_FACTOR);
-  let near = hi > range ? a.tail : 0;
-  let i = 0;
-  let j = a.size;
-  while (i < j) {
-    const mid = (i + j) >>> 1;
-    if (a.gap[mid]! < lo) i = mid + 1;
-    else j = mid;
-  }
-  for (; i < a.size && a.gap[i]! <= hi; i++) near += a.prob[i]!;
-  return near;
 }

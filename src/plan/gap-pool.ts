@@ -6,7 +6,7 @@
 
 import { insertAt, lowerBound, upperBound } from "../core/sorted.js";
 import { arenaAtoms, reserveArenaAtoms } from "./atom-arena.js";
-import { doubleArray, emptyAtoms, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
+import { doubleArray, type GapAtoms, reserveAtoms } from "./idle-distribution.js";
 import { OpenGaps } from "./open-gaps.js";
 
 /** Atoms are rebuilt when time has moved by an eighth of the pool's age, and at least this much. */
@@ -218,23 +218,32 @@ export function spreadUnknown(
     spreadLogUniform(a, after, range, mass);
     return;
   }
-  const flat = emptyAtoms(64);
+  // The log-uniform part into a scratch buffer, then merged with the day's atoms into `a` (what
+  // mixAtoms(flat, 1, bump, 1) gave, to the bit, without allocating three atom buffers per rebuild).
+  const flat = SPREAD_SCRATCH;
+  flat.size = 0;
+  flat.tail = 1;
   spreadLogUniform(flat, after, range, mass * (1 - dailyShare));
-  const bump = emptyAtoms(DAY_TO - DAY_FROM + 1);
-  for (let g = DAY_FROM; g <= DAY_TO; g++) {
-    bump.gap[bump.size] = g;
-    bump.prob[bump.size++] = (mass * dailyShare) / (DAY_TO - DAY_FROM + 1);
+  const each = (mass * dailyShare) / (DAY_TO - DAY_FROM + 1);
+  reserveArenaAtoms(a, a.size + flat.size + (DAY_TO - DAY_FROM + 1));
+  let i = 0;
+  let g = DAY_FROM;
+  while (i < flat.size || g <= DAY_TO) {
+    const gf = i < flat.size ? flat.gap[i]! : Number.POSITIVE_INFINITY;
+    const gb = g <= DAY_TO ? g : Number.POSITIVE_INFINITY;
+    a.gap[a.size] = Math.min(gf, gb);
+    if (gf < gb) a.prob[a.size] = flat.prob[i++]! * 1;
+    else if (gb < gf) a.prob[a.size] = each * 1;
+    else a.prob[a.size] = flat.prob[i++]! * 1 + each * 1;
+    if (gb <= gf) g++;
+    a.size++;
   }
-  bump.tail = 0;
-  flat.tail = 0;
-  const both = mixAtoms(flat, 1, bump, 1, emptyAtoms(flat.size + bump.size));
-  reserveArenaAtoms(a, a.size + both.size);
-  a.gap.set(both.gap.subarray(0, both.size), a.size);
-  a.prob.set(both.prob.subarray(0, both.size), a.size);
-  a.size += both.size;
   a.tail -= mass;
   if (a.tail < 1e-12) a.tail = 0;
 }
+
+/** spreadUnknown's log-uniform part (reused: one spread at a time). */
+const SPREAD_SCRATCH = arenaAtoms(64);
 
 /** Moves `mass` of the tail onto atoms in (after, range], log-uniformly (groups growing by 1.25). */
 function spreadLogUniform(a: GapAtoms, after: number, range: number, mass: number): void {

@@ -157,6 +157,27 @@ export class PooledGaps {
     return base;
   }
 
+  /**
+   * The mass `priorOf(now, ticket)` puts on gaps in [lo, hi] (its tail too when hi is past the range),
+   * from the pools' atoms without building the blends (a blend's mass is the blend of its parts'):
+   * scoring a prior costs no merge and leaves the blends kept for decisions alone.
+   */
+  priorMassIn(now: number, ticket: PoolTicket, lo: number, hi: number): number {
+    let mass = atomMassIn(this.widePrior(now, ticket), lo, hi, this.range);
+    if (ticket.stage >= this.groupStages) return mass;
+    if (ticket.group2) mass = this.blendMassIn(ticket.group2, mass, now, lo, hi);
+    if (ticket.group) mass = this.blendMassIn(ticket.group, mass, now, lo, hi);
+    return mass;
+  }
+
+  private blendMassIn(pool: GapPool, baseMass: number, now: number, lo: number, hi: number): number {
+    if (pool.size() === 0) return baseMass;
+    const own = pool.compact(now, this.range, this.groupRatio, this.dailyShare);
+    const n = pool.builtSize;
+    const w = this.groupWeight;
+    return atomMassIn(own, lo, hi, this.range) * (n / (n + w)) + baseMass * (w / (n + w));
+  }
+
   private widePrior(now: number, t: PoolTicket): GapAtoms {
     const b = t.bucket;
     if (t.gapsSeen > 0 && b && b.total >= this.minPoolSize)
@@ -244,6 +265,20 @@ export function newPoolTicket(): PoolTicket {
     group: undefined,
     group2: undefined,
   };
+}
+
+/** Mass of `a` on gaps in [lo, hi], and its tail when `hi` is past `range` (out-of-range gaps). */
+export function atomMassIn(a: GapAtoms, lo: number, hi: number, range: number): number {
+  let mass = hi > range ? a.tail : 0;
+  let i = 0;
+  let j = a.size;
+  while (i < j) {
+    const mid = (i + j) >>> 1;
+    if (a.gap[mid]! < lo) i = mid + 1;
+    else j = mid;
+  }
+  for (; i < a.size && a.gap[i]! <= hi; i++) mass += a.prob[i]!;
+  return mass;
 }
 
 /** Half-octave bucket of a gap scale (0…62). */
