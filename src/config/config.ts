@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { LEARNER_DEFAULTS } from "../plan/forewarm-learner.js";
+import { LEARNER_DEFAULTS, LEARNER_SWITCHES } from "../plan/forewarm-learner.js";
 
 const Resources = Type.Object(
   {
@@ -155,7 +155,14 @@ export const ConfigSchema = Type.Object(
             /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */
             learner: Type.Object(
               Object.fromEntries(
-                Object.keys(LEARNER_DEFAULTS).map((k) => [k, Type.Optional(Type.Number({ minimum: 0 }))]),
+                Object.keys(LEARNER_DEFAULTS).map((k) => [
+                  k,
+                  Type.Optional(
+                    (LEARNER_SWITCHES as readonly string[]).includes(k)
+                      ? Type.Union([Type.Literal(0), Type.Literal(1)])
+                      : Type.Number({ minimum: 0 }),
+                  ),
+                ]),
               ),
               { additionalProperties: false, default: {} },
             ),

@@ -17,6 +17,7 @@
 import { HistogramSlab } from "./histogram-slab.js";
 import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
 import { IntTable } from "./int-table.js";
+import { ConditionTrust, nearHigh, nearLow, PriorWeightChoice } from "./learnt-weights.js";
 import { MixtureWindow } from "./mixture-window.js";
 import { atomMassIn, newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
@@ -81,6 +82,9 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   negligible: 1e-3,
 };
 
+/** Options that are on (1) or off (0); any other value is an error. */
+export const LEARNER_SWITCHES = ["priorAdapt", "dailyAdapt"] as const;
+
 export class ForewarmLearner {
   private readonly last: Float64Array;
   private readonly lastGap: Float64Array;
@@ -105,8 +109,13 @@ export class ForewarmLearner {
   private classKa = new Float64Array(0);
   private classPrice = new Float64Array(0);
   private classObs = new Float64Array(0);
-  /** Per app: Σ log(conditioned / whole histogram's mass near each gap), see condAdapt. */
-  private readonly condScore: Float64Array;
+  /** The app's detected pattern changes when the class window was computed (a change voids it). */
+  private classChanges = new Float64Array(0);
+  /** Per app: the conditioned histogram whose class window the app's cached window is (−1: none). */
+  private readonly cacheCond: Int32Array;
+  /** condAdapt and priorAdapt (learnt-weights.ts); undefined when off. */
+  private readonly condTrust: ConditionTrust | undefined;
+  private readonly priorChoice: PriorWeightChoice | undefined;
   private readonly memo = new WeakMap<GapAtoms, { price: number; choice: WindowChoice }>();
   /** Decisions that recomputed the window (the rest came from a cache). */
   computed = 0;
@@ -125,7 +134,9 @@ export class ForewarmLearner {
     this.cachePrice = new Float64Array(appCount).fill(Number.NaN);
     this.cacheObs = new Float64Array(appCount);
     this.cacheClass = new Float64Array(appCount);
-    this.condScore = new Float64Array(appCount);
+    this.cacheCond = new Int32Array(appCount).fill(-1);
+    this.condTrust = o.cond > 0 && o.condAdapt > 0 ? new ConditionTrust(appCount, o.condAdapt) : undefined;
+    this.priorChoice = o.priorAdapt > 0 ? new PriorWeightChoice(o.prior) : undefined;
     this.pool = new PooledGaps(
       o.range,
       undefined,
@@ -172,12 +183,15 @@ export class ForewarmLearner {
       const gap = minute - prev;
       const pw = this.cachePw[app]!;
       hit = pw < gap && gap <= pw + this.cacheKa[app]!;
+      // A class window that missed is not handed out again: its class's successor may have moved.
+      const from = this.cacheCond[app]!;
+      if (!hit && from >= 0) this.classPrice[from] = Number.NaN;
       const before = this.lastGap[app]!;
-      if (this.o.priorAdapt > 0 && dists.observations[app]! > 0) this.scorePrior(app, minute, gap, before);
+      if (this.priorChoice && dists.observations[app]! > 0)
+        this.scorePrior(this.priorChoice, app, minute, gap, before);
       this.pool.completeIn(this.ticketOf(app), prev, gap);
       if (this.o.ratio > 0 && !Number.isNaN(before)) this.ratios.add(dists.observations[app]!, before, gap);
-      if (this.o.cond > 0 && this.o.condAdapt > 0 && !Number.isNaN(before))
-        this.scoreCondition(app, before, gap);
+      if (this.condTrust && !Number.isNaN(before)) this.scoreCondition(this.condTrust, app, before, gap);
       dists.add(app, gap);
       if (this.o.cond > 0) this.observeAfter(app, before, gap);
       this.lastGap[app] = gap;
@@ -206,6 +220,7 @@ export class ForewarmLearner {
       condId >= 0 &&
       condId < this.classPrice.length &&
       this.classPrice[condId] === price &&
+      this.classChanges[condId] === dists.changes[app] &&
       obs < this.classObs[condId]! * this.o.refresh
     ) {
       out.pw = this.classPw[condId]!;
@@ -215,6 +230,7 @@ export class ForewarmLearner {
       this.cachePrice[app] = price;
       this.cacheObs[app] = this.classObs[condId]!;
       this.cacheClass[app] = cls;
+      this.cacheCond[app] = condId;
       return out;
     }
     this.computed++;
@@ -238,10 +254,7 @@ export class ForewarmLearner {
       mw.pooled = prior;
       mw.ratio = prior && this.o.ratio > 0 ? this.ratios.prior(obs, this.lastGap[app]!) : undefined;
       mw.cond = condId < 0 ? undefined : this.conds;
-      if (this.o.condAdapt > 0) {
-        const score = this.o.condAdapt * this.condScore[app]!;
-        mw.condWeight = this.o.cond * Math.exp(-Math.max(-SCORE_LIMIT, Math.min(SCORE_LIMIT, score)));
-      }
+      if (this.condTrust) mw.condWeight = this.o.cond * this.condTrust.factor(app);
       mw.condId = Math.max(condId, 0);
       mw.chooseInto(this.params, out);
     }
@@ -250,11 +263,18 @@ export class ForewarmLearner {
     this.cachePrice[app] = price;
     this.cacheObs[app] = obs;
     this.cacheClass[app] = cls;
-    if (condId >= 0) this.keepClassWindow(condId, out, price, obs);
+    this.cacheCond[app] = condId;
+    if (condId >= 0) this.keepClassWindow(condId, out, price, obs, dists.changes[app]!);
     return out;
   }
 
-  private keepClassWindow(condId: number, out: WindowChoice, price: number, obs: number): void {
+  private keepClassWindow(
+    condId: number,
+    out: WindowChoice,
+    price: number,
+    obs: number,
+    changes: number,
+  ): void {
     if (condId >= this.classPrice.length) {
       const n = Math.max(2 * this.classPrice.length, condId + 1);
       const grow = (a: Float64Array, fill = 0) => {
@@ -266,11 +286,13 @@ export class ForewarmLearner {
       this.classKa = grow(this.classKa);
       this.classPrice = grow(this.classPrice, Number.NaN);
       this.classObs = grow(this.classObs);
+      this.classChanges = grow(this.classChanges);
     }
     this.classPw[condId] = out.pw;
     this.classKa[condId] = out.ka;
     this.classPrice[condId] = price;
     this.classObs[condId] = obs;
+    this.classChanges[condId] = changes;
   }
 
   /** The pools the app's current wait sits in (one ticket per app, reused). */
@@ -285,64 +307,46 @@ export class ForewarmLearner {
 
   /**
    * Before `gap` is learnt: how much better the histogram conditioned on the previous gap (`before`)
-   * predicted it than the app's whole histogram did, added to the app's log score.
+   * predicted it than the app's whole histogram did.
    */
-  private scoreCondition(app: number, before: number, gap: number): void {
+  private scoreCondition(trust: ConditionTrust, app: number, before: number, gap: number): void {
     const c = gapClass(before);
     if (!(c >= 0)) return;
     const d = this.byPrevious.get(c * this.appCount + app);
     if (d < 0) return;
-    const conditioned = this.conds.massNear(d, gap, NEAR_FACTOR);
-    const whole = this.dists.massNear(app, gap, NEAR_FACTOR);
-    this.condScore[app]! += Math.log((conditioned + SCORE_SMOOTHING) / (whole + SCORE_SMOOTHING));
+    const lo = nearLow(gap);
+    const hi = nearHigh(gap);
+    trust.add(app, this.conds.massIn(d, lo, hi), this.dists.massIn(app, lo, hi));
   }
 
-  /** Per history bucket: each prior weight multiple's summed log score, and the gaps scored. */
-  private readonly priorScores = new Float64Array(PRIOR_BUCKETS * PRIOR_MULTIPLES.length);
-  private readonly priorScored = new Float64Array(PRIOR_BUCKETS);
-  /** Gaps completed by apps with history (every PRIOR_SAMPLE-th is scored once a bucket is full). */
-  private completions = 0;
-
   /**
-   * Before `gap` is learnt (`minute` = now): how well the mixture of the app's own gaps with its prior,
-   * at each weight multiple, predicted it. The prior is the one its wait was entered with, as of now.
+   * Before `gap` is learnt (`minute` = now): the mass the app's own gaps and its prior put near it.
+   * The prior is that of the pools its wait was entered with, as they are now: other apps' gaps that
+   * completed since the decision count (the past, not this gap, which is not in them yet).
    */
-  private scorePrior(app: number, minute: number, gap: number, before: number): void {
+  private scorePrior(
+    choice: PriorWeightChoice,
+    app: number,
+    minute: number,
+    gap: number,
+    before: number,
+  ): void {
     const dists = this.dists;
     const obs = dists.observations[app]!;
-    const b = priorBucket(obs);
-    if (this.priorScored[b]! >= PRIOR_FULL && this.completions++ % PRIOR_SAMPLE !== 0) return;
-    const lo = Math.ceil(gap / NEAR_FACTOR);
-    const hi = Math.floor(gap * NEAR_FACTOR);
+    if (!choice.wants(obs)) return;
+    const lo = nearLow(gap);
+    const hi = nearHigh(gap);
     let prior = this.pool.priorMassIn(minute, this.ticketOf(app), lo, hi);
     if (this.o.ratio > 0 && !Number.isNaN(before)) {
       const r = this.ratios.prior(obs, before);
       if (r) prior = this.o.ratio * atomMassIn(r, lo, hi, this.o.range) + (1 - this.o.ratio) * prior;
     }
-    const own = dists.massNear(app, gap, NEAR_FACTOR);
-    const n = dists.effectiveSamples(app);
-    const base = b * PRIOR_MULTIPLES.length;
-    for (let k = 0; k < PRIOR_MULTIPLES.length; k++) {
-      const w = this.o.prior * PRIOR_MULTIPLES[k]!;
-      this.priorScores[base + k]! += Math.log((n * own + w * prior) / (n + w) + PRIOR_SMOOTHING);
-    }
-    this.priorScored[b]!++;
+    choice.add(obs, dists.effectiveSamples(app), dists.massIn(app, lo, hi), prior);
   }
 
   /** Pseudo-samples of the prior behind the own gaps of an app that has seen `gapsSeen` gaps, now. */
   priorWeight(gapsSeen: number): number {
-    return this.o.priorAdapt > 0 ? this.o.prior * this.priorMultiple(gapsSeen) : this.o.prior;
-  }
-
-  /** The multiple of `prior` for an app with `obs` gaps: the best scored in its bucket so far. */
-  private priorMultiple(obs: number): number {
-    const b = priorBucket(obs);
-    if (this.priorScored[b]! < PRIOR_MIN_SCORED) return 1;
-    const base = b * PRIOR_MULTIPLES.length;
-    let best = PRIOR_MULTIPLES.indexOf(1);
-    for (let k = 0; k < PRIOR_MULTIPLES.length; k++)
-      if (this.priorScores[base + k]! > this.priorScores[base + best]!) best = k;
-    return PRIOR_MULTIPLES[best]!;
+    return this.priorChoice ? this.priorChoice.weight(gapsSeen) : this.o.prior;
   }
 
   /** Records `gap` as the successor of the app's previous gap. */
@@ -364,31 +368,4 @@ export class ForewarmLearner {
 /** Half-octave class of a gap: 1, 2, 3, 4, 5–6, 7–9, … */
 export function gapClass(gap: number): number {
   return Math.round(2 * Math.log2(gap));
-}
-
-/**
- * Scoring the conditioned histogram (condAdapt): a gap counts as predicted by the mass within this
- * factor of it; each gap's log score is smoothed by this much mass (one unseen gap must not decide);
- * the total score moves the shrinkage weight by at most e^±SCORE_LIMIT.
- */
-const NEAR_FACTOR = 1.25;
-const SCORE_SMOOTHING = 0.05;
-const SCORE_LIMIT = 3;
-
-/** Prior weight multiples tried by priorAdapt, and the history buckets they are scored in. */
-const PRIOR_MULTIPLES = [0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
-const PRIOR_BUCKETS = 6;
-/** Gaps a bucket must have scored before its best multiple is used. */
-const PRIOR_MIN_SCORED = 30;
-/** A bucket with this many scored gaps has settled: from then on one completion in PRIOR_SAMPLE is scored. */
-const PRIOR_FULL = 1000;
-const PRIOR_SAMPLE = 4;
-/**
- * Mass added to each predicted probability: small, so that a mixture which gave a gap almost no mass
- * pays for it (a window is chosen for its coverage, which a near-zero mass would miss).
- */
-const PRIOR_SMOOTHING = 1e-4;
-
-function priorBucket(obs: number): number {
-  return obs < 2 ? 0 : obs < 4 ? 1 : obs < 8 ? 2 : obs < 16 ? 3 : obs < 64 ? 4 : 5;
 }

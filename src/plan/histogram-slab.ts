@@ -92,17 +92,15 @@ export class HistogramSlab {
     return this.inRange[id]! + this.outOfRange[id]!;
   }
 
-  /** Share of histogram `id`'s weight on gaps within a factor `tolerance` of `gap` (out of range: beyond it). */
-  massNear(id: number, gap: number, tolerance: number): number {
+  /** Share of histogram `id`'s weight on gaps in [lo, hi] (its out-of-range weight when hi is past the range). */
+  massIn(id: number, lo: number, hi: number): number {
     const total = this.inRange[id]! + this.outOfRange[id]!;
     if (!(total > 0)) return 0;
-    const lo = Math.ceil(gap / tolerance);
-    const hi = Math.floor(gap * tolerance);
-    let near = hi > this.options.range ? this.outOfRange[id]! : 0;
+    let mass = hi > this.options.range ? this.outOfRange[id]! : 0;
     const s = this.start[id]!;
     const end = s + this.len[id]!;
-    for (let i = this.lowerBound(s, end, lo); i < end && this.gap[i]! <= hi; i++) near += this.weight[i]!;
-    return near / total;
+    for (let i = this.lowerBound(s, end, lo); i < end && this.gap[i]! <= hi; i++) mass += this.weight[i]!;
+    return mass / total;
   }
 
   /** Records one gap of histogram `id` (IdleDistribution.add). */

@@ -287,7 +287,7 @@ export class SeriesWindows {
         maxEnd: Number.POSITIVE_INFINITY,
       });
     } else
-      reason = `load (now+${pw}, now+${pw + ka}] (the app's cached window: its gaps keep landing inside it)`;
+      reason = `load (now+${pw}, now+${pw + ka}] (a cached window: the last one computed for the app, or for its previous gap's class, and its gaps keep landing inside)`;
     return {
       series: this.names[app]!,
       user: this.users[app]!,

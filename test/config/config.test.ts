@@ -71,6 +71,15 @@ test("the forewarm window policy's settings: replay's parameter names, unknown o
     () => parseConfig({ prediction: { forewarm: { learner: { priorr: 8 } } } }),
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.learner.priorr",
   );
+  // The learnt weights are switched on or off; a fraction of a switch is an error, not "on".
+  const off = parseConfig({
+    prediction: { forewarm: { learner: { priorAdapt: 0, dailyAdapt: 1, condAdapt: 0.25 } } },
+  });
+  assert.deepEqual(off.prediction.forewarm.learner, { priorAdapt: 0, dailyAdapt: 1, condAdapt: 0.25 });
+  assert.throws(
+    () => parseConfig({ prediction: { forewarm: { learner: { priorAdapt: 0.5 } } } }),
+    (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.learner.priorAdapt",
+  );
   assert.throws(
     () => parseConfig({ prediction: { forewarm: { budgetPct: 50, targetColdPct: 5 } } }),
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.targetColdPct",

@@ -4,11 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GapPool, mixAtoms } from "../../src/plan/gap-pool.js";
+import { GapPool, mixAtoms, spreadUnknown } from "../../src/plan/gap-pool.js";
 import { HistogramSlab } from "../../src/plan/histogram-slab.js";
 import { emptyAtoms, type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "../../src/plan/idle-distribution.js";
 import { MixtureWindow } from "../../src/plan/mixture-window.js";
 import { OpenGaps } from "../../src/plan/open-gaps.js";
+import { atomMassIn, newPoolTicket, PooledGaps } from "../../src/plan/pooled-gaps.js";
 import { RatioPrior } from "../../src/plan/ratio-prior.js";
 import { chooseWindowInto, emptyChoice, type WindowParams } from "../../src/plan/window-policy.js";
 import { mulberry32 } from "../random.js";
@@ -244,4 +245,94 @@ test("RatioPrior.prior (kept per stage until a rebuild) equals priorInto, across
     if (got) answered++;
   }
   assert.ok(answered > 15_000);
+});
+
+test("spreadUnknown with a daily share equals log-uniform atoms merged with the day's by mixAtoms, to the bit", () => {
+  const r = rng(404);
+  for (let trial = 0; trial < 300; trial++) {
+    const after = Math.floor(r() * 1438);
+    const range = 1447 + Math.floor(r() * 20_000);
+    const mass = 0.05 + r() * 0.9;
+    const daily = r();
+    // Atoms already there, all at or below `after` (a pool's completed gaps).
+    const a = randomAtoms(r, 1 + Math.floor(r() * Math.min(after + 1, 30)), after + 1, 1 - mass);
+    for (let i = 0; i < a.size; i++) a.gap[i] = Math.min(a.gap[i]!, Math.max(1, after));
+    const expected = emptyAtoms(a.size);
+    expected.gap.set(a.gap.subarray(0, a.size));
+    expected.prob.set(a.prob.subarray(0, a.size));
+    expected.size = a.size;
+    // The reference: the log-uniform part alone (share 0), then the day's ten atoms merged in.
+    const flat = emptyAtoms(64);
+    spreadUnknown(flat, after, range, mass * (1 - daily), 0);
+    const bump = emptyAtoms(10);
+    for (let g = 1438; g <= 1447; g++) {
+      bump.gap[bump.size] = g;
+      bump.prob[bump.size++] = (mass * daily) / 10;
+    }
+    flat.tail = 0;
+    bump.tail = 0;
+    const both = mixAtoms(flat, 1, bump, 1, emptyAtoms());
+    const tail = a.tail - mass < 1e-12 ? 0 : a.tail - mass;
+    spreadUnknown(a, after, range, mass, daily);
+    assert.equal(a.size, expected.size + both.size, `trial ${trial}`);
+    for (let i = 0; i < both.size; i++) {
+      assert.equal(a.gap[expected.size + i], both.gap[i], `trial ${trial} atom ${i}`);
+      assert.equal(a.prob[expected.size + i], both.prob[i], `trial ${trial} atom ${i}`);
+    }
+    assert.equal(a.tail, tail);
+  }
+});
+
+test("PooledGaps.priorMassIn equals the mass of priorOf's atoms (blends with user and trigger pools)", () => {
+  const r = rng(77);
+  const pool = new PooledGaps(10_080, [0, 1, 2, 4, 8], 5, 32, 1.1, 5, 4, 0.2, true);
+  const next = gapSource(r, 10_080);
+  const apps = 60;
+  const last = new Float64Array(apps);
+  const seen = new Float64Array(apps);
+  const tickets = Array.from({ length: apps }, () => newPoolTicket());
+  let now = 0;
+  for (let a = 0; a < apps; a++) pool.enter(0, Number.NaN, 0, a % 7, a % 3, tickets[a]);
+  for (let step = 0; step < 3000; step++) {
+    const a = Math.floor(r() * apps);
+    const gap = next();
+    now = Math.max(now, last[a]! + gap);
+    pool.completeIn(tickets[a]!, last[a]!, now - last[a]!);
+    last[a] = now;
+    seen[a]!++;
+    pool.enter(seen[a]!, 1 + r() * 500, now, a % 7, a % 3, tickets[a]);
+    if (step % 50 !== 0) continue;
+    const t = tickets[Math.floor(r() * apps)]!;
+    const lo = 1 + Math.floor(r() * 2000);
+    const hi = lo + Math.floor(r() * 12_000);
+    const direct = pool.priorMassIn(now, t, lo, hi);
+    const viaAtoms = atomMassIn(pool.priorOf(now, t), lo, hi, 10_080);
+    assert.ok(Math.abs(direct - viaAtoms) <= 1e-12, `step ${step}: ${direct} against ${viaAtoms}`);
+  }
+});
+
+test("dailyAdapt learns the share of long gaps that were a day long, only from gaps ending a day after the first wait", () => {
+  const learnt = (longGaps: (k: number) => number) => {
+    const pool = new PooledGaps(10_080, [0, 1, 2, 4, 8], 30, 32, 1.1, 3, 4, 0, true);
+    for (let k = 0; k < 400; k++) {
+      pool.enter(0, Number.NaN, k, -1, -1);
+      pool.complete(0, Number.NaN, k, longGaps(k));
+    }
+    return pool.dailyShare;
+  };
+  // A quarter of the long gaps are a day (1440), the rest 1500 minutes.
+  assert.ok(Math.abs(learnt((k) => (k % 4 === 0 ? 1440 : 1500)) - 0.25) < 0.02);
+  // Long gaps that ended within a day of the first wait (800 minutes, waits begun at 0–199) could not
+  // have been a day long: they do not count, and the day-long ones that followed make the share 1.
+  assert.equal(
+    learnt((k) => (k < 200 ? 800 : 1440)),
+    1,
+  );
+  // Without dailyAdapt the share stays as given.
+  const fixed = new PooledGaps(10_080, [0, 1, 2, 4, 8], 30, 32, 1.1, 3, 4, 0.3, false);
+  for (let k = 0; k < 100; k++) {
+    fixed.enter(0, Number.NaN, k, -1, -1);
+    fixed.complete(0, Number.NaN, k, 1440);
+  }
+  assert.equal(fixed.dailyShare, 0.3);
 });

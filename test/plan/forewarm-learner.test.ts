@@ -114,6 +114,43 @@ function replayGaps(options: Partial<typeof LEARNER_DEFAULTS>, gaps: number[], p
   return { misses, idle, pMiss: choice.pMiss };
 }
 
+test("a class window that missed is recomputed: when the gap after one class moves, the cache follows", () => {
+  // 600 gaps alternating 5 and 50, then 200 alternating 50 and 6 (6 is in 5's class): after a gap of
+  // 50 the next is now 6, and after 6 (class of 5) it is 50 — the window kept for class 50 (next: 5)
+  // misses at first and must not be handed out again.
+  const gaps = [
+    ...Array.from({ length: 600 }, (_, k) => (k % 2 ? 50 : 5)),
+    ...Array.from({ length: 200 }, (_, k) => (k % 2 ? 6 : 50)),
+  ];
+  const lateMisses = (settle: number) => {
+    const learner = new ForewarmLearner(1, { ...LEARNER_DEFAULTS, settle, priorAdapt: 0 });
+    let minute = 0;
+    let misses = 0;
+    let choice = learner.decide(0, minute, 0.05, emptyChoice());
+    gaps.forEach((gap, k) => {
+      const [s, e] = [choice.pw, choice.pw + choice.ka];
+      if (k >= 600 && !(s < gap && gap <= e)) misses++;
+      minute += gap;
+      choice = learner.decide(0, minute, 0.05, emptyChoice());
+    });
+    return misses;
+  };
+  const uncached = lateMisses(0);
+  const cached = lateMisses(LEARNER_DEFAULTS.settle);
+  assert.ok(cached <= uncached + 2, `${cached} late misses cached against ${uncached} uncached`);
+});
+
+test("a cached window is not reused at another price", () => {
+  const learner = new ForewarmLearner(1);
+  let minute = 0;
+  for (let k = 0; k < 60; k++, minute += 30) learner.decide(0, minute, 0.001, emptyChoice());
+  const before = learner.computed;
+  learner.decide(0, minute, 0.001, emptyChoice());
+  assert.equal(learner.computed, before, "settled timer at the same price: cached");
+  learner.decide(0, minute + 30, 0.002, emptyChoice());
+  assert.equal(learner.computed, before + 1, "another price: recomputed");
+});
+
 test("condAdapt trusts the previous-gap conditioning where it has predicted the app's gaps, and fades it where not", () => {
   // Strictly alternating 5 and 50: the previous gap tells the next one.
   const alternating = Array.from({ length: 200 }, (_, k) => (k % 2 ? 50 : 5));

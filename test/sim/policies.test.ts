@@ -20,6 +20,14 @@ test("policy specs: name[:k=v,k=v], list splitting, errors", () => {
   assert.throws(() => parsePolicySpec("fixed"), /needs ka=N/);
   assert.throws(() => parsePolicySpec("fixed:kb=3"), /unknown parameter 'kb'/);
   assert.throws(() => parsePolicySpec("lru"), /unknown policy 'lru'/);
+  // forewarm's learnt-weight switches are 0 or 1: a fraction is an error, not "on".
+  const create = (text: string) => {
+    const spec = parsePolicySpec(text);
+    return spec.definition.create(spec.params, { appCount: 1 });
+  };
+  assert.throws(() => create("forewarm:priorAdapt=0.5"), /priorAdapt must be 0 \(off\) or 1 \(on\)/);
+  assert.throws(() => create("forewarm:dailyAdapt=2"), /dailyAdapt must be 0 \(off\) or 1 \(on\)/);
+  assert.doesNotThrow(() => create("forewarm:priorAdapt=0,dailyAdapt=1"));
 });
 
 test("sweep: a..b[:step]", () => {

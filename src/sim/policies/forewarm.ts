@@ -1,5 +1,10 @@
 import { PriceCalibrator } from "../../plan/busy-minute-log.js";
-import { ForewarmLearner, LEARNER_DEFAULTS, type LearnerOptions } from "../../plan/forewarm-learner.js";
+import {
+  ForewarmLearner,
+  LEARNER_DEFAULTS,
+  LEARNER_SWITCHES,
+  type LearnerOptions,
+} from "../../plan/forewarm-learner.js";
 import { emptyChoice, type WindowChoice } from "../../plan/window-policy.js";
 import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
 
@@ -185,6 +190,8 @@ export function createForewarm(params: ParamValues, context: PolicyContext): M1P
     throw new Error("forewarm: range must be a whole number ≥ 1");
   if (!(p.decay >= 0 && p.decay < 1)) throw new Error("forewarm: decay must be in [0, 1)");
   if (!(p.forget > 0 && p.forget <= 1)) throw new Error("forewarm: forget must be in (0, 1]");
+  for (const k of LEARNER_SWITCHES)
+    if (p[k] !== 0 && p[k] !== 1) throw new Error(`forewarm: ${k} must be 0 (off) or 1 (on)`);
   return new Forewarm(p, context);
 }
 
