@@ -32,8 +32,9 @@ export interface LearnerOptions {
   cond: number;
   /**
    * Per app, `cond` is scaled by e^(−condAdapt × score), the score the summed log ratio of how well the
-   * conditioned and the whole histogram predicted the app's past gaps (capped at e^±3): conditioning
-   * is trusted where it has paid off and fades where it has not. 0 = fixed `cond`.
+   * conditioned and the whole histogram predicted the app's past gaps, held within ±3 / condAdapt
+   * (learnt-weights.ts): conditioning is trusted where it has paid off and fades where it has not.
+   * 0 = fixed `cond`.
    */
   condAdapt: number;
   /**
