@@ -17,7 +17,7 @@
 import { HistogramSlab } from "./histogram-slab.js";
 import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
 import { IntTable } from "./int-table.js";
-import { ConditionTrust, nearHigh, nearLow, PriorWeightChoice } from "./learnt-weights.js";
+import { ConditionTrust, nearHigh, nearLow, PriorWeightChoice, WindowMargin } from "./learnt-weights.js";
 import { MixtureWindow } from "./mixture-window.js";
 import { atomMassIn, newPoolTicket, PooledGaps, type PoolTicket } from "./pooled-gaps.js";
 import { RatioPrior } from "./ratio-prior.js";
@@ -51,6 +51,11 @@ export interface LearnerOptions {
   daily: number;
   /** 1 = the daily share is learnt from the gaps over half a day that completed (pooled-gaps.ts); `daily` until then. */
   dailyAdapt: number;
+  /**
+   * 1 = windows are padded by the share of their bounds (0–5 %) that would have cost least so far in
+   * M1's terms (learnt-weights.ts, WindowMargin): arrivals a little outside what an app has shown.
+   */
+  marginAdapt: number;
   /** Gaps after which an app's window is cached while its gaps keep landing inside it; 0 = never cache. */
   settle: number;
   /** Recompute a cached window once the app has seen this factor more gaps. */
@@ -77,6 +82,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   groupWeight: 4,
   daily: 0,
   dailyAdapt: 1,
+  marginAdapt: 1,
   settle: 16,
   refresh: 1.125,
   ratio: 0.5,
@@ -84,7 +90,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
 };
 
 /** Options that are on (1) or off (0); any other value is an error. */
-export const LEARNER_SWITCHES = ["priorAdapt", "dailyAdapt"] as const;
+export const LEARNER_SWITCHES = ["priorAdapt", "dailyAdapt", "marginAdapt"] as const;
 
 export class ForewarmLearner {
   private readonly last: Float64Array;
@@ -114,8 +120,9 @@ export class ForewarmLearner {
   private classChanges = new Float64Array(0);
   /** Per app: the conditioned histogram whose class window the app's cached window is (−1: none). */
   private readonly cacheCond: Int32Array;
-  /** condAdapt and priorAdapt (learnt-weights.ts); undefined when off. */
+  /** condAdapt, priorAdapt and marginAdapt (learnt-weights.ts); undefined when off. */
   private readonly condTrust: ConditionTrust | undefined;
+  private readonly margin: WindowMargin | undefined;
   private readonly priorChoice: PriorWeightChoice | undefined;
   private readonly memo = new WeakMap<GapAtoms, { price: number; choice: WindowChoice }>();
   /** Decisions that recomputed the window (the rest came from a cache). */
@@ -138,6 +145,7 @@ export class ForewarmLearner {
     this.cacheCond = new Int32Array(appCount).fill(-1);
     this.condTrust = o.cond > 0 && o.condAdapt > 0 ? new ConditionTrust(appCount, o.condAdapt) : undefined;
     this.priorChoice = o.priorAdapt > 0 ? new PriorWeightChoice(o.prior) : undefined;
+    this.margin = o.marginAdapt > 0 ? new WindowMargin(appCount) : undefined;
     this.pool = new PooledGaps(
       o.range,
       undefined,
@@ -174,6 +182,23 @@ export class ForewarmLearner {
    * `out.expectedCost` and friends are those of the last computation (a cached window keeps them).
    */
   decide(app: number, minute: number, price: number, out: WindowChoice): WindowChoice {
+    const margin = this.margin;
+    if (!margin) return this.window(app, minute, price, out);
+    const prev = this.last[app]!;
+    if (!Number.isNaN(prev)) margin.arrived(app, minute - prev);
+    margin.sweep(minute);
+    this.window(app, minute, price, out);
+    margin.pad(app, minute, out.pw, out.ka, price, out);
+    return out;
+  }
+
+  /** The share by which windows are padded now (marginAdapt; 0 when off or not yet worth it). */
+  get windowMargin(): number {
+    return this.margin ? this.margin.margin : 0;
+  }
+
+  /** decide's window before the margin (what the caches keep and the hit test uses). */
+  private window(app: number, minute: number, price: number, out: WindowChoice): WindowChoice {
     const dists = this.dists;
     const prev = this.last[app]!;
     this.last[app] = minute;

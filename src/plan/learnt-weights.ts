@@ -109,3 +109,122 @@ export class PriorWeightChoice {
     return this.base * MULTIPLES[best]!;
   }
 }
+
+/** Margins tried by WindowMargin: a window's end moves out, its start in, by this share of each. */
+const MARGINS = [0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05];
+/** At most this many minutes on either side (a multi-day window needs no hours of slack). */
+const PAD_CAP = 30;
+/** Decisions charged before the cheapest margin is used (0 until then). */
+const MARGIN_MIN_CHARGED = 200;
+/** Minutes between sweeps for windows that ended without an arrival. */
+const MARGIN_SWEEP_EVERY = 60;
+
+/** The minutes a margin `m` adds beyond a window bound `x` minutes away. */
+function padding(m: number, x: number): number {
+  return Math.min(Math.round(m * x), PAD_CAP);
+}
+
+/**
+ * `marginAdapt`: windows are padded by a share of their bounds — (pw, pw + ka] becomes
+ * (pw − pad(pw), e + pad(e)], pad(x) = min(round(m·x), 30) — with the margin m that would have cost
+ * least so far in M1's terms (a cold start per arrival outside, price × idle loaded minutes). The
+ * windows come from histograms of exact minutes: a job that runs a little earlier or later than ever
+ * before is missed by a hair, and how often that happens is a property of the workload (Google's daily
+ * jobs drift by minutes; Azure's timers do not), so the margin is measured, not set. A decision is
+ * charged when the app's next arrival comes, or, if none came, once every candidate window is over
+ * (its whole length idle); windows still open are not charged yet.
+ */
+export class WindowMargin {
+  private readonly cost = new Float64Array(MARGINS.length);
+  private charged = 0;
+  private best = 0;
+  private nextSweep = Number.NEGATIVE_INFINITY;
+  // Open decisions, by app: window bounds after the decision minute, price, the minute the last
+  // candidate window ends; and the apps open (unordered) with each one's place there (−1: none).
+  private readonly start: Float64Array;
+  private readonly end: Float64Array;
+  private readonly price: Float64Array;
+  private readonly deadline: Float64Array;
+  private readonly place: Int32Array;
+  private readonly open: number[] = [];
+
+  constructor(appCount: number) {
+    this.start = new Float64Array(appCount);
+    this.end = new Float64Array(appCount);
+    this.price = new Float64Array(appCount);
+    this.deadline = new Float64Array(appCount);
+    this.place = new Int32Array(appCount).fill(-1);
+  }
+
+  /** The margin in force. */
+  get margin(): number {
+    return MARGINS[this.best]!;
+  }
+
+  /** The next arrival of `app` came `gap` minutes after its last decision. */
+  arrived(app: number, gap: number): void {
+    if (this.place[app]! < 0) return;
+    const s0 = this.start[app]!;
+    const e0 = this.end[app]!;
+    const price = this.price[app]!;
+    for (let k = 0; k < MARGINS.length; k++) {
+      const s = s0 - padding(MARGINS[k]!, s0);
+      const e = e0 + padding(MARGINS[k]!, e0);
+      const miss = s < gap && gap <= e ? 0 : 1;
+      this.cost[k]! += miss + price * Math.max(0, Math.min(e, gap - 1) - s);
+    }
+    this.close(app);
+  }
+
+  /** Charges the decisions whose every candidate window ended before `minute` without an arrival. */
+  sweep(minute: number): void {
+    if (minute < this.nextSweep) return;
+    this.nextSweep = minute + MARGIN_SWEEP_EVERY;
+    for (let i = this.open.length - 1; i >= 0; i--) {
+      const app = this.open[i]!;
+      if (this.deadline[app]! >= minute) continue;
+      const s0 = this.start[app]!;
+      const e0 = this.end[app]!;
+      // No arrival in any window: each was idle throughout (the arrival, if it comes, misses them all).
+      for (let k = 0; k < MARGINS.length; k++)
+        this.cost[k]! += this.price[app]! * (e0 + padding(MARGINS[k]!, e0) - s0 + padding(MARGINS[k]!, s0));
+      this.close(app);
+    }
+  }
+
+  /** Pads the window (pw, pw + ka] of `app`'s decision at `minute`, at `price` per idle minute. */
+  pad(
+    app: number,
+    minute: number,
+    pw: number,
+    ka: number,
+    price: number,
+    out: { pw: number; ka: number },
+  ): void {
+    if (ka === 0) return;
+    const e0 = pw + ka;
+    this.start[app] = pw;
+    this.end[app] = e0;
+    this.price[app] = price;
+    this.deadline[app] = minute + e0 + padding(MARGINS[MARGINS.length - 1]!, e0);
+    this.place[app] = this.open.length;
+    this.open.push(app);
+    const m = MARGINS[this.best]!;
+    out.pw = pw - padding(m, pw);
+    out.ka = e0 + padding(m, e0) - out.pw;
+  }
+
+  private close(app: number): void {
+    const at = this.place[app]!;
+    const last = this.open.pop()!;
+    if (last !== app) {
+      this.open[at] = last;
+      this.place[last] = at;
+    }
+    this.place[app] = -1;
+    if (++this.charged < MARGIN_MIN_CHARGED) return;
+    let best = 0;
+    for (let k = 1; k < MARGINS.length; k++) if (this.cost[k]! < this.cost[best]!) best = k;
+    this.best = best;
+  }
+}

@@ -56,6 +56,8 @@ export interface ForewarmParams {
   daily: number;
   /** 1 = the daily share is learnt from completed gaps over half a day (`daily` until 30 have). */
   dailyAdapt: number;
+  /** 1 = windows are padded by the margin (0–5 % of their bounds) that has cost least so far. */
+  marginAdapt: number;
   /** With app memory known, the price is per idle minute of `memRef` MB (scaled by each app's memory). */
   memRef: number;
   /** Window caching (forewarm-learner.ts): gaps before an app's window may be reused; 0 = never. */
@@ -87,6 +89,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   groupStages: 5,
   daily: 0,
   dailyAdapt: LEARNER_DEFAULTS.dailyAdapt,
+  marginAdapt: LEARNER_DEFAULTS.marginAdapt,
   memRef: 100,
   settle: LEARNER_DEFAULTS.settle,
   refresh: LEARNER_DEFAULTS.refresh,
@@ -110,6 +113,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     groupWeight: p.groupWeight,
     daily: p.daily,
     dailyAdapt: p.dailyAdapt,
+    marginAdapt: p.marginAdapt,
     settle: p.settle,
     refresh: p.refresh,
     ratio: p.ratio,
