@@ -150,7 +150,7 @@ export const ConfigSchema = Type.Object(
              * 0 (or ≥ windowMinutes) = relearn the whole window before planning.
              */
             quickRelearnMinutes: Type.Integer({ minimum: 0, default: 1440 }),
-            /** Series the learner tracks (state is preallocated, ~350 bytes each, twice while a full learner is relearnt); more stay reactive. */
+            /** Series the learner tracks (state is preallocated, ~400 bytes each, twice while a full learner is relearnt); more stay reactive. */
             maxSeries: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
             /** Learner settings by replay's parameter names (prior, cond, groupWeight, daily, ratio …). */
             learner: Type.Object(

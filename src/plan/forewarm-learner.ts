@@ -197,6 +197,11 @@ export class ForewarmLearner {
     return this.margin ? this.margin.margin : 0;
   }
 
+  /** Minutes the last decision's window was padded by, before its start and after its end. */
+  get lastPadding(): readonly [number, number] {
+    return this.margin ? [this.margin.padBefore, this.margin.padAfter] : [0, 0];
+  }
+
   /** decide's window before the margin (what the caches keep and the hit test uses). */
   private window(app: number, minute: number, price: number, out: WindowChoice): WindowChoice {
     const dists = this.dists;

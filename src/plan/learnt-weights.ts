@@ -9,6 +9,8 @@
  *   whose mixture with the apps' own gaps has predicted the completed gaps best.
  */
 
+import { MinHeap } from "../core/min-heap.js";
+
 /** A gap counts as predicted by the mass within this factor of it. */
 export const NEAR_FACTOR = 1.25;
 
@@ -111,16 +113,14 @@ export class PriorWeightChoice {
 }
 
 /** Margins tried by WindowMargin: a window's end moves out, its start in, by this share of each. */
-const MARGINS = [0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05];
+export const WINDOW_MARGINS: readonly number[] = [0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05];
+const MARGINS = WINDOW_MARGINS;
 /** At most this many minutes on either side (a multi-day window needs no hours of slack). */
 const PAD_CAP = 30;
 /** Decisions charged before the cheapest margin is used (0 until then). */
 const MARGIN_MIN_CHARGED = 200;
-/** Minutes between sweeps for windows that ended without an arrival. */
-const MARGIN_SWEEP_EVERY = 60;
-
 /** The minutes a margin `m` adds beyond a window bound `x` minutes away. */
-function padding(m: number, x: number): number {
+export function padding(m: number, x: number): number {
   return Math.min(Math.round(m * x), PAD_CAP);
 }
 
@@ -129,31 +129,32 @@ function padding(m: number, x: number): number {
  * (pw − pad(pw), e + pad(e)], pad(x) = min(round(m·x), 30) — with the margin m that would have cost
  * least so far in M1's terms (a cold start per arrival outside, price × idle loaded minutes). The
  * windows come from histograms of exact minutes: a job that runs a little earlier or later than ever
- * before is missed by a hair, and how often that happens is a property of the workload (Google's daily
- * jobs drift by minutes; Azure's timers do not), so the margin is measured, not set. A decision is
- * charged when the app's next arrival comes, or, if none came, once every candidate window is over
- * (its whole length idle); windows still open are not charged yet.
+ * before is missed by a hair, and how often that pays for the padding depends on the workload and the
+ * price (Google's daily jobs drift by minutes), so the margin is measured, not set. A decision is
+ * charged when the app's next arrival comes, or, if none came, at the first decision after every
+ * candidate window is over (its whole length idle; a heap on that minute); windows still open are not
+ * charged yet.
  */
 export class WindowMargin {
-  private readonly cost = new Float64Array(MARGINS.length);
+  /** Per candidate margin: the cost charged so far (cold starts + price × idle minutes). */
+  readonly cost = new Float64Array(MARGINS.length);
   private charged = 0;
   private best = 0;
-  private nextSweep = Number.NEGATIVE_INFINITY;
-  // Open decisions, by app: window bounds after the decision minute, price, the minute the last
-  // candidate window ends; and the apps open (unordered) with each one's place there (−1: none).
+  // The open decision of each app: window bounds after the decision minute and the price, and its
+  // serial (0: none open). The heap holds (the minute the widest candidate window ends, serial, app);
+  // an entry whose serial is no longer its app's was closed by an arrival and is skipped.
   private readonly start: Float64Array;
   private readonly end: Float64Array;
   private readonly price: Float64Array;
-  private readonly deadline: Float64Array;
-  private readonly place: Int32Array;
-  private readonly open: number[] = [];
+  private readonly serial: Float64Array;
+  private serials = 0;
+  private readonly deadlines = new MinHeap();
 
   constructor(appCount: number) {
     this.start = new Float64Array(appCount);
     this.end = new Float64Array(appCount);
     this.price = new Float64Array(appCount);
-    this.deadline = new Float64Array(appCount);
-    this.place = new Int32Array(appCount).fill(-1);
+    this.serial = new Float64Array(appCount);
   }
 
   /** The margin in force. */
@@ -163,7 +164,7 @@ export class WindowMargin {
 
   /** The next arrival of `app` came `gap` minutes after its last decision. */
   arrived(app: number, gap: number): void {
-    if (this.place[app]! < 0) return;
+    if (this.serial[app] === 0) return;
     const s0 = this.start[app]!;
     const e0 = this.end[app]!;
     const price = this.price[app]!;
@@ -178,11 +179,11 @@ export class WindowMargin {
 
   /** Charges the decisions whose every candidate window ended before `minute` without an arrival. */
   sweep(minute: number): void {
-    if (minute < this.nextSweep) return;
-    this.nextSweep = minute + MARGIN_SWEEP_EVERY;
-    for (let i = this.open.length - 1; i >= 0; i--) {
-      const app = this.open[i]!;
-      if (this.deadline[app]! >= minute) continue;
+    const heap = this.deadlines;
+    while (heap.size > 0 && heap.peekKey() < minute) {
+      const serial = heap.peekTie();
+      const app = heap.pop();
+      if (this.serial[app] !== serial) continue;
       const s0 = this.start[app]!;
       const e0 = this.end[app]!;
       // No arrival in any window: each was idle throughout (the arrival, if it comes, misses them all).
@@ -206,22 +207,21 @@ export class WindowMargin {
     this.start[app] = pw;
     this.end[app] = e0;
     this.price[app] = price;
-    this.deadline[app] = minute + e0 + padding(MARGINS[MARGINS.length - 1]!, e0);
-    this.place[app] = this.open.length;
-    this.open.push(app);
+    this.serial[app] = ++this.serials;
+    this.deadlines.push(minute + e0 + padding(MARGINS[MARGINS.length - 1]!, e0), this.serials, app);
     const m = MARGINS[this.best]!;
-    out.pw = pw - padding(m, pw);
-    out.ka = e0 + padding(m, e0) - out.pw;
+    this.padBefore = padding(m, pw);
+    this.padAfter = padding(m, e0);
+    out.pw = pw - this.padBefore;
+    out.ka = e0 + this.padAfter - out.pw;
   }
 
+  /** Minutes the last `pad` added before its window's start and after its end. */
+  padBefore = 0;
+  padAfter = 0;
+
   private close(app: number): void {
-    const at = this.place[app]!;
-    const last = this.open.pop()!;
-    if (last !== app) {
-      this.open[at] = last;
-      this.place[last] = at;
-    }
-    this.place[app] = -1;
+    this.serial[app] = 0;
     if (++this.charged < MARGIN_MIN_CHARGED) return;
     let best = 0;
     for (let k = 1; k < MARGINS.length; k++) if (this.cost[k]! < this.cost[best]!) best = k;

@@ -106,8 +106,9 @@ export class SeriesWindows {
   private readonly dPrice: Float64Array;
   /** NaN: the decision reused the series' cached window (nothing computed to explain). */
   private readonly dPMiss: Float64Array;
-  /** The learner's window margin when the decision was made (its padding for timing jitter). */
-  private readonly dMargin: Float64Array;
+  /** Minutes the learner padded the decision's window by (timing jitter), before and after it. */
+  private readonly dPadBefore: Int32Array;
+  private readonly dPadAfter: Int32Array;
   private readonly dIdle: Float64Array;
   private readonly dCost: Float64Array;
   /** Series whose latest decision came from `learnMinute` and is not in `latest` yet. */
@@ -139,7 +140,8 @@ export class SeriesWindows {
     this.dKa = new Float64Array(o.maxSeries);
     this.dPrice = new Float64Array(o.maxSeries);
     this.dPMiss = new Float64Array(o.maxSeries);
-    this.dMargin = new Float64Array(o.maxSeries);
+    this.dPadBefore = new Int32Array(o.maxSeries);
+    this.dPadAfter = new Int32Array(o.maxSeries);
     this.dIdle = new Float64Array(o.maxSeries);
     this.dCost = new Float64Array(o.maxSeries);
     this.isStale = new Uint8Array(o.maxSeries);
@@ -260,7 +262,7 @@ export class SeriesWindows {
     this.dKa[app] = c.ka;
     this.dPrice[app] = price;
     this.dPMiss[app] = fresh ? c.pMiss : Number.NaN;
-    this.dMargin[app] = this.learner.windowMargin;
+    [this.dPadBefore[app], this.dPadAfter[app]] = this.learner.lastPadding;
     this.dIdle[app] = c.expectedIdle;
     this.dCost[app] = c.expectedCost;
     // Unknown concurrency (e.g. history recorded without it) is not remembered as 1: it would outvote
@@ -292,10 +294,11 @@ export class SeriesWindows {
       });
     } else
       reason = `load (now+${pw}, now+${pw + ka}] (a cached window: the last one computed for the app, or for its previous gap's class, and its gaps keep landing inside)`;
-    const margin = this.dMargin[app]!;
+    const before = this.dPadBefore[app]!;
+    const after = this.dPadAfter[app]!;
     // The numbers above are the unpadded window's; the bounds are the padded ones.
-    if (margin > 0 && ka > 0)
-      reason += `; padded ${(100 * margin).toFixed(1)} % (≤ 30 min) each side for timing jitter`;
+    if (before > 0 || after > 0)
+      reason += `; padded by ${before} min before and ${after} min after for timing jitter (the figures are the unpadded window's)`;
     return {
       series: this.names[app]!,
       user: this.users[app]!,

@@ -1,3 +1,4 @@
+import { MinHeap } from "../core/min-heap.js";
 import { type EnvironmentSpec, specKey } from "../core/types.js";
 import type { FittedModel, Forecast, Forecaster } from "../forecast/forecaster.js";
 import { InterArrivalForecaster } from "../forecast/models/interarrival.js";
@@ -14,7 +15,6 @@ import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { peakHeld } from "./env-pool.js";
 import type { M2Score } from "./m2.js";
-import { MinHeap } from "./min-heap.js";
 import { percentile } from "./percentile.js";
 import type { EventTrace } from "./trace.js";
 

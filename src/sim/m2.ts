@@ -1,5 +1,5 @@
+import { MinHeap } from "../core/min-heap.js";
 import type { EnvironmentPool } from "./env-pool.js";
-import { MinHeap } from "./min-heap.js";
 import { percentile } from "./percentile.js";
 import type { EventTrace } from "./trace.js";
 

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ForewarmLearner, LEARNER_DEFAULTS } from "../../src/plan/forewarm-learner.js";
-import { WindowMargin } from "../../src/plan/learnt-weights.js";
+import { padding, WINDOW_MARGINS, WindowMargin } from "../../src/plan/learnt-weights.js";
 import { emptyChoice } from "../../src/plan/window-policy.js";
+import { mulberry32 } from "../random.js";
 
 /**
  * Decisions of 300 apps, one each at minute 0 with window (pw, pw + ka], then each app's next arrival
@@ -34,6 +35,71 @@ test("WindowMargin pads windows only where arrivals fall just outside them", () 
   // A margin never adds more than 30 minutes a side.
   const far = marginAfter(10_000, 20, 10_100);
   assert.ok(far.out.pw >= 10_000 - 30 && far.out.pw + far.out.ka <= 10_020 + 30, JSON.stringify(far));
+});
+
+test("WindowMargin charges each candidate exactly what M1 would: misses and idle minutes up to the next arrival, or the whole window", () => {
+  const r = mulberry32(11);
+  const apps = 25;
+  const margin = new WindowMargin(apps);
+  const expected = new Float64Array(WINDOW_MARGINS.length);
+  // Each app's open decision: [minute, pw, ka, price].
+  const open = new Map<number, [number, number, number, number]>();
+  const charge = (d: [number, number, number, number], gap: number | null) => {
+    const [, pw, ka, price] = d;
+    WINDOW_MARGINS.forEach((m, k) => {
+      const s = pw - padding(m, pw);
+      const e = pw + ka + padding(m, pw + ka);
+      if (gap === null) expected[k]! += price * (e - s);
+      else expected[k]! += (s < gap && gap <= e ? 0 : 1) + price * Math.max(0, Math.min(e, gap - 1) - s);
+    });
+  };
+  let minute = 0;
+  const out = { pw: 0, ka: 0 };
+  for (let step = 0; step < 4000; step++) {
+    minute += Math.floor(r() * 3);
+    const app = Math.floor(r() * apps);
+    const last = open.get(app);
+    if (last) {
+      margin.arrived(app, minute - last[0]);
+      charge(last, minute - last[0]);
+      open.delete(app);
+    }
+    margin.sweep(minute);
+    // What the sweep must have charged: windows whose widest candidate ended before this minute.
+    for (const [a, d] of open) {
+      if (d[0] + d[1] + d[2] + padding(0.05, d[1] + d[2]) < minute) {
+        charge(d, null);
+        open.delete(a);
+      }
+    }
+    // Windows near and far, some never reached (the app may not come back for a long time).
+    const pw = r() < 0.5 ? 0 : Math.floor(r() * 3000);
+    const ka = r() < 0.1 ? 0 : 1 + Math.floor(r() * 200);
+    const price = 0.0005 + r() * 0.01;
+    margin.pad(app, minute, pw, ka, price, out);
+    if (ka > 0) open.set(app, [minute, pw, ka, price]);
+  }
+  margin.sweep(Number.POSITIVE_INFINITY);
+  for (const d of open.values()) charge(d, null);
+  WINDOW_MARGINS.forEach((_, k) => {
+    assert.ok(
+      Math.abs(margin.cost[k]! - expected[k]!) < 1e-6,
+      `margin ${k}: ${margin.cost[k]} against ${expected[k]}`,
+    );
+  });
+});
+
+test("WindowMargin: idle minutes weigh against near misses, and a window is charged only once it is over", () => {
+  // Arrivals 5 minutes after the window's end, but an idle minute costs as much as a cold start.
+  assert.equal(marginAfter(1380, 60, 1445, 1).margin, 0);
+  const m = new WindowMargin(1);
+  const out = { pw: 0, ka: 0 };
+  m.pad(0, 100, 10, 40, 0.01, out);
+  // The widest candidate ends at 100 + 50 + padding(5 %, 50) = 153: still open at minute 153.
+  m.sweep(153);
+  assert.deepEqual([...m.cost], new Array(WINDOW_MARGINS.length).fill(0));
+  m.sweep(154);
+  assert.ok(Math.abs(m.cost[0]! - 0.01 * 40) < 1e-12 && m.cost[6]! > m.cost[0]!, String([...m.cost]));
 });
 
 test("marginAdapt: a daily job that drifts by minutes is caught by a padded window, a clockwork timer is not padded", () => {

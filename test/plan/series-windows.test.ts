@@ -100,6 +100,30 @@ for (const [price, learner] of [
   });
 }
 
+test("live series windows pad their windows for timing jitter as replay does", () => {
+  // 25 hourly series whose every run drifts by up to ±3 minutes from the last: a margin pays.
+  let seed = 21;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const list: Arrival[] = [];
+  for (let k = 0; k < 25; k++) {
+    let m = k;
+    while (m < 1500) {
+      list.push({ series: `u${k % 5}|job${k}`, user: `u${k % 5}`, at: m * 60 + Math.floor(rnd() * 60) });
+      m += 60 + Math.round((rnd() * 2 - 1) * 3);
+    }
+  }
+  list.sort((a, b) => a.at - b.at);
+  const replay = replayDecisions(list, { price: 4, memRef: 256 });
+  const w = new SeriesWindows({ price: 4, memRefMb: 256, maxSeries: 64, learner: {} });
+  const live = liveDecisions(list, w, 256);
+  assert.deepEqual(live, replay);
+  const padded = [...w.windows()].filter((x) => /padded by \d+ min before and \d+ min after/.test(x.reason));
+  assert.ok(padded.length > 0, [...w.windows()].map((x) => x.reason).join("\n"));
+});
+
 for (const [goal, value] of [
   ["budget", 60],
   ["target", 20],

@@ -12,6 +12,11 @@ export class MinHeap {
     return this.key[0] ?? Number.POSITIVE_INFINITY;
   }
 
+  /** The tie of the smallest entry (NaN when empty). */
+  peekTie(): number {
+    return this.tie[0] ?? Number.NaN;
+  }
+
   push(key: number, tie: number, value: number): void {
     this.key.push(key);
     this.tie.push(tie);
