@@ -56,9 +56,16 @@ export class MinHeap {
     return this.key[a]! < this.key[b]! || (this.key[a] === this.key[b] && this.tie[a]! < this.tie[b]!);
   }
 
+  // Element by element: a destructuring swap builds two arrays per call (a replay swaps millions of times).
   private swap(a: number, b: number): void {
-    [this.key[a], this.key[b]] = [this.key[b]!, this.key[a]!];
-    [this.tie[a], this.tie[b]] = [this.tie[b]!, this.tie[a]!];
-    [this.value[a], this.value[b]] = [this.value[b]!, this.value[a]!];
+    const k = this.key[a]!;
+    this.key[a] = this.key[b]!;
+    this.key[b] = k;
+    const t = this.tie[a]!;
+    this.tie[a] = this.tie[b]!;
+    this.tie[b] = t;
+    const v = this.value[a]!;
+    this.value[a] = this.value[b]!;
+    this.value[b] = v;
   }
 }

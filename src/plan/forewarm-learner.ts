@@ -145,7 +145,7 @@ export class ForewarmLearner {
     this.cacheCond = new Int32Array(appCount).fill(-1);
     this.condTrust = o.cond > 0 && o.condAdapt > 0 ? new ConditionTrust(appCount, o.condAdapt) : undefined;
     this.priorChoice = o.priorAdapt > 0 ? new PriorWeightChoice(o.prior) : undefined;
-    this.margin = o.marginAdapt > 0 ? new WindowMargin(appCount) : undefined;
+    this.margin = o.marginAdapt > 0 ? new WindowMargin(appCount, o.range) : undefined;
     this.pool = new PooledGaps(
       o.range,
       undefined,

@@ -9,8 +9,6 @@
  *   whose mixture with the apps' own gaps has predicted the completed gaps best.
  */
 
-import { MinHeap } from "../core/min-heap.js";
-
 /** A gap counts as predicted by the mass within this factor of it. */
 export const NEAR_FACTOR = 1.25;
 
@@ -132,29 +130,39 @@ export function padding(m: number, x: number): number {
  * before is missed by a hair, and how often that pays for the padding depends on the workload and the
  * price (Google's daily jobs drift by minutes), so the margin is measured, not set. A decision is
  * charged when the app's next arrival comes, or, if none came, at the first decision after every
- * candidate window is over (its whole length idle; a heap on that minute); windows still open are not
- * charged yet.
+ * candidate window is over (its whole length idle); windows still open are not charged yet.
  */
 export class WindowMargin {
   /** Per candidate margin: the cost charged so far (cold starts + price × idle minutes). */
   readonly cost = new Float64Array(MARGINS.length);
   private charged = 0;
   private best = 0;
-  // The open decision of each app: window bounds after the decision minute and the price, and its
-  // serial (0: none open). The heap holds (the minute the widest candidate window ends, serial, app);
-  // an entry whose serial is no longer its app's was closed by an arrival and is skipped.
+  // The open decision of each app (at most one): window bounds after the decision minute, price, and
+  // the minute its widest candidate window ends (NaN: none open). Open apps sit in a ring of buckets by
+  // that minute (doubly linked through next/prev), so an arrival unlinks its app at once and a sweep
+  // visits only the minutes that passed: a window spans at most range + the largest padding minutes.
   private readonly start: Float64Array;
   private readonly end: Float64Array;
   private readonly price: Float64Array;
-  private readonly serial: Float64Array;
-  private serials = 0;
-  private readonly deadlines = new MinHeap();
+  private readonly deadline: Float64Array;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly heads: Int32Array;
+  private readonly mask: number;
+  private swept = Number.NEGATIVE_INFINITY;
 
-  constructor(appCount: number) {
+  /** `range`: the longest window the learner gives (its histograms' range). */
+  constructor(appCount: number, range: number) {
     this.start = new Float64Array(appCount);
     this.end = new Float64Array(appCount);
     this.price = new Float64Array(appCount);
-    this.serial = new Float64Array(appCount);
+    this.deadline = new Float64Array(appCount).fill(Number.NaN);
+    this.next = new Int32Array(appCount);
+    this.prev = new Int32Array(appCount);
+    let ring = 1024;
+    while (ring < range + 2 * PAD_CAP + 2) ring *= 2;
+    this.heads = new Int32Array(ring).fill(-1);
+    this.mask = ring - 1;
   }
 
   /** The margin in force. */
@@ -164,7 +172,7 @@ export class WindowMargin {
 
   /** The next arrival of `app` came `gap` minutes after its last decision. */
   arrived(app: number, gap: number): void {
-    if (this.serial[app] === 0) return;
+    if (Number.isNaN(this.deadline[app]!)) return;
     const s0 = this.start[app]!;
     const e0 = this.end[app]!;
     const price = this.price[app]!;
@@ -179,18 +187,21 @@ export class WindowMargin {
 
   /** Charges the decisions whose every candidate window ended before `minute` without an arrival. */
   sweep(minute: number): void {
-    const heap = this.deadlines;
-    while (heap.size > 0 && heap.peekKey() < minute) {
-      const serial = heap.peekTie();
-      const app = heap.pop();
-      if (this.serial[app] !== serial) continue;
-      const s0 = this.start[app]!;
-      const e0 = this.end[app]!;
-      // No arrival in any window: each was idle throughout (the arrival, if it comes, misses them all).
-      for (let k = 0; k < MARGINS.length; k++)
-        this.cost[k]! += this.price[app]! * (e0 + padding(MARGINS[k]!, e0) - s0 + padding(MARGINS[k]!, s0));
-      this.close(app);
+    const last = minute - 1;
+    if (!(last > this.swept)) return;
+    // Every minute since the last sweep, or (after a jump longer than the ring) every bucket once.
+    const all = !(last - this.swept <= this.mask);
+    const from = all ? 0 : this.swept + 1;
+    const to = all ? this.mask : last;
+    for (let m = from; m <= to; m++) {
+      let app = this.heads[m & this.mask]!;
+      while (app >= 0) {
+        const following = this.next[app]!;
+        if (this.deadline[app]! <= last) this.expire(app);
+        app = following;
+      }
     }
+    this.swept = last;
   }
 
   /** Pads the window (pw, pw + ka] of `app`'s decision at `minute`, at `price` per idle minute. */
@@ -202,13 +213,21 @@ export class WindowMargin {
     price: number,
     out: { pw: number; ka: number },
   ): void {
+    this.padBefore = 0;
+    this.padAfter = 0;
     if (ka === 0) return;
     const e0 = pw + ka;
     this.start[app] = pw;
     this.end[app] = e0;
     this.price[app] = price;
-    this.serial[app] = ++this.serials;
-    this.deadlines.push(minute + e0 + padding(MARGINS[MARGINS.length - 1]!, e0), this.serials, app);
+    const deadline = minute + e0 + padding(MARGINS[MARGINS.length - 1]!, e0);
+    this.deadline[app] = deadline;
+    const b = deadline & this.mask;
+    const head = this.heads[b]!;
+    this.next[app] = head;
+    this.prev[app] = -1 - b;
+    if (head >= 0) this.prev[head] = app;
+    this.heads[b] = app;
     const m = MARGINS[this.best]!;
     this.padBefore = padding(m, pw);
     this.padAfter = padding(m, e0);
@@ -220,8 +239,24 @@ export class WindowMargin {
   padBefore = 0;
   padAfter = 0;
 
+  /** No arrival in any window: each was idle throughout (the arrival, if it comes, misses them all). */
+  private expire(app: number): void {
+    const s0 = this.start[app]!;
+    const e0 = this.end[app]!;
+    const price = this.price[app]!;
+    for (let k = 0; k < MARGINS.length; k++)
+      this.cost[k]! += price * (e0 + padding(MARGINS[k]!, e0) - s0 + padding(MARGINS[k]!, s0));
+    this.close(app);
+  }
+
   private close(app: number): void {
-    this.serial[app] = 0;
+    // Unlink from its bucket (prev < 0: the head of bucket −1 − prev).
+    const n = this.next[app]!;
+    const p = this.prev[app]!;
+    if (p >= 0) this.next[p] = n;
+    else this.heads[-1 - p] = n;
+    if (n >= 0) this.prev[n] = p;
+    this.deadline[app] = Number.NaN;
     if (++this.charged < MARGIN_MIN_CHARGED) return;
     let best = 0;
     for (let k = 1; k < MARGINS.length; k++) if (this.cost[k]! < this.cost[best]!) best = k;

@@ -10,7 +10,7 @@ import { mulberry32 } from "../random.js";
  * `gap` minutes later (or none); returns the margin chosen and what a decision at minute `gap` pads.
  */
 function marginAfter(pw: number, ka: number, gap: number | null, price = 0.001) {
-  const m = new WindowMargin(301);
+  const m = new WindowMargin(301, 10_080);
   const out = { pw: 0, ka: 0 };
   for (let app = 0; app < 300; app++) m.pad(app, 0, pw, ka, price, out);
   for (let app = 0; app < 300; app++) {
@@ -40,7 +40,7 @@ test("WindowMargin pads windows only where arrivals fall just outside them", () 
 test("WindowMargin charges each candidate exactly what M1 would: misses and idle minutes up to the next arrival, or the whole window", () => {
   const r = mulberry32(11);
   const apps = 25;
-  const margin = new WindowMargin(apps);
+  const margin = new WindowMargin(apps, 10_080);
   const expected = new Float64Array(WINDOW_MARGINS.length);
   // Each app's open decision: [minute, pw, ka, price].
   const open = new Map<number, [number, number, number, number]>();
@@ -92,7 +92,7 @@ test("WindowMargin charges each candidate exactly what M1 would: misses and idle
 test("WindowMargin: idle minutes weigh against near misses, and a window is charged only once it is over", () => {
   // Arrivals 5 minutes after the window's end, but an idle minute costs as much as a cold start.
   assert.equal(marginAfter(1380, 60, 1445, 1).margin, 0);
-  const m = new WindowMargin(1);
+  const m = new WindowMargin(1, 10_080);
   const out = { pw: 0, ka: 0 };
   m.pad(0, 100, 10, 40, 0.01, out);
   // The widest candidate ends at 100 + 50 + padding(5 %, 50) = 153: still open at minute 153.
