@@ -14,6 +14,7 @@
  * Per-app histograms live in typed-array columns (histogram-slab.ts), not one object each: the GC no
  * longer copies ~32k of them.
  */
+import { ClassWindows } from "./class-windows.js";
 import { HistogramSlab } from "./histogram-slab.js";
 import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
 import { IntTable } from "./int-table.js";
@@ -111,13 +112,8 @@ export class ForewarmLearner {
   private readonly cachePrice: Float64Array;
   private readonly cacheObs: Float64Array;
   private readonly cacheClass: Float64Array;
-  // The window last computed for each (previous-gap class, app), by its conditioned histogram's id.
-  private classPw = new Float64Array(0);
-  private classKa = new Float64Array(0);
-  private classPrice = new Float64Array(0);
-  private classObs = new Float64Array(0);
-  /** The app's detected pattern changes when the class window was computed (a change voids it). */
-  private classChanges = new Float64Array(0);
+  /** The window last computed for each (previous-gap class, app), by its conditioned histogram's id. */
+  private readonly classWindows = new ClassWindows();
   /** Per app: the conditioned histogram whose class window the app's cached window is (−1: none). */
   private readonly cacheCond: Int32Array;
   /** condAdapt, priorAdapt and marginAdapt (learnt-weights.ts); undefined when off. */
@@ -216,7 +212,7 @@ export class ForewarmLearner {
       hit = pw < gap && gap <= pw + this.cacheKa[app]!;
       // A class window that missed is not handed out again: its class's successor may have moved.
       const from = this.cacheCond[app]!;
-      if (!hit && from >= 0) this.classPrice[from] = Number.NaN;
+      if (!hit) this.classWindows.void(from);
       const before = this.lastGap[app]!;
       if (this.priorChoice && dists.observations[app]! > 0)
         this.scorePrior(this.priorChoice, app, minute, gap, before);
@@ -246,20 +242,14 @@ export class ForewarmLearner {
     }
     // A bursty app alternates between previous-gap classes: each class keeps the window last computed
     // for it (beside its conditioned histogram), reused under the same terms as the app's own cache.
-    if (
-      settled &&
-      condId >= 0 &&
-      condId < this.classPrice.length &&
-      this.classPrice[condId] === price &&
-      this.classChanges[condId] === dists.changes[app] &&
-      obs < this.classObs[condId]! * this.o.refresh
-    ) {
-      out.pw = this.classPw[condId]!;
-      out.ka = this.classKa[condId]!;
+    const cw = this.classWindows;
+    if (settled && cw.usable(condId, price, dists.changes[app]!, obs, this.o.refresh)) {
+      out.pw = cw.pw[condId]!;
+      out.ka = cw.ka[condId]!;
       this.cachePw[app] = out.pw;
       this.cacheKa[app] = out.ka;
       this.cachePrice[app] = price;
-      this.cacheObs[app] = this.classObs[condId]!;
+      this.cacheObs[app] = cw.obs[condId]!;
       this.cacheClass[app] = cls;
       this.cacheCond[app] = condId;
       return out;
@@ -295,35 +285,8 @@ export class ForewarmLearner {
     this.cacheObs[app] = obs;
     this.cacheClass[app] = cls;
     this.cacheCond[app] = condId;
-    if (condId >= 0) this.keepClassWindow(condId, out, price, obs, dists.changes[app]!);
+    if (condId >= 0) cw.keep(condId, out.pw, out.ka, price, obs, dists.changes[app]!);
     return out;
-  }
-
-  private keepClassWindow(
-    condId: number,
-    out: WindowChoice,
-    price: number,
-    obs: number,
-    changes: number,
-  ): void {
-    if (condId >= this.classPrice.length) {
-      const n = Math.max(2 * this.classPrice.length, condId + 1);
-      const grow = (a: Float64Array, fill = 0) => {
-        const b = new Float64Array(n).fill(fill);
-        b.set(a);
-        return b;
-      };
-      this.classPw = grow(this.classPw);
-      this.classKa = grow(this.classKa);
-      this.classPrice = grow(this.classPrice, Number.NaN);
-      this.classObs = grow(this.classObs);
-      this.classChanges = grow(this.classChanges);
-    }
-    this.classPw[condId] = out.pw;
-    this.classKa[condId] = out.ka;
-    this.classPrice[condId] = price;
-    this.classObs[condId] = obs;
-    this.classChanges[condId] = changes;
   }
 
   /** The pools the app's current wait sits in (one ticket per app, reused). */
