@@ -1,9 +1,9 @@
 /** Sorted number arrays: binary searches and a garbage-free insert (planner pools, forecast CDFs). */
 
-/** First index whose value is ≥ x. */
-export function lowerBound(sorted: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
+/** First index in [from, to) whose value is ≥ x (`to` when none). */
+export function lowerBound(sorted: ArrayLike<number>, x: number, from = 0, to = sorted.length): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (sorted[mid]! < x) lo = mid + 1;

@@ -193,9 +193,12 @@ export class ForewarmLearner {
     return this.margin ? this.margin.margin : 0;
   }
 
-  /** Minutes the last decision's window was padded by, before its start and after its end. */
-  get lastPadding(): readonly [number, number] {
-    return this.margin ? [this.margin.padBefore, this.margin.padAfter] : [0, 0];
+  /** Minutes the last decision's window was padded by before its start, and after its end. */
+  get lastPadBefore(): number {
+    return this.margin ? this.margin.padBefore : 0;
+  }
+  get lastPadAfter(): number {
+    return this.margin ? this.margin.padAfter : 0;
   }
 
   /** decide's window before the margin (what the caches keep and the hit test uses). */

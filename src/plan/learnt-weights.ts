@@ -112,7 +112,6 @@ export class PriorWeightChoice {
 
 /** Margins tried by WindowMargin: a window's end moves out, its start in, by this share of each. */
 export const WINDOW_MARGINS: readonly number[] = [0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05];
-const MARGINS = WINDOW_MARGINS;
 /** At most this many minutes on either side (a multi-day window needs no hours of slack). */
 const PAD_CAP = 30;
 /** Decisions charged before the cheapest margin is used (0 until then). */
@@ -134,7 +133,7 @@ export function padding(m: number, x: number): number {
  */
 export class WindowMargin {
   /** Per candidate margin: the cost charged so far (cold starts + price × idle minutes). */
-  readonly cost = new Float64Array(MARGINS.length);
+  readonly cost = new Float64Array(WINDOW_MARGINS.length);
   private charged = 0;
   private best = 0;
   // The open decision of each app (at most one): window bounds after the decision minute, price, and
@@ -167,7 +166,7 @@ export class WindowMargin {
 
   /** The margin in force. */
   get margin(): number {
-    return MARGINS[this.best]!;
+    return WINDOW_MARGINS[this.best]!;
   }
 
   /** The next arrival of `app` came `gap` minutes after its last decision. */
@@ -176,9 +175,9 @@ export class WindowMargin {
     const s0 = this.start[app]!;
     const e0 = this.end[app]!;
     const price = this.price[app]!;
-    for (let k = 0; k < MARGINS.length; k++) {
-      const s = s0 - padding(MARGINS[k]!, s0);
-      const e = e0 + padding(MARGINS[k]!, e0);
+    for (let k = 0; k < WINDOW_MARGINS.length; k++) {
+      const s = s0 - padding(WINDOW_MARGINS[k]!, s0);
+      const e = e0 + padding(WINDOW_MARGINS[k]!, e0);
       const miss = s < gap && gap <= e ? 0 : 1;
       this.cost[k]! += miss + price * Math.max(0, Math.min(e, gap - 1) - s);
     }
@@ -220,7 +219,7 @@ export class WindowMargin {
     this.start[app] = pw;
     this.end[app] = e0;
     this.price[app] = price;
-    const deadline = minute + e0 + padding(MARGINS[MARGINS.length - 1]!, e0);
+    const deadline = minute + e0 + padding(WINDOW_MARGINS[WINDOW_MARGINS.length - 1]!, e0);
     this.deadline[app] = deadline;
     const b = deadline & this.mask;
     const head = this.heads[b]!;
@@ -228,7 +227,7 @@ export class WindowMargin {
     this.prev[app] = -1 - b;
     if (head >= 0) this.prev[head] = app;
     this.heads[b] = app;
-    const m = MARGINS[this.best]!;
+    const m = WINDOW_MARGINS[this.best]!;
     this.padBefore = padding(m, pw);
     this.padAfter = padding(m, e0);
     out.pw = pw - this.padBefore;
@@ -244,8 +243,8 @@ export class WindowMargin {
     const s0 = this.start[app]!;
     const e0 = this.end[app]!;
     const price = this.price[app]!;
-    for (let k = 0; k < MARGINS.length; k++)
-      this.cost[k]! += price * (e0 + padding(MARGINS[k]!, e0) - s0 + padding(MARGINS[k]!, s0));
+    for (let k = 0; k < WINDOW_MARGINS.length; k++)
+      this.cost[k]! += price * (e0 + padding(WINDOW_MARGINS[k]!, e0) - s0 + padding(WINDOW_MARGINS[k]!, s0));
     this.close(app);
   }
 
@@ -259,7 +258,7 @@ export class WindowMargin {
     this.deadline[app] = Number.NaN;
     if (++this.charged < MARGIN_MIN_CHARGED) return;
     let best = 0;
-    for (let k = 1; k < MARGINS.length; k++) if (this.cost[k]! < this.cost[best]!) best = k;
+    for (let k = 1; k < WINDOW_MARGINS.length; k++) if (this.cost[k]! < this.cost[best]!) best = k;
     this.best = best;
   }
 }

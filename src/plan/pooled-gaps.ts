@@ -2,6 +2,7 @@
  * Gap distributions pooled over apps: the prior of an app with little history. Pure: no clock, minutes
  * are arguments. Split from idle-distribution.ts (per-app histograms); one pool is gap-pool.ts.
  */
+import { lowerBound } from "../core/sorted.js";
 import { GapPool, isAboutADay, mixAtoms, recycledAtoms, spreadUnknown } from "./gap-pool.js";
 import { emptyAtoms, type GapAtoms } from "./idle-distribution.js";
 
@@ -172,10 +173,15 @@ export class PooledGaps {
 
   private blendMassIn(pool: GapPool, baseMass: number, now: number, lo: number, hi: number): number {
     if (pool.size() === 0) return baseMass;
-    const own = pool.compact(now, this.range, this.groupRatio, this.dailyShare);
+    const own = this.groupAtoms(pool, now);
     const n = pool.builtSize;
     const w = this.groupWeight;
     return atomMassIn(own, lo, hi, this.range) * (n / (n + w)) + baseMass * (w / (n + w));
+  }
+
+  /** A group pool's own atoms (exact 1-minute: a group has few distinct gaps, and a daily job's 1440 stays sharp). */
+  private groupAtoms(pool: GapPool, now: number): GapAtoms {
+    return pool.compact(now, this.range, this.groupRatio, this.dailyShare);
   }
 
   private widePrior(now: number, t: PoolTicket): GapAtoms {
@@ -193,8 +199,7 @@ export class PooledGaps {
   /** (n·group + w·base)/(n + w), cached while neither side has been rebuilt. */
   private blend(pool: GapPool, base: GapAtoms, now: number): GapAtoms {
     if (pool.size() === 0) return base;
-    // A group has few distinct gaps: exact 1-minute atoms keep a daily job's 1440 sharp.
-    const own = pool.compact(now, this.range, this.groupRatio, this.dailyShare);
+    const own = this.groupAtoms(pool, now);
     const n = pool.builtSize;
     // A few blends per group and stage: its apps sit in a few scale buckets (bases).
     const list = pool.blends;
@@ -270,14 +275,7 @@ export function newPoolTicket(): PoolTicket {
 /** Mass of `a` on gaps in [lo, hi], and its tail when `hi` is past `range` (out-of-range gaps). */
 export function atomMassIn(a: GapAtoms, lo: number, hi: number, range: number): number {
   let mass = hi > range ? a.tail : 0;
-  let i = 0;
-  let j = a.size;
-  while (i < j) {
-    const mid = (i + j) >>> 1;
-    if (a.gap[mid]! < lo) i = mid + 1;
-    else j = mid;
-  }
-  for (; i < a.size && a.gap[i]! <= hi; i++) mass += a.prob[i]!;
+  for (let i = lowerBound(a.gap, lo, 0, a.size); i < a.size && a.gap[i]! <= hi; i++) mass += a.prob[i]!;
   return mass;
 }
 

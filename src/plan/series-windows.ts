@@ -262,7 +262,8 @@ export class SeriesWindows {
     this.dKa[app] = c.ka;
     this.dPrice[app] = price;
     this.dPMiss[app] = fresh ? c.pMiss : Number.NaN;
-    [this.dPadBefore[app], this.dPadAfter[app]] = this.learner.lastPadding;
+    this.dPadBefore[app] = this.learner.lastPadBefore;
+    this.dPadAfter[app] = this.learner.lastPadAfter;
     this.dIdle[app] = c.expectedIdle;
     this.dCost[app] = c.expectedCost;
     // Unknown concurrency (e.g. history recorded without it) is not remembered as 1: it would outvote
