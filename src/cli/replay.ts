@@ -16,6 +16,7 @@ interface ReplayCliOptions extends TraceCliOptions {
   json?: boolean;
   decisions?: string;
   untilMinute?: number;
+  scoreAfterMinute?: number;
   report?: string;
   sweep?: string;
   coldStartLatency?: number;
@@ -60,6 +61,11 @@ export function registerReplay(program: Command): void {
       "cut the trace after minute T (the trace's own minute numbers)",
       wholeNumber,
     )
+    .option(
+      "--score-after-minute <T>",
+      "M1: score only minutes after T (a held-out test; policies still learn from all minutes)",
+      wholeNumber,
+    )
     .option("--report <file.html>", "write a self-contained HTML report (Pareto plot, per-app CDFs)")
     .option("--sweep <PARAM=a..b[:step]>", "run each listed policy with PARAM over a range (a frontier)")
     .option("--cold-start-latency <seconds>", "M2: cold-start latency L", seconds, 0)
@@ -78,6 +84,7 @@ async function replayFromCli(opts: ReplayCliOptions): Promise<ReplayResult> {
     policies: opts.policies ?? (opts.model === "m2" ? DEFAULT_M2_POLICIES : DEFAULT_POLICIES),
     model: opts.model,
     untilMinute: opts.untilMinute,
+    scoreAfterMinute: opts.scoreAfterMinute,
     sweep: opts.sweep,
     decisionsFile: opts.decisions,
     coldStartSeconds: opts.coldStartLatency,
@@ -128,6 +135,10 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
         process.stdout.write(
           `(waste normalised to fixed:ka=10, goal against hybrid; ${implicit.join(" and ")} run implicitly)\n`,
         );
+      if (opts.scoreAfterMinute !== undefined)
+        process.stdout.write(
+          `(scored after minute ${opts.scoreAfterMinute} only: earlier minutes were learnt from, not counted)\n`,
+        );
       const goal = goalSummary(result.m1);
       if (goal) process.stdout.write(`${goal}\n`);
     }
@@ -137,7 +148,7 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
     const source = opts.trace ?? opts.invocations ?? "";
     writeReport(
       opts.report,
-      `forewarm replay ${opts.model.toUpperCase()}: ${source}`,
+      `forewarm replay ${opts.model.toUpperCase()}: ${source}${opts.scoreAfterMinute === undefined ? "" : `, scored after minute ${opts.scoreAfterMinute}`}`,
       result.specs,
       result.m1,
       result.m2,

@@ -30,7 +30,13 @@ export interface M1Run {
   policy: AnyM1Policy;
 }
 
-export interface M1Hooks {
+export interface M1Options {
+  /**
+   * Score only what happens after minute T (a held-out test after a warm-up): busy minutes t > T
+   * count as cold starts and invocations, loaded idle minutes m > T as waste, and the oracle's cold
+   * starts are the apps first busy after T. Policies still see (and learn from) every busy minute.
+   */
+  scoreAfterMinute?: number;
   /** Every decision in time order: for the decision log. */
   onDecision?: (run: number, app: number, minute: number, decision: Decision) => void;
   onProgress?: (done: number, total: number) => void;
@@ -41,7 +47,7 @@ export interface M1Hooks {
  * policy is told about a busy minute only when the replay reaches it (causality by construction);
  * clairvoyant bounds (the oracle, hindsight) alone also see the future.
  */
-export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks = {}): M1Score[] {
+export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Options = {}): M1Score[] {
   const n = trace.appNames.length;
   const { index, appOf } = timeOrder(trace);
   const minute = trace.busyMinute;
@@ -53,6 +59,8 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks
   const cold = runs.map(() => new Float64Array(n));
   const waste = runs.map(() => 0);
   const total = index.length;
+  // Without a scoring window everything counts (−∞: every minute is after it).
+  const after = hooks.scoreAfterMinute ?? Number.NEGATIVE_INFINITY;
   const progressEvery = 1 << 16;
   for (const run of runs) if (run.policy.kind === "clairvoyant") run.policy.prepare?.(trace);
 
@@ -66,13 +74,14 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks
     for (let r = 0; r < runs.length; r++) {
       const ws = winStart[r]!;
       const we = winEnd[r]!;
-      if (first) cold[r]![a]! += 1;
-      else {
+      if (first) {
+        if (t > after) cold[r]![a]! += 1;
+      } else {
         const s = ws[a]!;
         const e = we[a]!;
-        if (!(s < t && t <= e)) cold[r]![a]! += 1;
+        if (t > after && !(s < t && t <= e)) cold[r]![a]! += 1;
         // Loaded minutes s < m ≤ min(e, t − 1) are idle: the next busy minute is t.
-        const idle = Math.min(e, t - 1) - s;
+        const idle = Math.min(e, t - 1) - Math.max(s, after);
         if (idle > 0) waste[r]! += idle * memory[a]!;
       }
       const policy = runs[r]!.policy;
@@ -89,16 +98,24 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks
   }
   hooks.onProgress?.(total, total);
 
+  // Invocations and apps in the scored minutes; an app is new there (the oracle's one cold start) when
+  // its first busy minute is in them.
   const appInvocations = new Float64Array(n);
+  let invocations = 0;
+  let newApps = 0;
   for (let a = 0; a < n; a++) {
-    for (let i = trace.appOffset[a]!; i < trace.appOffset[a + 1]!; i++) appInvocations[a]! += count[i]!;
+    const from = trace.appOffset[a]!;
+    const to = trace.appOffset[a + 1]!;
+    if (from < to && minute[from]! > after) newApps++;
+    for (let i = from; i < to; i++) if (minute[i]! > after) appInvocations[a]! += count[i]!;
+    invocations += appInvocations[a]!;
   }
   const activeApps = appInvocations.filter((v) => v > 0).length;
   return runs.map((run, r) => {
     // After an app's last busy minute its window counts up to the end of the trace.
     for (let a = 0; a < n; a++) {
-      if (appInvocations[a] === 0) continue;
-      const idle = Math.min(winEnd[r]![a]!, end) - winStart[r]![a]!;
+      if (trace.appOffset[a] === trace.appOffset[a + 1]) continue;
+      const idle = Math.min(winEnd[r]![a]!, end) - Math.max(winStart[r]![a]!, after);
       if (idle > 0) waste[r]! += idle * memory[a]!;
     }
     const coldStarts = cold[r]!.reduce((s, v) => s + v, 0);
@@ -109,10 +126,10 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Hooks
     return {
       name: run.label,
       apps: activeApps,
-      invocations: trace.invocations,
+      invocations,
       coldStarts,
-      avoidableColdStarts: coldStarts - activeApps,
-      coldPctOverall: (100 * coldStarts) / trace.invocations,
+      avoidableColdStarts: coldStarts - newApps,
+      coldPctOverall: (100 * coldStarts) / invocations,
       appColdPct: { p50: percentile(sorted, 50), p75: percentile(sorted, 75), p90: percentile(sorted, 90) },
       wastedMbMin: waste[r]!,
       wastedNormPct: Number.NaN,

@@ -25,6 +25,8 @@ export interface ReplayOptions {
   policies: string;
   model?: Model;
   untilMinute?: number;
+  /** M1: score only busy and idle minutes after this one; policies still learn from all (m1.ts). */
+  scoreAfterMinute?: number;
   sweep?: string;
   decisionsFile?: string;
   /** M2 cold-start latency L in seconds. */
@@ -121,6 +123,9 @@ function replayM1(
     options.untilMinute === undefined ? loaded.minutes : cutMinuteTrace(loaded.minutes, options.untilMinute);
   if (trace.invocations === 0)
     throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
+  const after = options.scoreAfterMinute;
+  if (after !== undefined && !trace.busyMinute.some((m) => m > after))
+    throw new ReplayInputError(`--score-after-minute ${after}: no invocations after it to score`);
   const context = policyContext(loaded, trace);
   const runs: M1Run[] = specs.map((s) => ({
     label: s.label,
@@ -153,7 +158,11 @@ function replayM1(
             );
         }
       : undefined;
-    scores = runM1(trace, runs, { onDecision, onProgress: options.onProgress });
+    scores = runM1(trace, runs, {
+      onDecision,
+      onProgress: options.onProgress,
+      scoreAfterMinute: options.scoreAfterMinute,
+    });
   } finally {
     log?.close();
   }
@@ -225,6 +234,8 @@ function m2AppUsers(loaded: LoadedTrace, trace: EventTrace): Int32Array | undefi
 }
 
 function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[]): M2Score[] {
+  if (options.scoreAfterMinute !== undefined)
+    throw new ReplayInputError("--score-after-minute is for M1 only");
   if (!loaded.events) throw new Error("M2 replay needs the loader to build events");
   if (options.decisionsFile) throw new ReplayInputError("--decisions is written for M1 only");
   const trace =
