@@ -196,6 +196,7 @@ export function mixAtoms(a: GapAtoms, wa: number, b: GapAtoms, wb: number, out: 
 /** A day, minutes, and the spread of a daily job's submission around it (the `dailyShare` bump). */
 const DAY_FROM = 1438;
 const DAY_TO = 1447;
+const HALF_A_DAY = 720;
 
 /** Whether a gap falls in the minutes of the daily bump (a daily job's next submission). */
 export function isAboutADay(gap: number): boolean {
@@ -204,8 +205,10 @@ export function isAboutADay(gap: number): boolean {
 
 /**
  * Moves `mass` of the tail (gaps longer than `after`, not yet seen) onto atoms in (after, range]:
- * equal mass per octave ("no idea of the scale"), except a `dailyShare` of it spread over the minutes
- * around one day (scheduled jobs are mostly daily; the pool cannot have seen it before a day has passed).
+ * equal mass per octave ("no idea of the scale"), except a `dailyShare` of the part beyond half a day,
+ * spread over the minutes around one day instead (scheduled jobs are mostly daily; the pool cannot have
+ * seen it before a day has passed). Only the part beyond half a day: taking the share out of the whole
+ * tail starved a young pool's near future, and cost Azure (no daily jobs) twice the cold starts.
  */
 export function spreadUnknown(
   a: GapAtoms,
@@ -223,8 +226,22 @@ export function spreadUnknown(
   const flat = SPREAD_SCRATCH;
   flat.size = 0;
   flat.tail = 1;
-  spreadLogUniform(flat, after, range, mass * (1 - dailyShare));
-  const each = (mass * dailyShare) / (DAY_TO - DAY_FROM + 1);
+  let each: number;
+  if (after >= HALF_A_DAY) {
+    spreadLogUniform(flat, after, range, mass * (1 - dailyShare));
+    each = (mass * dailyShare) / (DAY_TO - DAY_FROM + 1);
+  } else {
+    // A young pool: the day's share comes only out of the mass beyond half a day (what dailyAdapt
+    // measures), so the near future an app has not shown yet keeps its log-uniform mass.
+    spreadLogUniform(flat, after, range, mass);
+    let beyond = 0;
+    for (let i = 0; i < flat.size; i++) {
+      if (flat.gap[i]! <= HALF_A_DAY) continue;
+      beyond += flat.prob[i]!;
+      flat.prob[i]! *= 1 - dailyShare;
+    }
+    each = (beyond * dailyShare) / (DAY_TO - DAY_FROM + 1);
+  }
   reserveArenaAtoms(a, a.size + flat.size + (DAY_TO - DAY_FROM + 1));
   let i = 0;
   let g = DAY_FROM;

@@ -37,7 +37,7 @@ export class PooledGaps {
   /**
    * `groupStages`: group pools (e.g. per user or trigger, see `prior`) exist for stages below this;
    * `groupWeight`: pseudo-samples of the wider prior behind a group's own estimate; `dailyShare`: of
-   * the not-yet-seen mass, the share put around one day; `dailyAdapt`: once DAILY_MIN_GAPS gaps longer
+   * the not-yet-seen mass beyond half a day, the share put around one day; `dailyAdapt`: once DAILY_MIN_GAPS gaps longer
    * than half a day have completed, that share is the fraction of them that came one day after.
    */
   constructor(

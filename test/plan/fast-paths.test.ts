@@ -247,7 +247,7 @@ test("RatioPrior.prior (kept per stage until a rebuild) equals priorInto, across
   assert.ok(answered > 15_000);
 });
 
-test("spreadUnknown with a daily share equals log-uniform atoms merged with the day's by mixAtoms, to the bit", () => {
+test("spreadUnknown with a daily share equals log-uniform atoms merged with the day's by mixAtoms, to the bit; a young pool's mass up to half a day is untouched", () => {
   const r = rng(404);
   for (let trial = 0; trial < 300; trial++) {
     const after = Math.floor(r() * 1438);
@@ -261,13 +261,25 @@ test("spreadUnknown with a daily share equals log-uniform atoms merged with the 
     expected.gap.set(a.gap.subarray(0, a.size));
     expected.prob.set(a.prob.subarray(0, a.size));
     expected.size = a.size;
-    // The reference: the log-uniform part alone (share 0), then the day's ten atoms merged in.
+    // The reference: the log-uniform part alone (share 0), then the day's ten atoms merged in. From
+    // after half a day on the whole tail gives the day its share; before, only its part beyond.
     const flat = emptyAtoms(64);
-    spreadUnknown(flat, after, range, mass * (1 - daily), 0);
+    let dayMass = mass * daily;
+    if (after >= 720) spreadUnknown(flat, after, range, mass * (1 - daily), 0);
+    else {
+      spreadUnknown(flat, after, range, mass, 0);
+      let beyond = 0;
+      for (let i = 0; i < flat.size; i++) {
+        if (flat.gap[i]! <= 720) continue;
+        beyond += flat.prob[i]!;
+        flat.prob[i] = flat.prob[i]! * (1 - daily);
+      }
+      dayMass = beyond * daily;
+    }
     const bump = emptyAtoms(10);
     for (let g = 1438; g <= 1447; g++) {
       bump.gap[bump.size] = g;
-      bump.prob[bump.size++] = (mass * daily) / 10;
+      bump.prob[bump.size++] = dayMass / 10;
     }
     flat.tail = 0;
     bump.tail = 0;
@@ -280,6 +292,17 @@ test("spreadUnknown with a daily share equals log-uniform atoms merged with the 
       assert.equal(a.prob[expected.size + i], both.prob[i], `trial ${trial} atom ${i}`);
     }
     assert.equal(a.tail, tail);
+    // Stated directly: below half a day a young pool's spread is what it is without a daily share.
+    if (after < 720) {
+      const plain = emptyAtoms(64);
+      spreadUnknown(plain, after, range, mass, 0);
+      const upTo = (x: typeof plain, from: number) => {
+        let m = 0;
+        for (let i = from; i < x.size; i++) if (x.gap[i]! <= 720) m += x.prob[i]!;
+        return m;
+      };
+      assert.ok(Math.abs(upTo(a, expected.size) - upTo(plain, 0)) < 1e-12, `trial ${trial}`);
+    }
   }
 });
 

@@ -25,7 +25,7 @@ import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition }
  *   priorAdapt: 1 = `prior` is scaled, per history bucket, by the multiple that has predicted best;
  * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
  *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
- *   daily: share of the not-yet-seen mass put at one day (dailyAdapt 1: learnt from the gaps over half a
+ *   daily: share of the not-yet-seen mass beyond half a day put at one day (0.3; dailyAdapt 1: learnt from the gaps over half a
  *   day that completed, once 30 have); settle, refresh: window caching; negligible:
  *   the prior's share below which an app's own gaps are used alone (1e-3; larger is faster).
  */
@@ -87,7 +87,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   triggers: 1,
   groupWeight: 4,
   groupStages: 5,
-  daily: 0,
+  daily: LEARNER_DEFAULTS.daily,
   dailyAdapt: LEARNER_DEFAULTS.dailyAdapt,
   marginAdapt: LEARNER_DEFAULTS.marginAdapt,
   memRef: 100,
