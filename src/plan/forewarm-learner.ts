@@ -15,6 +15,7 @@
  * longer copies ~32k of them.
  */
 import { ClassWindows } from "./class-windows.js";
+import { HALF_A_DAY } from "./gap-pool.js";
 import { HistogramSlab } from "./histogram-slab.js";
 import { type GapAtoms, IDLE_DISTRIBUTION_DEFAULTS } from "./idle-distribution.js";
 import { IntTable } from "./int-table.js";
@@ -50,6 +51,8 @@ export interface LearnerOptions {
   groupStages: number;
   groupWeight: number;
   daily: number;
+  /** Minutes beyond which a young pool's unseen mass gives `daily` its share (0 = all of it). */
+  dailyFrom: number;
   /** 1 = the daily share is learnt from the gaps over half a day that completed (pooled-gaps.ts); `daily` until then. */
   dailyAdapt: number;
   /**
@@ -84,6 +87,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   // A guess until dailyAdapt has learnt it; taken only out of young pools' unseen mass beyond half a
   // day (gap-pool.ts), so it costs platforms without daily jobs nothing (Azure and NASA: within ±0.1 %).
   daily: 0.3,
+  dailyFrom: HALF_A_DAY,
   dailyAdapt: 1,
   marginAdapt: 1,
   settle: 16,
@@ -154,6 +158,7 @@ export class ForewarmLearner {
       o.groupWeight,
       o.daily,
       o.dailyAdapt > 0,
+      o.dailyFrom,
     );
     this.ratios = new RatioPrior(o.range);
     const distOptions = {

@@ -77,7 +77,7 @@ export class GapPool {
   }
 
   /** Exact 1-minute bins up to `exactUpTo`, then groups growing by `ratio`, each at its mean. */
-  compact(now: number, exactUpTo: number, ratio: number, dailyShare = 0): GapAtoms {
+  compact(now: number, exactUpTo: number, ratio: number, dailyShare = 0, dailyFrom = HALF_A_DAY): GapAtoms {
     const age = now - this.created;
     if (
       this.atoms &&
@@ -142,7 +142,8 @@ export class GapPool {
     a.tail = Math.max(0, survival);
     // Beyond what the pool has had time to see, the gap is unknown, not "never": spread the
     // remaining mass log-uniformly up to the range (scale-free ignorance).
-    if (horizon < this.range && a.tail > 0) spreadUnknown(a, horizon, this.range, a.tail, dailyShare);
+    if (horizon < this.range && a.tail > 0)
+      spreadUnknown(a, horizon, this.range, a.tail, dailyShare, dailyFrom);
     this.previous = this.atoms;
     this.atoms = a;
     this.builtSize = this.size();
@@ -196,7 +197,8 @@ export function mixAtoms(a: GapAtoms, wa: number, b: GapAtoms, wb: number, out: 
 /** A day, minutes, and the spread of a daily job's submission around it (the `dailyShare` bump). */
 const DAY_FROM = 1438;
 const DAY_TO = 1447;
-const HALF_A_DAY = 720;
+/** Where the unseen mass the daily share comes out of begins, by default (`dailyFrom`). */
+export const HALF_A_DAY = 720;
 
 /** Whether a gap falls in the minutes of the daily bump (a daily job's next submission). */
 export function isAboutADay(gap: number): boolean {
@@ -205,10 +207,11 @@ export function isAboutADay(gap: number): boolean {
 
 /**
  * Moves `mass` of the tail (gaps longer than `after`, not yet seen) onto atoms in (after, range]:
- * equal mass per octave ("no idea of the scale"), except a `dailyShare` of the part beyond half a day,
- * spread over the minutes around one day instead (scheduled jobs are mostly daily; the pool cannot have
- * seen it before a day has passed). Only the part beyond half a day: taking the share out of the whole
- * tail starved a young pool's near future, and cost Azure (no daily jobs) twice the cold starts.
+ * equal mass per octave ("no idea of the scale"), except a `dailyShare` of the part beyond `dailyFrom`
+ * minutes (half a day), spread over the minutes around one day instead (scheduled jobs are mostly daily;
+ * the pool cannot have seen it before a day has passed). By default only the part beyond half a day:
+ * taking the share out of the whole tail (`dailyFrom` 0) starves a young pool's near future, which
+ * helps Google's batch jobs but cost Azure (no daily jobs) 2.6× the avoidable cold starts.
  */
 export function spreadUnknown(
   a: GapAtoms,
@@ -216,6 +219,7 @@ export function spreadUnknown(
   range: number,
   mass: number,
   dailyShare: number,
+  dailyFrom = HALF_A_DAY,
 ): void {
   if (!(dailyShare > 0) || after >= DAY_FROM || range < DAY_TO) {
     spreadLogUniform(a, after, range, mass);
@@ -227,16 +231,16 @@ export function spreadUnknown(
   flat.size = 0;
   flat.tail = 1;
   let each: number;
-  if (after >= HALF_A_DAY) {
+  if (after >= dailyFrom) {
     spreadLogUniform(flat, after, range, mass * (1 - dailyShare));
     each = (mass * dailyShare) / (DAY_TO - DAY_FROM + 1);
   } else {
-    // A young pool: the day's share comes only out of the mass beyond half a day (what dailyAdapt
-    // measures), so the near future an app has not shown yet keeps its log-uniform mass.
+    // A young pool: the day's share comes only out of the mass beyond `dailyFrom` (half a day: what
+    // dailyAdapt measures), so the near future an app has not shown yet keeps its log-uniform mass.
     spreadLogUniform(flat, after, range, mass);
     let beyond = 0;
     for (let i = 0; i < flat.size; i++) {
-      if (flat.gap[i]! <= HALF_A_DAY) continue;
+      if (flat.gap[i]! <= dailyFrom) continue;
       beyond += flat.prob[i]!;
       flat.prob[i]! *= 1 - dailyShare;
     }

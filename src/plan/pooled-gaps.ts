@@ -3,7 +3,7 @@
  * are arguments. Split from idle-distribution.ts (per-app histograms); one pool is gap-pool.ts.
  */
 import { lowerBound } from "../core/sorted.js";
-import { GapPool, isAboutADay, mixAtoms, recycledAtoms, spreadUnknown } from "./gap-pool.js";
+import { GapPool, HALF_A_DAY, isAboutADay, mixAtoms, recycledAtoms, spreadUnknown } from "./gap-pool.js";
 import { emptyAtoms, type GapAtoms } from "./idle-distribution.js";
 
 export { mixAtoms };
@@ -37,7 +37,8 @@ export class PooledGaps {
   /**
    * `groupStages`: group pools (e.g. per user or trigger, see `prior`) exist for stages below this;
    * `groupWeight`: pseudo-samples of the wider prior behind a group's own estimate; `dailyShare`: of
-   * the not-yet-seen mass beyond half a day, the share put around one day; `dailyAdapt`: once DAILY_MIN_GAPS gaps longer
+   * the not-yet-seen mass beyond half a day, the share put around one day (`dailyFrom`: beyond which minute the share comes out of a young
+   * pool's unseen mass; 0 = all of it); `dailyAdapt`: once DAILY_MIN_GAPS gaps longer
    * than half a day have completed, that share is the fraction of them that came one day after.
    */
   constructor(
@@ -50,9 +51,10 @@ export class PooledGaps {
     readonly groupWeight = 4,
     public dailyShare = 0,
     readonly dailyAdapt = false,
+    readonly dailyFrom = HALF_A_DAY,
   ) {
     this.fallback = emptyAtoms(64);
-    spreadUnknown(this.fallback, 0, range, 1, dailyShare);
+    spreadUnknown(this.fallback, 0, range, 1, dailyShare, dailyFrom);
   }
 
   /** Stage of an app that has seen `gapsSeen` gaps: the last limit not above it. */
@@ -181,17 +183,17 @@ export class PooledGaps {
 
   /** A group pool's own atoms (exact 1-minute: a group has few distinct gaps, and a daily job's 1440 stays sharp). */
   private groupAtoms(pool: GapPool, now: number): GapAtoms {
-    return pool.compact(now, this.range, this.groupRatio, this.dailyShare);
+    return pool.compact(now, this.range, this.groupRatio, this.dailyShare, this.dailyFrom);
   }
 
   private widePrior(now: number, t: PoolTicket): GapAtoms {
     const b = t.bucket;
     if (t.gapsSeen > 0 && b && b.total >= this.minPoolSize)
-      return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare);
+      return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
     for (let k = t.stage; k >= 0; k--) {
       const whole = k === t.stage ? t.whole : this.pools.get(k * 64 + 63);
       if (whole && whole.total >= this.minPoolSize)
-        return whole.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare);
+        return whole.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
     }
     return this.fallback;
   }

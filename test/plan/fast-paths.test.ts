@@ -254,6 +254,8 @@ test("spreadUnknown with a daily share equals log-uniform atoms merged with the 
     const range = 1447 + Math.floor(r() * 20_000);
     const mass = 0.05 + r() * 0.9;
     const daily = r();
+    // Where the share is taken from: the default (half a day), the whole tail (0), or elsewhere.
+    const from = [720, 0, Math.floor(r() * 1400)][trial % 3]!;
     // Atoms already there, all at or below `after` (a pool's completed gaps).
     const a = randomAtoms(r, 1 + Math.floor(r() * Math.min(after + 1, 30)), after + 1, 1 - mass);
     for (let i = 0; i < a.size; i++) a.gap[i] = Math.min(a.gap[i]!, Math.max(1, after));
@@ -262,15 +264,15 @@ test("spreadUnknown with a daily share equals log-uniform atoms merged with the 
     expected.prob.set(a.prob.subarray(0, a.size));
     expected.size = a.size;
     // The reference: the log-uniform part alone (share 0), then the day's ten atoms merged in. From
-    // after half a day on the whole tail gives the day its share; before, only its part beyond.
+    // `from` on the whole tail gives the day its share; before, only its part beyond `from`.
     const flat = emptyAtoms(64);
     let dayMass = mass * daily;
-    if (after >= 720) spreadUnknown(flat, after, range, mass * (1 - daily), 0);
+    if (after >= from) spreadUnknown(flat, after, range, mass * (1 - daily), 0);
     else {
       spreadUnknown(flat, after, range, mass, 0);
       let beyond = 0;
       for (let i = 0; i < flat.size; i++) {
-        if (flat.gap[i]! <= 720) continue;
+        if (flat.gap[i]! <= from) continue;
         beyond += flat.prob[i]!;
         flat.prob[i] = flat.prob[i]! * (1 - daily);
       }
@@ -285,20 +287,20 @@ test("spreadUnknown with a daily share equals log-uniform atoms merged with the 
     bump.tail = 0;
     const both = mixAtoms(flat, 1, bump, 1, emptyAtoms());
     const tail = a.tail - mass < 1e-12 ? 0 : a.tail - mass;
-    spreadUnknown(a, after, range, mass, daily);
+    spreadUnknown(a, after, range, mass, daily, from);
     assert.equal(a.size, expected.size + both.size, `trial ${trial}`);
     for (let i = 0; i < both.size; i++) {
       assert.equal(a.gap[expected.size + i], both.gap[i], `trial ${trial} atom ${i}`);
       assert.equal(a.prob[expected.size + i], both.prob[i], `trial ${trial} atom ${i}`);
     }
     assert.equal(a.tail, tail);
-    // Stated directly: below half a day a young pool's spread is what it is without a daily share.
-    if (after < 720) {
+    // Stated directly: up to `from` a young pool's spread is what it is without a daily share.
+    if (after < from) {
       const plain = emptyAtoms(64);
       spreadUnknown(plain, after, range, mass, 0);
-      const upTo = (x: typeof plain, from: number) => {
+      const upTo = (x: typeof plain, first: number) => {
         let m = 0;
-        for (let i = from; i < x.size; i++) if (x.gap[i]! <= 720) m += x.prob[i]!;
+        for (let i = first; i < x.size; i++) if (x.gap[i]! <= from) m += x.prob[i]!;
         return m;
       };
       assert.ok(Math.abs(upTo(a, expected.size) - upTo(plain, 0)) < 1e-12, `trial ${trial}`);

@@ -25,7 +25,8 @@ import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition }
  *   priorAdapt: 1 = `prior` is scaled, per history bucket, by the multiple that has predicted best;
  * - users, triggers, groupWeight, groupStages: pooling by the context's users and triggers
  *   (pooled-gaps.ts); ratio: share of the prior from the next/previous gap ratio (ratio-prior.ts);
- *   daily: share of the not-yet-seen mass beyond half a day put at one day (0.3; dailyAdapt 1: learnt from the gaps over half a
+ *   daily: share of the not-yet-seen mass beyond `dailyFrom` minutes (720) put at one day (0.3;
+ *   dailyFrom 0: of all of it; dailyAdapt 1: learnt from the gaps over half a
  *   day that completed, once 30 have); settle, refresh: window caching; negligible:
  *   the prior's share below which an app's own gaps are used alone (1e-3; larger is faster).
  */
@@ -54,6 +55,8 @@ export interface ForewarmParams {
   groupStages: number;
   /** Share of a pool's not-yet-seen mass put around one day (scheduled jobs), 0 = none. */
   daily: number;
+  /** Minutes beyond which a young pool's unseen mass gives `daily` its share; 0 = all of it. */
+  dailyFrom: number;
   /** 1 = the daily share is learnt from completed gaps over half a day (`daily` until 30 have). */
   dailyAdapt: number;
   /** 1 = windows are padded by the margin (0–5 % of their bounds) that has cost least so far. */
@@ -88,6 +91,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   groupWeight: 4,
   groupStages: 5,
   daily: LEARNER_DEFAULTS.daily,
+  dailyFrom: LEARNER_DEFAULTS.dailyFrom,
   dailyAdapt: LEARNER_DEFAULTS.dailyAdapt,
   marginAdapt: LEARNER_DEFAULTS.marginAdapt,
   memRef: 100,
@@ -112,6 +116,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     groupStages: p.groupStages,
     groupWeight: p.groupWeight,
     daily: p.daily,
+    dailyFrom: p.dailyFrom,
     dailyAdapt: p.dailyAdapt,
     marginAdapt: p.marginAdapt,
     settle: p.settle,
