@@ -18,27 +18,18 @@ import type {
   EnvironmentStats,
   ExitListener,
   Invocation,
-  RunFailure,
   RunResult,
   WarmupRequest,
   WarmupResult,
 } from "./backend.js";
 import { CgroupHost, type EnvCgroup } from "./cgroup.js";
-import {
-  ProcSampler,
-  readCpuMs,
-  readRssMb,
-  readStatusKb,
-  readWriteBytes,
-  resetPeakRss,
-} from "./proc-stats.js";
+import { killEnv, startSampler } from "./env-control.js";
+import { runInEnv, warmEnv } from "./env-requests.js";
+import { readCpuMs, readRssMb } from "./proc-stats.js";
 import {
   classifyExit,
   type Env,
   type ExitOutcome,
-  failedResult,
-  firstLine,
-  oomText,
   type ProcessBackendOptions,
   safeSegment,
 } from "./process-env.js";
@@ -168,7 +159,7 @@ export class ProcessBackend implements EnvironmentBackend {
     this.envs.set(id, env);
 
     // The sampler enforces the memory limit during start-up too when there is no cgroup.
-    const sampler = this.startSampler(env);
+    const sampler = startSampler(env, this.opts.sampleIntervalMs);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -181,7 +172,7 @@ export class ProcessBackend implements EnvironmentBackend {
         }),
       ]);
     } catch (e) {
-      this.kill(env, "crashed", "start-up failed");
+      killEnv(env, "crashed", "start-up failed");
       const outcome = await env.outcome;
       const why = e instanceof RunnerExitedError ? outcome.error : (e as Error).message;
       throw new Error(`failed to start ${spec.runtime} runner for environment ${id}: ${why}`);
@@ -195,118 +186,11 @@ export class ProcessBackend implements EnvironmentBackend {
   }
 
   async warm(id: string, request: WarmupRequest): Promise<WarmupResult> {
-    const env = this.claim(id, "warm");
-    const sampler = this.startSampler(env);
-    const timer = setTimeout(
-      () => this.kill(env, "timeout", `warm-up timed out after ${this.opts.warmTimeoutMs} ms`),
-      this.opts.warmTimeoutMs,
-    );
-    try {
-      const deps = env.info.spec.dependencies;
-      const imported = await env.runner.request({ op: "import", modules: deps });
-      if (!imported.ok) {
-        if (imported.kind === "oom")
-          await this.killAndWait(env, "oom", oomText(env.info.spec.resources.memoryMb, imported.error));
-        throw new Error(`dependency "${imported.module}" failed to import: ${firstLine(imported.error)}`);
-      }
-      let warmupMs = 0;
-      if (request.modulePath && request.fn === undefined) {
-        // Import only: loads the task's code and its imports without running it (no side effects).
-        const loaded = await env.runner.request({ op: "load", modulePath: request.modulePath });
-        warmupMs = loaded.ms ?? 0;
-        if (!loaded.ok) {
-          if (loaded.kind === "oom")
-            await this.killAndWait(env, "oom", oomText(env.info.spec.resources.memoryMb, loaded.error));
-          throw new Error(`warm-up import of the task module failed: ${firstLine(loaded.error)}`);
-        }
-      } else if (request.modulePath) {
-        const called = await env.runner.request(
-          { op: "call", modulePath: request.modulePath, fn: request.fn ?? "fn" },
-          JSON.stringify(request.input ?? null),
-        );
-        warmupMs = called.wallMs ?? 0;
-        if (!called.ok) {
-          if (called.kind === "oom")
-            await this.killAndWait(env, "oom", oomText(env.info.spec.resources.memoryMb, called.error));
-          if (called.kind !== "error") throw new Error(`warm-up module failed: ${firstLine(called.error)}`);
-          // The module is loaded, which is what warming is for; the input just did not suit it.
-          this.log.warn({ envId: id, error: firstLine(called.error) }, "warm-up call threw");
-        }
-      }
-      return { startMs: env.startMs, importMs: imported.ms ?? 0, warmupMs };
-    } catch (e) {
-      if (e instanceof RunnerExitedError || env.killReason) {
-        const outcome = await env.outcome;
-        throw new Error(`environment ${id} died during warm-up: ${outcome.failure}: ${outcome.error}`);
-      }
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      sampler?.stop();
-      this.release(env);
-    }
+    return warmEnv(this.claim(id, "warm"), request, this.opts, this.log);
   }
 
   async run(id: string, inv: Invocation): Promise<RunResult> {
-    const env = this.claim(id, "run");
-    const pid = env.info.pid ?? -1;
-    let inputJson: string;
-    try {
-      inputJson = JSON.stringify(inv.input ?? null);
-    } catch (e) {
-      this.release(env);
-      return failedResult("error", `input is not JSON-serialisable: ${(e as Error).message}`, 0, 0, 0);
-    }
-    const inputBytes = Buffer.byteLength(inputJson);
-    // A fresh peak per run (the cgroup's, or else the process's own high-water mark), and the
-    // baselines of the counters, read together to keep the per-run overhead small.
-    const [hwmReset, written0, cpu0] = await Promise.all([
-      env.cgroup ? env.cgroup.resetPeak().then(() => false) : resetPeakRss(pid),
-      readWriteBytes(pid),
-      readCpuMs(pid),
-    ]);
-    const sampler = this.startSampler(env);
-    const t0 = performance.now();
-    const timer = setTimeout(
-      () => this.kill(env, "timeout", `timed out after ${inv.timeoutMs} ms`),
-      inv.timeoutMs,
-    );
-    try {
-      const res = await env.runner.request({ op: "call", modulePath: inv.modulePath, fn: inv.fn }, inputJson);
-      clearTimeout(timer);
-      sampler?.stop();
-      // A kill issued just before the answer arrived still decides the outcome.
-      if (env.killReason) throw new RunnerExitedError({ code: null, signal: null });
-      const wallMs = res.wallMs ?? performance.now() - t0;
-      const cpuMs = res.cpuMs ?? 0;
-      if (!res.ok && res.kind === "oom") {
-        const text = oomText(env.info.spec.resources.memoryMb, res.error);
-        await this.killAndWait(env, "oom", text);
-        return failedResult("oom", text, wallMs, cpuMs, inputBytes);
-      }
-      const [peakMemoryMb, written1] = await Promise.all([
-        this.peakMb(env, sampler, hwmReset),
-        readWriteBytes(pid),
-      ]);
-      const storageBytesWritten =
-        written0 !== null && written1 !== null ? Math.max(0, written1 - written0) : 0;
-      const base = { wallMs, cpuMs, peakMemoryMb, inputBytes, storageBytesWritten };
-      if (res.ok) return { ok: true, output: res.output ?? null, outputBytes: res.outputBytes ?? 0, ...base };
-      return { ok: false, failure: "error", error: res.error ?? "unknown error", outputBytes: 0, ...base };
-    } catch (e) {
-      clearTimeout(timer);
-      sampler?.stop();
-      if (!(e instanceof RunnerExitedError)) throw e;
-      const outcome = await env.outcome;
-      const wallMs = performance.now() - t0;
-      const cpuMs = sampler?.lastCpuMs != null && cpu0 !== null ? Math.max(0, sampler.lastCpuMs - cpu0) : 0;
-      const failure = outcome.failure === "destroyed" ? "crashed" : outcome.failure;
-      const result = failedResult(failure, outcome.error, wallMs, cpuMs, inputBytes);
-      result.peakMemoryMb = env.finalPeakMb ?? sampler?.maxRssMb ?? 0;
-      return result;
-    } finally {
-      this.release(env);
-    }
+    return runInEnv(this.claim(id, "run"), inv, this.opts.sampleIntervalMs);
   }
 
   async resize(id: string, resources: ResourceVector): Promise<boolean> {
@@ -361,51 +245,16 @@ export class ProcessBackend implements EnvironmentBackend {
     this.cgroups?.close();
   }
 
-  /** Marks the environment busy for one request; the pool guarantees one at a time. */
+  /**
+   * Marks the environment busy for one request; the pool guarantees one at a time. The request
+   * (env-requests.ts) releases it.
+   */
   private claim(id: string, what: string): Env {
     const env = this.envs.get(id);
     if (!env || env.state === "dead") throw new Error(`unknown environment ${id}`);
     if (env.state !== "idle") throw new Error(`environment ${id} is ${env.state}; cannot ${what} now`);
     env.state = "busy";
     return env;
-  }
-
-  private release(env: Env): void {
-    if (env.state === "busy") env.state = "idle";
-  }
-
-  private kill(env: Env, failure: RunFailure, error: string): void {
-    env.killReason ??= { failure, error };
-    env.runner.kill("SIGKILL");
-  }
-
-  private async killAndWait(env: Env, failure: RunFailure, error: string): Promise<void> {
-    this.kill(env, failure, error);
-    await env.outcome;
-  }
-
-  /** Without cgroups, the sampler is the memory limit: it kills a process above its limit. */
-  private startSampler(env: Env): ProcSampler | null {
-    const pid = env.info.pid;
-    if (pid == null) return null;
-    const sampler = new ProcSampler(pid, this.opts.sampleIntervalMs, (rssMb) => {
-      const limit = env.info.spec.resources.memoryMb;
-      if (env.cgroup === null && rssMb > limit)
-        this.kill(env, "oom", oomText(env.info.spec.resources.memoryMb));
-    });
-    sampler.start();
-    return sampler;
-  }
-
-  private async peakMb(env: Env, sampler: ProcSampler | null, hwmReset: boolean): Promise<number> {
-    if (env.cgroup) {
-      const bytes = await env.cgroup.peakBytes();
-      if (bytes !== null) return bytes / (1024 * 1024);
-    }
-    const sampled = sampler?.maxRssMb ?? 0;
-    if (!hwmReset || env.info.pid == null) return sampled;
-    const hwmKb = await readStatusKb(env.info.pid, "VmHWM");
-    return Math.max(sampled, (hwmKb ?? 0) / 1024);
   }
 
   /** Classifies an exit, removes the environment and its cgroup and scratch dir, then announces it. */

@@ -1,6 +1,8 @@
 import pg from "pg";
 import type { TaskRecord } from "../core/types.js";
-import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
+import { TASK_FIELDS } from "./columns.js";
+import { COLUMNS, fromRow, pgTypes, type Row, toColumn } from "./pg-rows.js";
+import { SeriesMinutes } from "./pg-series-minutes.js";
 import {
   ensureMonthPartition,
   listPartitions,
@@ -12,14 +14,13 @@ import {
   type TaskPartition,
   type TasksLayout,
 } from "./postgres-migrations.js";
-import {
-  type HistoryStore,
-  type MinuteRollup,
-  minuteOf,
-  type RollupQuery,
-  type SeriesSummary,
-  type TaskQuery,
-  type TaskUpdate,
+import type {
+  HistoryStore,
+  MinuteRollup,
+  RollupQuery,
+  SeriesSummary,
+  TaskQuery,
+  TaskUpdate,
 } from "./store.js";
 
 export interface PostgresHistoryStoreOptions {
@@ -38,53 +39,8 @@ export interface PostgresHistoryStoreOptions {
   onBackgroundError?: (err: Error) => void;
 }
 
-/** Column names as SQL (PostgreSQL reserves "user"). */
-const COLUMNS: Record<keyof TaskRecord, string> = { ...TASK_COLUMNS, user: '"user"' };
-const FIELDS = TASK_FIELDS;
-/** Result-row key of a column (the quotes are SQL syntax, not part of the name). */
-const rowKey = (field: keyof TaskRecord): string => COLUMNS[field].replace(/"/g, "");
-
-type Row = Record<string, unknown>;
-
-const INT8_OID = 20;
-/**
- * pg returns int8 as strings (to be safe beyond 2^53); every bigint here is a JS number in
- * TaskRecord, exactly as better-sqlite3 returns SQLite integers.
- */
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: string) => {
-    if (oid === INT8_OID && format !== "binary") return (v: string) => Number(v);
-    return format === "binary" ? pg.types.getTypeParser(oid, "binary") : pg.types.getTypeParser(oid);
-  }) as typeof pg.types.getTypeParser,
-};
-
-function toColumn(field: keyof TaskRecord, value: unknown): unknown {
-  if (value === undefined || value === null) return null;
-  // JSON.stringify also stops pg from turning JS arrays into PostgreSQL array literals.
-  if (JSON_FIELDS.has(field)) return JSON.stringify(value);
-  // PostgreSQL text cannot hold NUL (SQLite can); a worker's stderr in `error` must not make the
-  // final update fail, so NUL becomes U+FFFD. The only place the two stores differ.
-  if (typeof value === "string" && value.includes("\u0000")) return value.replaceAll("\u0000", "\uFFFD");
-  return value;
-}
-
-function fromRow(row: Row): TaskRecord {
-  const out: Record<string, unknown> = {};
-  for (const f of FIELDS) {
-    const v = row[rowKey(f)];
-    // SQLite's store omits a null output rather than returning output: null.
-    if (f === "output") {
-      if (v !== null && v !== undefined) out[f] = v;
-    } else out[f] = v ?? null;
-  }
-  return out as unknown as TaskRecord;
-}
-
 const isFinal = (status: TaskRecord["status"] | undefined): boolean =>
   status === "succeeded" || status === "failed";
-
-/** Text ordering like SQLite's (bytewise), whatever the database's collation is. */
-const C = 'COLLATE "C"';
 
 /**
  * The shared production store: tasks in monthly range partitions (or a TimescaleDB hypertable),
@@ -95,6 +51,7 @@ export class PostgresHistoryStore implements HistoryStore {
   readonly pool: pg.Pool;
   readonly schema: string;
   private readonly s: string;
+  private readonly minutes: SeriesMinutes;
   private layoutKind: TasksLayout = "partitioned";
   private version = 0;
   /** Month starts whose partition is known to exist; shared promises dedupe concurrent creation. */
@@ -115,6 +72,7 @@ export class PostgresHistoryStore implements HistoryStore {
     // Without a listener an idle client's error would crash the process.
     this.onBackgroundError = options.onBackgroundError ?? (() => undefined);
     this.pool.on("error", (err) => this.onBackgroundError(err));
+    this.minutes = new SeriesMinutes(this.pool, this.s);
   }
 
   /** Connects, migrates the schema (safe when several servers start at once) and loads partitions. */
@@ -165,8 +123,8 @@ export class PostgresHistoryStore implements HistoryStore {
 
   async insertTask(record: TaskRecord): Promise<void> {
     await this.ensurePartitionFor(record.submittedAt);
-    const cols = FIELDS.map((f) => COLUMNS[f]);
-    const values = FIELDS.map((f) => toColumn(f, record[f]));
+    const cols = TASK_FIELDS.map((f) => COLUMNS[f]);
+    const values = TASK_FIELDS.map((f) => toColumn(f, record[f]));
     await this.transaction(async (c) => {
       // The directory's primary key rejects a duplicate id, as SQLite's PRIMARY KEY does.
       await c.query(`INSERT INTO ${this.s}.task_ids (id, submitted_at) VALUES ($1, $2)`, [
@@ -177,20 +135,7 @@ export class PostgresHistoryStore implements HistoryStore {
         `INSERT INTO ${this.s}.tasks (${cols.join(",")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(",")})`,
         values,
       );
-      await c.query(
-        `INSERT INTO ${this.s}.series_minutes ("user", task_type, minute, arrivals, first_arrival, memory_mb)
-         VALUES ($1, $2, $3, 1, $4, $5)
-         ON CONFLICT ("user", task_type, minute) DO UPDATE SET arrivals = series_minutes.arrivals + 1,
-           first_arrival = LEAST(series_minutes.first_arrival, EXCLUDED.first_arrival),
-           memory_mb = COALESCE(EXCLUDED.memory_mb, series_minutes.memory_mb)`,
-        [
-          record.user,
-          record.taskType,
-          minuteOf(record.submittedAt),
-          record.submittedAt,
-          record.insight?.routedMemoryMb ?? null,
-        ],
-      );
+      await this.minutes.addArrival(c, record);
     });
   }
 
@@ -222,35 +167,7 @@ export class PostgresHistoryStore implements HistoryStore {
     );
     const row = res.rows[0];
     if (!row) throw new Error(`no task ${id}`);
-    if (isFinal(update.status)) await this.addUsage(c, fromRow(row));
-  }
-
-  /** Adds a finished task's measured usage to the rollup of the minute it finished in. */
-  private async addUsage(c: pg.ClientBase, rec: TaskRecord): Promise<void> {
-    const mem = rec.peakMemoryMb ?? 0;
-    await c.query(
-      `INSERT INTO ${this.s}.series_minutes AS m ("user", task_type, minute, cpu_seconds, peak_memory_mb,
-         memory_mb_sum, completed, network_in_bytes, network_out_bytes, storage_bytes_written)
-       VALUES ($1, $2, $3, $4, $5, $5, 1, $6, $7, $8)
-       ON CONFLICT ("user", task_type, minute) DO UPDATE SET
-         cpu_seconds = m.cpu_seconds + excluded.cpu_seconds,
-         peak_memory_mb = GREATEST(m.peak_memory_mb, excluded.peak_memory_mb),
-         memory_mb_sum = m.memory_mb_sum + excluded.memory_mb_sum,
-         completed = m.completed + 1,
-         network_in_bytes = m.network_in_bytes + excluded.network_in_bytes,
-         network_out_bytes = m.network_out_bytes + excluded.network_out_bytes,
-         storage_bytes_written = m.storage_bytes_written + excluded.storage_bytes_written`,
-      [
-        rec.user,
-        rec.taskType,
-        minuteOf(rec.finishedAt ?? rec.submittedAt),
-        rec.cpuSeconds ?? 0,
-        mem,
-        rec.networkInBytes ?? 0,
-        rec.networkOutBytes ?? 0,
-        rec.storageBytesWritten ?? 0,
-      ],
-    );
+    if (isFinal(update.status)) await this.minutes.addUsage(c, fromRow(row));
   }
 
   async getTask(id: string): Promise<TaskRecord | null> {
@@ -283,55 +200,16 @@ export class PostgresHistoryStore implements HistoryStore {
     return res.rows.map(fromRow);
   }
 
-  async recordConcurrency(
-    user: string,
-    taskType: string,
-    minute: number,
-    concurrency: number,
-  ): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ${this.s}.series_minutes AS m ("user", task_type, minute, peak_concurrency)
-       VALUES ($1, $2, $3, $4)
-       ON CONFLICT ("user", task_type, minute) DO UPDATE SET
-         peak_concurrency = GREATEST(m.peak_concurrency, excluded.peak_concurrency)`,
-      [user, taskType, minute, concurrency],
-    );
+  recordConcurrency(user: string, taskType: string, minute: number, concurrency: number): Promise<void> {
+    return this.minutes.recordConcurrency(user, taskType, minute, concurrency);
   }
 
-  async rollups(query: RollupQuery = {}): Promise<MinuteRollup[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const filter = (condition: string, value: unknown) => {
-      params.push(value);
-      where.push(condition.replace("?", `$${params.length}`));
-    };
-    if (query.user !== undefined) filter('"user" = ?', query.user);
-    if (query.taskType !== undefined) filter("task_type = ?", query.taskType);
-    if (query.fromMinute !== undefined) filter("minute >= ?", query.fromMinute);
-    if (query.toMinute !== undefined) filter("minute <= ?", query.toMinute);
-    const res = await this.pool.query<MinuteRollup>(
-      `SELECT "user" AS "user", task_type AS "taskType", minute, arrivals,
-         peak_concurrency AS "peakConcurrency", cpu_seconds AS "cpuSeconds",
-         peak_memory_mb AS "peakMemoryMb", memory_mb_sum AS "memoryMbSum", completed,
-         network_in_bytes AS "networkInBytes", network_out_bytes AS "networkOutBytes",
-         storage_bytes_written AS "storageBytesWritten", first_arrival AS "firstArrivalMs",
-         memory_mb AS "memoryMb"
-       FROM ${this.s}.series_minutes ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY "user" ${C}, task_type ${C}, minute`,
-      params,
-    );
-    return res.rows;
+  rollups(query: RollupQuery = {}): Promise<MinuteRollup[]> {
+    return this.minutes.rollups(query);
   }
 
-  async series(): Promise<SeriesSummary[]> {
-    // SUM(bigint) is numeric (a string in pg); cast back to bigint, which parses to a number.
-    const res = await this.pool.query<SeriesSummary>(
-      `SELECT "user" AS "user", task_type AS "taskType", MIN(minute) AS "firstMinute",
-         MAX(minute) AS "lastMinute", SUM(arrivals)::bigint AS arrivals
-       FROM ${this.s}.series_minutes GROUP BY "user", task_type HAVING SUM(arrivals) > 0
-       ORDER BY "user" ${C}, task_type ${C}`,
-    );
-    return res.rows;
+  series(): Promise<SeriesSummary[]> {
+    return this.minutes.series();
   }
 
   /**

@@ -2,7 +2,7 @@ import type { EnvironmentBackend, RunResult } from "../backends/backend.js";
 import { type Config, reactiveKeepAliveMs } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import type { EnvironmentSpec, Task, TaskRecord } from "../core/types.js";
-import type { HistoryStore, TaskUpdate } from "../history/store.js";
+import type { HistoryStore } from "../history/store.js";
 import { minuteOf } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { seriesKey } from "../plan/shadow-planner.js";
@@ -10,32 +10,18 @@ import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { EnvironmentPool } from "../pool/environment-pool.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
-import { emptyRecord } from "./records.js";
+import { prepareQueuedTask, type QueuedTask } from "./queued-task.js";
+import { finishedUpdate, unrunnableResult } from "./run-results.js";
 import { type SeriesActivity, SeriesActivityLog } from "./series-activity.js";
-import { modulePathFor, specForTask } from "./task-factory.js";
+import { TaskCompletion, type TaskCounters, type TaskObserver } from "./task-completion.js";
+import { modulePathFor } from "./task-factory.js";
 import type { TaskInsight } from "./task-insight.js";
+
+// Part of the orchestrator's interface (counters, observer); defined where tasks are counted and reported.
+export type { TaskCounters, TaskObserver } from "./task-completion.js";
 
 export class QueueFullError extends Error {}
 export class ShuttingDownError extends Error {}
-
-interface QueuedTask {
-  id: string;
-  priority: number;
-  task: Task;
-  spec: EnvironmentSpec;
-  /** Expected run time in ms (task insight's estimate; 0 without it): the series' concurrency reads it. */
-  expectedRunMs: number;
-  /** False until the history holds the task: only recorded tasks may start. */
-  admitted: boolean;
-}
-
-export interface TaskCounters {
-  coldStarts: number;
-  warmStarts: number;
-  shadowHits: number;
-  succeeded: number;
-  failed: number;
-}
 
 export interface OrchestratorDeps {
   config: Config;
@@ -51,25 +37,19 @@ export interface OrchestratorDeps {
   serverId?: string;
 }
 
-/** Observer hooks for metrics; all optional. */
-export interface TaskObserver {
-  started?(cold: boolean, startLatencyMs: number): void;
-  finished?(status: "succeeded" | "failed"): void;
-}
-
 /**
  * The live task path: accept → queue → route → run on the backend → record. Routing and reclaim
  * decisions are the pure functions of src/route given `now`; the pool carries them out.
- * Every accepted task reaches exactly one final state: `finalize` is the only way out and is guarded.
+ * Every accepted task reaches exactly one final state: TaskCompletion's `finalize` is the only way
+ * out and is guarded.
  */
 export class Orchestrator {
   readonly pool: EnvironmentPool;
   private readonly queue: TaskQueue<QueuedTask>;
   private readonly running = new Map<string, { task: Task; envId: string }>();
-  private readonly finalized = new Set<string>();
-  private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
   private readonly seriesRunning = new Map<string, number>();
   private readonly activity = new SeriesActivityLog();
+  private readonly completion: TaskCompletion;
   private readonly pending = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
@@ -89,6 +69,15 @@ export class Orchestrator {
     this.queue = new TaskQueue(d.config.queue.maxLength);
     this.pool = new EnvironmentPool(d.backend, d.clock, d.config.capacity, d.logger, (p) => this.track(p));
     this.pool.onChange = () => this.pump();
+    this.completion = new TaskCompletion({
+      store: d.store,
+      clock: d.clock,
+      logger: d.logger,
+      insight: d.insight,
+      activity: this.activity,
+      counters: this.counters,
+      observer: () => this.observer,
+    });
   }
 
   start(): void {
@@ -128,26 +117,12 @@ export class Orchestrator {
     if (this.closing) throw new ShuttingDownError("server is shutting down");
     const full = () => new QueueFullError(`queue full (${this.queue.maxLength} tasks waiting)`);
     if (this.queue.length >= this.queue.maxLength) throw full();
-    const record = emptyRecord(task);
-    record.owner = this.d.serverId ?? null;
-    let spec = specForTask(task, this.d.config.defaults.resources);
-    let expectedRunMs = 0;
-    if (this.d.insight) {
-      // May assign the task type, and raise the size the router looks for to the estimate.
-      const u = await this.d.insight.understand(task, this.d.config.defaults.resources);
-      spec = { ...spec, resources: u.need };
-      expectedRunMs = u.expectedRunMs;
-      const { imports, ...complexity } = u.analysis;
-      Object.assign(record, complexity, { taskType: task.taskType, imports, insight: u.insight });
-    }
-    const entry: QueuedTask = {
-      id: task.id,
-      priority: task.priority,
+    const { record, entry } = await prepareQueuedTask(
       task,
-      spec,
-      expectedRunMs,
-      admitted: false,
-    };
+      this.d.config.defaults.resources,
+      this.d.insight,
+      this.d.serverId ?? null,
+    );
     if (!this.queue.offer(entry)) throw full();
     try {
       await this.d.store.insertTask(record);
@@ -159,7 +134,7 @@ export class Orchestrator {
     this.activity.record(seriesKey(task.user, task.taskType), {
       user: task.user,
       taskType: task.taskType,
-      spec,
+      spec: entry.spec,
       modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir),
       lastArrival: task.submittedAt,
     });
@@ -167,23 +142,8 @@ export class Orchestrator {
   }
 
   /** Resolves with the task's final record, or its current one after `timeoutMs`. */
-  async waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
-    const current = await this.d.store.getTask(id);
-    if (current === null || current.status === "succeeded" || current.status === "failed") return current;
-    return new Promise((resolve) => {
-      const done = (r: TaskRecord) => {
-        clearTimeout(t);
-        resolve(r);
-      };
-      const t = setTimeout(() => {
-        this.waiters.set(
-          id,
-          (this.waiters.get(id) ?? []).filter((w) => w !== done),
-        );
-        this.d.store.getTask(id).then(resolve, () => resolve(null));
-      }, timeoutMs);
-      this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
-    });
+  waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
+    return this.completion.waitFor(id, timeoutMs);
   }
 
   /** Serves waiting tasks in priority order; those that do not fit yet stay queued (others may backfill). */
@@ -268,7 +228,7 @@ export class Orchestrator {
   private async coldStart(task: Task, env: EnvironmentView, routedAt: number): Promise<void> {
     const failure = await this.pool.bringUp(env);
     if (failure !== null) {
-      await this.finalize(task, {
+      await this.completion.finalize(task, {
         status: "failed",
         finishedAt: this.d.clock.now(),
         queueWaitMs: routedAt - task.submittedAt,
@@ -313,17 +273,7 @@ export class Orchestrator {
         timeoutMs: task.timeoutMs,
       });
     } catch (err) {
-      result = {
-        ok: false,
-        failure: "error",
-        error: `could not run: ${err instanceof Error ? err.message : String(err)}`,
-        wallMs: 0,
-        cpuMs: 0,
-        peakMemoryMb: 0,
-        inputBytes: task.inputBytes,
-        outputBytes: 0,
-        storageBytesWritten: 0,
-      };
+      result = unrunnableResult(task, err);
     } finally {
       this.running.delete(task.id);
       this.seriesRunning.set(series, (this.seriesRunning.get(series) ?? 1) - 1);
@@ -335,60 +285,11 @@ export class Orchestrator {
     } else if (env.state === "busy") {
       this.pool.markIdle(env);
     }
-    await this.finalize(task, {
-      status: result.ok ? "succeeded" : "failed",
-      finishedAt,
-      cpuSeconds: result.cpuMs / 1000,
-      peakMemoryMb: result.peakMemoryMb,
-      networkInBytes: result.inputBytes,
-      networkOutBytes: result.outputBytes,
-      storageBytesWritten: result.storageBytesWritten,
-      outputBytes: result.outputBytes,
-      exitStatus: result.ok ? "ok" : (result.failure ?? "error"),
-      error: result.ok ? null : (result.error ?? "failed"),
-      output: result.ok ? this.storedOutput(result) : undefined,
-    });
+    await this.completion.finalize(
+      task,
+      finishedUpdate(result, finishedAt, this.d.config.limits.maxStoredOutputBytes),
+    );
     this.pump();
-  }
-
-  private storedOutput(result: RunResult): unknown {
-    if (result.outputBytes <= this.d.config.limits.maxStoredOutputBytes) return result.output ?? null;
-    return { truncated: true, outputBytes: result.outputBytes };
-  }
-
-  private async finalize(task: Task, update: TaskUpdate): Promise<void> {
-    if (this.finalized.has(task.id)) return;
-    this.finalized.add(task.id);
-    this.activity.finished(task.id, update.finishedAt ?? this.d.clock.now());
-    if (update.status === "succeeded") this.counters.succeeded++;
-    else {
-      this.counters.failed++;
-      this.d.logger.warn(
-        {
-          event: "task_failed",
-          task: task.id,
-          user: task.user,
-          type: task.taskType,
-          reason: update.exitStatus,
-          error: update.error,
-        },
-        "task failed",
-      );
-    }
-    this.observer.finished?.(update.status === "succeeded" ? "succeeded" : "failed");
-    try {
-      await this.d.store.updateTask(task.id, update);
-    } catch (err) {
-      this.d.logger.error(
-        { event: "history_write_failed", task: task.id, err },
-        "could not record task result",
-      );
-    }
-    const record = await this.d.store.getTask(task.id).catch(() => null);
-    if (record) this.d.insight?.observe(record);
-    const list = this.waiters.get(task.id) ?? [];
-    this.waiters.delete(task.id);
-    if (record) for (const w of list) w(record);
   }
 
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */
@@ -424,26 +325,13 @@ export class Orchestrator {
     if (this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
-    const now = () => this.d.clock.now();
-    for (const q of this.queue.drain()) {
-      await this.finalize(q.task, {
-        status: "failed",
-        finishedAt: now(),
-        exitStatus: "shutdown",
-        error: "server shut down before the task started",
-      });
-    }
+    for (const q of this.queue.drain()) await this.completion.shutDown(q.task, "before the task started");
     const deadline = Date.now() + graceMs;
     while (this.pending.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 50))]);
     }
     for (const { task } of this.running.values()) {
-      await this.finalize(task, {
-        status: "failed",
-        finishedAt: now(),
-        exitStatus: "shutdown",
-        error: "server shut down while the task was running",
-      });
+      await this.completion.shutDown(task, "while the task was running");
     }
     await this.pool.close();
     await this.d.insight?.close();

@@ -1,0 +1,48 @@
+import type { EnvironmentSpec, ResourceVector, Task, TaskRecord } from "../core/types.js";
+import { emptyRecord } from "./records.js";
+import { specForTask } from "./task-factory.js";
+import type { TaskInsight } from "./task-insight.js";
+
+export interface QueuedTask {
+  id: string;
+  priority: number;
+  task: Task;
+  spec: EnvironmentSpec;
+  /** Expected run time in ms (task insight's estimate; 0 without it): the series' concurrency reads it. */
+  expectedRunMs: number;
+  /** False until the history holds the task: only recorded tasks may start. */
+  admitted: boolean;
+}
+
+/**
+ * What an accepted task is recorded and queued as: its first history record, owned by `owner`, and
+ * its queue entry, not admitted yet. Nothing is recorded or queued here.
+ */
+export async function prepareQueuedTask(
+  task: Task,
+  defaults: ResourceVector,
+  insight: TaskInsight | undefined,
+  owner: string | null,
+): Promise<{ record: TaskRecord; entry: QueuedTask }> {
+  const record = emptyRecord(task);
+  record.owner = owner;
+  let spec = specForTask(task, defaults);
+  let expectedRunMs = 0;
+  if (insight) {
+    // May assign the task type, and raise the size the router looks for to the estimate.
+    const u = await insight.understand(task, defaults);
+    spec = { ...spec, resources: u.need };
+    expectedRunMs = u.expectedRunMs;
+    const { imports, ...complexity } = u.analysis;
+    Object.assign(record, complexity, { taskType: task.taskType, imports, insight: u.insight });
+  }
+  const entry: QueuedTask = {
+    id: task.id,
+    priority: task.priority,
+    task,
+    spec,
+    expectedRunMs,
+    admitted: false,
+  };
+  return { record, entry };
+}

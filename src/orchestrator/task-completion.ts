@@ -1,0 +1,108 @@
+import type { Clock } from "../core/clock.js";
+import type { Task, TaskRecord } from "../core/types.js";
+import type { HistoryStore, TaskUpdate } from "../history/store.js";
+import type { Logger } from "../log/logger.js";
+import type { SeriesActivityLog } from "./series-activity.js";
+import type { TaskInsight } from "./task-insight.js";
+
+export interface TaskCounters {
+  coldStarts: number;
+  warmStarts: number;
+  shadowHits: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** Observer hooks for metrics; all optional. */
+export interface TaskObserver {
+  started?(cold: boolean, startLatencyMs: number): void;
+  finished?(status: "succeeded" | "failed"): void;
+}
+
+export interface TaskCompletionDeps {
+  store: HistoryStore;
+  clock: Clock;
+  logger: Logger;
+  insight?: TaskInsight;
+  activity: SeriesActivityLog;
+  /** The orchestrator's counters: succeeded and failed are counted here. */
+  counters: TaskCounters;
+  /** Read at each finish: metrics wiring replaces the orchestrator's observer after construction. */
+  observer: () => TaskObserver;
+}
+
+/**
+ * How an accepted task ends: its final state is recorded, counted and handed to whoever waits for it.
+ * `finalize` is the only way out and is guarded, so every task reaches exactly one final state.
+ */
+export class TaskCompletion {
+  private readonly finalized = new Set<string>();
+  private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
+
+  constructor(private readonly d: TaskCompletionDeps) {}
+
+  /** Resolves with the task's final record, or its current one after `timeoutMs`. */
+  async waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
+    const current = await this.d.store.getTask(id);
+    if (current === null || current.status === "succeeded" || current.status === "failed") return current;
+    return new Promise((resolve) => {
+      const done = (r: TaskRecord) => {
+        clearTimeout(t);
+        resolve(r);
+      };
+      const t = setTimeout(() => {
+        this.waiters.set(
+          id,
+          (this.waiters.get(id) ?? []).filter((w) => w !== done),
+        );
+        this.d.store.getTask(id).then(resolve, () => resolve(null));
+      }, timeoutMs);
+      this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
+    });
+  }
+
+  async finalize(task: Task, update: TaskUpdate): Promise<void> {
+    if (this.finalized.has(task.id)) return;
+    this.finalized.add(task.id);
+    this.d.activity.finished(task.id, update.finishedAt ?? this.d.clock.now());
+    if (update.status === "succeeded") this.d.counters.succeeded++;
+    else {
+      this.d.counters.failed++;
+      this.d.logger.warn(
+        {
+          event: "task_failed",
+          task: task.id,
+          user: task.user,
+          type: task.taskType,
+          reason: update.exitStatus,
+          error: update.error,
+        },
+        "task failed",
+      );
+    }
+    this.d.observer().finished?.(update.status === "succeeded" ? "succeeded" : "failed");
+    try {
+      await this.d.store.updateTask(task.id, update);
+    } catch (err) {
+      this.d.logger.error(
+        { event: "history_write_failed", task: task.id, err },
+        "could not record task result",
+      );
+    }
+    const record = await this.d.store.getTask(task.id).catch(() => null);
+    if (record) this.d.insight?.observe(record);
+    const list = this.waiters.get(task.id) ?? [];
+    this.waiters.delete(task.id);
+    if (record) for (const w of list) w(record);
+  }
+
+  /** Fails a task the server is shutting down on; `when` completes "server shut down …". */
+  shutDown(task: Task, when: "before the task started" | "while the task was running"): Promise<void> {
+    return this.finalize(task, {
+      status: "failed",
+      finishedAt: this.d.clock.now(),
+      exitStatus: "shutdown",
+      error: `server shut down ${when}`,
+    });
+  }
+}
