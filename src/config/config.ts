@@ -160,7 +160,8 @@ export const ConfigSchema = Type.Object(
                   Type.Optional(
                     (LEARNER_SWITCHES as readonly string[]).includes(k)
                       ? Type.Union([Type.Literal(0), Type.Literal(1)])
-                      : Type.Number({ minimum: 0 }),
+                      : // `daily` is a share of probability mass.
+                        Type.Number(k === "daily" ? { minimum: 0, maximum: 1 } : { minimum: 0 }),
                   ),
                 ]),
               ),

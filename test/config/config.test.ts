@@ -81,6 +81,15 @@ test("the forewarm window policy's settings: replay's parameter names, unknown o
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.learner.priorAdapt",
   );
   assert.throws(
+    () => parseConfig({ prediction: { forewarm: { learner: { daily: 1.5 } } } }),
+    (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.learner.daily",
+  );
+  assert.equal(
+    parseConfig({ prediction: { forewarm: { learner: { dailyFrom: 0 } } } }).prediction.forewarm.learner
+      .dailyFrom,
+    0,
+  );
+  assert.throws(
     () => parseConfig({ prediction: { forewarm: { budgetPct: 50, targetColdPct: 5 } } }),
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.targetColdPct",
   );

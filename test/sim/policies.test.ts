@@ -28,6 +28,9 @@ test("policy specs: name[:k=v,k=v], list splitting, errors", () => {
   assert.throws(() => create("forewarm:priorAdapt=0.5"), /priorAdapt must be 0 \(off\) or 1 \(on\)/);
   assert.throws(() => create("forewarm:dailyAdapt=2"), /dailyAdapt must be 0 \(off\) or 1 \(on\)/);
   assert.doesNotThrow(() => create("forewarm:priorAdapt=0,dailyAdapt=1"));
+  assert.throws(() => create("forewarm:daily=1.5"), /daily must be in \[0, 1\]/);
+  assert.throws(() => create("forewarm:dailyFrom=-1"), /'dailyFrom' must be a non-negative number/);
+  assert.doesNotThrow(() => create("forewarm:daily=1,dailyFrom=0"));
 });
 
 test("sweep: a..b[:step]", () => {

@@ -199,6 +199,8 @@ export function createForewarm(params: ParamValues, context: PolicyContext): M1P
     throw new Error("forewarm: range must be a whole number ≥ 1");
   if (!(p.decay >= 0 && p.decay < 1)) throw new Error("forewarm: decay must be in [0, 1)");
   if (!(p.forget > 0 && p.forget <= 1)) throw new Error("forewarm: forget must be in (0, 1]");
+  // A share of probability mass: above 1 the spread would hand out negative probabilities.
+  if (!(p.daily >= 0 && p.daily <= 1)) throw new Error("forewarm: daily must be in [0, 1]");
   for (const k of LEARNER_SWITCHES)
     if (p[k] !== 0 && p[k] !== 1) throw new Error(`forewarm: ${k} must be 0 (off) or 1 (on)`);
   return new Forewarm(p, context);
