@@ -53,6 +53,11 @@ export interface LearnerOptions {
   daily: number;
   /** Minutes beyond which a young pool's unseen mass gives `daily` its share (0 = all of it). */
   dailyFrom: number;
+  /**
+   * 1 = apps without gaps take the prior of apps first seen as long after the learner's start
+   * (pooled-gaps.ts, birth classes): those seen as it starts are old apps, later ones new.
+   */
+  birth: number;
   /** 1 = the daily share is learnt from the gaps over half a day that completed (pooled-gaps.ts); `daily` until then. */
   dailyAdapt: number;
   /**
@@ -88,6 +93,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
   // day (gap-pool.ts), so it costs platforms without daily jobs nothing (Azure and NASA: within ±0.1 %).
   daily: 0.3,
   dailyFrom: HALF_A_DAY,
+  birth: 1,
   dailyAdapt: 1,
   marginAdapt: 1,
   settle: 16,
@@ -97,7 +103,7 @@ export const LEARNER_DEFAULTS: LearnerOptions = {
 };
 
 /** Options that are on (1) or off (0); any other value is an error. */
-export const LEARNER_SWITCHES = ["priorAdapt", "dailyAdapt", "marginAdapt"] as const;
+export const LEARNER_SWITCHES = ["priorAdapt", "dailyAdapt", "marginAdapt", "birth"] as const;
 
 export class ForewarmLearner {
   private readonly last: Float64Array;
@@ -159,6 +165,7 @@ export class ForewarmLearner {
       o.daily,
       o.dailyAdapt > 0,
       o.dailyFrom,
+      o.birth > 0,
     );
     this.ratios = new RatioPrior(o.range);
     const distOptions = {

@@ -186,6 +186,8 @@ export class MixtureWindow {
         outIdle = idleE - bestPwIdle;
         found = true;
       }
+      // No later end can do better (chooseWindowInto's exact stop).
+      if (cost - C * (1 - Q) >= bestCost && C * Q >= bestCost) break;
     }
     // Written once (the fields of `out` are boxed doubles).
     out.expectedCost = bestCost;

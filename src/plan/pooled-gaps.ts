@@ -52,6 +52,7 @@ export class PooledGaps {
     public dailyShare = 0,
     readonly dailyAdapt = false,
     readonly dailyFrom = HALF_A_DAY,
+    readonly byBirth = false,
   ) {
     this.fallback = emptyAtoms(64);
     spreadUnknown(this.fallback, 0, range, 1, dailyShare, dailyFrom);
@@ -79,8 +80,8 @@ export class PooledGaps {
     group2 = -1,
     ticket: PoolTicket = this.spare,
   ): void {
-    this.locate(ticket, gapsSeen, typicalGap, group, group2);
     if (last < this.firstWait) this.firstWait = last;
+    this.locate(ticket, gapsSeen, typicalGap, group, group2, last);
     ticket.whole!.enter(last);
     ticket.bucket?.enter(last);
     ticket.group?.enter(last);
@@ -89,7 +90,7 @@ export class PooledGaps {
 
   /** That app's wait ended after `gap` minutes (same arguments as `enter`, and the gap). */
   complete(gapsSeen: number, typicalGap: number, last: number, gap: number, group = -1, group2 = -1): void {
-    this.locate(this.spare, gapsSeen, typicalGap, group, group2);
+    this.locate(this.spare, gapsSeen, typicalGap, group, group2, last);
     this.completeIn(this.spare, last, gap);
   }
 
@@ -114,10 +115,25 @@ export class PooledGaps {
     ticket.group2?.complete(last, gap);
   }
 
-  /** Fills `t` with the pools of an app at this stage and scale (creating them). */
-  private locate(t: PoolTicket, gapsSeen: number, typicalGap: number, group: number, group2: number): void {
+  /**
+   * Fills `t` with the pools of an app at this stage and scale (creating them). Without gaps (`last`
+   * is then the app's first busy minute), with `byBirth`, the bucket is its birth class instead.
+   */
+  private locate(
+    t: PoolTicket,
+    gapsSeen: number,
+    typicalGap: number,
+    group: number,
+    group2: number,
+    last: number,
+  ): void {
     const s = this.stage(gapsSeen);
-    const bucketKey = gapsSeen > 0 ? s * 64 + scaleBucket(typicalGap) : -1 - s;
+    const bucketKey =
+      gapsSeen > 0
+        ? s * 64 + scaleBucket(typicalGap)
+        : this.byBirth
+          ? BIRTH_KEY - birthClass(last - this.firstWait)
+          : -1 - s;
     t.gapsSeen = gapsSeen;
     // Same stage, scale and groups as the app's last wait (the usual case): same pools.
     if (t.bucketKey === bucketKey && t.groupId === group && t.group2Id === group2) return;
@@ -126,10 +142,12 @@ export class PooledGaps {
     t.group2Id = group2;
     t.stage = s;
     t.whole = this.pool(s * 64 + 63);
-    t.bucket = gapsSeen > 0 ? this.pool(bucketKey) : undefined;
+    t.bucket = gapsSeen > 0 || this.byBirth ? this.pool(bucketKey) : undefined;
     const grouped = s < this.groupStages;
-    t.group = grouped && group >= 0 ? this.groupPool(group, s) : undefined;
-    t.group2 = grouped && group2 >= 0 ? this.groupPool(-1 - group2, s) : undefined;
+    // A group's apps without gaps are pooled by birth class too (slots 8–13 beside the stages').
+    const slot = gapsSeen === 0 && this.byBirth ? 8 + birthClass(last - this.firstWait) : s;
+    t.group = grouped && group >= 0 ? this.groupPool(group, slot) : undefined;
+    t.group2 = grouped && group2 >= 0 ? this.groupPool(-1 - group2, slot) : undefined;
   }
 
   /**
@@ -146,8 +164,8 @@ export class PooledGaps {
     t.whole = this.pools.get(t.stage * 64 + 63);
     t.bucket = gapsSeen > 0 ? this.pools.get(t.stage * 64 + scaleBucket(typicalGap)) : undefined;
     const grouped = t.stage < this.groupStages;
-    t.group = grouped && group >= 0 ? this.groupPools.get(group * 8 + t.stage) : undefined;
-    t.group2 = grouped && group2 >= 0 ? this.groupPools.get((-1 - group2) * 8 + t.stage) : undefined;
+    t.group = grouped && group >= 0 ? this.groupPools.get(group * 16 + t.stage) : undefined;
+    t.group2 = grouped && group2 >= 0 ? this.groupPools.get((-1 - group2) * 16 + t.stage) : undefined;
     return this.priorOf(now, t);
   }
 
@@ -189,6 +207,9 @@ export class PooledGaps {
   private widePrior(now: number, t: PoolTicket): GapAtoms {
     const b = t.bucket;
     if (t.gapsSeen > 0 && b && b.total >= this.minPoolSize)
+      return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
+    // A birth class counts its open waits too: apps that have not come back are what it has to say.
+    if (t.gapsSeen === 0 && b && b.size() >= this.minPoolSize)
       return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
     for (let k = t.stage; k >= 0; k--) {
       const whole = k === t.stage ? t.whole : this.pools.get(k * 64 + 63);
@@ -235,8 +256,8 @@ export class PooledGaps {
     return p;
   }
 
-  private groupPool(group: number, stage: number): GapPool {
-    const key = group * 8 + stage;
+  private groupPool(group: number, slot: number): GapPool {
+    const key = group * 16 + slot;
     let p = this.groupPools.get(key);
     if (!p) {
       p = new GapPool(this.range, GROUP_SLACK);
@@ -250,7 +271,10 @@ export class PooledGaps {
 export interface PoolTicket {
   stage: number;
   gapsSeen: number;
-  /** What the pools below were located for: stage·64 + scale bucket (−1 − stage without gaps), groups. */
+  /**
+   * What the pools below were located for: stage·64 + scale bucket (without gaps: −1 − stage, or
+   * BIRTH_KEY − birth class), groups.
+   */
   bucketKey: number;
   groupId: number;
   group2Id: number;
@@ -282,6 +306,20 @@ export function atomMassIn(a: GapAtoms, lo: number, hi: number, range: number): 
 }
 
 /** Half-octave bucket of a gap scale (0…62). */
+/**
+ * Birth classes of apps without gaps, by minutes from the first wait the pools saw to the app's first
+ * busy minute: < 1, 1–9, 10–99, 100–999, 1000–9999, more. Apps first seen as a trace or a relearnt
+ * history window starts are old apps whose past is cut off (Azure 2019: all of those born in minute 0
+ * came back within an hour); one first seen hours later is new, and often does not come back (35 %
+ * within an hour of those born 1–6 hours in). Pooling them apart gives each the first gaps of its kind.
+ */
+function birthClass(age: number): number {
+  return age < 1 ? 0 : Math.min(5, 1 + Math.floor(Math.log10(age)));
+}
+
+/** Birth-class pools are keyed BIRTH_KEY − class, apart from the stage and scale keys (≥ −1 − stage). */
+const BIRTH_KEY = -1000;
+
 function scaleBucket(typicalGap: number): number {
   return Math.max(0, Math.min(62, Math.round(2 * Math.log2(Math.max(1, typicalGap)))));
 }

@@ -57,6 +57,8 @@ export interface ForewarmParams {
   daily: number;
   /** Minutes beyond which a young pool's unseen mass gives `daily` its share; 0 = all of it. */
   dailyFrom: number;
+  /** 1 = apps without gaps are pooled by how long after the start they were first seen. */
+  birth: number;
   /** 1 = the daily share is learnt from completed gaps over half a day (`daily` until 30 have). */
   dailyAdapt: number;
   /** 1 = windows are padded by the margin (0–5 % of their bounds) that has cost least so far. */
@@ -92,6 +94,7 @@ export const FOREWARM_DEFAULTS: ForewarmParams = {
   groupStages: 5,
   daily: LEARNER_DEFAULTS.daily,
   dailyFrom: LEARNER_DEFAULTS.dailyFrom,
+  birth: LEARNER_DEFAULTS.birth,
   dailyAdapt: LEARNER_DEFAULTS.dailyAdapt,
   marginAdapt: LEARNER_DEFAULTS.marginAdapt,
   memRef: 100,
@@ -117,6 +120,7 @@ function learnerFor(context: ForewarmContext, p: ForewarmParams): ForewarmLearne
     groupWeight: p.groupWeight,
     daily: p.daily,
     dailyFrom: p.dailyFrom,
+    birth: p.birth,
     dailyAdapt: p.dailyAdapt,
     marginAdapt: p.marginAdapt,
     settle: p.settle,
