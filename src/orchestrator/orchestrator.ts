@@ -123,6 +123,9 @@ export class Orchestrator {
       this.d.insight,
       this.d.serverId ?? null,
     );
+    // Shutdown may have begun (and drained the queue) while the task was prepared: an entry offered
+    // now would never be run nor finalised.
+    if (this.closing) throw new ShuttingDownError("server is shutting down");
     if (!this.queue.offer(entry)) throw full();
     try {
       await this.d.store.insertTask(record);

@@ -50,6 +50,7 @@ export interface LearnerOptions {
   /** Pool early stages by user / by trigger (when given). */
   groupStages: number;
   groupWeight: number;
+  /** Share of a pool's not-yet-seen mass beyond `dailyFrom` minutes put around one day. */
   daily: number;
   /** Minutes beyond which a young pool's unseen mass gives `daily` its share (0 = all of it). */
   dailyFrom: number;
@@ -58,7 +59,10 @@ export interface LearnerOptions {
    * (pooled-gaps.ts, birth classes): those seen as it starts are old apps, later ones new.
    */
   birth: number;
-  /** 1 = the daily share is learnt from the gaps over half a day that completed (pooled-gaps.ts); `daily` until then. */
+  /**
+   * 1 = the daily share is learnt from the gaps over half a day that completed, whatever `dailyFrom`
+   * (pooled-gaps.ts); `daily` until then.
+   */
   dailyAdapt: number;
   /**
    * 1 = windows are padded by the share of their bounds (0–5 %) that would have cost least so far in

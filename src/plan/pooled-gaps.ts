@@ -37,9 +37,12 @@ export class PooledGaps {
   /**
    * `groupStages`: group pools (e.g. per user or trigger, see `prior`) exist for stages below this;
    * `groupWeight`: pseudo-samples of the wider prior behind a group's own estimate; `dailyShare`: of
-   * the not-yet-seen mass beyond half a day, the share put around one day (`dailyFrom`: beyond which minute the share comes out of a young
-   * pool's unseen mass; 0 = all of it); `dailyAdapt`: once DAILY_MIN_GAPS gaps longer
-   * than half a day have completed, that share is the fraction of them that came one day after.
+   * the not-yet-seen mass beyond `dailyFrom` minutes (half a day; 0 = all of it), the share put around
+   * one day; `dailyAdapt`: once DAILY_MIN_GAPS gaps longer than half a day have completed, that share
+   * is the fraction of them that came one day after — measured over half a day whatever `dailyFrom`
+   * is, so below 720 a learnt share is applied to more of a young pool's unseen mass than it was
+   * measured on (what `dailyFrom=0` wants on Google: a stronger day-1 belief). The fallback prior (no
+   * pool has 30 gaps yet) keeps the share it was built with.
    */
   constructor(
     readonly range: number,

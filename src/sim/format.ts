@@ -94,6 +94,7 @@ export function m1Json(scores: readonly M1Score[]): object[] {
     wastedMbMin: s.wastedMbMin,
     wastedNormPct: s.wastedNormPct,
     bound: s.bound,
+    ...(s.scoredAfterMinute === undefined ? {} : { scoredAfterMinute: s.scoredAfterMinute }),
     ...(s.goal ? { goal: s.goal } : {}),
   }));
 }

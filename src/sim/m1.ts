@@ -10,7 +10,7 @@ export interface M1Score {
   apps: number;
   invocations: number;
   coldStarts: number;
-  /** Cold starts − the oracle's (one per app). */
+  /** Cold starts − the oracle's (one per app; scored after T: one per app first busy after T). */
   avoidableColdStarts: number;
   coldPctOverall: number;
   appColdPct: { p50: number; p75: number; p90: number };
@@ -19,6 +19,8 @@ export interface M1Score {
   wastedNormPct: number;
   /** The run saw the future (oracle, hindsight): a bound to measure against, not a policy. */
   bound: boolean;
+  /** Set when only minutes after it were scored (M1Options.scoreAfterMinute). */
+  scoredAfterMinute?: number;
   /** Against issue 7's goal (filled in by the runner, which runs hybrid and fixed 10 alongside). */
   goal?: GoalStanding;
   /** Per-app cold % (sorted ascending), for CDFs; not part of the JSON output. */
@@ -133,6 +135,7 @@ export function runM1(trace: MinuteTrace, runs: readonly M1Run[], hooks: M1Optio
       appColdPct: { p50: percentile(sorted, 50), p75: percentile(sorted, 75), p90: percentile(sorted, 90) },
       wastedMbMin: waste[r]!,
       wastedNormPct: Number.NaN,
+      ...(hooks.scoreAfterMinute === undefined ? {} : { scoredAfterMinute: hooks.scoreAfterMinute }),
       bound: run.policy.kind === "clairvoyant",
       appColdPctSorted: sorted,
     };

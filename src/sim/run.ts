@@ -124,6 +124,9 @@ function replayM1(
   if (trace.invocations === 0)
     throw new ReplayInputError(`--until-minute ${options.untilMinute}: no invocations left`);
   const after = options.scoreAfterMinute;
+  // Whole minutes, as the model's: a fraction would count part of an idle minute.
+  if (after !== undefined && !Number.isInteger(after))
+    throw new ReplayInputError(`--score-after-minute ${after}: expected a whole minute`);
   if (after !== undefined && !trace.busyMinute.some((m) => m > after))
     throw new ReplayInputError(`--score-after-minute ${after}: no invocations after it to score`);
   const context = policyContext(loaded, trace);

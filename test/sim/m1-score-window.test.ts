@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runM1 } from "../../src/sim/m1.js";
+import { percentile, sortedCopy } from "../../src/sim/percentile.js";
 import { parsePolicySpec } from "../../src/sim/policies/registry.js";
 import type { Decision, M1Policy } from "../../src/sim/policies/types.js";
+import { goalPoint } from "../../src/sim/report-html.js";
 import { replayLoaded } from "../../src/sim/run.js";
 import type { MinuteTrace } from "../../src/sim/trace.js";
 import { mulberry32 } from "../random.js";
@@ -40,20 +42,30 @@ class DrawnWindows implements M1Policy {
   readonly kind = "causal";
   afterBusyMinute(app: number, minute: number): Decision {
     const r = mulberry32(app * 100_003 + minute)();
+    // Now and then never unload (ka = ∞): its idle minutes count up to the trace's end.
+    if (Math.floor(r * 1000) % 23 === 0) return { pw: Math.floor(r * 5), ka: Number.POSITIVE_INFINITY };
     return { pw: Math.floor(r * 7) % 4 === 0 ? 0 : Math.floor(r * 20), ka: Math.floor((r * 997) % 30) };
   }
 }
 
 /** M1 scored after minute T by walking every minute of every app (the definition, not the engine). */
-function scoreByMinute(trace: MinuteTrace, after: number): { cold: number; waste: number; newApps: number } {
+function scoreByMinute(
+  trace: MinuteTrace,
+  after: number,
+): { cold: number; waste: number; newApps: number; apps: number; perApp: number[] } {
   const policy = new DrawnWindows();
   const end = Math.max(...trace.busyMinute);
   let cold = 0;
   let waste = 0;
   let newApps = 0;
+  // Per app with scored invocations: its cold % over them.
+  const perApp: number[] = [];
   for (let a = 0; a < trace.appNames.length; a++) {
-    const busy = new Set<number>();
-    for (let i = trace.appOffset[a]!; i < trace.appOffset[a + 1]!; i++) busy.add(trace.busyMinute[i]!);
+    const busy = new Map<number, number>();
+    for (let i = trace.appOffset[a]!; i < trace.appOffset[a + 1]!; i++)
+      busy.set(trace.busyMinute[i]!, trace.busyCount[i]!);
+    let appCold = 0;
+    let appInvocations = 0;
     const first = trace.busyMinute[trace.appOffset[a]!]!;
     if (first > after) newApps++;
     // loaded[m]: the app is loaded in minute m under the latest decision made before m.
@@ -61,13 +73,16 @@ function scoreByMinute(trace: MinuteTrace, after: number): { cold: number; waste
     for (let m = first; m <= end; m++) {
       const loaded = window !== undefined && window[0] < m && m <= window[1];
       if (busy.has(m)) {
-        if (m > after && !loaded) cold++;
+        if (m > after && !loaded) appCold++;
+        if (m > after) appInvocations += busy.get(m)!;
         const d = policy.afterBusyMinute(a, m);
         window = [m + d.pw, m + d.pw + d.ka];
       } else if (loaded && m > after) waste += trace.appMemoryMb[a]!;
     }
+    cold += appCold;
+    if (appInvocations > 0) perApp.push((100 * appCold) / appInvocations);
   }
-  return { cold, waste, newApps };
+  return { cold, waste, newApps, apps: perApp.length, perApp };
 }
 
 test("M1 scored after minute T counts only later busy and idle minutes, as a minute-by-minute walk does", () => {
@@ -84,6 +99,19 @@ test("M1 scored after minute T counts only later busy and idle minutes, as a min
       for (let i = 0; i < trace.busyMinute.length; i++)
         if (trace.busyMinute[i]! > after) invocations += trace.busyCount[i]!;
       assert.equal(s!.invocations, invocations);
+      // Apps, cold % and per-app percentiles over the scored invocations only.
+      assert.equal(s!.apps, want.apps, `seed ${seed} after ${after}: apps`);
+      assert.ok(Math.abs(s!.coldPctOverall - (100 * want.cold) / invocations) < 1e-9);
+      const sorted = sortedCopy(want.perApp);
+      assert.ok(
+        Math.abs(s!.appColdPct.p50 - percentile(sorted, 50)) < 1e-9,
+        `seed ${seed} after ${after}: p50`,
+      );
+      assert.ok(
+        Math.abs(s!.appColdPct.p90 - percentile(sorted, 90)) < 1e-9,
+        `seed ${seed} after ${after}: p90`,
+      );
+      assert.equal(s!.scoredAfterMinute, after);
     }
     // No window is the whole trace.
     const [whole] = runM1(trace, [{ label: "drawn", policy: new DrawnWindows() }]);
@@ -124,7 +152,15 @@ test("a held-out replay scores the listed policies and the references on the sam
     assert.ok(h.wastedMbMin < w.wastedMbMin && h.wastedMbMin > 0, h.name);
     assert.ok(h.invocations < w.invocations, h.name);
   }
-  assert.equal(held.references!.hybrid.coldStarts, held.m1![1]!.coldStarts);
+  // Run implicitly (not listed), the references are scored over the same minutes as when listed.
+  const implicit = replayLoaded(loaded, { policies: "fixed:ka=60", scoreAfterMinute: half });
+  assert.equal(implicit.references!.hybrid.coldStarts, held.m1![1]!.coldStarts);
+  assert.equal(implicit.references!.hybrid.wastedMbMin, held.m1![1]!.wastedMbMin);
+  assert.equal(implicit.references!.fixed10.wastedMbMin, held.m1![0]!.wastedMbMin);
+  assert.throws(
+    () => replayLoaded(loaded, { policies: "hybrid", scoreAfterMinute: half + 0.5 }),
+    /expected a whole minute/,
+  );
   assert.throws(
     () => replayLoaded(loaded, { policies: "hybrid", scoreAfterMinute: 10_000 }),
     /--score-after-minute 10000: no invocations after it/,
@@ -133,4 +169,16 @@ test("a held-out replay scores the listed policies and the references on the sam
     () => replayLoaded(loaded, { policies: "fixed:ka=10", model: "m2", scoreAfterMinute: 5 }),
     /--score-after-minute is for M1 only/,
   );
+});
+
+test("the report's goal point sits at half hybrid's avoidable cold starts above the oracle's, scored window or not", async () => {
+  const loaded = await loadOnce("azure2019");
+  const half = (Math.min(...loaded.minutes.busyMinute) + Math.max(...loaded.minutes.busyMinute)) >> 1;
+  for (const scoreAfterMinute of [undefined, half]) {
+    const { m1 } = replayLoaded(loaded, { policies: "hybrid,oracle", scoreAfterMinute });
+    const [hybrid, oracle] = m1!;
+    const p = goalPoint(hybrid!);
+    assert.equal(p.y, oracle!.coldStarts + hybrid!.avoidableColdStarts / 2);
+    assert.equal(p.x, hybrid!.wastedMbMin / 2);
+  }
 });

@@ -53,13 +53,13 @@ export interface ForewarmParams {
   groupWeight: number;
   /** Group pools exist for stages (history lengths 0, 1, 2–3, 4–7, 8+) below this. */
   groupStages: number;
-  /** Share of a pool's not-yet-seen mass put around one day (scheduled jobs), 0 = none. */
+  /** Share of a pool's not-yet-seen mass beyond `dailyFrom` put around one day (scheduled jobs), 0 = none. */
   daily: number;
   /** Minutes beyond which a young pool's unseen mass gives `daily` its share; 0 = all of it. */
   dailyFrom: number;
   /** 1 = apps without gaps are pooled by how long after the start they were first seen. */
   birth: number;
-  /** 1 = the daily share is learnt from completed gaps over half a day (`daily` until 30 have). */
+  /** 1 = the daily share is learnt from completed gaps over half a day, whatever `dailyFrom` (`daily` until 30 have). */
   dailyAdapt: number;
   /** 1 = windows are padded by the margin (0–5 % of their bounds) that has cost least so far. */
   marginAdapt: number;

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { ProcessBackend } from "../../src/backends/process-backend.js";
+import { parseConfig } from "../../src/config/config.js";
+import { VirtualClock } from "../../src/core/clock.js";
+import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
+import { silentLogger } from "../../src/log/logger.js";
+import { Orchestrator, ShuttingDownError } from "../../src/orchestrator/orchestrator.js";
+import { buildTask } from "../../src/orchestrator/task-factory.js";
+
+test("a task submitted as shutdown begins is refused or failed, never left queued", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "fw-shutdown-"));
+  try {
+    const config = parseConfig({});
+    const logger = silentLogger();
+    const backend = new ProcessBackend({ workDir: path.join(dir, "envs"), logger, useCgroups: false });
+    const store = new SqliteHistoryStore(":memory:");
+    const clock = new VirtualClock(1_700_000_000_000);
+    const orchestrator = new Orchestrator({
+      config,
+      backend,
+      store,
+      clock,
+      logger,
+      tasksDir: dir,
+      codeDir: path.join(dir, "code"),
+    });
+    const task = buildTask(
+      { user: "alice", runtime: "node", code: "export const handler = () => 1" },
+      config,
+      dir,
+      clock.now(),
+    );
+    // Not awaited: shutdown starts while the task is being prepared.
+    const submitted = orchestrator.submit(task).then(
+      () => "accepted",
+      (err: unknown) => (err instanceof ShuttingDownError ? "refused" : String(err)),
+    );
+    await orchestrator.shutdown(0);
+    const outcome = await submitted;
+    const record = await store.getTask(task.id);
+    assert.equal(orchestrator.queueLength, 0);
+    if (outcome === "accepted") assert.equal(record?.status, "failed");
+    else {
+      // Refused: never recorded, so there is nothing to finish.
+      assert.equal(outcome, "refused");
+      assert.equal(record, null);
+    }
+    await backend.close();
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
