@@ -55,8 +55,9 @@ export interface LearnerOptions {
   /** Minutes beyond which a young pool's unseen mass gives `daily` its share (0 = all of it). */
   dailyFrom: number;
   /**
-   * 1 = apps without gaps take the prior of apps first seen as long after the learner's start
-   * (pooled-gaps.ts, birth classes): those seen as it starts are old apps, later ones new.
+   * 1 = apps without gaps take the prior of apps first seen as long after the learner's start, and
+   * apps with one gap their user's and trigger's pools of such apps (pooled-gaps.ts, birth classes):
+   * those seen as it starts are old apps, later ones new.
    */
   birth: number;
   /**

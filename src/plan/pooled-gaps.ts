@@ -120,7 +120,8 @@ export class PooledGaps {
 
   /**
    * Fills `t` with the pools of an app at this stage and scale (creating them). Without gaps (`last`
-   * is then the app's first busy minute), with `byBirth`, the bucket is its birth class instead.
+   * is then the app's first busy minute), with `byBirth`, the bucket is its birth class instead, and
+   * its group pools are its birth class's, as they are after its first gap.
    */
   private locate(
     t: PoolTicket,
@@ -147,8 +148,15 @@ export class PooledGaps {
     t.whole = this.pool(s * 64 + 63);
     t.bucket = gapsSeen > 0 || this.byBirth ? this.pool(bucketKey) : undefined;
     const grouped = s < this.groupStages;
-    // A group's apps without gaps are pooled by birth class too (slots 8–13 beside the stages').
-    const slot = gapsSeen === 0 && this.byBirth ? 8 + birthClass(last - this.firstWait) : s;
+    // A group's apps without gaps, or with one, are pooled by birth class too (slots 8–13 and 16–21
+    // beside the stages'): an old app's second gap is as unlike a new app's as its first.
+    if (gapsSeen === 0) t.born = last;
+    const slot =
+      gapsSeen === 0 && this.byBirth
+        ? 8 + birthClass(last - this.firstWait)
+        : gapsSeen === 1 && this.byBirth && !Number.isNaN(t.born)
+          ? 16 + birthClass(t.born - this.firstWait)
+          : s;
     t.group = grouped && group >= 0 ? this.groupPool(group, slot) : undefined;
     t.group2 = grouped && group2 >= 0 ? this.groupPool(-1 - group2, slot) : undefined;
   }
@@ -167,8 +175,8 @@ export class PooledGaps {
     t.whole = this.pools.get(t.stage * 64 + 63);
     t.bucket = gapsSeen > 0 ? this.pools.get(t.stage * 64 + scaleBucket(typicalGap)) : undefined;
     const grouped = t.stage < this.groupStages;
-    t.group = grouped && group >= 0 ? this.groupPools.get(group * 16 + t.stage) : undefined;
-    t.group2 = grouped && group2 >= 0 ? this.groupPools.get((-1 - group2) * 16 + t.stage) : undefined;
+    t.group = grouped && group >= 0 ? this.groupPools.get(group * 32 + t.stage) : undefined;
+    t.group2 = grouped && group2 >= 0 ? this.groupPools.get((-1 - group2) * 32 + t.stage) : undefined;
     return this.priorOf(now, t);
   }
 
@@ -260,7 +268,7 @@ export class PooledGaps {
   }
 
   private groupPool(group: number, slot: number): GapPool {
-    const key = group * 16 + slot;
+    const key = group * 32 + slot;
     let p = this.groupPools.get(key);
     if (!p) {
       p = new GapPool(this.range, GROUP_SLACK);
@@ -285,6 +293,8 @@ export interface PoolTicket {
   bucket: GapPool | undefined;
   group: GapPool | undefined;
   group2: GapPool | undefined;
+  /** The app's first busy minute (set when it entered without gaps). */
+  born: number;
 }
 
 export function newPoolTicket(): PoolTicket {
@@ -298,6 +308,7 @@ export function newPoolTicket(): PoolTicket {
     bucket: undefined,
     group: undefined,
     group2: undefined,
+    born: Number.NaN,
   };
 }
 

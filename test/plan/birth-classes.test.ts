@@ -52,3 +52,31 @@ test("birth classes in the learner: a late app is not kept loaded for the minute
   assert.ok(without.pw === 0 && without.ka >= 1, JSON.stringify(without));
   assert.ok(withBirth.pw >= 10, JSON.stringify(withBirth));
 });
+
+test("birth classes reach an app's second gap through its group's pools", () => {
+  // One user: 40 old apps whose second gap was a minute, 40 new ones (first seen 200+) whose first gap
+  // was 5 minutes and whose second has not come. A new app after its first gap takes the new apps'.
+  const secondGapMass = (byBirth: boolean): number => {
+    const pool = new PooledGaps(10_080, [0, 1, 2, 4, 8], 30, 32, 1.1, 3, 4, 0, false, 720, byBirth);
+    for (let a = 0; a < 40; a++) {
+      const t = newPoolTicket();
+      pool.enter(0, Number.NaN, 0, 0, -1, t);
+      pool.completeIn(t, 0, 5);
+      pool.enter(1, 5, 5, 0, -1, t);
+      pool.completeIn(t, 5, 1);
+    }
+    for (let a = 0; a < 40; a++) {
+      const t = newPoolTicket();
+      pool.enter(0, Number.NaN, 200 + a, 0, -1, t);
+      pool.completeIn(t, 200 + a, 5);
+      pool.enter(1, 5, 205 + a, 0, -1, t);
+    }
+    const t = newPoolTicket();
+    pool.enter(0, Number.NaN, 300, 0, -1, t);
+    pool.completeIn(t, 300, 5);
+    pool.enter(1, 5, 305, 0, -1, t);
+    return atomMassIn(pool.priorOf(400, t), 1, 10, 10_080);
+  };
+  assert.ok(secondGapMass(false) > 0.3, `${secondGapMass(false)}`);
+  assert.ok(secondGapMass(true) < 0.1, `${secondGapMass(true)}`);
+});
