@@ -1,27 +1,37 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ForewarmLearner, LEARNER_DEFAULTS } from "../../src/plan/forewarm-learner.js";
-import { atomMassIn, newPoolTicket, PooledGaps } from "../../src/plan/pooled-gaps.js";
+import { atomMassIn, newPoolTicket, PooledGaps, type PoolTicket } from "../../src/plan/pooled-gaps.js";
 import { emptyChoice } from "../../src/plan/window-policy.js";
+
+function pools(byBirth: boolean): PooledGaps {
+  return new PooledGaps(10_080, [0, 1, 2, 4, 8], 30, 32, 1.1, 3, 4, 0, false, 720, byBirth);
+}
+
+/** An app of user 0 first seen at `born` whose gaps so far were `gaps`; its next wait is open. */
+function addApp(pool: PooledGaps, born: number, gaps: readonly number[] = []): PoolTicket {
+  const t = newPoolTicket();
+  pool.enter(0, Number.NaN, born, 0, -1, t);
+  let last = born;
+  gaps.forEach((gap, i) => {
+    pool.completeIn(t, last, gap);
+    last += gap;
+    const seen = gaps.slice(0, i + 1);
+    pool.enter(i + 1, seen.reduce((a, b) => a + b, 0) / seen.length, last, 0, -1, t);
+  });
+  return t;
+}
 
 /**
  * 100 apps seen as the pools start, all back a minute later (old apps whose past is cut off), then 100
- * first seen 200–299 minutes in that never come back (new apps). User 0 owns all of them; trigger
- * none. Returns the mass the prior of an app first seen at `born` puts on gaps of 1–10 minutes at 400.
+ * first seen 200–299 minutes in that never come back (new apps). Returns the mass the prior of an app
+ * first seen at `born` puts on gaps of 1–10 minutes at 400.
  */
 function earlyMass(byBirth: boolean, born: number): number {
-  const pool = new PooledGaps(10_080, [0, 1, 2, 4, 8], 30, 32, 1.1, 3, 4, 0, false, 720, byBirth);
-  for (let a = 0; a < 100; a++) {
-    const t = newPoolTicket();
-    pool.enter(0, Number.NaN, 0, 0, -1, t);
-    pool.completeIn(t, 0, 1);
-    // Its next wait is a later stage's: not the first-gap pools.
-    pool.enter(1, 1, 1, 0, -1, t);
-  }
-  for (let a = 0; a < 100; a++) pool.enter(0, Number.NaN, 200 + a, 0, -1, newPoolTicket());
-  const t = newPoolTicket();
-  pool.enter(0, Number.NaN, born, 0, -1, t);
-  return atomMassIn(pool.priorOf(400, t), 1, 10, 10_080);
+  const pool = pools(byBirth);
+  for (let a = 0; a < 100; a++) addApp(pool, 0, [1]);
+  for (let a = 0; a < 100; a++) addApp(pool, 200 + a);
+  return atomMassIn(pool.priorOf(400, addApp(pool, born)), 1, 10, 10_080);
 }
 
 test("birth classes: an app first seen hours after the start takes the first gaps of apps first seen then, not those of the apps seen at the start", () => {
@@ -57,25 +67,10 @@ test("birth classes reach an app's second gap through its group's pools", () => 
   // One user: 40 old apps whose second gap was a minute, 40 new ones (first seen 200+) whose first gap
   // was 5 minutes and whose second has not come. A new app after its first gap takes the new apps'.
   const secondGapMass = (byBirth: boolean): number => {
-    const pool = new PooledGaps(10_080, [0, 1, 2, 4, 8], 30, 32, 1.1, 3, 4, 0, false, 720, byBirth);
-    for (let a = 0; a < 40; a++) {
-      const t = newPoolTicket();
-      pool.enter(0, Number.NaN, 0, 0, -1, t);
-      pool.completeIn(t, 0, 5);
-      pool.enter(1, 5, 5, 0, -1, t);
-      pool.completeIn(t, 5, 1);
-    }
-    for (let a = 0; a < 40; a++) {
-      const t = newPoolTicket();
-      pool.enter(0, Number.NaN, 200 + a, 0, -1, t);
-      pool.completeIn(t, 200 + a, 5);
-      pool.enter(1, 5, 205 + a, 0, -1, t);
-    }
-    const t = newPoolTicket();
-    pool.enter(0, Number.NaN, 300, 0, -1, t);
-    pool.completeIn(t, 300, 5);
-    pool.enter(1, 5, 305, 0, -1, t);
-    return atomMassIn(pool.priorOf(400, t), 1, 10, 10_080);
+    const pool = pools(byBirth);
+    for (let a = 0; a < 40; a++) addApp(pool, 0, [5, 1]);
+    for (let a = 0; a < 40; a++) addApp(pool, 200 + a, [5]);
+    return atomMassIn(pool.priorOf(400, addApp(pool, 300, [5])), 1, 10, 10_080);
   };
   assert.ok(secondGapMass(false) > 0.3, `${secondGapMass(false)}`);
   assert.ok(secondGapMass(true) < 0.1, `${secondGapMass(true)}`);
