@@ -134,6 +134,13 @@ export class Orchestrator {
       throw err;
     }
     entry.admitted = true;
+    if (this.closing) {
+      // Shutdown began while the record was written and left this entry to us: it is recorded, so it
+      // is accepted and ends here, failed, like every task shutdown found queued.
+      this.queue.remove(task.id);
+      await this.completion.shutDown(task, "before the task started");
+      return;
+    }
     this.activity.record(seriesKey(task.user, task.taskType), {
       user: task.user,
       taskType: task.taskType,
@@ -328,7 +335,9 @@ export class Orchestrator {
     if (this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
-    for (const q of this.queue.drain()) await this.completion.shutDown(q.task, "before the task started");
+    // An entry not yet admitted is still being recorded: its submit finishes it once the record exists.
+    for (const q of this.queue.drain())
+      if (q.admitted) await this.completion.shutDown(q.task, "before the task started");
     const deadline = Date.now() + graceMs;
     while (this.pending.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 50))]);

@@ -84,6 +84,7 @@ export class PooledGaps {
     ticket: PoolTicket = this.spare,
   ): void {
     if (last < this.firstWait) this.firstWait = last;
+    if (ticket === this.spare) this.spare.born = Number.NaN;
     this.locate(ticket, gapsSeen, typicalGap, group, group2, last);
     ticket.whole!.enter(last);
     ticket.bucket?.enter(last);
@@ -93,6 +94,8 @@ export class PooledGaps {
 
   /** That app's wait ended after `gap` minutes (same arguments as `enter`, and the gap). */
   complete(gapsSeen: number, typicalGap: number, last: number, gap: number, group = -1, group2 = -1): void {
+    // The shared ticket knows no app's birth (another app may have left its own there).
+    this.spare.born = Number.NaN;
     this.locate(this.spare, gapsSeen, typicalGap, group, group2, last);
     this.completeIn(this.spare, last, gap);
   }
@@ -139,24 +142,25 @@ export class PooledGaps {
           ? BIRTH_KEY - birthClass(last - this.firstWait)
           : -1 - s;
     t.gapsSeen = gapsSeen;
-    // Same stage, scale and groups as the app's last wait (the usual case): same pools.
-    if (t.bucketKey === bucketKey && t.groupId === group && t.group2Id === group2) return;
-    t.bucketKey = bucketKey;
-    t.groupId = group;
-    t.group2Id = group2;
-    t.stage = s;
-    t.whole = this.pool(s * 64 + 63);
-    t.bucket = gapsSeen > 0 || this.byBirth ? this.pool(bucketKey) : undefined;
-    const grouped = s < this.groupStages;
+    if (gapsSeen === 0) t.born = last;
     // A group's apps without gaps, or with one, are pooled by birth class too (slots 8–13 and 16–21
     // beside the stages'): an old app's second gap is as unlike a new app's as its first.
-    if (gapsSeen === 0) t.born = last;
     const slot =
       gapsSeen === 0 && this.byBirth
         ? 8 + birthClass(last - this.firstWait)
         : gapsSeen === 1 && this.byBirth && !Number.isNaN(t.born)
           ? 16 + birthClass(t.born - this.firstWait)
           : s;
+    // Same stage, scale, groups and group slot as the app's last wait (the usual case): same pools.
+    if (t.bucketKey === bucketKey && t.groupId === group && t.group2Id === group2 && t.slot === slot) return;
+    t.bucketKey = bucketKey;
+    t.groupId = group;
+    t.group2Id = group2;
+    t.slot = slot;
+    t.stage = s;
+    t.whole = this.pool(s * 64 + 63);
+    t.bucket = gapsSeen > 0 || this.byBirth ? this.pool(bucketKey) : undefined;
+    const grouped = s < this.groupStages;
     t.group = grouped && group >= 0 ? this.groupPool(group, slot) : undefined;
     t.group2 = grouped && group2 >= 0 ? this.groupPool(-1 - group2, slot) : undefined;
   }
@@ -166,7 +170,8 @@ export class PooledGaps {
    * apps at the same stage (and scale), then, in early stages, shrunk towards what apps of the same
    * `group2` and then the same `group` did: n·group + groupWeight·wider over n + groupWeight, n the
    * group's samples (completed and open gaps). A group's pooled gaps are its apps' own history.
-   * Read-only, and read before further calls: rebuilds reuse the buffers of replaced atoms.
+   * Read-only, and read before further calls: rebuilds reuse the buffers of replaced atoms. It knows
+   * no app's birth: with `byBirth`, ask `priorOf` with the app's ticket.
    */
   prior(now: number, gapsSeen: number, typicalGap: number, group = -1, group2 = -1): GapAtoms {
     const t = this.probe;
@@ -220,8 +225,17 @@ export class PooledGaps {
     if (t.gapsSeen > 0 && b && b.total >= this.minPoolSize)
       return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
     // A birth class counts its open waits too: apps that have not come back are what it has to say.
-    if (t.gapsSeen === 0 && b && b.size() >= this.minPoolSize)
-      return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
+    // Too few yet: the nearest earlier class of new apps (not class 0, the old ones). A learner relearnt
+    // over a week's window puts every app born since into the last class, empty at first.
+    if (t.gapsSeen === 0 && b) {
+      if (b.size() >= this.minPoolSize)
+        return b.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
+      for (let k = BIRTH_KEY - t.bucketKey - 1; k >= 1; k--) {
+        const earlier = this.pools.get(BIRTH_KEY - k);
+        if (earlier && earlier.size() >= this.minPoolSize)
+          return earlier.compact(now, this.exactUpTo, this.groupRatio, this.dailyShare, this.dailyFrom);
+      }
+    }
     for (let k = t.stage; k >= 0; k--) {
       const whole = k === t.stage ? t.whole : this.pools.get(k * 64 + 63);
       if (whole && whole.total >= this.minPoolSize)
@@ -293,6 +307,8 @@ export interface PoolTicket {
   bucket: GapPool | undefined;
   group: GapPool | undefined;
   group2: GapPool | undefined;
+  /** The group pools' slot: the stage, or a birth class's (see `locate`). */
+  slot: number;
   /** The app's first busy minute (set when it entered without gaps). */
   born: number;
 }
@@ -308,6 +324,7 @@ export function newPoolTicket(): PoolTicket {
     bucket: undefined,
     group: undefined,
     group2: undefined,
+    slot: Number.NaN,
     born: Number.NaN,
   };
 }

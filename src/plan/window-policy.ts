@@ -111,8 +111,9 @@ export function chooseWindowInto(
       out.expectedIdle = idleE - bestPwIdle;
     }
     // No later end can do better: stretching any (pw, h] to a later end gains at most C × the mass
-    // left (1 − Q), and a window that starts at h or later misses at least Q. Exact (the 1e-12 above
-    // is the slack): the scan's result is the same, only sooner (mixtures with a small prior share).
+    // left (1 − Q), and a window that starts at h or later misses at least Q. Exact for whole-minute
+    // gaps and idleSoFar (M1's windows; every caller) and a normalised distribution, up to round-off
+    // ties (there it keeps the shorter window); only sooner (mixtures with a small prior share).
     if (cost - C * (1 - Q) >= out.expectedCost && C * Q >= out.expectedCost) break;
   }
   // Round-off can leave −1e-17.

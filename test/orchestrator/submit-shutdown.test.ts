@@ -55,3 +55,63 @@ test("a task submitted as shutdown begins is refused or failed, never left queue
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * The real SQLite store, whose inserts wait for `release` (PostgreSQL's await a partition and a
+ * transaction; SQLite's finish in the call): shutdown can then begin while a record is being written.
+ */
+class GatedInsertStore extends SqliteHistoryStore {
+  reached!: () => void;
+  readonly insertReached = new Promise<void>((resolve) => {
+    this.reached = resolve;
+  });
+  release!: () => void;
+  private readonly gate = new Promise<void>((resolve) => {
+    this.release = resolve;
+  });
+  override async insertTask(record: Parameters<SqliteHistoryStore["insertTask"]>[0]): Promise<void> {
+    this.reached();
+    await this.gate;
+    return super.insertTask(record);
+  }
+}
+
+test("a task whose record is being written as shutdown begins is accepted and failed, never left queued", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "fw-shutdown-"));
+  try {
+    const config = parseConfig({});
+    const logger = silentLogger();
+    const backend = new ProcessBackend({ workDir: path.join(dir, "envs"), logger, useCgroups: false });
+    const store = new GatedInsertStore(":memory:");
+    const clock = new VirtualClock(1_700_000_000_000);
+    const orchestrator = new Orchestrator({
+      config,
+      backend,
+      store,
+      clock,
+      logger,
+      tasksDir: dir,
+      codeDir: path.join(dir, "code"),
+    });
+    const task = buildTask(
+      { user: "alice", runtime: "node", code: "export const handler = () => 1" },
+      config,
+      dir,
+      clock.now(),
+    );
+    const submitted = orchestrator.submit(task);
+    await store.insertReached;
+    const stopped = orchestrator.shutdown(0);
+    store.release();
+    await submitted;
+    await stopped;
+    const record = await store.getTask(task.id);
+    assert.equal(record?.status, "failed");
+    assert.match(record?.exitStatus ?? "", /shut/);
+    assert.equal(orchestrator.queueLength, 0);
+    await backend.close();
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -75,3 +75,24 @@ test("birth classes reach an app's second gap through its group's pools", () => 
   assert.ok(secondGapMass(false) > 0.3, `${secondGapMass(false)}`);
   assert.ok(secondGapMass(true) < 0.1, `${secondGapMass(true)}`);
 });
+
+test("a birth class with too few apps yet borrows the nearest earlier class of new apps, not the old apps'", () => {
+  // A learner relearnt over a week's window puts apps born since into the last class, empty at first.
+  const pool = pools(true);
+  for (let a = 0; a < 100; a++) addApp(pool, 0, [1]);
+  for (let a = 0; a < 100; a++) addApp(pool, 200 + a);
+  // Born 5,000 minutes in (class 1000–9999, empty): the class 100–999 apps', who did not come back.
+  const late = addApp(pool, 5000);
+  assert.ok(atomMassIn(pool.priorOf(5010, late), 1, 10, 10_080) < 0.01);
+});
+
+test("the pools' ticket follows an app's group slot from its birth class to its stage, whatever the stage limits", () => {
+  // Stage limits [0, 1, 4]: one and two gaps share a stage; with one gap the app's group pools are its
+  // birth class's, with two they are the stage's, shared with every app at that stage.
+  const pool = new PooledGaps(10_080, [0, 1, 4], 30, 32, 1.1, 3, 4, 0, false, 720, true);
+  pool.enter(0, Number.NaN, 0, 0, -1, newPoolTicket());
+  const app = addApp(pool, 500, [5, 5]);
+  const other = newPoolTicket();
+  pool.enter(2, 5, 510, 0, -1, other);
+  assert.equal(app.group, other.group);
+});
