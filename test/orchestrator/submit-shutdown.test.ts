@@ -6,19 +6,26 @@ import { test } from "node:test";
 import { ProcessBackend } from "../../src/backends/process-backend.js";
 import { parseConfig } from "../../src/config/config.js";
 import { VirtualClock } from "../../src/core/clock.js";
+import type { Task } from "../../src/core/types.js";
 import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { Orchestrator, ShuttingDownError } from "../../src/orchestrator/orchestrator.js";
 import { buildTask } from "../../src/orchestrator/task-factory.js";
 
-test("a task submitted as shutdown begins is refused or failed, never left queued", async () => {
+/**
+ * An orchestrator on `store` with the real process backend in a scratch directory, and one task of
+ * alice's to submit; `run` gets them and the directory is removed afterwards.
+ */
+async function withOrchestrator(
+  store: SqliteHistoryStore,
+  run: (orchestrator: Orchestrator, task: Task) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "fw-shutdown-"));
+  const config = parseConfig({});
+  const logger = silentLogger();
+  const backend = new ProcessBackend({ workDir: path.join(dir, "envs"), logger, useCgroups: false });
+  const clock = new VirtualClock(1_700_000_000_000);
   try {
-    const config = parseConfig({});
-    const logger = silentLogger();
-    const backend = new ProcessBackend({ workDir: path.join(dir, "envs"), logger, useCgroups: false });
-    const store = new SqliteHistoryStore(":memory:");
-    const clock = new VirtualClock(1_700_000_000_000);
     const orchestrator = new Orchestrator({
       config,
       backend,
@@ -34,6 +41,17 @@ test("a task submitted as shutdown begins is refused or failed, never left queue
       dir,
       clock.now(),
     );
+    await run(orchestrator, task);
+  } finally {
+    await backend.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a task submitted as shutdown begins is refused or failed, never left queued", async () => {
+  const store = new SqliteHistoryStore(":memory:");
+  await withOrchestrator(store, async (orchestrator, task) => {
     // Not awaited: shutdown starts while the task is being prepared.
     const submitted = orchestrator.submit(task).then(
       () => "accepted",
@@ -49,11 +67,7 @@ test("a task submitted as shutdown begins is refused or failed, never left queue
       assert.equal(outcome, "refused");
       assert.equal(record, null);
     }
-    await backend.close();
-    store.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /**
@@ -77,28 +91,8 @@ class GatedInsertStore extends SqliteHistoryStore {
 }
 
 test("a task whose record is being written as shutdown begins is accepted and failed, never left queued", async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "fw-shutdown-"));
-  try {
-    const config = parseConfig({});
-    const logger = silentLogger();
-    const backend = new ProcessBackend({ workDir: path.join(dir, "envs"), logger, useCgroups: false });
-    const store = new GatedInsertStore(":memory:");
-    const clock = new VirtualClock(1_700_000_000_000);
-    const orchestrator = new Orchestrator({
-      config,
-      backend,
-      store,
-      clock,
-      logger,
-      tasksDir: dir,
-      codeDir: path.join(dir, "code"),
-    });
-    const task = buildTask(
-      { user: "alice", runtime: "node", code: "export const handler = () => 1" },
-      config,
-      dir,
-      clock.now(),
-    );
+  const store = new GatedInsertStore(":memory:");
+  await withOrchestrator(store, async (orchestrator, task) => {
     const submitted = orchestrator.submit(task);
     await store.insertReached;
     const stopped = orchestrator.shutdown(0);
@@ -109,9 +103,5 @@ test("a task whose record is being written as shutdown begins is accepted and fa
     assert.equal(record?.status, "failed");
     assert.match(record?.exitStatus ?? "", /shut/);
     assert.equal(orchestrator.queueLength, 0);
-    await backend.close();
-    store.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
