@@ -17,13 +17,18 @@ interface Arrival {
   at: number;
 }
 
-/** A seeded mix: timers, a bursty series, sparse series, users sharing series, new series late. */
-function arrivals(seed: number): Arrival[] {
+/** A seeded generator of numbers in [0, 1) (the cases' arrivals are fixed by it). */
+function lcg(seed: number): () => number {
   let s = seed;
-  const rnd = () => {
+  return () => {
     s = (s * 1103515245 + 12345) % 2 ** 31;
     return s / 2 ** 31;
   };
+}
+
+/** A seeded mix: timers, a bursty series, sparse series, users sharing series, new series late. */
+function arrivals(seed: number): Arrival[] {
+  const rnd = lcg(seed);
   const out: Arrival[] = [];
   const add = (series: string, user: string, minute: number) =>
     out.push({ series, user, at: minute * 60 + Math.floor(rnd() * 60) });
@@ -100,13 +105,39 @@ for (const [price, learner] of [
   });
 }
 
+test("live series windows make replay's decisions where birth classes decide (300 series born over 3000 minutes)", () => {
+  // Enough series for birth-class pools to fill (30 each): born at the start or later, periodic or one-shot.
+  const rnd = lcg(3);
+  const list: Arrival[] = [];
+  for (let k = 0; k < 300; k++) {
+    const user = `u${k % 20}`;
+    const series = `${user}|t${k}`;
+    const born = rnd() < 0.3 ? 0 : Math.floor(rnd() * 3000);
+    const period = rnd() < 0.4 ? 0 : 1 + Math.floor(rnd() ** 2 * 200);
+    if (period === 0) {
+      list.push({ series, user, at: born * 60 + Math.floor(rnd() * 60) });
+      if (rnd() < 0.3) list.push({ series, user, at: (born + 1 + Math.floor(rnd() * 500)) * 60 + 1 });
+      continue;
+    }
+    for (let m = born; m < 3500; m += period + Math.floor(rnd() * 3))
+      list.push({ series, user, at: m * 60 + Math.floor(rnd() * 60) });
+  }
+  list.sort((a, b) => a.at - b.at);
+  const replay = replayDecisions(list, { price: 30, memRef: 256 });
+  const live = liveDecisions(
+    list,
+    new SeriesWindows({ price: 30, memRefMb: 256, maxSeries: 400, learner: {} }),
+    256,
+  );
+  assert.deepEqual(live, replay);
+  // The case exercises birth classes: without them, hundreds of decisions differ.
+  const pooled = replayDecisions(list, { price: 30, memRef: 256, birth: 0 });
+  assert.ok(replay.filter((d, i) => d !== pooled[i]).length > 100);
+});
+
 test("live series windows pad their windows for timing jitter as replay does", () => {
   // 25 hourly series whose every run drifts by up to ±3 minutes from the last: a margin pays.
-  let seed = 21;
-  const rnd = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
+  const rnd = lcg(21);
   const list: Arrival[] = [];
   for (let k = 0; k < 25; k++) {
     let m = k;
