@@ -1,6 +1,12 @@
 import type { ClientBase, Pool } from "pg";
 import type { TaskRecord } from "../core/types.js";
-import { type MinuteRollup, minuteOf, type RollupQuery, type SeriesSummary } from "./store.js";
+import {
+  arrivalRollup,
+  type MinuteRollup,
+  type RollupQuery,
+  type SeriesSummary,
+  usageRollup,
+} from "./store.js";
 
 /** Text ordering like SQLite's (bytewise), whatever the database's collation is. */
 const C = 'COLLATE "C"';
@@ -25,19 +31,13 @@ export class SeriesMinutes {
        ON CONFLICT ("user", task_type, minute) DO UPDATE SET arrivals = series_minutes.arrivals + 1,
          first_arrival = LEAST(series_minutes.first_arrival, EXCLUDED.first_arrival),
          memory_mb = COALESCE(EXCLUDED.memory_mb, series_minutes.memory_mb)`,
-      [
-        record.user,
-        record.taskType,
-        minuteOf(record.submittedAt),
-        record.submittedAt,
-        record.insight?.routedMemoryMb ?? null,
-      ],
+      arrivalRollup(record),
     );
   }
 
   /** Adds a finished task's measured usage to the rollup of the minute it finished in. */
   async addUsage(c: ClientBase, rec: TaskRecord): Promise<void> {
-    const mem = rec.peakMemoryMb ?? 0;
+    const u = usageRollup(rec);
     await c.query(
       `INSERT INTO ${this.s}.series_minutes AS m ("user", task_type, minute, cpu_seconds, peak_memory_mb,
          memory_mb_sum, completed, network_in_bytes, network_out_bytes, storage_bytes_written)
@@ -50,16 +50,7 @@ export class SeriesMinutes {
          network_in_bytes = m.network_in_bytes + excluded.network_in_bytes,
          network_out_bytes = m.network_out_bytes + excluded.network_out_bytes,
          storage_bytes_written = m.storage_bytes_written + excluded.storage_bytes_written`,
-      [
-        rec.user,
-        rec.taskType,
-        minuteOf(rec.finishedAt ?? rec.submittedAt),
-        rec.cpuSeconds ?? 0,
-        mem,
-        rec.networkInBytes ?? 0,
-        rec.networkOutBytes ?? 0,
-        rec.storageBytesWritten ?? 0,
-      ],
+      [u.user, u.type, u.minute, u.cpu, u.mem, u.nin, u.nout, u.sto],
     );
   }
 

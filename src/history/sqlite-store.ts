@@ -5,6 +5,7 @@ import type { TaskRecord } from "../core/types.js";
 import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import {
+  arrivalRollup,
   type HistoryStore,
   type MinuteRollup,
   minuteOf,
@@ -13,6 +14,7 @@ import {
   type SeriesSummary,
   type TaskQuery,
   type TaskUpdate,
+  usageRollup,
 } from "./store.js";
 
 const COLUMNS = TASK_COLUMNS;
@@ -104,13 +106,7 @@ export class SqliteHistoryStore implements HistoryStore {
     );
     this.db.transaction(() => {
       insert.run(...values);
-      arrive.run(
-        record.user,
-        record.taskType,
-        minuteOf(record.submittedAt),
-        record.submittedAt,
-        record.insight?.routedMemoryMb ?? null,
-      );
+      arrive.run(...arrivalRollup(record));
     })();
   }
 
@@ -129,8 +125,6 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Adds a finished task's measured usage to the rollup of the minute it finished in. */
   private addUsage(id: string): void {
     const t = this.db.prepare("SELECT * FROM tasks WHERE id = ?").get(id) as Row;
-    const rec = fromRow(t);
-    const minute = minuteOf(rec.finishedAt ?? rec.submittedAt);
     this.db
       .prepare(
         `INSERT INTO series_minutes (user, task_type, minute, cpu_seconds, peak_memory_mb, memory_mb_sum,
@@ -145,16 +139,7 @@ export class SqliteHistoryStore implements HistoryStore {
            network_out_bytes = network_out_bytes + excluded.network_out_bytes,
            storage_bytes_written = storage_bytes_written + excluded.storage_bytes_written`,
       )
-      .run({
-        user: rec.user,
-        type: rec.taskType,
-        minute,
-        cpu: rec.cpuSeconds ?? 0,
-        mem: rec.peakMemoryMb ?? 0,
-        nin: rec.networkInBytes ?? 0,
-        nout: rec.networkOutBytes ?? 0,
-        sto: rec.storageBytesWritten ?? 0,
-      });
+      .run(usageRollup(fromRow(t)));
   }
 
   async getTask(id: string): Promise<TaskRecord | null> {

@@ -90,6 +90,34 @@ export interface PruneSummary {
 
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
 
+/** An inserted task's arrival in the rollups, as both stores write it: user, type, minute, first arrival, routed MB. */
+export function arrivalRollup(r: TaskRecord): [string, string, number, number, number | null] {
+  return [r.user, r.taskType, minuteOf(r.submittedAt), r.submittedAt, r.insight?.routedMemoryMb ?? null];
+}
+
+/** A finished task's usage in the rollup of the minute it finished in, as both stores write it. */
+export function usageRollup(r: TaskRecord): {
+  user: string;
+  type: string;
+  minute: number;
+  cpu: number;
+  mem: number;
+  nin: number;
+  nout: number;
+  sto: number;
+} {
+  return {
+    user: r.user,
+    type: r.taskType,
+    minute: minuteOf(r.finishedAt ?? r.submittedAt),
+    cpu: r.cpuSeconds ?? 0,
+    mem: r.peakMemoryMb ?? 0,
+    nin: r.networkInBytes ?? 0,
+    nout: r.networkOutBytes ?? 0,
+    sto: r.storageBytesWritten ?? 0,
+  };
+}
+
 /**
  * Rollup rows sorted by series (user, task type), then minute, cut into one run per series — how the
  * forecast models and `forecast --history` read a window of the store.

@@ -136,8 +136,7 @@ export class Orchestrator {
     entry.admitted = true;
     if (this.closing) {
       // Shutdown began while the record was written and left this entry to us: it is recorded, so it
-      // is accepted and ends here, failed, like every task shutdown found queued.
-      this.queue.remove(task.id);
+      // is accepted and ends here, failed, like every task shutdown found queued (the drain took it).
       await this.completion.shutDown(task, "before the task started");
       return;
     }

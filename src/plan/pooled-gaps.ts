@@ -9,7 +9,6 @@ import { emptyAtoms, type GapAtoms } from "./idle-distribution.js";
 export { mixAtoms };
 
 const DAY = 1440;
-const HALF_DAY = DAY / 2;
 /** Gaps over half a day needed before the daily share is learnt from them. */
 const DAILY_MIN_GAPS = 30;
 /** Blends kept per (group, stage). */
@@ -110,7 +109,7 @@ export class PooledGaps {
   completeIn(ticket: PoolTicket, last: number, gap: number): void {
     // Only gaps that ended a day or more after the first wait: before that, a long gap could not yet
     // have been a day long, and counting them would hold the share down into the second day.
-    if (this.dailyAdapt && gap > HALF_DAY && gap <= this.range && last + gap >= this.firstWait + DAY) {
+    if (this.dailyAdapt && gap > HALF_A_DAY && gap <= this.range && last + gap >= this.firstWait + DAY) {
       this.overHalfDay++;
       if (isAboutADay(gap)) this.aboutADay++;
       if (this.overHalfDay >= DAILY_MIN_GAPS) this.dailyShare = this.aboutADay / this.overHalfDay;
@@ -135,22 +134,15 @@ export class PooledGaps {
     last: number,
   ): void {
     const s = this.stage(gapsSeen);
-    const bucketKey =
-      gapsSeen > 0
-        ? s * 64 + scaleBucket(typicalGap)
-        : this.byBirth
-          ? BIRTH_KEY - birthClass(last - this.firstWait)
-          : -1 - s;
     t.gapsSeen = gapsSeen;
     if (gapsSeen === 0) t.born = last;
+    // The birth class, where it is used: without gaps, and with one in the group pools (−1: none).
+    const born =
+      this.byBirth && gapsSeen <= 1 && !Number.isNaN(t.born) ? birthClass(t.born - this.firstWait) : -1;
+    const bucketKey = gapsSeen > 0 ? s * 64 + scaleBucket(typicalGap) : born >= 0 ? BIRTH_KEY - born : -1 - s;
     // A group's apps without gaps, or with one, are pooled by birth class too (slots 8–13 and 16–21
     // beside the stages'): an old app's second gap is as unlike a new app's as its first.
-    const slot =
-      gapsSeen === 0 && this.byBirth
-        ? 8 + birthClass(last - this.firstWait)
-        : gapsSeen === 1 && this.byBirth && !Number.isNaN(t.born)
-          ? 16 + birthClass(t.born - this.firstWait)
-          : s;
+    const slot = born < 0 ? s : (gapsSeen === 0 ? 8 : 16) + born;
     // Same stage, scale, groups and group slot as the app's last wait (the usual case): same pools.
     if (t.bucketKey === bucketKey && t.groupId === group && t.group2Id === group2 && t.slot === slot) return;
     t.bucketKey = bucketKey;
@@ -336,7 +328,6 @@ export function atomMassIn(a: GapAtoms, lo: number, hi: number, range: number): 
   return mass;
 }
 
-/** Half-octave bucket of a gap scale (0…62). */
 /**
  * Birth classes of apps without gaps, by minutes from the first wait the pools saw to the app's first
  * busy minute: < 1, 1–9, 10–99, 100–999, 1000–9999, more. Apps first seen as a trace or a relearnt
@@ -351,6 +342,7 @@ function birthClass(age: number): number {
 /** Birth-class pools are keyed BIRTH_KEY − class, apart from the stage and scale keys (≥ −1 − stage). */
 const BIRTH_KEY = -1000;
 
+/** Half-octave bucket of a gap scale (0…62). */
 function scaleBucket(typicalGap: number): number {
   return Math.max(0, Math.min(62, Math.round(2 * Math.log2(Math.max(1, typicalGap)))));
 }
