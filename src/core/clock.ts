@@ -38,8 +38,9 @@ export class ScaledClock implements Clock {
     private readonly scale: number,
     private readonly origin = Date.now(),
   ) {}
+  /** Whole milliseconds, like the real clock: the stores keep times as integers (PostgreSQL bigint). */
   now(): number {
-    return this.origin + (Date.now() - this.realStart) * this.scale;
+    return Math.floor(this.origin + (Date.now() - this.realStart) * this.scale);
   }
 }
 

@@ -303,11 +303,15 @@ export async function ensureMonthPartition(client: ClientBase, schema: string, m
   });
 }
 
+/** Task states that are not final (SQL list). */
+const UNFINISHED = "('queued', 'running')";
+
 export interface PruneResult {
-  /** Tasks before this instant are gone: the start of the month containing `beforeMs`. */
+  /** Finished tasks before this instant are gone: the start of the month containing `beforeMs`. */
   tasksCutoffMs: number;
+  /** Months dropped whole (those still holding a queued or running task are kept). */
   droppedPartitions: string[];
-  /** Rows deleted individually (DEFAULT partition or hypertable stragglers). */
+  /** Rows deleted individually (a kept month's finished rows, the DEFAULT partition, a hypertable). */
   deletedTaskRows: number;
   deletedRollupRows: number;
 }
@@ -327,26 +331,42 @@ export async function pruneHistory(
   return withSchemaLock(client, PARTITION_LOCK_CLASS, schema, async () => {
     const dropped: string[] = [];
     let deletedTaskRows = 0;
+    // Only finished tasks go, as in SQLite: a queued or running task of an old month must still reach
+    // its final state (its update, or failUnfinished for a server that is gone).
     if (layout === "partitioned") {
       for (const p of await listPartitions(client, schema)) {
         if (p.toMs > cutoff) continue;
-        await client.query(`DROP TABLE ${s}.${quoteIdent(p.name)}`);
-        dropped.push(p.name);
+        const part = `${s}.${quoteIdent(p.name)}`;
+        const open = await client.query(`SELECT 1 FROM ${part} WHERE status IN ${UNFINISHED} LIMIT 1`);
+        if (open.rowCount === 0) {
+          await client.query(`DROP TABLE ${part}`);
+          dropped.push(p.name);
+        } else {
+          // Kept until its last unfinished task ends (a later prune drops it); its finished rows go now.
+          const done = await client.query(`DELETE FROM ${part} WHERE status NOT IN ${UNFINISHED}`);
+          deletedTaskRows += done.rowCount ?? 0;
+        }
       }
-      const def = await client.query(`DELETE FROM ${s}.tasks_default WHERE submitted_at < $1`, [cutoff]);
-      deletedTaskRows = def.rowCount ?? 0;
-    } else {
-      // UNTESTED (TimescaleDB is not installable here): chunks need not align with months, so
-      // drop whole chunks first, then delete the rows of a chunk straddling the cutoff.
-      const chunks = await client.query<{ chunk: string }>(
-        "SELECT drop_chunks($1::regclass, older_than => $2::bigint)::text AS chunk",
-        [`${s}.tasks`, cutoff],
+      const def = await client.query(
+        `DELETE FROM ${s}.tasks_default WHERE submitted_at < $1 AND status NOT IN ${UNFINISHED}`,
+        [cutoff],
       );
-      dropped.push(...chunks.rows.map((r) => r.chunk));
-      const rest = await client.query(`DELETE FROM ${s}.tasks WHERE submitted_at < $1`, [cutoff]);
+      deletedTaskRows += def.rowCount ?? 0;
+    } else {
+      // UNTESTED (TimescaleDB is not installable here). Row deletes, not drop_chunks: a chunk may hold
+      // unfinished tasks.
+      const rest = await client.query(
+        `DELETE FROM ${s}.tasks WHERE submitted_at < $1 AND status NOT IN ${UNFINISHED}`,
+        [cutoff],
+      );
       deletedTaskRows = rest.rowCount ?? 0;
     }
-    await client.query(`DELETE FROM ${s}.task_ids WHERE submitted_at < $1`, [cutoff]);
+    // The ids of tasks that are gone are free again; those of kept tasks stay taken.
+    await client.query(
+      `DELETE FROM ${s}.task_ids d WHERE d.submitted_at < $1
+         AND NOT EXISTS (SELECT 1 FROM ${s}.tasks t WHERE t.id = d.id)`,
+      [cutoff],
+    );
     const rollups = await client.query(`DELETE FROM ${s}.series_minutes WHERE minute < $1`, [
       Math.floor(beforeMs / 60_000),
     ]);

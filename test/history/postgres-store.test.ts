@@ -75,16 +75,23 @@ describe("PostgreSQL history: partitions, retention and migrations", () => {
         ],
       );
 
-      // Cutoff on 3 February: January is a whole month before it (dropped), February is not.
+      // Cutoff on 3 February: January is a whole month before it, February is not. jan-2 is still
+      // queued, so January stays (as SQLite keeps unfinished tasks) and only its finished row goes.
       // Rollups are cut at the exact instant: January's two minutes go, February's stays.
       const pruned = await store.prune(FEB);
-      assert.deepEqual(pruned.droppedPartitions, ["tasks_p202401"]);
+      assert.deepEqual(pruned.droppedPartitions, []);
+      assert.equal(pruned.deletedTaskRows, 1);
       assert.equal(pruned.tasksCutoffMs, Date.UTC(2024, 1, 1));
       assert.equal(pruned.deletedRollupRows, 2);
-      assert.deepEqual(Object.keys(await partitionOfEachTask(store)), ["feb-1"]);
+      assert.deepEqual(Object.keys(await partitionOfEachTask(store)).sort(), ["feb-1", "jan-2"]);
       assert.equal(await store.getTask("jan-1"), null);
-      await assert.rejects(store.updateTask("jan-2", { status: "failed" }), /no task jan-2/);
-      assert.equal((await store.getTask("feb-1"))?.status, "queued");
+      assert.equal((await store.getTask("jan-2"))?.status, "queued");
+      assert.equal(await store.failUnfinished(FEB + 1, "server gone"), 2, "jan-2 and feb-1 still end");
+      // Once January holds only finished tasks, the next prune drops it whole.
+      const again = await store.prune(FEB);
+      assert.deepEqual(again.droppedPartitions, ["tasks_p202401"]);
+      assert.deepEqual(Object.keys(await partitionOfEachTask(store)), ["feb-1"]);
+      assert.equal((await store.getTask("feb-1"))?.status, "failed");
       assert.deepEqual(
         (await store.rollups()).map((r) => r.minute),
         [Math.floor(FEB / 60_000)],
@@ -92,6 +99,8 @@ describe("PostgreSQL history: partitions, retention and migrations", () => {
       // The ids of pruned tasks are free again (the id directory was pruned with them).
       await store.insertTask(emptyRecord(task("jan-1", "alice", "resize", MAR)));
       assert.equal((await store.getTask("jan-1"))?.submittedAt, MAR);
+      await store.insertTask(emptyRecord(task("jan-2", "alice", "resize", MAR)));
+      assert.equal((await store.getTask("jan-2"))?.submittedAt, MAR);
     } finally {
       await store.close();
     }

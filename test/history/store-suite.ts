@@ -242,6 +242,23 @@ export function historyStoreSuite(
       );
     });
 
+    test("retention keeps an old task that is still queued or running: it must still reach its final state", async () => {
+      const DAY = 1440 * MIN;
+      await store.insertTask(emptyRecord(task("old-run", "ivy", "x", 5 * DAY)));
+      await store.updateTask("old-run", { status: "running", startedAt: 5 * DAY + 10 });
+      await store.insertTask(emptyRecord(task("old-wait", "ivy", "x", 5 * DAY + 20)));
+      await store.insertTask(emptyRecord(task("old-done", "ivy", "x", 5 * DAY + 30)));
+      await store.updateTask("old-done", { status: "succeeded", finishedAt: 5 * DAY + 40 });
+      await store.prune(70 * DAY);
+      assert.equal(await store.getTask("old-done"), null, "a finished old task is gone");
+      assert.equal((await store.getTask("old-run"))?.status, "running");
+      assert.equal((await store.getTask("old-wait"))?.status, "queued");
+      await store.updateTask("old-run", { status: "succeeded", finishedAt: 71 * DAY });
+      assert.equal((await store.getTask("old-run"))?.status, "succeeded");
+      assert.ok((await store.failUnfinished(71 * DAY, "gone", undefined)) >= 1);
+      assert.equal((await store.getTask("old-wait"))?.status, "failed");
+    });
+
     test("a minute's rollup keeps its earliest arrival, whatever order tasks are recorded in", async () => {
       await store.insertTask(emptyRecord(task("e1", "fern", "x", 20 * MIN + 30_000)));
       await store.insertTask(emptyRecord(task("e2", "fern", "x", 20 * MIN + 10_000)));

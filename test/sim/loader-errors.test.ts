@@ -177,3 +177,26 @@ test("CLI: an M1 table says where each policy stands against the goal, with hybr
   assert.doesNotMatch(r.stdout, /(met by|closest)[^\n]*oracle/);
   assert.match(r.stdout, /^worse than fixed:ka=10 on both axes: /m);
 });
+
+test("a quote that never closes stops the load at the record it opened, even under --skip-bad (no lines lost silently)", async () => {
+  const f = file("quote.csv", 'time,user,type\n60,a,f\n120,a,"f\n180,a,f\n240,b,f\n');
+  for (const skipBad of [false, true])
+    await rejectsWith(
+      loadTrace({ format: "csv", trace: f, map: "time=time,user=user,type=type", skipBad }),
+      new RegExp(`^${f}:3: a quote opened in the record starting here`),
+    );
+  // The fixed formats never quote: there a stray quote is a character of its field.
+  const az = file(
+    "quote21.csv",
+    'app,func,end_timestamp,duration\na,f,100,1\na,"f,200,1\na,f,300,1\nb,f,400,1\n',
+  );
+  const loaded = await loadTrace({ format: "azure2021", trace: az });
+  assert.equal(loaded.minutes.invocations, 4);
+});
+
+test("a UTF-8 byte-order mark before the header is not part of the first column's name", async () => {
+  const az = file("bom21.csv", "\uFEFFapp,func,end_timestamp,duration\na,f,100,1\nb,f,400,1\n");
+  const loaded = await loadTrace({ format: "azure2021", trace: az });
+  assert.equal(loaded.minutes.invocations, 2);
+  assert.deepEqual(loaded.minutes.appNames, ["a", "b"]);
+});

@@ -39,33 +39,55 @@ interface CsvInfoRecord {
   info: { lines: number };
 }
 
-/** Streams a CSV file (plain or .gz): the header, then data rows with their line numbers. */
-export async function* readCsv(file: string, bad: BadLines): AsyncGenerator<Row> {
+/**
+ * Streams a CSV file (plain or .gz): the header, then data rows with their line numbers. `quoted`:
+ * fields may be quoted (a user's CSV); the public traces' fixed formats never quote, so there a stray
+ * `"` is a character of its field, not the start of a record that swallows the rest of the file.
+ */
+export async function* readCsv(file: string, bad: BadLines, quoted = true): AsyncGenerator<Row> {
   const input = await openTraceStream(file);
   const parser = input.pipe(
     parse({
       info: true,
+      bom: true,
+      quote: quoted ? '"' : false,
       relax_column_count: true,
       skip_empty_lines: true,
       trim: true,
       skip_records_with_error: bad.skipBad,
     }),
   );
-  parser.on("skip", () => {
-    bad.skipped++;
+  // The line after the last good record: where a record that never closed its quote began.
+  let next = 2;
+  let unclosed = false;
+  parser.on("skip", (err: { code?: string }) => {
+    // An unclosed quote ran to the end of the file: every line after it was lost, not one skipped.
+    if (err.code === "CSV_QUOTE_NOT_CLOSED") unclosed = true;
+    else bad.skipped++;
   });
   input.on("error", (err) => parser.destroy(err));
   try {
     for await (const item of parser as AsyncIterable<CsvInfoRecord>) {
       yield { line: item.info.lines, fields: item.record };
+      next = item.info.lines + 1;
     }
   } catch (err) {
     if (err instanceof ReplayInputError) throw err;
     const e = err as { lines?: number; message?: string; code?: string };
     if (e.code === "Z_DATA_ERROR" || e.code === "Z_BUF_ERROR")
       throw new ReplayInputError(`${file}: not a valid gzip file`);
+    if (e.code === "CSV_QUOTE_NOT_CLOSED") throw unclosedQuote(file, next);
     throw lineError(file, e.lines ?? 0, `malformed CSV: ${e.message ?? String(err)}`);
   }
+  if (unclosed) throw unclosedQuote(file, next);
+}
+
+function unclosedQuote(file: string, line: number): ReplayInputError {
+  return lineError(
+    file,
+    line,
+    "a quote opened in the record starting here (or on a later blank-free line) is never closed: the rest of the file would be one field",
+  );
 }
 
 /** Column positions by header name; a missing required column is an error on line 1. */
@@ -99,8 +121,9 @@ export class Header {
 export async function readHeaderAndRows(
   file: string,
   bad: BadLines,
+  quoted = false,
 ): Promise<{ header: Header; rows: AsyncGenerator<Row> }> {
-  const rows = readCsv(file, bad);
+  const rows = readCsv(file, bad, quoted);
   const first = await rows.next();
   if (first.done) throw lineError(file, 1, "empty file (expected a header line)");
   return { header: new Header(file, first.value.fields), rows };

@@ -54,7 +54,8 @@ export async function loadMappedCsv(options: LoadOptions): Promise<LoadedTrace> 
   const bad = new BadLines(options.skipBad ?? false);
   const builder = new TraceBuilder(options.wantEvents ?? false);
   const meta = new AppMetaRecorder();
-  const { header, rows } = await readHeaderAndRows(file, bad);
+  // A user's CSV may quote its fields.
+  const { header, rows } = await readHeaderAndRows(file, bad, true);
   const col = (role: Role): number | undefined => mapped(header, role, map[role]);
   const timeCol = col("time")!;
   const userCol = col("user");
