@@ -28,6 +28,8 @@ export interface RunnerExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started at all. */
   spawnError?: string;
+  /** Set when forewarm killed the runner for breaking the protocol. */
+  killedFor?: string;
 }
 
 /** Rejection of a request whose runner exited before answering. */
@@ -39,6 +41,7 @@ export class RunnerExitedError extends Error {
 
 export function describeExit(exit: RunnerExit): string {
   if (exit.spawnError) return `could not start: ${exit.spawnError}`;
+  if (exit.killedFor) return `killed: ${exit.killedFor}`;
   if (exit.signal) return `killed by signal ${exit.signal}`;
   return `exited with code ${exit.code}`;
 }
@@ -61,6 +64,13 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/**
+ * Longest protocol line (characters) a runner may send. Task code runs in the runner and can write to
+ * fd 3 itself: without a cap, a line without a newline grows the server's memory until joining it
+ * throws and takes the server, and every tenant's work, down.
+ */
+export const MAX_PROTOCOL_LINE = 64 * 1024 * 1024;
+
 /** How long to keep reading fd 3 after exit, for a response written just before dying. */
 const DRAIN_AFTER_EXIT_MS = 100;
 
@@ -74,6 +84,9 @@ export class RunnerProcess {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private parts: string[] = [];
+  private partsLength = 0;
+  /** Why forewarm killed the runner (reported as its exit), once it has. */
+  private killedFor: string | undefined;
   private markReady: (pid: number) => void = () => {};
 
   private constructor(readonly child: ChildProcess) {
@@ -105,7 +118,9 @@ export class RunnerProcess {
       };
       child.on("error", (e) => finish({ code: null, signal: null, spawnError: e.message }));
       child.on("exit", (code, signal) => {
-        const exit = { code, signal };
+        const exit: RunnerExit = this.killedFor
+          ? { code, signal, killedFor: this.killedFor }
+          : { code, signal };
         if (proto.readableEnded || proto.destroyed) return finish(exit);
         const timer = setTimeout(() => finish(exit), DRAIN_AFTER_EXIT_MS);
         proto.once("close", () => {
@@ -162,18 +177,40 @@ export class RunnerProcess {
   }
 
   private onData(chunk: string): void {
+    if (this.killedFor) return;
     // Only the new chunk is scanned, so a multi-megabyte output line costs linear time.
     let start = 0;
     let nl = chunk.indexOf("\n");
     while (nl >= 0) {
+      if (this.partsLength + nl - start > MAX_PROTOCOL_LINE) {
+        this.killForLongLine();
+        return;
+      }
       this.parts.push(chunk.slice(start, nl));
       const line = this.parts.join("");
       this.parts = [];
+      this.partsLength = 0;
       if (line.length > 0) this.onMessage(line);
       start = nl + 1;
       nl = chunk.indexOf("\n", start);
     }
-    if (start < chunk.length) this.parts.push(chunk.slice(start));
+    if (start < chunk.length) {
+      this.partsLength += chunk.length - start;
+      if (this.partsLength > MAX_PROTOCOL_LINE) {
+        this.killForLongLine();
+        return;
+      }
+      this.parts.push(chunk.slice(start));
+    }
+  }
+
+  /** The runner's requests fail as its exit (the task as crashed) and the pool replaces it. */
+  private killForLongLine(): void {
+    this.parts = [];
+    this.partsLength = 0;
+    this.killedFor = `sent a protocol line over ${MAX_PROTOCOL_LINE / (1024 * 1024)} MiB (task output too large, or the task wrote to fd 3)`;
+    this.tail.push(Buffer.from(`[forewarm] ${this.killedFor}\n`));
+    this.kill("SIGKILL");
   }
 
   private onMessage(line: string): void {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Static, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { LEARNER_DEFAULTS, LEARNER_SWITCHES } from "../plan/forewarm-learner.js";
 
@@ -210,20 +210,50 @@ const camel = (s: string): string =>
   s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /**
+ * FOREWARM_ variables that are not server configuration: the CLI client's server address, what a
+ * runner is told about its environment, and the test harness's log switch.
+ */
+const NOT_CONFIG = new Set(["FOREWARM_URL", "FOREWARM_ENV_ID", "FOREWARM_SCRATCH_DIR", "FOREWARM_TEST_LOG"]);
+
+/** The schema of the config field at `path` (undefined where the schema has no such field). */
+function fieldSchema(path: readonly string[]): TSchema | undefined {
+  let node: TSchema | undefined = ConfigSchema;
+  for (const p of path) {
+    const props: Record<string, TSchema> | undefined = (node as { properties?: Record<string, TSchema> })
+      .properties;
+    node = props?.[p];
+    if (!node) return undefined;
+  }
+  return node;
+}
+
+/** Whether a field holds text (a string or a choice of string literals): its value is not JSON. */
+function isText(schema: TSchema | undefined): boolean {
+  if (!schema) return false;
+  if (schema.type === "string") return true;
+  const anyOf = (schema as { anyOf?: TSchema[] }).anyOf;
+  return Array.isArray(anyOf) && anyOf.length > 0 && anyOf.every((s) => s.type === "string");
+}
+
+/**
  * FOREWARM_<PATH> environment variables override the file: `__` separates levels and snake case maps
- * to camel case, e.g. FOREWARM_CAPACITY__MEMORY_MB=4096 → capacity.memoryMb. Values are JSON where
- * they parse as JSON (numbers, booleans), strings otherwise.
+ * to camel case, e.g. FOREWARM_CAPACITY__MEMORY_MB=4096 → capacity.memoryMb. A text field takes the
+ * value as it is (FOREWARM_SERVER_ID=42 is the id "42"); other fields parse it as JSON (numbers,
+ * booleans), and a value that is not JSON stays a string for validation to name. Unknown paths are
+ * kept too, so that validation names a misspelt variable's field.
  */
 export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, raw] of Object.entries(env)) {
-    if (!k.startsWith("FOREWARM_") || raw === undefined) continue;
+    if (!k.startsWith("FOREWARM_") || raw === undefined || NOT_CONFIG.has(k)) continue;
     const parts = k.slice("FOREWARM_".length).split("__").map(camel);
     let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // a plain string
+    if (!isText(fieldSchema(parts))) {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        // a plain string
+      }
     }
     let node = out;
     for (const p of parts.slice(0, -1)) {
@@ -257,6 +287,20 @@ export function parseConfig(raw: unknown): Config {
     throw new ConfigError(field, first.message);
   }
   const config = withDefaults as Config;
+  // Fields that are valid alone but not together: every task without a timeout, or of the default
+  // size, would be refused or queue forever.
+  if (config.defaults.timeoutMs > config.defaults.maxTimeoutMs)
+    throw new ConfigError(
+      "defaults.timeoutMs",
+      `must be at most defaults.maxTimeoutMs (${config.defaults.maxTimeoutMs})`,
+    );
+  if (config.defaults.resources.cpu > config.capacity.cpu)
+    throw new ConfigError("defaults.resources.cpu", `must be at most capacity.cpu (${config.capacity.cpu})`);
+  if (config.defaults.resources.memoryMb > config.capacity.memoryMb)
+    throw new ConfigError(
+      "defaults.resources.memoryMb",
+      `must be at most capacity.memoryMb (${config.capacity.memoryMb})`,
+    );
   const fw = config.prediction.forewarm;
   if (fw.budgetPct > 0 && fw.targetColdPct > 0) {
     throw new ConfigError(

@@ -14,13 +14,15 @@ import {
   type TaskPartition,
   type TasksLayout,
 } from "./postgres-migrations.js";
-import type {
-  HistoryStore,
-  MinuteRollup,
-  RollupQuery,
-  SeriesSummary,
-  TaskQuery,
-  TaskUpdate,
+import {
+  FINAL_STATES_SQL,
+  type HistoryStore,
+  type MinuteRollup,
+  type RollupQuery,
+  type SeriesSummary,
+  TaskEndedError,
+  type TaskQuery,
+  type TaskUpdate,
 } from "./store.js";
 
 export interface PostgresHistoryStoreOptions {
@@ -162,11 +164,19 @@ export class PostgresHistoryStore implements HistoryStore {
     const values = fields.map((f) => toColumn(f, update[f as keyof TaskUpdate]));
     const res = await c.query<Row>(
       `UPDATE ${this.s}.tasks SET ${sets} WHERE id = $${fields.length + 1} AND submitted_at = $${fields.length + 2}
+         AND status NOT IN ${FINAL_STATES_SQL}
        RETURNING *`,
       [...values, id, submittedAt],
     );
     const row = res.rows[0];
-    if (!row) throw new Error(`no task ${id}`);
+    if (!row) {
+      const now = await c.query<{ status: string }>(
+        `SELECT status FROM ${this.s}.tasks WHERE id = $1 AND submitted_at = $2`,
+        [id, submittedAt],
+      );
+      const status = now.rows[0]?.status;
+      throw status === undefined ? new Error(`no task ${id}`) : new TaskEndedError(id, status);
+    }
     if (isFinal(update.status)) await this.minutes.addUsage(c, fromRow(row));
   }
 

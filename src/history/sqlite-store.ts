@@ -6,12 +6,14 @@ import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import {
   arrivalRollup,
+  FINAL_STATES_SQL,
   type HistoryStore,
   type MinuteRollup,
   minuteOf,
   type PruneSummary,
   type RollupQuery,
   type SeriesSummary,
+  TaskEndedError,
   type TaskQuery,
   type TaskUpdate,
   usageRollup,
@@ -116,8 +118,15 @@ export class SqliteHistoryStore implements HistoryStore {
     const sets = fields.map((f) => `${COLUMNS[f]} = ?`).join(", ");
     const values = fields.map((f) => toColumn(f, update[f as keyof TaskUpdate]));
     this.db.transaction(() => {
-      const info = this.db.prepare(`UPDATE tasks SET ${sets} WHERE id = ?`).run(...values, id);
-      if (info.changes === 0) throw new Error(`no task ${id}`);
+      const info = this.db
+        .prepare(`UPDATE tasks SET ${sets} WHERE id = ? AND status NOT IN ${FINAL_STATES_SQL}`)
+        .run(...values, id);
+      if (info.changes === 0) {
+        const row = this.db.prepare("SELECT status FROM tasks WHERE id = ?").get(id) as
+          | { status: string }
+          | undefined;
+        throw row ? new TaskEndedError(id, row.status) : new Error(`no task ${id}`);
+      }
       if (update.status === "succeeded" || update.status === "failed") this.addUsage(id);
     })();
   }

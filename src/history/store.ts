@@ -59,7 +59,10 @@ export type TaskUpdate = Partial<Omit<TaskRecord, "id" | "user" | "taskType" | "
 export interface HistoryStore {
   /** Records an accepted task and counts its arrival in its minute. */
   insertTask(record: TaskRecord): Promise<void>;
-  /** Applies a state change; a final state also adds the task's usage to its finish minute. */
+  /**
+   * Applies a state change; a final state also adds the task's usage to its finish minute. A task that
+   * has ended is never changed again: TaskEndedError (another server may have failed it as gone).
+   */
   updateTask(id: string, update: TaskUpdate): Promise<void>;
   getTask(id: string): Promise<TaskRecord | null>;
   listTasks(query?: TaskQuery): Promise<TaskRecord[]>;
@@ -89,6 +92,19 @@ export interface PruneSummary {
 }
 
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
+
+/** Final task states (SQL list): a task in one is never updated again. */
+export const FINAL_STATES_SQL = "('succeeded', 'failed')";
+
+/** An update to a task that already reached its final state: exactly one final state wins. */
+export class TaskEndedError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly status: string,
+  ) {
+    super(`task ${taskId} already ended (${status}): update not applied`);
+  }
+}
 
 /** An inserted task's arrival in the rollups, as both stores write it: user, type, minute, first arrival, routed MB. */
 export function arrivalRollup(r: TaskRecord): [string, string, number, number, number | null] {

@@ -122,6 +122,7 @@ export class Orchestrator {
       this.d.config.defaults.resources,
       this.d.insight,
       this.d.serverId ?? null,
+      this.d.config.capacity,
     );
     // Shutdown may have begun (and drained the queue) while the task was prepared: an entry offered
     // now would never be run nor finalised.

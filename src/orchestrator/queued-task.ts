@@ -23,6 +23,7 @@ export async function prepareQueuedTask(
   defaults: ResourceVector,
   insight: TaskInsight | undefined,
   owner: string | null,
+  capacity: { cpu: number; memoryMb: number },
 ): Promise<{ record: TaskRecord; entry: QueuedTask }> {
   const record = emptyRecord(task);
   record.owner = owner;
@@ -31,7 +32,16 @@ export async function prepareQueuedTask(
   if (insight) {
     // May assign the task type, and raise the size the router looks for to the estimate.
     const u = await insight.understand(task, defaults);
-    spec = { ...spec, resources: u.need };
+    // An estimate above the whole pool (runs that needed more, of this or similar code) would queue
+    // the task forever: it asks for what the pool can hold at most, and the run shows if that is enough.
+    spec = {
+      ...spec,
+      resources: {
+        ...u.need,
+        cpu: Math.min(u.need.cpu, capacity.cpu),
+        memoryMb: Math.min(u.need.memoryMb, capacity.memoryMb),
+      },
+    };
     expectedRunMs = u.expectedRunMs;
     const { imports, ...complexity } = u.analysis;
     Object.assign(record, complexity, { taskType: task.taskType, imports, insight: u.insight });

@@ -1,6 +1,6 @@
 import type { Clock } from "../core/clock.js";
 import type { Task, TaskRecord } from "../core/types.js";
-import type { HistoryStore, TaskUpdate } from "../history/store.js";
+import { type HistoryStore, TaskEndedError, type TaskUpdate } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import type { SeriesActivityLog } from "./series-activity.js";
 import type { TaskInsight } from "./task-insight.js";
@@ -84,10 +84,18 @@ export class TaskCompletion {
     try {
       await this.d.store.updateTask(task.id, update);
     } catch (err) {
-      this.d.logger.error(
-        { event: "history_write_failed", task: task.id, err },
-        "could not record task result",
-      );
+      // The record already holds a final state (e.g. the leader failed this server's tasks as gone
+      // after losing its liveness lock): that state stands, and waiters get it.
+      if (err instanceof TaskEndedError)
+        this.d.logger.warn(
+          { event: "task_already_ended", task: task.id, recorded: err.status, ours: update.status },
+          "task had already ended in the history: its first final state stands",
+        );
+      else
+        this.d.logger.error(
+          { event: "history_write_failed", task: task.id, err },
+          "could not record task result",
+        );
     }
     const record = await this.d.store.getTask(task.id).catch(() => null);
     if (record) this.d.insight?.observe(record);

@@ -49,6 +49,16 @@ export function buildTask(sub: TaskSubmission, config: Config, tasksDir: string,
   if (timeoutMs > config.defaults.maxTimeoutMs) {
     throw new ValidationError("timeoutMs", `must be at most ${config.defaults.maxTimeoutMs}`);
   }
+  // A task larger than the whole pool could never start: refused, not queued forever.
+  const cpu = sub.resources?.cpu;
+  if (cpu !== undefined && cpu > config.capacity.cpu)
+    throw new ValidationError("resources.cpu", `must be at most the capacity, ${config.capacity.cpu}`);
+  const memoryMb = sub.resources?.memoryMb;
+  if (memoryMb !== undefined && memoryMb > config.capacity.memoryMb)
+    throw new ValidationError(
+      "resources.memoryMb",
+      `must be at most the capacity, ${config.capacity.memoryMb} MB`,
+    );
   const input = sub.input ?? null;
   const fn = sub.function ?? "handler";
   const dependencies = [...new Set(sub.dependencies ?? [])].sort();

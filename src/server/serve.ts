@@ -120,8 +120,12 @@ export async function startServer(
       closed ??= (async () => {
         await role.stop();
         stopMetrics();
-        await app.close();
+        // The orchestrator stops dispatching at once, not after the HTTP server has drained: a
+        // `wait=true` request lasts as long as its task, and queued tasks must not start meanwhile.
+        // Its shutdown ends every task, which answers those requests and lets the server close.
+        const http = app.close();
         await orchestrator.shutdown(config.shutdownGraceMs);
+        await http;
         await membership?.stop();
         await store.close();
       })();

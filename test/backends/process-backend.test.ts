@@ -233,3 +233,32 @@ test("close() leaves no child process behind, even mid-run", async (t) => {
   await assert.rejects(b.create("c4", "u", spec("node")), /closed/);
   await b.destroy("c1"); // idempotent after close
 });
+
+test("a task that floods the protocol pipe without a newline is killed as crashed; the server is not", async (t) => {
+  const b = backend(t);
+  const flood = writeModules(dir, {
+    "flood.mjs": `
+import { writeSync } from "node:fs";
+export function flood() {
+  const chunk = Buffer.alloc(1 << 20, 120);
+  for (let i = 0; i < 80; i++) {
+    let off = 0;
+    while (off < chunk.length) {
+      try { off += writeSync(3, chunk, off); } catch (e) { if (e.code !== "EAGAIN") throw e; }
+    }
+  }
+  return "flooded";
+}
+`,
+  })["flood.mjs"] as string;
+  const env = await b.create("flooder", "mallory", spec("node"));
+  const r = await b.run(env.id, inv(flood, "flood", {}));
+  assert.equal(r.ok, false);
+  assert.equal(r.failure, "crashed");
+  assert.match(r.error ?? "", /protocol line over 64 MiB/);
+  // Another tenant's environment on the same backend still runs.
+  const other = await b.create("bystander", "alice", spec("node"));
+  const ok = await b.run(other.id, inv(path("echo.mjs"), "fn", { n: 2 }));
+  assert.equal(ok.ok, true);
+  assert.deepEqual((ok.output as { doubled: number }).doubled, 4);
+});

@@ -98,3 +98,34 @@ test("the forewarm window policy's settings: replay's parameter names, unknown o
     (e: unknown) => e instanceof ConfigError && e.field === "prediction.forewarm.price",
   );
 });
+
+test("FOREWARM_URL (the CLI client's) and other non-config variables do not stop the server; text fields stay text", () => {
+  const c = loadConfig({
+    env: {
+      FOREWARM_URL: "http://127.0.0.1:7399",
+      FOREWARM_SERVER_ID: "42",
+      FOREWARM_HISTORY__SCHEMA: "fw_1",
+      FOREWARM_CAPACITY__CPU: "4",
+    },
+  });
+  assert.equal(c.serverId, "42");
+  assert.equal(c.history.schema, "fw_1");
+  assert.equal(c.capacity.cpu, 4);
+  // A misspelt variable is still named by validation.
+  assert.throws(() => loadConfig({ env: { FOREWARM_CAPACTY__CPU: "4" } }), /capacty|property/i);
+});
+
+test("settings valid alone but not together are refused at load, naming the field", () => {
+  const field = (raw: Record<string, unknown>) => {
+    try {
+      parseConfig(raw);
+      return "accepted";
+    } catch (e) {
+      return e instanceof ConfigError ? e.field : String(e);
+    }
+  };
+  assert.equal(field({ defaults: { timeoutMs: 600_000, maxTimeoutMs: 300_000 } }), "defaults.timeoutMs");
+  assert.equal(field({ capacity: { memoryMb: 128 } }), "defaults.resources.memoryMb");
+  assert.equal(field({ capacity: { cpu: 0.5 } }), "defaults.resources.cpu");
+  assert.equal(field({ capacity: { cpu: 0.5 }, defaults: { resources: { cpu: 0.5 } } }), "accepted");
+});

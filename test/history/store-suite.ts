@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Task, TaskRecord } from "../../src/core/types.js";
-import type { HistoryStore } from "../../src/history/store.js";
+import { type HistoryStore, TaskEndedError } from "../../src/history/store.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
 
 const MIN = 60_000;
@@ -240,6 +240,27 @@ export function historyStoreSuite(
         left.length > 0 && left.every((x) => x.minute >= 70 * 1440),
         "only later rollup minutes remain",
       );
+    });
+
+    test("a task that has ended is never changed again: the first final state and its usage stand", async () => {
+      await store.insertTask(emptyRecord(task("twice", "jon", "x", 40 * MIN)));
+      await store.updateTask("twice", { status: "running", startedAt: 40 * MIN + 5 });
+      await store.updateTask("twice", { status: "failed", finishedAt: 41 * MIN, exitStatus: "interrupted" });
+      await assert.rejects(
+        store.updateTask("twice", { status: "succeeded", finishedAt: 42 * MIN, cpuSeconds: 3 }),
+        (err: unknown) => err instanceof TaskEndedError && err.status === "failed",
+      );
+      await assert.rejects(store.updateTask("twice", { status: "running" }), TaskEndedError);
+      const t = await store.getTask("twice");
+      assert.equal(t?.status, "failed");
+      assert.equal(t?.exitStatus, "interrupted");
+      const rows = await store.rollups({ user: "jon" });
+      assert.equal(
+        rows.reduce((n, r) => n + r.completed, 0),
+        1,
+        "usage counted once",
+      );
+      await assert.rejects(store.updateTask("nobody", { status: "failed" }), /no task nobody/);
     });
 
     test("retention keeps an old task that is still queued or running: it must still reach its final state", async () => {

@@ -34,6 +34,18 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
       400,
       "timeoutMs",
     ],
+    [
+      "more memory than the whole pool (it would queue forever)",
+      { user: "a", runtime: "node", entry: "ok.mjs", resources: { memoryMb: 16_384 } },
+      400,
+      "resources.memoryMb",
+    ],
+    [
+      "more CPU than the whole pool",
+      { user: "a", runtime: "node", entry: "ok.mjs", resources: { cpu: 16 } },
+      400,
+      "resources.cpu",
+    ],
     ["not JSON", "{not json", 400, "(body)"],
     ["a 10 MB body", { user: "a", runtime: "node", code: "x".repeat(10 * 1024 * 1024) }, 413, "(body)"],
   ];
