@@ -200,3 +200,61 @@ test("a UTF-8 byte-order mark before the header is not part of the first column'
   assert.equal(loaded.minutes.invocations, 2);
   assert.deepEqual(loaded.minutes.appNames, ["a", "b"]);
 });
+
+test("a time whose minute does not fit 32 bits is a line error naming the column (it wrapped to a negative minute)", async () => {
+  // Epoch milliseconds read as seconds: minute 28,857,295,650.
+  const ms = 1731437739000;
+  const csv = file("ms.csv", `time,user,type\n60,a,f\n${ms},a,f\n`);
+  const map = "time=time,user=user,type=type";
+  await rejectsWith(
+    loadTrace({ format: "csv", trace: csv, map }),
+    new RegExp(
+      `^${csv}:3: 'time' gives minute 28857295650, outside the 32-bit minute range .*--time-format ms`,
+    ),
+  );
+  const skipped = await loadTrace({ format: "csv", trace: csv, map, skipBad: true });
+  assert.equal(skipped.skippedLines, 1);
+  assert.deepEqual(Array.from(skipped.minutes.busyMinute), [1]);
+  // Read in the right unit, the same line loads.
+  const right = await loadTrace({ format: "csv", trace: csv, map, timeFormat: "ms" });
+  assert.deepEqual(Array.from(right.minutes.busyMinute), [0, Math.floor(ms / 60_000)]);
+
+  const az21 = file("ms21.csv", `app,func,end_timestamp,duration\na,f,100,1\na,f,${ms},1\n`);
+  await rejectsWith(
+    loadTrace({ format: "azure2021", trace: az21 }),
+    new RegExp(
+      `^${az21}:3: 'end_timestamp' gives minute .* read as seconds \\(milliseconds or microseconds\\?\\)$`,
+    ),
+  );
+  const google = file(
+    "ns.csv",
+    `submit_us,schedule_us,end_us,end_event,job_id,user,logical_job_name\n0,0,,,1,u,j\n${ms * 1e6},0,,,2,u,j\n`,
+  );
+  await rejectsWith(
+    loadTrace({ format: "google2011-jobs", trace: google }),
+    new RegExp(`^${google}:3: 'submit_us' gives minute .* microseconds`),
+  );
+  const swf = file(
+    "ms.swf",
+    `; c\n1 0 0 10 1 -1 -1 -1 -1 -1 1 3 1 7 1 -1 -1 -1\n2 ${ms} 0 10 1 -1 -1 -1 -1 -1 1 3 1 7 1 -1 -1 -1\n`,
+  );
+  await rejectsWith(
+    loadTrace({ format: "swf", trace: swf }),
+    new RegExp(`^${swf}:3: 'submit time \\(field 2\\)' gives minute .* read as seconds`),
+  );
+  // azure2019 minutes are column names: one beyond the range is an error on the header line.
+  const az19 = file(
+    "minute-col.csv",
+    "HashOwner,HashApp,HashFunction,Trigger,480,2147483648\no,a,f,http,1,1\n",
+  );
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: az19 }),
+    new RegExp(`^${az19}:1: minute column '2147483648' is beyond the 32-bit minute range`),
+  );
+  const last = file(
+    "minute-max.csv",
+    "HashOwner,HashApp,HashFunction,Trigger,480,2147483647\no,a,f,http,1,1\n",
+  );
+  const loaded = await loadTrace({ format: "azure2019", invocations: last });
+  assert.deepEqual(Array.from(loaded.minutes.busyMinute), [480, 2147483647]);
+});

@@ -1,7 +1,7 @@
-import { ReplayInputError } from "../errors.js";
+import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { BadLines, MAX_MINUTE, numberField, readHeaderAndRows } from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
@@ -34,7 +34,16 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
   const minuteCols: { index: number; minute: number; name: string }[] = [];
   header.names.forEach((name, index) => {
     const m = MINUTE_COLUMN.exec(name);
-    if (m) minuteCols.push({ index, minute: Number(m[1]), name });
+    if (!m) return;
+    const minute = Number(m[1]);
+    // Minutes are 32-bit (trace-builder.ts): a larger one would wrap to a negative minute.
+    if (minute > MAX_MINUTE)
+      throw lineError(
+        file,
+        1,
+        `minute column '${name}' is beyond the 32-bit minute range (max ${MAX_MINUTE}): column names are minute numbers, not timestamps`,
+      );
+    minuteCols.push({ index, minute, name });
   });
   if (minuteCols.length === 0) {
     throw new ReplayInputError(`${file}:1: no minute columns (expected columns named N or minute_N)`);
