@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ReplayInputError } from "../../src/sim/errors.js";
 import { loadTrace } from "../../src/sim/loaders/index.js";
+import { MAX_M2_EVENTS } from "../../src/sim/trace-builder.js";
 import { AZURE2021, CLI, TRACES } from "./traces.js";
 
 const dir = mkdtempSync(join(tmpdir(), "forewarm-loaders-"));
@@ -257,4 +258,16 @@ test("a time whose minute does not fit 32 bits is a line error naming the column
   );
   const loaded = await loadTrace({ format: "azure2019", invocations: last });
   assert.deepEqual(Array.from(loaded.minutes.busyMinute), [480, 2147483647]);
+});
+
+test("azure2019 under M2: a count that would need too many events is an error at its line, M1 loads it", async () => {
+  const f = file("huge-count.csv", `${AZ_HEADER}o,a,f,http,1,0,2\no,b,g,http,0,1000000000000,0\n`);
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: f, wantEvents: true }),
+    new RegExp(
+      `^${f}:3: this line's 1000000000000 invocations would take the trace past ${MAX_M2_EVENTS} M2 events .*M1 \\(the default model\\) .*no such limit$`,
+    ),
+  );
+  const m1 = await loadTrace({ format: "azure2019", invocations: f });
+  assert.equal(m1.minutes.invocations, 1_000_000_000_003);
 });

@@ -70,6 +70,7 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
       }
       counts[k] = v;
     }
+    if (wantEvents) builder.reserveEvents(sumOf(counts), file, row.line);
     const id = builder.appId(appName);
     meta.user(id, ownerCol === undefined ? undefined : row.fields[ownerCol]);
     meta.trigger(id, triggerCol === undefined ? undefined : row.fields[triggerCol]);
@@ -116,6 +117,12 @@ async function readMemory(file: string, builder: TraceBuilder, bad: BadLines): P
     const mb = numberField(file, row, mbCol, "AverageAllocatedMb", bad);
     if (mb !== null) builder.addMemory(id, mb);
   }
+}
+
+function sumOf(values: Float64Array): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
 }
 
 /** Mean execution time per function (the `Average` column, ms) in seconds. */
