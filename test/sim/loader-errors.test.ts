@@ -271,3 +271,20 @@ test("azure2019 under M2: a count that would need too many events is an error at
   const m1 = await loadTrace({ format: "azure2019", invocations: f });
   assert.equal(m1.minutes.invocations, 1_000_000_000_003);
 });
+
+test("memory must be > 0 MB: azure2019 AverageAllocatedMb and csv's memory column", async () => {
+  const inv = file("mem-inv.csv", `${AZ_HEADER}o,a,f,http,1,0,2\no,b,g,http,0,1,0\n`);
+  const mem = file("mem.csv", "HashOwner,HashApp,SampleCount,AverageAllocatedMb\no,a,1,128\no,b,1,-64\n");
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: inv, memory: mem }),
+    new RegExp(`^${mem}:3: 'AverageAllocatedMb': memory must be > 0 MB, got -64$`),
+  );
+  const skipped = await loadTrace({ format: "azure2019", invocations: inv, memory: mem, skipBad: true });
+  assert.equal(skipped.skippedLines, 1);
+  assert.deepEqual(Array.from(skipped.minutes.appMemoryMb), [128, 1]);
+  const csv = file("mem-col.csv", "t,u,k,m\n60,a,f,100\n120,a,f,0\n");
+  await rejectsWith(
+    loadTrace({ format: "csv", trace: csv, map: "time=t,user=u,type=k,memory=m" }),
+    new RegExp(`^${csv}:3: 'm': memory must be > 0 MB, got 0$`),
+  );
+});

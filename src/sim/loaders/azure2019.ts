@@ -1,7 +1,7 @@
 import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, MAX_MINUTE, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { BadLines, MAX_MINUTE, memoryField, numberField, readHeaderAndRows } from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
@@ -114,7 +114,7 @@ async function readMemory(file: string, builder: TraceBuilder, bad: BadLines): P
   for await (const row of rows) {
     const id = builder.knownApp(row.fields[appCol] ?? "");
     if (id === undefined) continue;
-    const mb = numberField(file, row, mbCol, "AverageAllocatedMb", bad);
+    const mb = memoryField(file, row, mbCol, "AverageAllocatedMb", bad);
     if (mb !== null) builder.addMemory(id, mb);
   }
 }

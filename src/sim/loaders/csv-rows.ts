@@ -177,3 +177,23 @@ export function minuteInRange(
   );
   return false;
 }
+
+/**
+ * A memory size in MB, or a line error naming the column: it weighs the app's waste, so zero or a
+ * negative size would make waste vanish or turn negative.
+ */
+export function memoryField(
+  file: string,
+  row: Row,
+  index: number,
+  column: string,
+  bad: BadLines,
+): number | null {
+  const mb = numberField(file, row, index, column, bad);
+  if (mb === null) return null;
+  if (!(mb > 0)) {
+    bad.report(file, row.line, `'${column}': memory must be > 0 MB, got ${row.fields[index]}`);
+    return null;
+  }
+  return mb;
+}

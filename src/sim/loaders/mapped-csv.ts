@@ -4,6 +4,7 @@ import { TraceBuilder } from "../trace-builder.js";
 import {
   BadLines,
   type Header,
+  memoryField,
   minuteInRange,
   numberField,
   type Row,
@@ -74,7 +75,7 @@ export async function loadMappedCsv(options: LoadOptions): Promise<LoadedTrace> 
     if (start === null) continue;
     const duration = durCol === undefined ? 0 : numberField(file, row, durCol, map.duration!, bad);
     if (duration === null) continue;
-    const memory = memCol === undefined ? undefined : numberField(file, row, memCol, map.memory!, bad);
+    const memory = memCol === undefined ? undefined : memoryField(file, row, memCol, map.memory!, bad);
     if (memory === null) continue;
     const user = userCol === undefined ? "" : (row.fields[userCol] ?? "");
     const type = typeCol === undefined ? "" : (row.fields[typeCol] ?? "");
