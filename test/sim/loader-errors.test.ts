@@ -288,3 +288,48 @@ test("memory must be > 0 MB: azure2019 AverageAllocatedMb and csv's memory colum
     new RegExp(`^${csv}:3: 'm': memory must be > 0 MB, got 0$`),
   );
 });
+
+test("an option for another format is an error naming it and the formats it applies to", async () => {
+  const az21 = file("opts21.csv", "app,func,end_timestamp,duration\na,f,100,1\n");
+  const cases: [Parameters<typeof loadTrace>[0], RegExp][] = [
+    [
+      { format: "azure2021", trace: az21, memory: "m.csv" },
+      /^--memory applies to format azure2019 only, not azure2021/,
+    ],
+    [
+      { format: "swf", trace: az21, durations: "d.csv" },
+      /^--durations applies to format azure2019 only, not swf/,
+    ],
+    [{ format: "azure2021", trace: az21, map: "time=t" }, /^--map applies to format csv only, not azure2021/],
+    [
+      { format: "google2011-jobs", trace: az21, timeFormat: "ms" },
+      /^--time-format applies to format csv only/,
+    ],
+    [
+      { format: "azure2019", invocations: az21, trace: az21 },
+      /^--trace applies to formats azure2021, google2011-jobs, swf, csv only, not azure2019 \(which takes --invocations FILE/,
+    ],
+    [
+      { format: "csv", trace: az21, invocations: az21 },
+      /^--invocations applies to format azure2019 only, not csv/,
+    ],
+  ];
+  for (const [options, pattern] of cases) await rejectsWith(loadTrace(options), pattern);
+  // The CLI gives no defaults for these: a plain csv replay still runs.
+  const csv = file("opts.csv", "t,u,k\n60,a,f\n");
+  const r = spawnSync(
+    process.execPath,
+    [CLI, "replay", "--format", "csv", "--trace", csv, "--map", "time=t,user=u,type=k", "--json"],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const s = spawnSync(
+    process.execPath,
+    [CLI, "replay", "--format", "swf", "--trace", csv, "--time-format", "ms"],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(s.status, 1);
+  assert.match(s.stderr, /^forewarm: --time-format applies to format csv only, not swf/);
+});
