@@ -13,7 +13,7 @@ import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { MinuteRollup } from "../history/store.js";
 import { ReplayInputError } from "../sim/errors.js";
-import { loadTrace } from "../sim/loaders/index.js";
+import { checkLoadOptions, loadTrace } from "../sim/loaders/index.js";
 import { lastBusyMinute } from "../sim/trace.js";
 import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
 
@@ -131,13 +131,12 @@ async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
     .filter(Boolean);
   if (models.length === 0) throw new ReplayInputError("--models: no model given");
   for (const m of models) createForecaster(m); // unknown names fail before the trace is read
-  if (opts.format === "azure2019" && opts.trace)
-    throw new ReplayInputError("azure2019 takes --invocations FILE, not --trace");
   if ((opts.format === undefined) === (opts.history === undefined)) {
     throw new ReplayInputError(
       "give either --format (with a trace) or --history (a data directory or postgres:// URL)",
     );
   }
+  if (opts.format !== undefined) checkLoadOptions({ ...opts, format: opts.format });
   await prepareForecasters(models);
   let all: TraceSeries[];
   let end: number;

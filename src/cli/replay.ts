@@ -1,8 +1,8 @@
 import { SingleBar } from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { ReplayInputError } from "../sim/errors.js";
 import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
 import { goalSummary } from "../sim/goal.js";
+import { checkLoadOptions } from "../sim/loaders/index.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
 import { loadAndReplay, M1_REFERENCES, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
@@ -90,11 +90,7 @@ async function replayFromCli(opts: ReplayCliOptions): Promise<ReplayResult> {
     coldStartSeconds: opts.coldStartLatency,
   };
   resolveSpecs(replayOptions);
-  if (opts.format === "azure2019" && opts.trace) {
-    throw new ReplayInputError(
-      "azure2019 takes --invocations FILE [--memory FILE] [--durations FILE], not --trace",
-    );
-  }
+  checkLoadOptions(opts);
   const bar = process.stderr.isTTY
     ? new SingleBar({
         stream: process.stderr,

@@ -28,16 +28,35 @@ const num = (name: string) => (v: string) => {
   return n;
 };
 
+/** A JSON value's kind for messages: "null", "an array", "a number", … */
+function jsonKind(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
 /** Builds the submission from --file and/or flags (flags win), then validates it like the server does. */
 export function submissionFromOptions(o: SubmitOptions): Record<string, unknown> {
   let sub: Record<string, unknown> = {};
   if (o.file) {
+    const name = o.file === "-" ? "stdin" : o.file;
     const text = o.file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(o.file, "utf8");
+    let parsed: unknown;
     try {
-      sub = JSON.parse(text) as Record<string, unknown>;
+      parsed = JSON.parse(text);
     } catch (e) {
-      throw new ValidationError("(file)", `${o.file} is not valid JSON: ${(e as Error).message}`);
+      throw new ValidationError("(file)", `${name} is not valid JSON: ${(e as Error).message}`);
     }
+    // The flags below set fields on it: anything but an object would crash there, not name the problem.
+    if (!isObject(parsed))
+      throw new ValidationError(
+        "(file)",
+        `${name} must hold a JSON object (the task), not ${jsonKind(parsed)}`,
+      );
+    sub = parsed;
   }
   if (o.user !== undefined) sub.user = o.user;
   if (o.type !== undefined) sub.type = o.type;
@@ -56,7 +75,13 @@ export function submissionFromOptions(o: SubmitOptions): Record<string, unknown>
   if (o.priority !== undefined) sub.priority = o.priority;
   if (o.timeoutMs !== undefined) sub.timeoutMs = o.timeoutMs;
   if (o.cpu !== undefined || o.memoryMb !== undefined) {
-    const r = (sub.resources as Record<string, unknown> | undefined) ?? {};
+    const given = sub.resources ?? {};
+    if (!isObject(given))
+      throw new ValidationError(
+        "resources",
+        `must be an object ({"cpu": …, "memoryMb": …}) for --cpu/--memory-mb to go into, not ${jsonKind(given)}`,
+      );
+    const r = given;
     if (o.cpu !== undefined) r.cpu = o.cpu;
     if (o.memoryMb !== undefined) r.memoryMb = o.memoryMb;
     sub.resources = r;
@@ -96,10 +121,14 @@ export function registerSubmit(program: Command): void {
         }
         throw e;
       }
-      const res = await fetch(`${o.url.replace(/\/$/, "")}/v1/tasks?wait=${o.wait}`, {
+      const base = o.url.replace(/\/$/, "");
+      // As `status` does: fetch's own message ("fetch failed") does not say where it went.
+      const res = await fetch(`${base}/v1/tasks?wait=${o.wait}`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(sub),
+      }).catch((e: unknown) => {
+        throw new Error(`cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
       });
       const body = (await res.json()) as Record<string, unknown>;
       process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);

@@ -84,7 +84,7 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
     seen.add(s.label);
     specs.push(s);
   }
-  for (const s of specs) s.definition.check?.(s.params, s.label);
+  for (const s of specs) s.definition.check?.(s.params, s.label, options.model ?? "m1");
   if (options.model === "m2") {
     const m1Only = specs.find((s) => !runsInM2(s));
     if (m1Only) throw new ReplayInputError(`policy '${m1Only.label}' runs in M1 only (${M2_POLICIES})`);

@@ -1,5 +1,13 @@
 import { stableArgsort } from "../core/sorted.js";
+import { lineError } from "./errors.js";
 import type { EventTrace, MinuteTrace } from "./trace.js";
+
+/**
+ * The most M2 events (one per invocation) a trace may create: each costs about 40 bytes while it is
+ * built and sorted, so this is over a gigabyte. A count trace (Azure 2019) can ask for far more in one
+ * cell; M1 keeps counts per minute and needs no such limit.
+ */
+export const MAX_M2_EVENTS = 30_000_000;
 
 /**
  * Accumulates rows as loaders stream them, then freezes them into the typed layouts of trace.ts.
@@ -41,6 +49,19 @@ export class TraceBuilder {
 
   get apps(): readonly string[] {
     return this.names;
+  }
+
+  /**
+   * Before a row adds `count` M2 events: refuses (at the row's file and line) a row that would take the
+   * trace past MAX_M2_EVENTS, instead of running out of memory without output.
+   */
+  reserveEvents(count: number, file: string, line: number): void {
+    if (!this.wantEvents || this.events + count <= MAX_M2_EVENTS) return;
+    throw lineError(
+      file,
+      line,
+      `this line's ${count} invocations would take the trace past ${MAX_M2_EVENTS} M2 events (one per invocation, ${this.events} so far): too many for --model m2; M1 (the default model) counts invocations per minute and has no such limit`,
+    );
   }
 
   /** Adds `count` invocations of app `id` in minute `minute` (M1). */

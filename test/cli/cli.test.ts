@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -108,4 +108,54 @@ describe("forewarm CLI against a served instance", () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /capacity\.memoryMb/);
   });
+});
+
+test("submit: a --file that is not a JSON object, or resources that are not one, is a usage error naming the field", () => {
+  const submit = (args: string[], input?: string) =>
+    spawnSync(process.execPath, [cli, "submit", "--url", "http://127.0.0.1:1", ...args], {
+      encoding: "utf8",
+      input,
+    });
+  for (const [text, kind] of [
+    ["null", "null"],
+    ["[1]", "an array"],
+    ["5", "a number"],
+  ]) {
+    const r = submit(["-f", "-", "-u", "a"], text);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `forewarm submit: invalid task: (file): stdin must hold a JSON object (the task), not ${kind}\n`,
+    );
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-submit-"));
+  const file = path.join(dir, "task.json");
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ runtime: "node", code: "export const handler = () => 1", resources: 5 }),
+  );
+  const r = submit(["-f", file, "-u", "a", "--cpu", "2"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^forewarm submit: invalid task: resources: must be an object .* not a number\n$/);
+});
+
+test("submit: an unreachable server is named in the error", () => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      cli,
+      "submit",
+      "--url",
+      "http://127.0.0.1:1/",
+      "-u",
+      "a",
+      "-r",
+      "node",
+      "--code-file",
+      example("hello.mjs"),
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^forewarm: cannot reach http:\/\/127\.0\.0\.1:1: /);
 });

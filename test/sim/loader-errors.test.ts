@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ReplayInputError } from "../../src/sim/errors.js";
 import { loadTrace } from "../../src/sim/loaders/index.js";
+import { MAX_M2_EVENTS } from "../../src/sim/trace-builder.js";
 import { AZURE2021, CLI, TRACES } from "./traces.js";
 
 const dir = mkdtempSync(join(tmpdir(), "forewarm-loaders-"));
@@ -199,4 +200,136 @@ test("a UTF-8 byte-order mark before the header is not part of the first column'
   const loaded = await loadTrace({ format: "azure2021", trace: az });
   assert.equal(loaded.minutes.invocations, 2);
   assert.deepEqual(loaded.minutes.appNames, ["a", "b"]);
+});
+
+test("a time whose minute does not fit 32 bits is a line error naming the column (it wrapped to a negative minute)", async () => {
+  // Epoch milliseconds read as seconds: minute 28,857,295,650.
+  const ms = 1731437739000;
+  const csv = file("ms.csv", `time,user,type\n60,a,f\n${ms},a,f\n`);
+  const map = "time=time,user=user,type=type";
+  await rejectsWith(
+    loadTrace({ format: "csv", trace: csv, map }),
+    new RegExp(
+      `^${csv}:3: 'time' gives minute 28857295650, outside the 32-bit minute range .*--time-format ms`,
+    ),
+  );
+  const skipped = await loadTrace({ format: "csv", trace: csv, map, skipBad: true });
+  assert.equal(skipped.skippedLines, 1);
+  assert.deepEqual(Array.from(skipped.minutes.busyMinute), [1]);
+  // Read in the right unit, the same line loads.
+  const right = await loadTrace({ format: "csv", trace: csv, map, timeFormat: "ms" });
+  assert.deepEqual(Array.from(right.minutes.busyMinute), [0, Math.floor(ms / 60_000)]);
+
+  const az21 = file("ms21.csv", `app,func,end_timestamp,duration\na,f,100,1\na,f,${ms},1\n`);
+  await rejectsWith(
+    loadTrace({ format: "azure2021", trace: az21 }),
+    new RegExp(
+      `^${az21}:3: 'end_timestamp' gives minute .* read as seconds \\(milliseconds or microseconds\\?\\)$`,
+    ),
+  );
+  const google = file(
+    "ns.csv",
+    `submit_us,schedule_us,end_us,end_event,job_id,user,logical_job_name\n0,0,,,1,u,j\n${ms * 1e6},0,,,2,u,j\n`,
+  );
+  await rejectsWith(
+    loadTrace({ format: "google2011-jobs", trace: google }),
+    new RegExp(`^${google}:3: 'submit_us' gives minute .* microseconds`),
+  );
+  const swf = file(
+    "ms.swf",
+    `; c\n1 0 0 10 1 -1 -1 -1 -1 -1 1 3 1 7 1 -1 -1 -1\n2 ${ms} 0 10 1 -1 -1 -1 -1 -1 1 3 1 7 1 -1 -1 -1\n`,
+  );
+  await rejectsWith(
+    loadTrace({ format: "swf", trace: swf }),
+    new RegExp(`^${swf}:3: 'submit time \\(field 2\\)' gives minute .* read as seconds`),
+  );
+  // azure2019 minutes are column names: one beyond the range is an error on the header line.
+  const az19 = file(
+    "minute-col.csv",
+    "HashOwner,HashApp,HashFunction,Trigger,480,2147483648\no,a,f,http,1,1\n",
+  );
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: az19 }),
+    new RegExp(`^${az19}:1: minute column '2147483648' is beyond the 32-bit minute range`),
+  );
+  const last = file(
+    "minute-max.csv",
+    "HashOwner,HashApp,HashFunction,Trigger,480,2147483647\no,a,f,http,1,1\n",
+  );
+  const loaded = await loadTrace({ format: "azure2019", invocations: last });
+  assert.deepEqual(Array.from(loaded.minutes.busyMinute), [480, 2147483647]);
+});
+
+test("azure2019 under M2: a count that would need too many events is an error at its line, M1 loads it", async () => {
+  const f = file("huge-count.csv", `${AZ_HEADER}o,a,f,http,1,0,2\no,b,g,http,0,1000000000000,0\n`);
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: f, wantEvents: true }),
+    new RegExp(
+      `^${f}:3: this line's 1000000000000 invocations would take the trace past ${MAX_M2_EVENTS} M2 events .*M1 \\(the default model\\) .*no such limit$`,
+    ),
+  );
+  const m1 = await loadTrace({ format: "azure2019", invocations: f });
+  assert.equal(m1.minutes.invocations, 1_000_000_000_003);
+});
+
+test("memory must be > 0 MB: azure2019 AverageAllocatedMb and csv's memory column", async () => {
+  const inv = file("mem-inv.csv", `${AZ_HEADER}o,a,f,http,1,0,2\no,b,g,http,0,1,0\n`);
+  const mem = file("mem.csv", "HashOwner,HashApp,SampleCount,AverageAllocatedMb\no,a,1,128\no,b,1,-64\n");
+  await rejectsWith(
+    loadTrace({ format: "azure2019", invocations: inv, memory: mem }),
+    new RegExp(`^${mem}:3: 'AverageAllocatedMb': memory must be > 0 MB, got -64$`),
+  );
+  const skipped = await loadTrace({ format: "azure2019", invocations: inv, memory: mem, skipBad: true });
+  assert.equal(skipped.skippedLines, 1);
+  assert.deepEqual(Array.from(skipped.minutes.appMemoryMb), [128, 1]);
+  const csv = file("mem-col.csv", "t,u,k,m\n60,a,f,100\n120,a,f,0\n");
+  await rejectsWith(
+    loadTrace({ format: "csv", trace: csv, map: "time=t,user=u,type=k,memory=m" }),
+    new RegExp(`^${csv}:3: 'm': memory must be > 0 MB, got 0$`),
+  );
+});
+
+test("an option for another format is an error naming it and the formats it applies to", async () => {
+  const az21 = file("opts21.csv", "app,func,end_timestamp,duration\na,f,100,1\n");
+  const cases: [Parameters<typeof loadTrace>[0], RegExp][] = [
+    [
+      { format: "azure2021", trace: az21, memory: "m.csv" },
+      /^--memory applies to format azure2019 only, not azure2021/,
+    ],
+    [
+      { format: "swf", trace: az21, durations: "d.csv" },
+      /^--durations applies to format azure2019 only, not swf/,
+    ],
+    [{ format: "azure2021", trace: az21, map: "time=t" }, /^--map applies to format csv only, not azure2021/],
+    [
+      { format: "google2011-jobs", trace: az21, timeFormat: "ms" },
+      /^--time-format applies to format csv only/,
+    ],
+    [
+      { format: "azure2019", invocations: az21, trace: az21 },
+      /^--trace applies to formats azure2021, google2011-jobs, swf, csv only, not azure2019 \(which takes --invocations FILE/,
+    ],
+    [
+      { format: "csv", trace: az21, invocations: az21 },
+      /^--invocations applies to format azure2019 only, not csv/,
+    ],
+  ];
+  for (const [options, pattern] of cases) await rejectsWith(loadTrace(options), pattern);
+  // The CLI gives no defaults for these: a plain csv replay still runs.
+  const csv = file("opts.csv", "t,u,k\n60,a,f\n");
+  const r = spawnSync(
+    process.execPath,
+    [CLI, "replay", "--format", "csv", "--trace", csv, "--map", "time=t,user=u,type=k", "--json"],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const s = spawnSync(
+    process.execPath,
+    [CLI, "replay", "--format", "swf", "--trace", csv, "--time-format", "ms"],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(s.status, 1);
+  assert.match(s.stderr, /^forewarm: --time-format applies to format csv only, not swf/);
 });

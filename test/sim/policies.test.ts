@@ -4,7 +4,7 @@ import { percentile } from "../../src/sim/percentile.js";
 import { forecastNextIdle } from "../../src/sim/policies/idle-forecast.js";
 import { parsePolicySpec, splitPolicyList } from "../../src/sim/policies/registry.js";
 import type { M1Policy } from "../../src/sim/policies/types.js";
-import { resolveSpecs } from "../../src/sim/run.js";
+import { loadAndReplay, resolveSpecs } from "../../src/sim/run.js";
 import { parseSweep } from "../../src/sim/sweep.js";
 
 test("policy specs: name[:k=v,k=v], list splitting, errors", () => {
@@ -83,4 +83,54 @@ test("a sweep that makes several listed specs the same runs each once", () => {
   );
   assert.deepEqual(labels, [...new Set(labels)]);
   assert.equal(labels.filter((l) => l.startsWith("fixed")).length, 2);
+});
+
+test("fixed: ka must be whole minutes in M1 (also swept), before the trace loads; M2 takes fractions", async () => {
+  assert.throws(
+    () => resolveSpecs({ policies: "fixed:ka=1.5" }),
+    /^ReplayInputError: policy 'fixed:ka=1\.5': ka must be a whole number of minutes in M1, got 1\.5/,
+  );
+  assert.throws(
+    () => resolveSpecs({ policies: "fixed:ka=1", sweep: "ka=1..3:0.5" }),
+    /policy 'fixed:ka=1\.5': ka must be a whole number/,
+  );
+  assert.equal(resolveSpecs({ policies: "fixed:ka=1", sweep: "ka=1..3:0.5", model: "m2" }).length, 5);
+  // Refused before the (here missing) trace is read.
+  await assert.rejects(
+    loadAndReplay({ format: "azure2021", trace: "/nonexistent/trace.csv" }, { policies: "fixed:ka=1.5" }),
+    /ka must be a whole number/,
+  );
+});
+
+test("hybrid: parameters out of range are refused before the trace loads, naming the parameter", async () => {
+  const refused: [string, RegExp][] = [
+    ["pwPct=500,kaPct=300", /pwPct must be a percentile in \[0, 100\], got 500/],
+    ["kaPct=300", /kaPct must be a percentile in \[0, 100\], got 300/],
+    ["pwPct=50,kaPct=10", /pwPct \(50\) must not exceed kaPct \(10\)/],
+    ["bin=0", /bin must be a whole number ≥ 1, got 0/],
+    ["bin=1.5", /bin must be a whole number ≥ 1, got 1\.5/],
+    ["range=0", /range must be a whole number ≥ 1, got 0/],
+    ["range=10.5", /range must be a whole number ≥ 1/],
+    ["arWindow=0", /arWindow must be a whole number ≥ 1/],
+    ["minSamples=2.5", /minSamples must be a whole number/],
+    ["margin=150", /margin must be a percentage in \[0, 100\], got 150/],
+    ["arimaMargin=101", /arimaMargin must be a percentage in \[0, 100\]/],
+    ["oobThreshold=2", /oobThreshold must be a share in \[0, 1\], got 2/],
+  ];
+  for (const [params, pattern] of refused) {
+    const label = `hybrid:${params}`;
+    assert.throws(
+      () => resolveSpecs({ policies: label }),
+      (err: Error) =>
+        err.name === "ReplayInputError" &&
+        err.message.startsWith(`policy '${label}': `) &&
+        pattern.test(err.message),
+      label,
+    );
+  }
+  assert.equal(resolveSpecs({ policies: "hybrid:pwPct=0,kaPct=100,margin=100,oobThreshold=1" }).length, 1);
+  await assert.rejects(
+    loadAndReplay({ format: "azure2021", trace: "/nonexistent/trace.csv" }, { policies: "hybrid:bin=0" }),
+    /policy 'hybrid:bin=0': bin must be a whole number/,
+  );
 });

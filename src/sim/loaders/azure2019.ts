@@ -1,7 +1,7 @@
-import { ReplayInputError } from "../errors.js";
+import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { BadLines, MAX_MINUTE, memoryField, numberField, readHeaderAndRows } from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
@@ -34,7 +34,16 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
   const minuteCols: { index: number; minute: number; name: string }[] = [];
   header.names.forEach((name, index) => {
     const m = MINUTE_COLUMN.exec(name);
-    if (m) minuteCols.push({ index, minute: Number(m[1]), name });
+    if (!m) return;
+    const minute = Number(m[1]);
+    // Minutes are 32-bit (trace-builder.ts): a larger one would wrap to a negative minute.
+    if (minute > MAX_MINUTE)
+      throw lineError(
+        file,
+        1,
+        `minute column '${name}' is beyond the 32-bit minute range (max ${MAX_MINUTE}): column names are minute numbers, not timestamps`,
+      );
+    minuteCols.push({ index, minute, name });
   });
   if (minuteCols.length === 0) {
     throw new ReplayInputError(`${file}:1: no minute columns (expected columns named N or minute_N)`);
@@ -61,6 +70,7 @@ export async function loadAzure2019(options: LoadOptions): Promise<LoadedTrace> 
       }
       counts[k] = v;
     }
+    if (wantEvents) builder.reserveEvents(sumOf(counts), file, row.line);
     const id = builder.appId(appName);
     meta.user(id, ownerCol === undefined ? undefined : row.fields[ownerCol]);
     meta.trigger(id, triggerCol === undefined ? undefined : row.fields[triggerCol]);
@@ -104,9 +114,15 @@ async function readMemory(file: string, builder: TraceBuilder, bad: BadLines): P
   for await (const row of rows) {
     const id = builder.knownApp(row.fields[appCol] ?? "");
     if (id === undefined) continue;
-    const mb = numberField(file, row, mbCol, "AverageAllocatedMb", bad);
+    const mb = memoryField(file, row, mbCol, "AverageAllocatedMb", bad);
     if (mb !== null) builder.addMemory(id, mb);
   }
+}
+
+function sumOf(values: Float64Array): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
 }
 
 /** Mean execution time per function (the `Average` column, ms) in seconds. */

@@ -1,7 +1,7 @@
 import { ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { BadLines, minuteInRange, numberField, readHeaderAndRows, SECONDS_HINT } from "./csv-rows.js";
 import type { LoadOptions } from "./types.js";
 
 /** Azure Functions 2021 invocations: `app,func,end_timestamp,duration` (s); start = end − duration. */
@@ -28,7 +28,11 @@ export async function loadAzure2021(options: LoadOptions): Promise<LoadedTrace> 
       bad.report(file, row.line, `negative duration: ${duration}`);
       continue;
     }
-    builder.addInvocation(builder.appId(app), end - duration, duration);
+    const start = end - duration;
+    if (!minuteInRange(file, row.line, Math.floor(end / 60), "end_timestamp", SECONDS_HINT, bad)) continue;
+    if (!minuteInRange(file, row.line, Math.floor(start / 60), "end_timestamp − duration", SECONDS_HINT, bad))
+      continue;
+    builder.addInvocation(builder.appId(app), start, duration);
   }
   return {
     minutes: builder.minuteTrace(),

@@ -149,3 +149,51 @@ export function numberField(
   }
   return v;
 }
+
+/** The hint for a time out of range in a format whose times are seconds. */
+export const SECONDS_HINT = "times are read as seconds (milliseconds or microseconds?)";
+
+/** Minute numbers are stored as 32-bit signed integers (trace-builder.ts): beyond these they would wrap. */
+export const MIN_MINUTE = -(2 ** 31);
+export const MAX_MINUTE = 2 ** 31 - 1;
+
+/**
+ * Whether `minute` fits the trace's 32-bit minute numbers; if not, a line error naming `column` with
+ * `hint` (times that large are nearly always a unit mistake, e.g. milliseconds read as seconds).
+ */
+export function minuteInRange(
+  file: string,
+  line: number,
+  minute: number,
+  column: string,
+  hint: string,
+  bad: BadLines,
+): boolean {
+  if (minute >= MIN_MINUTE && minute <= MAX_MINUTE) return true;
+  bad.report(
+    file,
+    line,
+    `'${column}' gives minute ${minute}, outside the 32-bit minute range (${MIN_MINUTE}..${MAX_MINUTE}): ${hint}`,
+  );
+  return false;
+}
+
+/**
+ * A memory size in MB, or a line error naming the column: it weighs the app's waste, so zero or a
+ * negative size would make waste vanish or turn negative.
+ */
+export function memoryField(
+  file: string,
+  row: Row,
+  index: number,
+  column: string,
+  bad: BadLines,
+): number | null {
+  const mb = numberField(file, row, index, column, bad);
+  if (mb === null) return null;
+  if (!(mb > 0)) {
+    bad.report(file, row.line, `'${column}': memory must be > 0 MB, got ${row.fields[index]}`);
+    return null;
+  }
+  return mb;
+}

@@ -1,11 +1,12 @@
 import { ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, numberField, readHeaderAndRows } from "./csv-rows.js";
+import { BadLines, minuteInRange, numberField, readHeaderAndRows } from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
 const US_PER_MINUTE = 60_000_000;
+const MICROSECONDS_HINT = "times are read as microseconds (nanoseconds?)";
 
 /**
  * Google cluster 2011 jobs (one row per job): app = (user, logical_job_name), one invocation at
@@ -33,6 +34,9 @@ export async function loadGoogle2011Jobs(options: LoadOptions): Promise<LoadedTr
     }
     const submit = numberField(file, row, submitCol, "submit_us", bad);
     if (submit === null) continue;
+    // Integer division on µs avoids float rounding at minute boundaries.
+    const minute = Math.floor(submit / US_PER_MINUTE);
+    if (!minuteInRange(file, row.line, minute, "submit_us", MICROSECONDS_HINT, bad)) continue;
     let duration = 0;
     if (wantEvents) {
       const sched = row.fields[schedCol];
@@ -47,8 +51,7 @@ export async function loadGoogle2011Jobs(options: LoadOptions): Promise<LoadedTr
     }
     const id = builder.appId(`${user}/${name}`);
     meta.user(id, user);
-    // Integer division on µs avoids float rounding at minute boundaries.
-    builder.addCount(id, Math.floor(submit / US_PER_MINUTE), 1);
+    builder.addCount(id, minute, 1);
     if (wantEvents) builder.addEventOnly(id, submit / 1e6, duration);
   }
   const loaded: LoadedTraceWithMeta = {

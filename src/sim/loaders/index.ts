@@ -18,7 +18,27 @@ export const LOADERS: Readonly<Record<string, Loader>> = {
   csv: loadMappedCsv,
 };
 
-export async function loadTrace(options: LoadOptions): Promise<LoadedTrace> {
+const AZURE2019_FILES = "--invocations FILE [--memory FILE] [--durations FILE]";
+
+/** Trace options that apply to some formats only (by their LoadOptions key); anywhere else they would be ignored. */
+const FORMAT_OPTIONS: readonly {
+  key: keyof LoadOptions;
+  flag: string;
+  applies: (format: string) => boolean;
+}[] = [
+  { key: "trace", flag: "--trace", applies: (f) => f !== "azure2019" },
+  { key: "invocations", flag: "--invocations", applies: (f) => f === "azure2019" },
+  { key: "memory", flag: "--memory", applies: (f) => f === "azure2019" },
+  { key: "durations", flag: "--durations", applies: (f) => f === "azure2019" },
+  { key: "map", flag: "--map", applies: (f) => f === "csv" },
+  { key: "timeFormat", flag: "--time-format", applies: (f) => f === "csv" },
+];
+
+/**
+ * Refuses an unknown format, and an option given for a format it does not apply to (it would be
+ * ignored silently). The CLIs call this before any slow start; loadTrace calls it too.
+ */
+export function checkLoadOptions(options: LoadOptions): Loader {
   const loader = LOADERS[options.format];
   if (!loader) {
     const where = options.trace ?? options.invocations;
@@ -26,9 +46,19 @@ export async function loadTrace(options: LoadOptions): Promise<LoadedTrace> {
       `${where ? `${where}: ` : ""}unknown format '${options.format}' (expected one of: ${Object.keys(LOADERS).join(", ")})`,
     );
   }
-  if (options.format !== "azure2019" && options.invocations) {
-    throw new ReplayInputError(`--invocations is for azure2019; format ${options.format} takes --trace FILE`);
+  for (const { key, flag, applies } of FORMAT_OPTIONS) {
+    if (options[key] === undefined || applies(options.format)) continue;
+    const formats = Object.keys(LOADERS).filter(applies);
+    const files = options.format === "azure2019" ? AZURE2019_FILES : "--trace FILE";
+    throw new ReplayInputError(
+      `${flag} applies to format${formats.length > 1 ? "s" : ""} ${formats.join(", ")} only, not ${options.format} (which takes ${files})`,
+    );
   }
+  return loader;
+}
+
+export async function loadTrace(options: LoadOptions): Promise<LoadedTrace> {
+  const loader = checkLoadOptions(options);
   const loaded = await loader(options);
   if (loaded.minutes.invocations === 0) {
     const file = options.trace ?? options.invocations ?? "";

@@ -1,7 +1,15 @@
 import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, type Header, numberField, type Row, readHeaderAndRows } from "./csv-rows.js";
+import {
+  BadLines,
+  type Header,
+  memoryField,
+  minuteInRange,
+  numberField,
+  type Row,
+  readHeaderAndRows,
+} from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import { type LoadOptions, TIME_FORMATS, type TimeFormat } from "./types.js";
 
@@ -67,7 +75,7 @@ export async function loadMappedCsv(options: LoadOptions): Promise<LoadedTrace> 
     if (start === null) continue;
     const duration = durCol === undefined ? 0 : numberField(file, row, durCol, map.duration!, bad);
     if (duration === null) continue;
-    const memory = memCol === undefined ? undefined : numberField(file, row, memCol, map.memory!, bad);
+    const memory = memCol === undefined ? undefined : memoryField(file, row, memCol, map.memory!, bad);
     if (memory === null) continue;
     const user = userCol === undefined ? "" : (row.fields[userCol] ?? "");
     const type = typeCol === undefined ? "" : (row.fields[typeCol] ?? "");
@@ -100,5 +108,15 @@ function timeField(file: string, row: Row, index: number, column: string, format
     bad.report(file, row.line, `'${column}' is not a time in format ${format}: '${text}'`);
     return null;
   }
+  if (!minuteInRange(file, row.line, Math.floor(t / 60), column, timeHint(format), bad)) return null;
   return t;
+}
+
+/** Why a time may be out of range under `format`: nearly always a unit mistake. */
+function timeHint(format: TimeFormat): string {
+  if (format === "iso") return "ISO dates must lie within about 4,000 years of 1970";
+  if (format === "s")
+    return "--time-format s reads it as seconds: epoch milliseconds or microseconds need --time-format ms or us";
+  if (format === "ms") return "--time-format ms reads it as milliseconds: microseconds need --time-format us";
+  return "--time-format us reads it as microseconds (nanoseconds?)";
 }

@@ -2,7 +2,7 @@ import { createInterface } from "node:readline";
 import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, openTraceStream } from "./csv-rows.js";
+import { BadLines, minuteInRange, openTraceStream, SECONDS_HINT } from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
@@ -42,6 +42,8 @@ export async function loadSwf(options: LoadOptions): Promise<LoadedTrace> {
         bad.report(file, lineNo, `negative submit time: ${submit}`);
         continue;
       }
+      if (!minuteInRange(file, lineNo, Math.floor(submit / 60), "submit time (field 2)", SECONDS_HINT, bad))
+        continue;
       const id = builder.appId(`u${f[11]}/x${f[13]}`);
       meta.user(id, `u${f[11]}`);
       builder.addInvocation(id, submit, Math.max(0, run));

@@ -1,3 +1,4 @@
+import { ReplayInputError } from "../errors.js";
 import type { Decision, M1Policy, PolicyDefinition } from "./types.js";
 
 class FixedKeepAlive implements M1Policy {
@@ -17,6 +18,15 @@ export const fixedPolicy: PolicyDefinition = {
   description: "fixed keep-alive of ka minutes after each busy minute",
   defaults: { ka: 10 },
   required: ["ka"],
+  check: (params, label, model = "m1") => {
+    // M1 windows are whole minutes (m1.ts refuses other decisions, but only once the trace has loaded);
+    // M2 keeps an environment ka·60 seconds, so a fraction means something there.
+    const ka = params.ka!;
+    if (model === "m1" && !Number.isInteger(ka))
+      throw new ReplayInputError(
+        `policy '${label}': ka must be a whole number of minutes in M1, got ${ka} (M2 takes fractions; no-unload never unloads)`,
+      );
+  },
   create: (params) => new FixedKeepAlive(params.ka!),
   fixedKeepAlive: (params) => params.ka,
 };

@@ -1,3 +1,4 @@
+import { ReplayInputError } from "../errors.js";
 import { forecastNextIdle } from "./idle-forecast.js";
 import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
 
@@ -53,7 +54,7 @@ class HybridHistogram implements M1Policy {
 
   constructor(params: ParamValues, context: PolicyContext) {
     this.p = { ...HYBRID_DEFAULTS, ...params };
-    if (!(this.p.range >= 1 && this.p.bin >= 1)) throw new Error("hybrid: range and bin must be ≥ 1");
+    checkHybrid(params, "hybrid");
     this.nBins = Math.max(1, Math.ceil(this.p.range / this.p.bin));
     const n = context.appCount;
     this.last = new Float64Array(n).fill(Number.NaN);
@@ -137,9 +138,33 @@ function percentileBin(bins: Int32Array, total: number, pct: number): number {
   return bins.length - 1;
 }
 
+/**
+ * Parameters the policy can use, checked before the trace loads (the parser has made every value a
+ * finite number ≥ 0). Out of these ranges decisions go negative or fractional, or the model means nothing.
+ */
+function checkHybrid(params: ParamValues, label: string): void {
+  const p = { ...HYBRID_DEFAULTS, ...params };
+  const fail = (why: string): never => {
+    throw new ReplayInputError(`policy '${label}': ${why}`);
+  };
+  // range is also the fallback keep-alive, and bins index the histogram: whole minutes.
+  for (const k of ["range", "bin", "arWindow"] as const)
+    if (!(Number.isInteger(p[k]) && p[k] >= 1)) fail(`${k} must be a whole number ≥ 1, got ${p[k]}`);
+  if (!Number.isInteger(p.minSamples)) fail(`minSamples must be a whole number, got ${p.minSamples}`);
+  for (const k of ["pwPct", "kaPct"] as const)
+    if (!(p[k] <= 100)) fail(`${k} must be a percentile in [0, 100], got ${p[k]}`);
+  // The pre-warm ends at the head percentile and the keep-alive at the tail one: the head comes first.
+  if (p.pwPct > p.kaPct) fail(`pwPct (${p.pwPct}) must not exceed kaPct (${p.kaPct})`);
+  // Margins are percentages taken off the pre-warm: above 100 it would go negative.
+  for (const k of ["margin", "arimaMargin"] as const)
+    if (!(p[k] <= 100)) fail(`${k} must be a percentage in [0, 100], got ${p[k]}`);
+  if (!(p.oobThreshold <= 1)) fail(`oobThreshold must be a share in [0, 1], got ${p.oobThreshold}`);
+}
+
 export const hybridPolicy: PolicyDefinition = {
   name: "hybrid",
   description: "hybrid histogram (Shahrad et al. 2020): idle-time histogram, CV gate, AR(1) out of range",
   defaults: { ...HYBRID_DEFAULTS },
+  check: (params, label) => checkHybrid(params, label),
   create: (params, context) => new HybridHistogram(params, context),
 };

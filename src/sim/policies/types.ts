@@ -58,8 +58,11 @@ export interface PolicyDefinition {
   /** Parameters that must be given (e.g. `ka` of `fixed`). */
   readonly required?: readonly string[];
   create(params: ParamValues, context: PolicyContext): AnyM1Policy;
-  /** Throws a ReplayInputError naming the parameter when `params` are out of range (before loading). */
-  check?(params: ParamValues, label: string): void;
+  /**
+   * Throws a ReplayInputError naming the parameter when `params` are out of range (before loading).
+   * `model`: the replay's (M1 decides in whole minutes, M2 in seconds); M1 when not given.
+   */
+  check?(params: ParamValues, label: string, model?: "m1" | "m2"): void;
   /** The policy exists in M2 only (it plans over events, not per busy minute). */
   readonly m2Only?: boolean;
   /** Fixed keep-alive in minutes when the policy is one (lets M2 run it); undefined otherwise. */
