@@ -98,8 +98,8 @@ export function buildApp(d: AppDeps): FastifyInstance {
   });
 
   app.get("/v1/tasks", async (req) => {
-    const q = req.query as Record<string, string | undefined>;
-    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    const q = singleQuery(req.query);
+    const limit = q.limit === undefined ? 100 : /^\d+$/.test(q.limit) ? Number(q.limit) : Number.NaN;
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new ValidationError("limit", "must be a whole number from 1 to 10000");
     }
@@ -115,7 +115,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
   });
 
   app.get("/v1/forecasts", async (req) => {
-    const q = req.query as Record<string, string | undefined>;
+    const q = singleQuery(req.query);
     if (!d.prediction) return { enabled: false, forecasts: [] };
     const filter: { user?: string; type?: string } = {};
     if (q.user) filter.user = q.user;
@@ -126,8 +126,13 @@ export function buildApp(d: AppDeps): FastifyInstance {
   // The forewarm window policy's decisions (windowPolicy "forewarm"): the live counterpart of
   // `forewarm replay --decisions`, one line per busy minute of a series.
   app.get("/v1/decisions", async (req) => {
-    const q = req.query as Record<string, string | undefined>;
-    const since = q.sinceMinute === undefined ? Number.NEGATIVE_INFINITY : Number(q.sinceMinute);
+    const q = singleQuery(req.query);
+    const since =
+      q.sinceMinute === undefined
+        ? Number.NEGATIVE_INFINITY
+        : /^-?\d+$/.test(q.sinceMinute)
+          ? Number(q.sinceMinute)
+          : Number.NaN;
     if (q.sinceMinute !== undefined && !Number.isInteger(since)) {
       throw new ValidationError("sinceMinute", "must be a whole number of minutes since the epoch");
     }
@@ -194,4 +199,12 @@ export function buildApp(d: AppDeps): FastifyInstance {
   });
 
   return app;
+}
+
+/** Query parameters, each given at most once (a repeated key is an array: refused, naming it). */
+function singleQuery(raw: unknown): Record<string, string | undefined> {
+  const q = (raw ?? {}) as Record<string, string | string[] | undefined>;
+  for (const [k, v] of Object.entries(q))
+    if (Array.isArray(v)) throw new ValidationError(k, "give this query parameter once");
+  return q as Record<string, string | undefined>;
 }

@@ -67,6 +67,18 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
     const r = await h.post({ user: "a", runtime: "node", entry: "ok.mjs" }, "?wait=maybe");
     assert.equal(r.status, 400);
     assert.equal(r.body.field, "wait");
+    for (const [url, field] of [
+      ["/v1/tasks?user=a&user=b", "user"],
+      ["/v1/tasks?type=x&type=y", "type"],
+      ["/v1/tasks?limit=1e3", "limit"],
+      ["/v1/tasks?limit=0x10", "limit"],
+      ["/v1/decisions?sinceMinute=", "sinceMinute"],
+    ] as const) {
+      const r = await h.get(url);
+      assert.equal(r.status, 400, `${url}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.field, field, url);
+    }
+    assert.equal((await h.get("/v1/tasks?limit=5&user=a")).status, 200);
     const unknown = await h.get("/v1/tasks/does-not-exist");
     assert.equal(unknown.status, 404);
   });
