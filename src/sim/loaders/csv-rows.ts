@@ -44,7 +44,7 @@ interface CsvInfoRecord {
  * fields may be quoted (a user's CSV); the public traces' fixed formats never quote, so there a stray
  * `"` is a character of its field, not the start of a record that swallows the rest of the file.
  */
-export async function* readCsv(file: string, bad: BadLines, quoted = true): AsyncGenerator<Row> {
+export async function* readCsv(file: string, bad: BadLines, quoted: boolean): AsyncGenerator<Row> {
   const input = await openTraceStream(file);
   const parser = input.pipe(
     parse({
@@ -86,7 +86,7 @@ function unclosedQuote(file: string, line: number): ReplayInputError {
   return lineError(
     file,
     line,
-    "a quote opened in the record starting here (or on a later blank-free line) is never closed: the rest of the file would be one field",
+    "a quote opened in the record starting here (or after the blank lines that follow) is never closed: the rest of the file would be one field",
   );
 }
 
