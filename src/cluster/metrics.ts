@@ -44,6 +44,7 @@ export class ForewarmMetrics {
   private readonly retrainSeconds: Histogram;
   private readonly retrainSeries: Gauge;
   private readonly leader: Gauge;
+  private readonly member: Gauge;
   private readonly windowDecisions: Counter<"kind">;
   private readonly windowPrice: Gauge;
   private readonly seenStates = new Set<string>(ENVIRONMENT_STATES);
@@ -127,6 +128,11 @@ export class ForewarmMetrics {
       help: "1 while this server holds the leader lease (retrains the models; plans forecast windows), else 0.",
       registers,
     });
+    this.member = new Gauge({
+      name: "forewarm_cluster_member",
+      help: "1 while the other servers can see this one is alive (it holds its liveness lock in the shared store; always on the embedded store), 0 while it retakes a lost session: meanwhile the leader may fail its running tasks.",
+      registers,
+    });
     this.windowDecisions = new Counter({
       name: "forewarm_window_decisions_total",
       help: "Decisions of the forewarm window policy after a series' busy minute: keep (loaded from now), prewarm (unloaded, loaded again later) or unload.",
@@ -140,6 +146,7 @@ export class ForewarmMetrics {
     });
     for (const state of ENVIRONMENT_STATES) this.environments.set({ state }, 0);
     this.leader.set(0);
+    this.member.set(1);
     if (options.defaultMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: "forewarm_" });
   }
@@ -183,6 +190,10 @@ export class ForewarmMetrics {
 
   setLeader(isLeader: boolean): void {
     this.leader.set(isLeader ? 1 : 0);
+  }
+
+  setClusterMember(live: boolean): void {
+    this.member.set(live ? 1 : 0);
   }
 
   /** One forewarm window decision (prewarm `pw` and keep-alive `ka` minutes) at `price`. */

@@ -179,6 +179,8 @@ export function buildApp(d: AppDeps): FastifyInstance {
       ok: true,
       serverId: d.role.serverId,
       leader: d.role.isLeader,
+      // False while a lost liveness session to PostgreSQL is being retaken (see /metrics).
+      clusterMember: d.role.isClusterMember,
       history: d.config.history.kind,
       queueLength: d.orchestrator.queueLength,
       environments: snap.environments.length,
@@ -190,6 +192,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.get("/v1/cluster", async () => ({
     serverId: d.role.serverId,
     leader: d.role.isLeader,
+    clusterMember: d.role.isClusterMember,
     lease: await d.role.leaderInfo(),
   }));
 

@@ -35,6 +35,11 @@ export class ClusterRole {
     return this.leading;
   }
 
+  /** Other servers can see this one is alive (always, on the embedded store). */
+  get isClusterMember(): boolean {
+    return this.membership?.live ?? true;
+  }
+
   /** Every server plans from its own windows (forewarm); forecast windows need the leader's models. */
   private get everyServerPlans(): boolean {
     return this.config.prediction.windowPolicy === "forewarm";

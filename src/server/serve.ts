@@ -57,7 +57,31 @@ export async function startServer(
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
   const store = options.store ?? (await openStore(config, dataDir));
   const shared = config.history.kind === "postgres";
-  const membership = shared ? new ClusterMembership(config.history.url, serverId) : null;
+  // Before the membership: its events report to the metrics.
+  const metrics = new ForewarmMetrics();
+  const membership = shared
+    ? new ClusterMembership(config.history.url, serverId, {
+        retryMs: config.cluster.leaseRetryMs,
+        events: {
+          lost: (err) => {
+            metrics.setClusterMember(false);
+            logger.error(
+              { event: "membership_lost", error: err?.message ?? "session ended" },
+              "the liveness session to PostgreSQL ended: other servers may take this one for dead and fail its running tasks; retaking it",
+            );
+          },
+          regained: () => {
+            metrics.setClusterMember(true);
+            logger.warn({ event: "membership_regained" }, "liveness lock retaken: this server is live again");
+          },
+          retryFailed: (err) =>
+            logger.warn(
+              { event: "membership_retry_failed", error: err.message },
+              "could not retake the liveness lock",
+            ),
+        },
+      })
+    : null;
   await membership?.start();
   const interrupted = await store.failUnfinished(
     clock.now(),
@@ -95,7 +119,6 @@ export async function startServer(
   const prediction = config.prediction.enabled
     ? new PredictionLoop(config, orchestrator, store, clock, logger.child({ module: "prediction" }))
     : null;
-  const metrics = new ForewarmMetrics();
   const stopMetrics = wireMetrics(metrics, orchestrator, prediction);
   const role = new ClusterRole(config, store, membership, prediction, metrics, clock, logger, serverId);
   await role.start();

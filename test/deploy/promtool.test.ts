@@ -41,7 +41,13 @@ test("promtool accepts the alerting rules and the example config", () => {
 
 test("promtool rule unit tests pass (cold-start ratio, leader missing, capacity, backlog)", () => {
   const tests = fs.readFileSync(path.join(prometheusDir, "alerts.test.yml"), "utf8");
-  for (const alert of ["ColdStartRatioHigh", "LeaderMissing", "CapacityExhausted", "QueueBacklog"]) {
+  for (const alert of [
+    "ColdStartRatioHigh",
+    "LeaderMissing",
+    "CapacityExhausted",
+    "QueueBacklog",
+    "ServerLostMembership",
+  ]) {
     assert.match(tests, new RegExp(`alertname: ${alert}\\b`), `no unit test for ${alert}`);
   }
   assert.match(promtool("test", "rules", "alerts.test.yml"), /SUCCESS/);

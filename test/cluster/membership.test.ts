@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import pg from "pg";
+import { ClusterMembership, MEMBER_LOCK_CLASS } from "../../src/cluster/membership.js";
+import { eventually, startHarness, writeTask } from "../server/harness.js";
+
+const PG_URL = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+const RETRY_MS = 100;
+
+/** A server id no other test uses. */
+const freshId = () => `member-${process.pid}-${randomBytes(4).toString("hex")}`;
+
+/** The backend holding `id`'s liveness lock, or null (read from pg_locks). */
+async function holderOf(admin: pg.Client, id: string): Promise<number | null> {
+  const r = await admin.query<{ pid: number }>(
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND classid = $1::int::oid AND objid = hashtext($2)::oid AND objsubid = 2`,
+    [MEMBER_LOCK_CLASS, id],
+  );
+  return r.rows[0]?.pid ?? null;
+}
+
+/** A membership that records what it hears. */
+function member(id: string, retryMs = RETRY_MS) {
+  const heard: string[] = [];
+  const m = new ClusterMembership(PG_URL, id, {
+    retryMs,
+    events: {
+      lost: () => heard.push("lost"),
+      regained: () => heard.push("regained"),
+      retryFailed: (err) => heard.push(`retry failed: ${err.message}`),
+    },
+  });
+  return { m, heard };
+}
+
+test("a live server's id cannot be taken; once it stops, it is gone", async () => {
+  const id = freshId();
+  const a = member(id);
+  const observer = new ClusterMembership(PG_URL, freshId());
+  await a.m.start();
+  try {
+    assert.equal(a.m.live, true);
+    assert.equal(await observer.isGone(id), false, "its lock is held");
+    // Asking does not take the lock from it, nor keep it.
+    assert.equal(await observer.isGone(id), false);
+    const twin = new ClusterMembership(PG_URL, id);
+    await assert.rejects(twin.start(), /another live server already uses the server id "member-/);
+  } finally {
+    await a.m.stop();
+  }
+  assert.equal(a.m.live, false);
+  assert.equal(await observer.isGone(id), true, "the lock went with the session");
+  assert.deepEqual(a.heard, [], "stopping is not a loss");
+});
+
+test("a liveness session that ends under a running server is opened again and the lock retaken", async () => {
+  const id = freshId();
+  const a = member(id);
+  const observer = new ClusterMembership(PG_URL, freshId());
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await a.m.start();
+  try {
+    const before = await holderOf(admin, id);
+    assert.ok(before, "the lock is held by a session");
+    await admin.query("SELECT pg_terminate_backend($1)", [before]);
+    await eventually(async () => (a.heard.includes("lost") ? true : undefined));
+    // Live again, on a new session: the other servers see it alive.
+    await eventually(async () => (a.heard.includes("regained") ? true : undefined));
+    assert.equal(a.m.live, true);
+    const after = await holderOf(admin, id);
+    assert.ok(after !== null && after !== before, `a new session holds it (${before} → ${after})`);
+    assert.equal(await observer.isGone(id), false);
+    assert.deepEqual(a.heard, ["lost", "regained"]);
+  } finally {
+    await a.m.stop();
+    await admin.end();
+  }
+});
+
+test("while another server holds the id, retaking it fails and is retried; it is retaken once that one goes", async () => {
+  const id = freshId();
+  // Retries a second apart: the twin (started as soon as the loss is heard) takes the id first.
+  const a = member(id, 1_000);
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await a.m.start();
+  const twin = new ClusterMembership(PG_URL, id);
+  try {
+    const before = await holderOf(admin, id);
+    assert.ok(before);
+    await admin.query("SELECT pg_terminate_backend($1)", [before]);
+    await eventually(async () => (a.heard.includes("lost") ? true : undefined), 200, 5);
+    await twin.start();
+    await eventually(async () => (a.heard.some((h) => h.startsWith("retry failed:")) ? true : undefined));
+    assert.equal(a.m.live, false, "not live while the twin holds the id");
+    assert.match(a.heard.find((h) => h.startsWith("retry failed:"))!, /another live server already uses/);
+    await twin.stop();
+    await eventually(async () => (a.heard.includes("regained") ? true : undefined));
+    assert.equal(a.m.live, true);
+    assert.equal(await holderOf(admin, id).then((p) => p !== null), true);
+  } finally {
+    await twin.stop();
+    await a.m.stop();
+    await admin.end();
+  }
+});
+
+test("a membership stopped while it waits to retake its lock does not retake it", async () => {
+  const id = freshId();
+  const a = member(id, 500);
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    await a.m.start();
+    const pid = await holderOf(admin, id);
+    assert.ok(pid);
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    await eventually(async () => (a.heard.includes("lost") ? true : undefined), 200, 5);
+    await a.m.stop();
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(await holderOf(admin, id), null, "nobody holds the id");
+    assert.deepEqual(a.heard, ["lost"]);
+    assert.equal(a.m.live, false);
+  } finally {
+    await a.m.stop();
+    await admin.end();
+  }
+});
+
+test("a server whose liveness session is cut says so on /healthz and /metrics until it has retaken it", async () => {
+  const schema = `fw_member_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const h = await startHarness({
+    serverId: freshId(),
+    history: { kind: "postgres", url: PG_URL, schema },
+    // A retry a second after the loss: long enough for the polls below to see the gap.
+    cluster: { leaseRetryMs: 1_000 },
+    prediction: { enabled: false },
+  });
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  const member = async () => (await h.get("/healthz")).body.clusterMember;
+  const gauge = async () => {
+    const text = await (await fetch(`${h.server.url}/metrics`)).text();
+    return Number(/^forewarm_cluster_member (\S+)$/m.exec(text)?.[1]);
+  };
+  try {
+    assert.equal(await member(), true);
+    assert.equal(await gauge(), 1);
+    const pid = await holderOf(admin, h.server.serverId);
+    assert.ok(pid, "the server holds its liveness lock");
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    await eventually(async () => ((await member()) === false ? true : undefined), 200, 10);
+    assert.equal(await gauge(), 0);
+    await eventually(async () => ((await member()) === true ? true : undefined));
+    assert.equal(await gauge(), 1);
+    assert.ok(await holderOf(admin, h.server.serverId), "held again");
+    // It serves on: a task it runs is recorded.
+    writeTask(h.tasksDir, "e.mjs", "export const handler = (x) => x;\n");
+    const r = (await h.post({ user: "m", runtime: "node", entry: "e.mjs", input: 1 }, "?wait=true")).body;
+    assert.equal(r.status, "succeeded");
+  } finally {
+    await h.server.close();
+    await admin.end();
+  }
+});
