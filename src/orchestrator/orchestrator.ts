@@ -47,6 +47,8 @@ export class Orchestrator {
   readonly pool: EnvironmentPool;
   private readonly queue: TaskQueue<QueuedTask>;
   private readonly running = new Map<string, { task: Task; envId: string }>();
+  /** Tasks whose environment is still starting (cold starts); shutdown ends those left at its grace's end. */
+  private readonly starting = new Map<string, Task>();
   private readonly seriesRunning = new Map<string, number>();
   private readonly activity = new SeriesActivityLog();
   private readonly completion: TaskCompletion;
@@ -236,7 +238,11 @@ export class Orchestrator {
   }
 
   private async coldStart(task: Task, env: EnvironmentView, routedAt: number): Promise<void> {
+    this.starting.set(task.id, task);
     const failure = await this.pool.bringUp(env);
+    // Shutdown's grace ended while the environment started: it has ended the task (and destroyed the
+    // environment, which may be why bringUp failed). It must not run now, nor end twice.
+    if (!this.starting.delete(task.id)) return;
     if (failure !== null) {
       await this.completion.finalize(task, {
         status: "failed",
@@ -345,6 +351,10 @@ export class Orchestrator {
     for (const { task } of this.running.values()) {
       await this.completion.shutDown(task, "while the task was running");
     }
+    // Taken before the awaits: a start that finishes meanwhile finds its task gone and stops.
+    const starting = [...this.starting.values()];
+    this.starting.clear();
+    for (const task of starting) await this.completion.shutDown(task, "while its environment was starting");
     await this.pool.close();
     await this.d.insight?.close();
   }

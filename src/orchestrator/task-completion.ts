@@ -105,7 +105,10 @@ export class TaskCompletion {
   }
 
   /** Fails a task the server is shutting down on; `when` completes "server shut down …". */
-  shutDown(task: Task, when: "before the task started" | "while the task was running"): Promise<void> {
+  shutDown(
+    task: Task,
+    when: "before the task started" | "while its environment was starting" | "while the task was running",
+  ): Promise<void> {
     return this.finalize(task, {
       status: "failed",
       finishedAt: this.d.clock.now(),

@@ -148,7 +148,15 @@ export async function startServer(
         // Its shutdown ends every task, which answers those requests and lets the server close.
         const http = app.close();
         await orchestrator.shutdown(config.shutdownGraceMs);
-        await http;
+        // The requests it answered were in flight when the close began, so their keep-alive
+        // connections were not idle then, and Node closes idle ones only when asked: without this
+        // the close waits for the client (up to Fastify's 72-s keep-alive timeout).
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+        try {
+          await http;
+        } finally {
+          clearInterval(sweep);
+        }
         await membership?.stop();
         await store.close();
       })();
