@@ -27,6 +27,13 @@ const HEADROOM = 1.25;
 const MEMORY_STEP_MB = 64;
 
 /**
+ * The estimator's group: a user's task type. Type names are the users' own (two tenants' "resize" are
+ * different code), so one user's runs must not size another's tasks; the runtime's pooled prior, which
+ * a type with no history of its own falls back to, is shared.
+ */
+const estimateKey = (user: string, taskType: string): string => `${user}\u0000${taskType}`;
+
+/**
  * Understands an arriving task: static analysis of its code, a task type when none was declared
  * (classifier), and the resources it will need (estimator learned from finished tasks). State that
  * outlives a restart: the classifier's prototypes (a JSON file in the data directory) and the
@@ -113,7 +120,7 @@ export class TaskInsight {
       matchedExisting = c.matchedExisting;
       this.dirty = true;
     }
-    const est = this.estimator.estimate(task.taskType, {
+    const est = this.estimator.estimate(estimateKey(task.user, task.taskType), {
       runtime: task.runtime,
       inputBytes: task.inputBytes,
     });
@@ -150,7 +157,7 @@ export class TaskInsight {
   observe(r: TaskRecord): void {
     if (r.status !== "succeeded") return;
     this.estimator.observe(
-      r.taskType,
+      estimateKey(r.user, r.taskType),
       { runtime: r.runtime, inputBytes: r.inputBytes },
       {
         cpuSeconds: r.cpuSeconds,

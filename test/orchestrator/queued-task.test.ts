@@ -24,14 +24,14 @@ test("a memory estimate above the whole pool is cut to the pool: the task can st
       tasksDir,
       1_000,
     );
-  // Three runs of this type peaked at 2,300 MB: the estimate (p95 × 1.25) is far above 1,024.
+  // Three of mallory's runs of this type peaked at 2,300 MB: her estimate (p95 × 1.25) is far above 1,024.
   for (let i = 0; i < 3; i++) {
     const r = emptyRecord(make("mallory"));
     Object.assign(r, { status: "succeeded", startedAt: 1_000, finishedAt: 2_000, peakMemoryMb: 2_300 });
     insight.observe(r);
   }
   const { entry } = await prepareQueuedTask(
-    make("alice"),
+    make("mallory"),
     config.defaults.resources,
     insight,
     null,
@@ -41,11 +41,20 @@ test("a memory estimate above the whole pool is cut to the pool: the task can st
   // Below the pool, the estimate stands.
   const roomy = { cpu: 2, memoryMb: 8192 };
   const { entry: big } = await prepareQueuedTask(
-    make("alice"),
+    make("mallory"),
     config.defaults.resources,
     insight,
     null,
     roomy,
   );
   assert.ok(big.spec.resources.memoryMb > 2_300, `estimate ${big.spec.resources.memoryMb}`);
+  // Another user's task of the same type name is not sized by mallory's runs.
+  const { entry: other } = await prepareQueuedTask(
+    make("alice"),
+    config.defaults.resources,
+    insight,
+    null,
+    roomy,
+  );
+  assert.equal(other.spec.resources.memoryMb, config.defaults.resources.memoryMb);
 });

@@ -65,9 +65,10 @@ describe("analysis, classification and estimates on the live server", () => {
   });
 
   test("an estimated need above the idle environment's size routes to a bigger environment", async () => {
-    // Teach the estimator: three hog runs in a 512 MiB environment (each peaks near 200 MiB).
+    // Teach the estimator: three hog runs of v's in a 512 MiB environment (each peaks near 200 MiB;
+    // w's run above does not count: estimates are per user and type).
     let bigEnv: unknown = null;
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const r = (
         await h.post(
           { user: "v", runtime: "node", entry: "hog.mjs", resources: { memoryMb: 512 } },
@@ -93,5 +94,13 @@ describe("analysis, classification and estimates on the live server", () => {
     assert.ok((ins.routedMemoryMb as number) > 256, `routed for ${ins.routedMemoryMb} MiB`);
     assert.ok(((ins.estimate as Rec).samples as number) >= 3);
     assert.equal(hog.environmentId, bigEnv, "went to the bigger environment, not the small idle one");
+
+    // Another user's run of the same code (same type name) is not sized by v's runs: it starts from
+    // the runtime's pooled fit, and no memory estimate raises it yet.
+    const other = (await h.post({ user: "x", runtime: "node", entry: "hog.mjs" }, "?wait=true")).body;
+    assert.equal(other.taskType, hog.taskType, "the classifier gives the same code the same type name");
+    const otherInsight = other.insight as Rec;
+    assert.equal(otherInsight.estimate, null, `no samples of x's own: ${JSON.stringify(otherInsight)}`);
+    assert.equal(otherInsight.routedMemoryMb, 256);
   });
 });
