@@ -196,9 +196,20 @@ export class PredictionLoop {
     return plan;
   }
 
+  /**
+   * Reactive environments the backend could not resize in place (no cgroups): a plan that wants
+   * another size creates a shadow of it instead of asking them again every cycle.
+   */
+  private readonly cannotResize = new Set<string>();
+
   private apply(plan: Plan): void {
     const pool = this.orchestrator.pool;
-    const actions = reconcile(plan, this.orchestrator.snapshot());
+    const snapshot = this.orchestrator.snapshot();
+    if (this.cannotResize.size > 0) {
+      const live = new Set(snapshot.environments.map((e) => e.id));
+      for (const id of this.cannotResize) if (!live.has(id)) this.cannotResize.delete(id);
+    }
+    const actions = reconcile(plan, snapshot, this.cannotResize);
     for (const r of actions.release) {
       const env = pool.get(r.environmentId);
       if (!env) continue;
@@ -223,9 +234,13 @@ export class PredictionLoop {
             { event: "shadow_resize", env: env.id, memoryMb: d.spec.resources.memoryMb, inPlace: ok },
             ok ? "shadow resized in place" : "shadow could not be resized in place; replacing it",
           );
-          // Not resizable in place: the next cycle creates one of the right size.
+          // Not resizable in place: the next cycle creates one of the right size (a reactive
+          // environment falls back to its keep-alive and is not asked again).
           if (!ok && env.shadow) pool.reclaim(env.id, "replaced: forecast size changed");
-          else if (!ok) pool.setHold(env, null);
+          else if (!ok) {
+            pool.setHold(env, null);
+            this.cannotResize.add(env.id);
+          }
         }),
       );
     }

@@ -50,7 +50,12 @@ interface Candidates {
  * for an exact plan (the forewarm windows), as soon as no desired shadow takes them. Busy environments
  * are never matched or released.
  */
-export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
+export function reconcile(
+  plan: Plan,
+  pool: PoolSnapshot,
+  /** Environments the backend could not resize in place: a shadow of another size is created instead. */
+  cannotResize: ReadonlySet<string> = NONE,
+): ReconcileActions {
   const actions: ReconcileActions = { hold: [], resize: [], create: [], release: [] };
   const taken = new Set<string>();
   const desired = [...plan.desired].sort((a, b) => compareText(a.series, b.series) || a.rank - b.rank);
@@ -92,7 +97,7 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
       continue;
     }
     byUser ??= environmentsByUser(pool);
-    const other = byUser.get(d.user)?.find((e) => resizableFor(e, d, taken));
+    const other = byUser.get(d.user)?.find((e) => !cannotResize.has(e.id) && resizableFor(e, d, taken));
     if (other) {
       taken.add(other.id);
       actions.resize.push({ environmentId: other.id, desired: d });
@@ -103,6 +108,8 @@ export function reconcile(plan: Plan, pool: PoolSnapshot): ReconcileActions {
   actions.release = releasesOf(plan, pool, taken);
   return actions;
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 function environmentsByUser(pool: PoolSnapshot): Map<string, EnvironmentView[]> {
   const byUser = new Map<string, EnvironmentView[]>();

@@ -94,39 +94,45 @@ test("reconcile's per-(user, spec) index decides exactly as scanning the whole p
   assert.ok(held > 1000, `the cases match environments (${held} holds)`);
 });
 
+/** User u's idle environment e0 of `spec`, idle for a minute at `now`. */
+const idleEnv = (spec: EnvironmentSpec, now: number, shadow: boolean): EnvironmentView => ({
+  id: "e0",
+  user: "u",
+  spec,
+  specKey: specKey(spec),
+  state: "ready",
+  shadow,
+  createdAt: 0,
+  readyAt: 0,
+  idleSince: now - MIN,
+  tasksRun: 0,
+  coldStartMs: 1000,
+  idleMbMs: 0,
+  hold: null,
+});
+
+/** A shadow of user u's `series` of `spec`, wanted from `now` for 5 minutes. */
+const wantedShadow = (series: string, spec: EnvironmentSpec, now: number): DesiredShadow => ({
+  series,
+  user: "u",
+  taskType: series.slice(2),
+  spec,
+  specKey: specKey(spec),
+  rank: 1,
+  from: now,
+  until: now + 5 * MIN,
+  pHit: 0.5,
+  benefit: 1,
+  confidence: 1,
+  model: "m",
+  reason: "r",
+});
+
 test("shadows of one user take its environments in code-unit order of their series, whatever the locale", () => {
   const spec = SPECS[0]!;
   const now = 100 * MIN;
-  const env: EnvironmentView = {
-    id: "e0",
-    user: "u",
-    spec,
-    specKey: specKey(spec),
-    state: "ready",
-    shadow: true,
-    createdAt: 0,
-    readyAt: 0,
-    idleSince: now - MIN,
-    tasksRun: 0,
-    coldStartMs: 1000,
-    idleMbMs: 0,
-    hold: null,
-  };
-  const shadow = (series: string): DesiredShadow => ({
-    series,
-    user: "u",
-    taskType: series.slice(2),
-    spec,
-    specKey: specKey(spec),
-    rank: 1,
-    from: now,
-    until: now + 5 * MIN,
-    pHit: 0.5,
-    benefit: 1,
-    confidence: 1,
-    model: "m",
-    reason: "r",
-  });
+  const env = idleEnv(spec, now, true);
+  const shadow = (series: string) => wantedShadow(series, spec, now);
   // localeCompare puts "u|b" before "u|B" (lower case first in ICU's root collation); code units do not.
   const got = reconcile(
     { now, desired: [shadow("u|b"), shadow("u|B")], skipped: [] },
@@ -137,5 +143,26 @@ test("shadows of one user take its environments in code-unit order of their seri
   assert.deepEqual(
     got.create.map((d) => d.series),
     ["u|b"],
+  );
+});
+
+test("an environment the backend could not resize is not asked again: a shadow of the wanted size is created", () => {
+  const [small, big] = [SPECS[0]!, { ...SPECS[0]!, resources: { ...SPECS[0]!.resources, memoryMb: 4096 } }];
+  const now = 100 * MIN;
+  const env = { ...idleEnv(small, now, false), tasksRun: 1 };
+  const plan = { now, desired: [wantedShadow("u|t", big, now)], skipped: [] };
+  const pool = { now, environments: [env], capacity: { cpu: 64, memoryMb: 65_536, maxEnvironments: 64 } };
+  const first = reconcile(plan, pool);
+  assert.deepEqual(
+    first.resize.map((r) => r.environmentId),
+    ["e0"],
+    "the idle environment of the same code is resized",
+  );
+  assert.deepEqual(first.create, []);
+  const after = reconcile(plan, pool, new Set(["e0"]));
+  assert.deepEqual(after.resize, []);
+  assert.deepEqual(
+    after.create.map((d) => d.specKey),
+    [specKey(big)],
   );
 });
