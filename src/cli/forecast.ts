@@ -13,7 +13,7 @@ import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { MinuteRollup } from "../history/store.js";
 import { ReplayInputError } from "../sim/errors.js";
-import { checkLoadOptions, loadTrace } from "../sim/loaders/index.js";
+import { checkLoadOptions, loadTrace, traceFlagsGiven } from "../sim/loaders/index.js";
 import { lastBusyMinute } from "../sim/trace.js";
 import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
 
@@ -137,6 +137,14 @@ async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
     );
   }
   if (opts.format !== undefined) checkLoadOptions({ ...opts, format: opts.format });
+  else {
+    // The history is the server's recorded rollups: a trace flag beside it would be ignored silently.
+    const given = traceFlagsGiven(opts);
+    if (given.length > 0)
+      throw new ReplayInputError(
+        `${given.join(", ")} ${given.length > 1 ? "apply" : "applies"} to a trace (--format), not to --history`,
+      );
+  }
   await prepareForecasters(models);
   let all: TraceSeries[];
   let end: number;

@@ -65,4 +65,19 @@ test("forewarm forecast --history backtests the models on a server's recorded hi
   );
   assert.notEqual((bad as { code: number }).code, 0);
   assert.match((bad as { stderr: string }).stderr, /no history\.db/);
+  // Trace flags beside --history would be ignored: refused, naming them.
+  const mixed = await run(process.execPath, [
+    cli,
+    "forecast",
+    "--history",
+    dir,
+    "--skip-bad",
+    "--time-format",
+    "ms",
+  ]).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((mixed as { code: number }).code, 1, JSON.stringify(mixed));
+  assert.match(
+    (mixed as { stderr: string }).stderr,
+    /--time-format, --skip-bad apply to a trace \(--format\), not to --history/,
+  );
 });

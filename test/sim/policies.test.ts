@@ -102,6 +102,21 @@ test("fixed: ka must be whole minutes in M1 (also swept), before the trace loads
   );
 });
 
+/** Each `policy:params` is refused by resolveSpecs (before any trace loads), naming the label and why. */
+function assertRefused(policy: string, refused: [string, RegExp][]): void {
+  for (const [params, pattern] of refused) {
+    const label = `${policy}:${params}`;
+    assert.throws(
+      () => resolveSpecs({ policies: label }),
+      (err: Error) =>
+        err.name === "ReplayInputError" &&
+        err.message.startsWith(`policy '${label}': `) &&
+        pattern.test(err.message),
+      label,
+    );
+  }
+}
+
 test("hybrid: parameters out of range are refused before the trace loads, naming the parameter", async () => {
   const refused: [string, RegExp][] = [
     ["pwPct=500,kaPct=300", /pwPct must be a percentile in \[0, 100\], got 500/],
@@ -117,20 +132,29 @@ test("hybrid: parameters out of range are refused before the trace loads, naming
     ["arimaMargin=101", /arimaMargin must be a percentage in \[0, 100\]/],
     ["oobThreshold=2", /oobThreshold must be a share in \[0, 1\], got 2/],
   ];
-  for (const [params, pattern] of refused) {
-    const label = `hybrid:${params}`;
-    assert.throws(
-      () => resolveSpecs({ policies: label }),
-      (err: Error) =>
-        err.name === "ReplayInputError" &&
-        err.message.startsWith(`policy '${label}': `) &&
-        pattern.test(err.message),
-      label,
-    );
-  }
+  assertRefused("hybrid", refused);
   assert.equal(resolveSpecs({ policies: "hybrid:pwPct=0,kaPct=100,margin=100,oobThreshold=1" }).length, 1);
   await assert.rejects(
     loadAndReplay({ format: "azure2021", trace: "/nonexistent/trace.csv" }, { policies: "hybrid:bin=0" }),
     /policy 'hybrid:bin=0': bin must be a whole number/,
+  );
+});
+
+test("forewarm: parameters out of range are refused before the trace loads, naming the parameter", async () => {
+  const refused: [string, RegExp][] = [
+    ["range=0", /range must be a whole number ≥ 1, got 0/],
+    ["decay=1", /decay must be in \[0, 1\), got 1/],
+    ["forget=0", /forget must be in \(0, 1\], got 0/],
+    ["daily=2", /daily must be in \[0, 1\], got 2/],
+    ["priorAdapt=2", /priorAdapt must be 0 \(off\) or 1 \(on\)/],
+  ];
+  assertRefused("forewarm", refused);
+  // Swept values are checked too, before anything is read.
+  await assert.rejects(
+    loadAndReplay(
+      { format: "azure2021", trace: "/nonexistent/trace.csv" },
+      { policies: "forewarm", sweep: "decay=0..1:0.5" },
+    ),
+    /policy 'forewarm[^']*decay=1[^']*': decay must be in \[0, 1\), got 1/,
   );
 });

@@ -34,6 +34,13 @@ const FORMAT_OPTIONS: readonly {
   { key: "timeFormat", flag: "--time-format", applies: (f) => f === "csv" },
 ];
 
+/** The trace-reading flags set in `options` (a source that is not a trace must refuse them). */
+export function traceFlagsGiven(options: Partial<LoadOptions>): string[] {
+  const given = FORMAT_OPTIONS.filter(({ key }) => options[key] !== undefined).map(({ flag }) => flag);
+  if (options.skipBad) given.push("--skip-bad");
+  return given;
+}
+
 /**
  * Refuses an unknown format, and an option given for a format it does not apply to (it would be
  * ignored silently). The CLIs call this before any slow start; loadTrace calls it too.

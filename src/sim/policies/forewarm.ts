@@ -6,6 +6,7 @@ import {
   type LearnerOptions,
 } from "../../plan/forewarm-learner.js";
 import { emptyChoice, type WindowChoice } from "../../plan/window-policy.js";
+import { ReplayInputError } from "../errors.js";
 import type { Decision, M1Policy, ParamValues, PolicyContext, PolicyDefinition } from "./types.js";
 
 /**
@@ -197,17 +198,23 @@ export function memoryWeights(context: ForewarmContext, memRef: number): Float64
   return w;
 }
 
-export function createForewarm(params: ParamValues, context: PolicyContext): M1Policy {
+/** Parameters the policy can use, checked before the trace loads (and again on direct creation). */
+function checkForewarm(params: ParamValues, label: string): ForewarmParams {
   const p: ForewarmParams = { ...FOREWARM_DEFAULTS, ...params };
-  if (!(p.range >= 1 && Number.isInteger(p.range)))
-    throw new Error("forewarm: range must be a whole number ≥ 1");
-  if (!(p.decay >= 0 && p.decay < 1)) throw new Error("forewarm: decay must be in [0, 1)");
-  if (!(p.forget > 0 && p.forget <= 1)) throw new Error("forewarm: forget must be in (0, 1]");
+  const fail = (why: string): never => {
+    throw new ReplayInputError(`policy '${label}': ${why}`);
+  };
+  if (!(p.range >= 1 && Number.isInteger(p.range))) fail(`range must be a whole number ≥ 1, got ${p.range}`);
+  if (!(p.decay >= 0 && p.decay < 1)) fail(`decay must be in [0, 1), got ${p.decay}`);
+  if (!(p.forget > 0 && p.forget <= 1)) fail(`forget must be in (0, 1], got ${p.forget}`);
   // A share of probability mass: above 1 the spread would hand out negative probabilities.
-  if (!(p.daily >= 0 && p.daily <= 1)) throw new Error("forewarm: daily must be in [0, 1]");
-  for (const k of LEARNER_SWITCHES)
-    if (p[k] !== 0 && p[k] !== 1) throw new Error(`forewarm: ${k} must be 0 (off) or 1 (on)`);
-  return new Forewarm(p, context);
+  if (!(p.daily >= 0 && p.daily <= 1)) fail(`daily must be in [0, 1], got ${p.daily}`);
+  for (const k of LEARNER_SWITCHES) if (p[k] !== 0 && p[k] !== 1) fail(`${k} must be 0 (off) or 1 (on)`);
+  return p;
+}
+
+export function createForewarm(params: ParamValues, context: PolicyContext): M1Policy {
+  return new Forewarm(checkForewarm(params, "forewarm"), context);
 }
 
 export const forewarmPolicy: PolicyDefinition = {
@@ -215,5 +222,6 @@ export const forewarmPolicy: PolicyDefinition = {
   description:
     "expected-cost windows from per-app gap distributions with pooled priors (price, or budget/target)",
   defaults: { ...FOREWARM_DEFAULTS },
+  check: (params, label) => void checkForewarm(params, label),
   create: createForewarm,
 };
