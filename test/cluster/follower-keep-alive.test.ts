@@ -43,6 +43,20 @@ async function startPair(windowPolicy?: string) {
   }
 }
 
+/** What a failed wait prints: the server's plan, environments, decisions and reactive keep-alive. */
+async function stateOf(h: Harness): Promise<unknown> {
+  const plan = (await h.get("/v1/plan")).body;
+  return {
+    now: plan.now,
+    desired: plan.desired,
+    skipped: plan.skipped,
+    actual: plan.actual,
+    reclaims: (plan.counters as { reclaimsByReason: unknown }).reclaimsByReason,
+    decisions: (await h.get("/v1/decisions")).body.decisions,
+    health: (await h.get("/healthz")).body,
+  };
+}
+
 /** Runs one task of user f on `h` and waits for it. */
 async function runTask(h: Harness): Promise<void> {
   writeTask(h.tasksDir, "e.mjs", "export const handler = (x) => x;\n");
@@ -59,13 +73,23 @@ test("every server plans its own pool from its windows; taking over only adds re
     // The follower's own windows hold its environment (a new series gets the prior's window), and
     // its reactive keep-alive is the planning server's 1-minute floor.
     const envs = () => environmentsOf(follower);
-    const held = await eventually(async () => (await envs()).find((e) => e.user === "f" && e.hold !== null));
+    const held = await eventually(
+      async () => (await envs()).find((e) => e.user === "f" && e.hold !== null),
+      undefined,
+      undefined,
+      () => stateOf(follower),
+    );
     assert.equal((await follower.get("/healthz")).body.keepAliveMs, 60_000, "its windows plan");
     // Once the busy minute is over, the follower decides the window after it itself.
-    await eventually(async () => {
-      const decided = (await follower.get("/v1/decisions")).body.decisions as { user: string }[];
-      return decided.some((w) => w.user === "f") ? true : undefined;
-    });
+    await eventually(
+      async () => {
+        const decided = (await follower.get("/v1/decisions")).body.decisions as { user: string }[];
+        return decided.some((w) => w.user === "f") ? true : undefined;
+      },
+      undefined,
+      undefined,
+      () => stateOf(follower),
+    );
     // Only the leader retrains the forecast models.
     await eventually(async () => ((await lastRetrain(leader)) ? true : undefined));
     assert.equal(await lastRetrain(follower), null);
@@ -114,7 +138,12 @@ test("a server that stops planning (shutting down, or losing the lease with fore
     assert.equal(r.status, "succeeded");
     const envs = () => environmentsOf(h);
     // The window after the busy minute holds the environment (a new series gets the prior's window).
-    await eventually(async () => ((await envs()).some((e) => e.hold !== null) ? true : undefined));
+    await eventually(
+      async () => ((await envs()).some((e) => e.hold !== null) ? true : undefined),
+      undefined,
+      undefined,
+      () => stateOf(h),
+    );
     h.server.prediction!.stop();
     assert.ok(
       (await envs()).every((e) => e.hold === null),

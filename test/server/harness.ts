@@ -97,16 +97,23 @@ export function forewarmServerConfig(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `check` returns a value (not undefined) or the attempts run out. */
+/**
+ * Polls until `check` returns a value (not undefined) or the attempts run out; `explain` adds the state
+ * that was polled to the error, so a failure on a loaded CI machine says what it saw.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
   attempts = 200,
   everyMs = 50,
+  explain?: () => Promise<unknown>,
 ): Promise<T> {
   for (let i = 0; i < attempts; i++) {
     const v = await check();
     if (v !== undefined) return v;
     await sleep(everyMs);
   }
-  throw new Error("condition not reached");
+  const seen = explain
+    ? await explain().catch((err: unknown) => `(explain failed: ${String(err)})`)
+    : undefined;
+  throw new Error(`condition not reached${seen === undefined ? "" : `; saw ${JSON.stringify(seen)}`}`);
 }
