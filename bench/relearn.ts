@@ -65,6 +65,7 @@ try {
   const quiet: RecentActivity = {
     seriesActivity: () => new Map(),
     arrivalCounts: () => new Map(),
+    arrivalsBeingAccepted: () => 0,
     peakConcurrency: () => 0,
   };
   const now = (BASE + minutes + 1) * 60_000;

@@ -11,6 +11,8 @@ import type { SeriesActivity } from "./series-activity.js";
 export interface RecentActivity {
   seriesActivity(): ReadonlyMap<string, SeriesActivity>;
   arrivalCounts(minute: number): ReadonlyMap<string, number>;
+  /** Tasks of `minute` not in arrivalCounts yet (being analysed and recorded). */
+  arrivalsBeingAccepted(minute: number): number;
   peakConcurrency(series: string, minute: number): number;
 }
 
@@ -244,11 +246,21 @@ export class LiveSeriesWindows {
     if (current > this.next) this.windows.forgetEnded(now - this.p.graceMs - 60_000);
     const activity = this.orchestrator.seriesActivity();
     // Arrival counts are kept for the last few minutes only; a stalled loop skips what it lost.
+    let waiting = false;
     for (let m = Math.max(this.next, current - 4); m < current; m++) {
+      // A task of m still being accepted (its analysis or its record took it past the minute's end):
+      // decide m once it counts. (A stall beyond the arrival counts kept is skipped, as above.)
+      if (this.orchestrator.arrivalsBeingAccepted(m) > 0) {
+        this.next = m;
+        waiting = true;
+        break;
+      }
       const busy = [...this.orchestrator.arrivalCounts(m)].flatMap(([series, arrivals]) => {
         const a = activity.get(series);
         if (!a) return [];
-        const environments = this.orchestrator.peakConcurrency(series, m);
+        // At least the one environment its arrivals need (as replay counts a busy minute), also when
+        // they were routed in a later minute (routing counts concurrency by its own minute).
+        const environments = Math.max(1, this.orchestrator.peakConcurrency(series, m));
         return [{ series, user: a.user, memoryMb: a.spec.resources.memoryMb, environments, arrivals }];
       });
       // Advance first: a minute that throws is skipped, not retried (and refused) every cycle after.
@@ -267,7 +279,7 @@ export class LiveSeriesWindows {
       if (this.decisions.length > MAX_DECISIONS)
         this.decisions.splice(0, this.decisions.length - MAX_DECISIONS);
     }
-    this.next = Math.max(this.next, current);
+    if (!waiting) this.next = Math.max(this.next, current);
     if (this.windows.calibrationDue && !this.calibrating) this.calibrate();
     this.recycleQuietSeries(now, clock);
   }

@@ -47,6 +47,8 @@ export class Orchestrator {
   readonly pool: EnvironmentPool;
   private readonly queue: TaskQueue<QueuedTask>;
   private readonly running = new Map<string, { task: Task; envId: string }>();
+  /** Per arrival minute, tasks being accepted (between submit and their arrival being counted). */
+  private readonly accepting = new Map<number, number>();
   /** Tasks whose environment is still starting (cold starts); shutdown ends those left at its grace's end. */
   private readonly starting = new Map<string, Task>();
   private readonly seriesRunning = new Map<string, number>();
@@ -114,11 +116,32 @@ export class Orchestrator {
     return this.activity.arrivalsIn(minute);
   }
 
+  /**
+   * Tasks that arrived in `minute` and are still being accepted (analysed, recorded): they are not in
+   * arrivalCounts yet. The live windows decide a minute only once it has none, or a task accepted
+   * after its minute was decided would never count (its series would not be kept warm).
+   */
+  arrivalsBeingAccepted(minute: number): number {
+    return this.accepting.get(minute) ?? 0;
+  }
+
   /** Accepts a built task: it is recorded, then queued. Throws QueueFullError (→ 429) without recording. */
   async submit(task: Task): Promise<void> {
     if (this.closing) throw new ShuttingDownError("server is shutting down");
     const full = () => new QueueFullError(`queue full (${this.queue.maxLength} tasks waiting)`);
     if (this.queue.length >= this.queue.maxLength) throw full();
+    const minute = minuteOf(task.submittedAt);
+    this.accepting.set(minute, (this.accepting.get(minute) ?? 0) + 1);
+    try {
+      await this.accept(task, full);
+    } finally {
+      const left = (this.accepting.get(minute) ?? 1) - 1;
+      if (left > 0) this.accepting.set(minute, left);
+      else this.accepting.delete(minute);
+    }
+  }
+
+  private async accept(task: Task, full: () => QueueFullError): Promise<void> {
     const { record, entry } = await prepareQueuedTask(
       task,
       this.d.config.defaults.resources,

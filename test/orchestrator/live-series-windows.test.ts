@@ -32,6 +32,7 @@ function freshStore(): SqliteHistoryStore {
 const quiet: RecentActivity = {
   seriesActivity: () => new Map(),
   arrivalCounts: () => new Map(),
+  arrivalsBeingAccepted: () => 0,
   peakConcurrency: () => 0,
 };
 
@@ -53,6 +54,7 @@ function activityOf(
         types.map((t) => [`u|${t}`, { user: "u", taskType: t, spec, modulePath: "m.mjs", lastArrival: 0 }]),
       ),
     arrivalCounts: (m) => new Map(types.filter((t) => busy(t, m - BASE)).map((t) => [`u|${t}`, 1])),
+    arrivalsBeingAccepted: () => 0,
     peakConcurrency: () => 1,
   };
 }
@@ -224,6 +226,37 @@ test("a store that fails while relearning leaves the windows empty but working",
   // Minutes are observed from now on: nothing to decide yet, and no throw.
   live.observeEndedMinutes((BASE + 3) * 60_000);
   assert.deepEqual([...live.latest()], []);
+});
+
+test("a minute is decided only once the tasks that arrived in it are accepted: one accepted late still counts", async () => {
+  // Minute 1 has one arrival of u|a, still being analysed and recorded when the minute ends; it was
+  // then routed in minute 2, so routing saw no concurrency in minute 1.
+  let accepted = false;
+  const base = activityOf(["a"], (_t, m) => m === 1 && accepted);
+  const activity: RecentActivity = {
+    ...base,
+    arrivalsBeingAccepted: (m) => (m === BASE + 1 && !accepted ? 1 : 0),
+    peakConcurrency: () => 0,
+  };
+  const config = parseConfig({ prediction: { windowPolicy: "forewarm" } });
+  const store = { rollups: () => Promise.resolve([]) } as unknown as SqliteHistoryStore;
+  const live = new LiveSeriesWindows(config.prediction, activity, store, silentLogger(), 256);
+  await live.rebuild(at(1));
+  live.observeEndedMinutes(at(2));
+  live.observeEndedMinutes(at(2) + 30_000);
+  assert.equal(live.decisions.length, 0, "minute 1 waits for its task");
+  accepted = true;
+  live.observeEndedMinutes(at(3));
+  const decided = live.decisions.map((w) => ({
+    series: w.series,
+    minute: w.minute,
+    environments: w.environments,
+  }));
+  assert.deepEqual(decided, [{ series: "u|a", minute: BASE + 1, environments: 1 }]);
+  assert.ok(
+    [...live.latest()].some((w) => w.series === "u|a" && w.ka > 0),
+    "its window keeps it loaded",
+  );
 });
 
 test("series beyond maxSeries stay reactive, and the log says so (at 1, 2, 4 … refused busy minutes)", () => {
