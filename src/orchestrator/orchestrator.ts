@@ -238,7 +238,11 @@ export class Orchestrator {
     resources: EnvironmentSpec["resources"],
     routedAt: number,
   ): Promise<void> {
-    if (await this.pool.resize(env, resources)) {
+    // Like a cold start, a resize in progress when shutdown's grace ends leaves its task to shutdown.
+    this.starting.set(task.id, task);
+    const resized = await this.pool.resize(env, resources);
+    if (!this.starting.delete(task.id)) return;
+    if (resized) {
       this.counters.warmStarts++;
       this.d.logger.info(
         { event: "resize", env: env.id, user: env.user, memoryMb: resources.memoryMb },
@@ -371,12 +375,12 @@ export class Orchestrator {
     while (this.pending.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 50))]);
     }
-    for (const { task } of this.running.values()) {
-      await this.completion.shutDown(task, "while the task was running");
-    }
-    // Taken before the awaits: a start that finishes meanwhile finds its task gone and stops.
+    // Both taken before any await: a start (or resize) that finishes while these are written finds
+    // its task gone and stops, instead of running it after the grace.
     const starting = [...this.starting.values()];
     this.starting.clear();
+    const running = [...this.running.values()];
+    for (const { task } of running) await this.completion.shutDown(task, "while the task was running");
     for (const task of starting) await this.completion.shutDown(task, "while its environment was starting");
     await this.pool.close();
     await this.d.insight?.close();
