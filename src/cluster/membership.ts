@@ -14,8 +14,13 @@ export interface MembershipEvents {
 }
 
 export interface MembershipOptions {
-  /** Wait between attempts to take the lock again after the session ended (default 1 s). */
+  /**
+   * Wait between attempts to take the lock again after the session ended, and between checks that the
+   * session still answers (default 1 s).
+   */
   retryMs?: number;
+  /** A check the database does not answer within this long counts as a lost session (default 10 s). */
+  checkTimeoutMs?: number;
   events?: MembershipEvents;
 }
 
@@ -31,7 +36,12 @@ export class ClusterMembership {
   private own: pg.Client | null = null;
   private running = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private checking = false;
+  /** A retake in progress (stop waits for it, so no session outlives the server). */
+  private acquiring: Promise<pg.Client> | null = null;
   private readonly retryMs: number;
+  private readonly checkTimeoutMs: number;
   /** Sessions that have ended (one may end before a retry makes it ours). */
   private readonly ended = new WeakSet<pg.Client>();
 
@@ -41,12 +51,40 @@ export class ClusterMembership {
     private readonly opts: MembershipOptions = {},
   ) {
     this.retryMs = opts.retryMs ?? 1_000;
+    this.checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
   }
 
   /** Takes this server's lock; refuses (throws) when a live server already holds the id. */
   async start(): Promise<void> {
     this.own = await this.acquire();
     this.running = true;
+    this.checkTimer = setInterval(() => void this.check(), this.retryMs);
+    this.checkTimer.unref();
+  }
+
+  /**
+   * A session whose peer vanished without a reset (a database host that failed over, a network
+   * partition) reports nothing for a long time, while the lock is gone: a query that does not come
+   * back in time ends the session, which starts the retake.
+   */
+  private async check(): Promise<void> {
+    const c = this.own;
+    if (!c || this.checking) return;
+    this.checking = true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => {
+      timer = setTimeout(() => r("late"), this.checkTimeoutMs);
+    });
+    try {
+      const answer = await Promise.race([c.query("SELECT 1"), late]);
+      if (answer === "late")
+        throw new Error(`the liveness session did not answer within ${this.checkTimeoutMs} ms`);
+    } catch (err) {
+      this.dropped(c, err as Error);
+    } finally {
+      clearTimeout(timer);
+      this.checking = false;
+    }
   }
 
   /** This server holds its liveness lock now (false between a lost session and its retaking). */
@@ -55,7 +93,12 @@ export class ClusterMembership {
   }
 
   private async acquire(): Promise<pg.Client> {
-    const c = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
+    // TCP keep-alive probes from 10 s (the OS default waits about two hours), beside check().
+    const c = new pg.Client({
+      connectionString: this.connectionString,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // The session's end is the lock's end, whatever ends it.
     c.on("error", (err) => this.dropped(c, err));
     c.on("end", () => {
@@ -97,12 +140,16 @@ export class ClusterMembership {
     this.retryTimer = null;
     if (!this.running) return;
     let c: pg.Client;
+    this.acquiring = this.acquire();
     try {
-      c = await this.acquire();
+      c = await this.acquiring;
     } catch (err) {
+      if (!this.running) return;
       this.opts.events?.retryFailed?.(err as Error);
       this.scheduleRetry();
       return;
+    } finally {
+      this.acquiring = null;
     }
     if (!this.running) {
       await c.end().catch(() => {});
@@ -137,9 +184,14 @@ export class ClusterMembership {
   async stop(): Promise<void> {
     this.running = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
     this.retryTimer = null;
+    this.checkTimer = null;
     const c = this.own;
     this.own = null;
     await c?.end().catch(() => {});
+    // A retake under way ends its session itself once it sees the server stopped: wait for that.
+    const acquiring = this.acquiring;
+    if (acquiring) await acquiring.then((late) => late.end()).catch(() => {});
   }
 }

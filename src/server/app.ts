@@ -83,6 +83,18 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.post("/v1/tasks", async (req, reply) => {
     const { wait, timeoutMs } = parseWait(req.query as Record<string, string | undefined>);
     const sub = validateSubmission(req.body);
+    // While the cluster takes this server for dead, the leader fails whatever it accepts (after it
+    // may have run): send the client elsewhere until the liveness lock is retaken.
+    if (!d.role.isClusterMember)
+      return reply
+        .status(503)
+        .send(
+          err(
+            "not_cluster_member",
+            null,
+            "this server lost its liveness lock in PostgreSQL and is retaking it; submit to another server or retry shortly",
+          ),
+        );
     const task = buildTask(sub, d.config, d.tasksDir, d.clock.now());
     await d.orchestrator.submit(task);
     if (!wait) return reply.status(202).send({ id: task.id, status: "queued", taskType: task.taskType });

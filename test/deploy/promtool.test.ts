@@ -39,7 +39,7 @@ test("promtool accepts the alerting rules and the example config", () => {
   assert.match(promtool("check", "config", "prometheus.yml"), /SUCCESS/);
 });
 
-test("promtool rule unit tests pass (cold-start ratio, leader missing, capacity, backlog)", () => {
+test("promtool rule unit tests pass (cold-start ratio, leader missing, capacity, backlog, lost membership)", () => {
   const tests = fs.readFileSync(path.join(prometheusDir, "alerts.test.yml"), "utf8");
   for (const alert of [
     "ColdStartRatioHigh",
