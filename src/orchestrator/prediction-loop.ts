@@ -197,8 +197,8 @@ export class PredictionLoop {
   }
 
   /**
-   * Reactive environments the backend could not resize in place (no cgroups): a plan that wants
-   * another size creates a shadow of it instead of asking them again every cycle.
+   * Reactive environments the backend cannot resize in place (no hard limits: no cgroups): a plan
+   * that wants another size creates a shadow of it instead of asking them again every cycle.
    */
   private readonly cannotResize = new Set<string>();
 
@@ -239,7 +239,9 @@ export class PredictionLoop {
           if (!ok && env.shadow) pool.reclaim(env.id, "replaced: forecast size changed");
           else if (!ok) {
             pool.setHold(env, null);
-            this.cannotResize.add(env.id);
+            // Without hard limits it never can; with them a shrink below current use fails for now only.
+            const limited = pool.describe().find((e) => e.id === env.id)?.hardLimits ?? false;
+            if (!limited) this.cannotResize.add(env.id);
           }
         }),
       );

@@ -78,13 +78,14 @@ describe("analysis, classification and estimates on the live server", () => {
       assert.equal(r.status, "succeeded", String(r.error));
       bigEnv = r.environmentId;
     }
-    // While the third run holds the 512 MiB environment, a small task starts a default-sized one.
-    const third = h.post(
+    // While a fourth run (another type: it has an input) holds the 512 MiB environment, a small task
+    // starts a default-sized one.
+    const holding = h.post(
       { user: "v", runtime: "node", entry: "hog.mjs", resources: { memoryMb: 512 }, input: { wait: 1500 } },
       "?wait=true",
     );
     const small = (await h.post({ user: "v", runtime: "node", entry: "small.mjs" }, "?wait=true")).body;
-    assert.equal((await third).body.environmentId, bigEnv);
+    assert.equal((await holding).body.environmentId, bigEnv);
     assert.notEqual(small.environmentId, bigEnv);
     assert.equal(await memoryOf(small.environmentId), 256);
     // The hog again, with no memory request: its estimate (p95 ≈ 200 MiB + head-room) rules out 256 MiB.
