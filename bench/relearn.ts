@@ -65,7 +65,7 @@ try {
   const quiet: RecentActivity = {
     seriesActivity: () => new Map(),
     arrivalCounts: () => new Map(),
-    arrivalsBeingAccepted: () => 0,
+    oldestMinuteBeingAccepted: () => null,
     peakConcurrency: () => 0,
   };
   const now = (BASE + minutes + 1) * 60_000;

@@ -24,6 +24,11 @@ export interface RelearnContext {
   clock: () => number;
   /** False once a newer rebuild superseded this one (checked after every read and yield). */
   current: () => boolean;
+  /**
+   * The last minute whose arrivals are all in the history (a later one may still be recording tasks):
+   * a relearn stops before it, and the live path takes that minute when its tasks are in.
+   */
+  settledUpTo?: () => number;
 }
 
 /**
@@ -37,7 +42,8 @@ export async function relearnHistory(
   c: RelearnContext,
 ): Promise<{ upto: number; learnt: number } | null> {
   const started = performance.now();
-  let upto = until;
+  const settled = (minute: number) => Math.min(minute, c.settledUpTo?.() ?? Number.POSITIVE_INFINITY);
+  let upto = settled(until);
   // Replay's order: within a minute, series by first appearance — their first busy minute, then
   // their first arrival in it (as live numbers them); by name only where the store has no arrival
   // time (minutes recorded before it kept one). Chunks come in ascending minutes, so a series'
@@ -53,7 +59,7 @@ export async function relearnHistory(
   for (;;) {
     if (lo > upto) {
       // Minutes that ended while relearning: read them too (the live path looks back only a few).
-      const latest = minuteOf(c.clock()) - 1;
+      const latest = settled(minuteOf(c.clock()) - 1);
       if (latest <= upto) break;
       upto = latest;
       continue;

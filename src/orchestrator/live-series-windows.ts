@@ -11,8 +11,8 @@ import type { SeriesActivity } from "./series-activity.js";
 export interface RecentActivity {
   seriesActivity(): ReadonlyMap<string, SeriesActivity>;
   arrivalCounts(minute: number): ReadonlyMap<string, number>;
-  /** Tasks of `minute` not in arrivalCounts yet (being analysed and recorded). */
-  arrivalsBeingAccepted(minute: number): number;
+  /** The earliest minute with tasks not in arrivalCounts (nor the history) yet, or null. */
+  oldestMinuteBeingAccepted(): number | null;
   peakConcurrency(series: string, minute: number): number;
 }
 
@@ -209,6 +209,10 @@ export class LiveSeriesWindows {
       defaultMemoryMb: this.defaultMemoryMb,
       clock,
       current: () => generation === this.generation,
+      settledUpTo: () => {
+        const accepting = this.orchestrator.oldestMinuteBeingAccepted();
+        return accepting === null ? Number.POSITIVE_INFINITY : accepting - 1;
+      },
     });
     if (read === null) return null;
     const { upto, learnt } = read;
@@ -247,10 +251,11 @@ export class LiveSeriesWindows {
     const activity = this.orchestrator.seriesActivity();
     // Arrival counts are kept for the last few minutes only; a stalled loop skips what it lost.
     let waiting = false;
+    const accepting = this.orchestrator.oldestMinuteBeingAccepted();
     for (let m = Math.max(this.next, current - 4); m < current; m++) {
       // A task of m still being accepted (its analysis or its record took it past the minute's end):
       // decide m once it counts. (A stall beyond the arrival counts kept is skipped, as above.)
-      if (this.orchestrator.arrivalsBeingAccepted(m) > 0) {
+      if (accepting !== null && m >= accepting) {
         this.next = m;
         waiting = true;
         break;

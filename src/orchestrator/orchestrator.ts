@@ -117,12 +117,14 @@ export class Orchestrator {
   }
 
   /**
-   * Tasks that arrived in `minute` and are still being accepted (analysed, recorded): they are not in
-   * arrivalCounts yet. The live windows decide a minute only once it has none, or a task accepted
-   * after its minute was decided would never count (its series would not be kept warm).
+   * The earliest minute with tasks still being accepted (analysed, recorded: not in arrivalCounts nor
+   * the history's rollups yet), or null. The live windows learn a minute only once it has none, or a
+   * task accepted after its minute was learnt would never count (its series would not be kept warm).
    */
-  arrivalsBeingAccepted(minute: number): number {
-    return this.accepting.get(minute) ?? 0;
+  oldestMinuteBeingAccepted(): number | null {
+    let oldest: number | null = null;
+    for (const m of this.accepting.keys()) if (oldest === null || m < oldest) oldest = m;
+    return oldest;
   }
 
   /** Accepts a built task: it is recorded, then queued. Throws QueueFullError (→ 429) without recording. */

@@ -32,7 +32,7 @@ function freshStore(): SqliteHistoryStore {
 const quiet: RecentActivity = {
   seriesActivity: () => new Map(),
   arrivalCounts: () => new Map(),
-  arrivalsBeingAccepted: () => 0,
+  oldestMinuteBeingAccepted: () => null,
   peakConcurrency: () => 0,
 };
 
@@ -54,7 +54,7 @@ function activityOf(
         types.map((t) => [`u|${t}`, { user: "u", taskType: t, spec, modulePath: "m.mjs", lastArrival: 0 }]),
       ),
     arrivalCounts: (m) => new Map(types.filter((t) => busy(t, m - BASE)).map((t) => [`u|${t}`, 1])),
-    arrivalsBeingAccepted: () => 0,
+    oldestMinuteBeingAccepted: () => null,
     peakConcurrency: () => 1,
   };
 }
@@ -235,7 +235,7 @@ test("a minute is decided only once the tasks that arrived in it are accepted: o
   const base = activityOf(["a"], (_t, m) => m === 1 && accepted);
   const activity: RecentActivity = {
     ...base,
-    arrivalsBeingAccepted: (m) => (m === BASE + 1 && !accepted ? 1 : 0),
+    oldestMinuteBeingAccepted: () => (accepted ? null : BASE + 1),
     peakConcurrency: () => 0,
   };
   const config = parseConfig({ prediction: { windowPolicy: "forewarm" } });
@@ -256,6 +256,26 @@ test("a minute is decided only once the tasks that arrived in it are accepted: o
   assert.ok(
     [...live.latest()].some((w) => w.series === "u|a" && w.ka > 0),
     "its window keeps it loaded",
+  );
+});
+
+test("a relearn stops before a minute whose tasks are still being accepted; the live path decides it once they are in", async () => {
+  // The history has nothing of minute 1 yet: its task is still being analysed and recorded.
+  let accepted = false;
+  const activity: RecentActivity = {
+    ...activityOf(["a"], (_t, m) => m === 1 && accepted),
+    oldestMinuteBeingAccepted: () => (accepted ? null : BASE + 1),
+  };
+  const config = parseConfig({ prediction: { windowPolicy: "forewarm" } });
+  const store = { rollups: () => Promise.resolve([]) } as unknown as SqliteHistoryStore;
+  const live = new LiveSeriesWindows(config.prediction, activity, store, silentLogger(), 256);
+  // Started (or refreshed) at minute 3: it would read minutes up to 2 from the history.
+  await live.rebuild(at(3));
+  accepted = true;
+  live.observeEndedMinutes(at(3) + 1_000);
+  assert.deepEqual(
+    live.decisions.map((w) => [w.series, w.minute]),
+    [["u|a", BASE + 1]],
   );
 });
 
