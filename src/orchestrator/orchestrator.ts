@@ -183,7 +183,11 @@ export class Orchestrator {
     return this.completion.waitFor(id, timeoutMs);
   }
 
-  /** Serves waiting tasks in priority order; those that do not fit yet stay queued (others may backfill). */
+  /**
+   * Serves waiting tasks in priority order. One that does not fit yet stays queued and holds back
+   * every task of lower priority: otherwise a stream of small low-priority tasks takes each piece of
+   * room as it frees and a big urgent task never starts. Tasks of its own priority may start around it.
+   */
   pump(): void {
     if (this.pumping) {
       this.pumpAgain = true;
@@ -193,9 +197,13 @@ export class Orchestrator {
     try {
       do {
         this.pumpAgain = false;
+        let waiting = Number.NEGATIVE_INFINITY;
         for (const q of this.queue.ordered()) {
           if (!q.admitted || this.closing) continue;
+          if (q.task.priority < waiting) break;
+          const before = this.queue.length;
           this.dispatch(q);
+          if (this.queue.length === before) waiting = Math.max(waiting, q.task.priority);
         }
       } while (this.pumpAgain);
     } finally {
