@@ -118,6 +118,8 @@ export class RunnerProcess {
       };
       child.on("error", (e) => finish({ code: null, signal: null, spawnError: e.message }));
       child.on("exit", (code, signal) => {
+        // Whatever the task started lives on in the runner's process group: it ends with the runner.
+        this.killGroup("SIGKILL");
         const exit: RunnerExit = this.killedFor
           ? { code, signal, killedFor: this.killedFor }
           : { code, signal };
@@ -140,6 +142,9 @@ export class RunnerProcess {
       cwd: options.cwd,
       env: options.env,
       stdio: ["pipe", "pipe", "pipe", "pipe"],
+      // Its own process group: processes a task starts (and does not wait for) are killed with the
+      // runner when its environment is destroyed, instead of outliving it (and the server).
+      detached: true,
     });
     return new RunnerProcess(child);
   }
@@ -169,10 +174,22 @@ export class RunnerProcess {
 
   kill(signal: NodeJS.Signals): void {
     if (this.exitInfo) return;
+    this.killGroup(signal);
+  }
+
+  /** Signals the runner's process group (the runner and what its tasks started), else the runner. */
+  private killGroup(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
     try {
-      this.child.kill(signal);
+      if (pid !== undefined) process.kill(-pid, signal);
+      else this.child.kill(signal);
     } catch {
-      // Already gone.
+      // Already gone (ESRCH): the group had no process left.
+      try {
+        this.child.kill(signal);
+      } catch {
+        // Already gone.
+      }
     }
   }
 

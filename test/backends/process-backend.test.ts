@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, type TestContext, test } from "node:test";
 import type { Invocation } from "../../src/backends/backend.js";
@@ -262,3 +262,32 @@ export function flood() {
   assert.equal(ok.ok, true);
   assert.deepEqual((ok.output as { doubled: number }).doubled, 4);
 });
+
+/** Alive and not a zombie (a container's pid 1 may not reap the orphans it inherits). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+for (const useCgroups of [false, "auto"] as const) {
+  test(`processes a task started and left running end with its environment (cgroups ${useCgroups})`, async (t) => {
+    const b = backend(t, { useCgroups });
+    const fork = join(dir, "fork.mjs");
+    writeFileSync(
+      fork,
+      "import { spawn } from 'node:child_process';\nexport function fn() { return spawn('sleep', ['60'], { stdio: 'ignore' }).pid; }\n",
+    );
+    const env = await b.create(`fork-${useCgroups}`, "alice", spec("node"));
+    const r = await b.run(env.id, inv(fork, "fn", null));
+    assert.equal(r.ok, true, r.error);
+    const orphan = r.output as number;
+    assert.ok(running(orphan), "the task's process runs after the task returned");
+    await b.destroy(env.id);
+    for (let i = 0; i < 100 && running(orphan); i++) await sleep(20);
+    assert.equal(running(orphan), false, `process ${orphan} outlived its environment`);
+  });
+}
