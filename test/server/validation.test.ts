@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { MAX_INPUT_DEPTH } from "../../src/core/submission.js";
 import { type Harness, startHarness, writeTask } from "./harness.js";
+
+/** A submission whose input is `depth` nested arrays, written as text (no deep value is built here). */
+const deepBody = (runtime: "node" | "python3", entry: string, depth: number): string =>
+  `{"user":"a","runtime":"${runtime}","entry":"${entry}","input":${"[".repeat(depth)}${"]".repeat(depth)}}`;
 
 describe("malformed submissions get a 4xx JSON error naming the field and record nothing", () => {
   let h: Harness;
@@ -47,6 +52,8 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
       "resources.cpu",
     ],
     ["not JSON", "{not json", 400, "(body)"],
+    // Deeper than JSON.stringify's stack reaches: once a 500 from the server's own serialisation.
+    ["input nested 5000 deep", deepBody("node", "ok.mjs", 5000), 400, "input"],
     ["a 10 MB body", { user: "a", runtime: "node", code: "x".repeat(10 * 1024 * 1024) }, 413, "(body)"],
   ];
 
@@ -88,5 +95,41 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
     const ok = await h.post({ user: "a", runtime: "node", entry: "ok.mjs" }, "?wait=true");
     assert.equal(ok.body.status, "succeeded");
     assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 1);
+  });
+});
+
+describe("input nesting is capped below what either runner can decode", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ cgroups: false, prediction: { enabled: false } });
+    writeTask(h.tasksDir, "same.mjs", "export const handler = (i) => i;\n");
+    writeTask(h.tasksDir, "same.py", "def handler(i):\n    return i\n");
+  });
+  after(async () => {
+    await h.server.close();
+  });
+
+  for (const [runtime, entry] of [
+    ["node", "same.mjs"],
+    ["python3", "same.py"],
+  ] as const) {
+    test(`${runtime}: ${MAX_INPUT_DEPTH} levels run and come back; one more is refused naming input`, async () => {
+      const ok = await h.post(deepBody(runtime, entry, MAX_INPUT_DEPTH), "?wait=true");
+      assert.equal(ok.status, 200, JSON.stringify(ok.body).slice(0, 500));
+      assert.equal(ok.body.status, "succeeded", String(ok.body.error));
+      assert.equal(JSON.stringify(ok.body.output), "[".repeat(MAX_INPUT_DEPTH) + "]".repeat(MAX_INPUT_DEPTH));
+      const deep = await h.post(deepBody(runtime, entry, MAX_INPUT_DEPTH + 1), "?wait=true");
+      assert.equal(deep.status, 400, JSON.stringify(deep.body).slice(0, 500));
+      assert.equal(deep.body.field, "input");
+      assert.match(
+        String(deep.body.message),
+        new RegExp(`nested too deeply: at most ${MAX_INPUT_DEPTH} levels`),
+      );
+    });
+  }
+
+  test("a refused deep input wrote nothing and the server goes on serving", async () => {
+    assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 2);
+    assert.equal((await h.get("/healthz")).status, 200);
   });
 });
