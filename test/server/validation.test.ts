@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { ConfigError, MAX_TASK_TIMEOUT_MS } from "../../src/config/config.js";
 import { MAX_INPUT_DEPTH } from "../../src/core/submission.js";
 import { type Harness, startHarness, writeTask } from "./harness.js";
 
@@ -132,4 +133,59 @@ describe("input nesting is capped below what either runner can decode", () => {
     assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 2);
     assert.equal((await h.get("/healthz")).status, 200);
   });
+});
+
+test("task timeouts stop where Node timers do: a longer maximum is refused at start; the longest allowed task and its wait run", async () => {
+  // A server that wrongly starts is closed, so the failure does not hang the test file.
+  const refused = await startHarness({
+    cgroups: false,
+    prediction: { enabled: false },
+    defaults: { maxTimeoutMs: 3_000_000_000 },
+  }).then(
+    async (started) => {
+      await started.server.close();
+      return null;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(refused instanceof ConfigError, `expected a ConfigError, got ${String(refused)}`);
+  assert.equal(refused.field, "defaults.maxTimeoutMs");
+  // An overflowing timer fires at once and says so only in this warning.
+  const overflows: string[] = [];
+  const onWarning = (w: Error) => {
+    if (w.name === "TimeoutOverflowWarning") overflows.push(w.message);
+  };
+  process.on("warning", onWarning);
+  const h = await startHarness({
+    cgroups: false,
+    prediction: { enabled: false },
+    defaults: { maxTimeoutMs: MAX_TASK_TIMEOUT_MS },
+  });
+  try {
+    writeTask(
+      h.tasksDir,
+      "slow.mjs",
+      "export const handler = () => new Promise((r) => setTimeout(() => r(1), 200));\n",
+    );
+    const over = await h.post({
+      user: "a",
+      runtime: "node",
+      entry: "slow.mjs",
+      timeoutMs: MAX_TASK_TIMEOUT_MS + 1,
+    });
+    assert.equal(over.status, 400);
+    assert.equal(over.body.field, "timeoutMs");
+    // The default wait is the timeout plus a minute: exactly 2^31-1 ms here.
+    const r = await h.post(
+      { user: "a", runtime: "node", entry: "slow.mjs", timeoutMs: MAX_TASK_TIMEOUT_MS },
+      "?wait=true",
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, "succeeded", String(r.body.error));
+    await new Promise((res) => setImmediate(res)); // warnings are emitted on a later tick
+    assert.deepEqual(overflows, []);
+  } finally {
+    process.off("warning", onWarning);
+    await h.server.close();
+  }
 });
