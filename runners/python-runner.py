@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import resource
 import sys
 import threading
@@ -145,6 +146,19 @@ def handle_call(req):
               "wallMs": (time.perf_counter() - t0) * 1000.0, "cpuMs": cpu_ms() - c0})
 
 
+# The server writes each request's id first.
+LEADING_ID = re.compile(rb'\s*\{"id":(\d+)[,}]')
+
+
+def refuse_undecodable(line, error):
+    # Answered under its id when it can be read, so the request fails now rather than at its timeout.
+    m = LEADING_ID.match(line)
+    if m:
+        send({"id": int(m.group(1)), "ok": False, "kind": "error", "error": error})
+    else:
+        send({"type": "protocol-error", "error": error})
+
+
 def read_requests(q):
     for line in PROTO_IN:
         q.put(line)
@@ -162,8 +176,14 @@ def main():
             continue
         try:
             req = json.loads(line)
+        except RecursionError:
+            # Nested deeper than the interpreter's recursion limit, which json applies too: this
+            # request is refused, the runner lives on.
+            refuse_undecodable(line, "request nested too deeply to decode (Python's recursion limit is %d)"
+                               % sys.getrecursionlimit())
+            continue
         except ValueError as exc:
-            send({"type": "protocol-error", "error": str(exc)})
+            refuse_undecodable(line, "request is not valid JSON: %s" % exc)
             continue
         op = req.get("op")
         if op == "import":

@@ -1,13 +1,17 @@
 import { createHash } from "node:crypto";
 import { type AnalysisRuntime, type CodeAnalysis, failedAnalysis } from "./code-analysis.js";
+import { JavaScriptAnalyzer } from "./js-worker-analyzer.js";
 import { LruCache } from "./lru-cache.js";
 import { AnalyzerUnavailableError, PythonAnalyzer, type PythonAnalyzerOptions } from "./python-analyzer.js";
 
+/** `timeoutMs` bounds a request to either helper: the Python process or the JavaScript worker. */
 export interface CodeAnalyzerOptions extends PythonAnalyzerOptions {
   /** Analyses kept, keyed by sha256 of (runtime, source). */
   cacheSize?: number;
   /** Larger sources are not parsed (analysisError says so); bounds the time one request can take. */
   maxSourceBytes?: number;
+  /** The JavaScript analysis worker's module (tests replace it). */
+  jsWorkerUrl?: URL;
 }
 
 /**
@@ -18,11 +22,16 @@ export interface CodeAnalyzerOptions extends PythonAnalyzerOptions {
 export class CodeAnalyzer {
   private readonly cache: LruCache<string, Promise<CodeAnalysis>>;
   private readonly python: PythonAnalyzer;
+  private readonly js: JavaScriptAnalyzer;
   private readonly maxSourceBytes: number;
 
   constructor(options: CodeAnalyzerOptions = {}) {
     this.cache = new LruCache(options.cacheSize ?? 2000);
     this.python = new PythonAnalyzer(options);
+    this.js = new JavaScriptAnalyzer({
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.jsWorkerUrl !== undefined ? { workerUrl: options.jsWorkerUrl } : {}),
+    });
     this.maxSourceBytes = options.maxSourceBytes ?? 2 * 1024 * 1024;
   }
 
@@ -40,14 +49,14 @@ export class CodeAnalyzer {
     return pending.then(copyAnalysis);
   }
 
-  /** Loads the TypeScript compiler and starts the Python helper ahead of the first task. */
+  /** Starts the JavaScript worker (it loads the TypeScript compiler) and the Python helper ahead of the first task. */
   async warmUp(): Promise<void> {
     await Promise.all([this.analyze("node", ""), this.analyze("python3", "")]);
   }
 
-  /** Stops the Python helper (if it was started). */
-  close(): Promise<void> {
-    return this.python.close();
+  /** Stops the Python helper and the JavaScript worker (if they were started). */
+  async close(): Promise<void> {
+    await Promise.all([this.python.close(), this.js.close()]);
   }
 
   private async compute(runtime: AnalysisRuntime, source: string): Promise<CodeAnalysis> {
@@ -55,9 +64,8 @@ export class CodeAnalyzer {
       return failedAnalysis(`source larger than ${this.maxSourceBytes} bytes; not analysed`);
     }
     if (runtime === "python3") return this.python.analyze(source);
-    // Loading the TypeScript compiler takes seconds; pay it on the first JS analysis, not at start-up.
-    const { analyzeJavaScript } = await import("./js-analyzer.js");
-    return analyzeJavaScript(source);
+    // Off the event loop: parsing is synchronous and takes seconds for a large source.
+    return this.js.analyze(source);
   }
 }
 

@@ -5,5 +5,6 @@ export {
   dependenciesFromImports,
   failedAnalysis,
 } from "./code-analysis.js";
+export { JavaScriptAnalyzer } from "./js-worker-analyzer.js";
 export { LruCache } from "./lru-cache.js";
 export { DEFAULT_PYTHON_HELPER, PythonAnalyzer } from "./python-analyzer.js";

@@ -14,6 +14,13 @@ const Resources = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Longest delay a Node timer holds (2^31−1 ms): a longer one overflows and fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** How much longer than its task's timeout a `wait=true` request waits for the final record. */
+export const WAIT_GRACE_MS = 60_000;
+/** Longest task timeout: the task's timer and its waiter's (timeout + WAIT_GRACE_MS) must both hold it. */
+export const MAX_TASK_TIMEOUT_MS = MAX_TIMER_MS - WAIT_GRACE_MS;
+
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ default: "127.0.0.1" }),
@@ -287,6 +294,23 @@ export function parseConfig(raw: unknown): Config {
     throw new ConfigError(field, first.message);
   }
   const config = withDefaults as Config;
+  // Durations that become Node timers: past 2^31−1 ms a timer fires at once instead of never, so a
+  // huge value would mean "immediately" (a timeout killing every task, an interval spinning).
+  const timers: [string, number, number][] = [
+    ["defaults.maxTimeoutMs", config.defaults.maxTimeoutMs, MAX_TASK_TIMEOUT_MS],
+    ["reclaimIntervalMs", config.reclaimIntervalMs, MAX_TIMER_MS],
+    ["cluster.leaseRetryMs", config.cluster.leaseRetryMs, MAX_TIMER_MS],
+    ["prediction.retrainIntervalMs", config.prediction.retrainIntervalMs, MAX_TIMER_MS],
+    ["prediction.planIntervalMs", config.prediction.planIntervalMs, MAX_TIMER_MS],
+  ];
+  for (const [field, value, max] of timers)
+    if (value > max)
+      throw new ConfigError(
+        field,
+        max === MAX_TASK_TIMEOUT_MS
+          ? `must be at most ${max} ms (2^31−1, the longest Node timer, less the ${WAIT_GRACE_MS} ms a waiting request adds)`
+          : `must be at most ${max} ms (2^31−1, the longest Node timer)`,
+      );
   // Fields that are valid alone but not together: every task without a timeout, or of the default
   // size, would be refused or queue forever.
   if (config.defaults.timeoutMs > config.defaults.maxTimeoutMs)

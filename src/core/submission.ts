@@ -70,6 +70,29 @@ export const TaskSubmissionSchema = Type.Object(
 
 export type TaskSubmission = Static<typeof TaskSubmissionSchema>;
 
+/**
+ * Deepest nesting of arrays and objects accepted in `input`. Far beyond real payloads, and well under
+ * Python's recursion limit (1000), which its json module applies too: the python runner must decode
+ * the request and encode an output of the same shape. Unbounded, a deep input overflows the server's
+ * own stack when it serialises the input.
+ */
+export const MAX_INPUT_DEPTH = 256;
+
+/**
+ * Whether `value` nests arrays and objects more than `limit` levels deep (a scalar is 0, `[]` is 1).
+ * Iterative, so a deep value cannot overflow the stack while it is measured.
+ */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { v: object; depth: number }[] = [];
+  if (typeof value === "object" && value !== null) stack.push({ v: value, depth: 1 });
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (top.depth > limit) return true;
+    for (const child of Array.isArray(top.v) ? top.v : Object.values(top.v))
+      if (typeof child === "object" && child !== null) stack.push({ v: child, depth: top.depth + 1 });
+  }
+  return false;
+}
+
 /** A rejected input, naming the field at fault. */
 export class ValidationError extends Error {
   constructor(

@@ -36,7 +36,12 @@ export interface TaskCompletionDeps {
  * `finalize` is the only way out and is guarded, so every task reaches exactly one final state.
  */
 export class TaskCompletion {
-  private readonly finalized = new Set<string>();
+  /**
+   * Tasks already finalised. Every path that ends a task holds the one Task object the orchestrator
+   * accepted, so a WeakSet guards as well as a set of ids did, and forgets a task once nothing else
+   * holds it (a set of ids grew by one per task for the life of the server).
+   */
+  private readonly finalized = new WeakSet<Task>();
   private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
 
   constructor(private readonly d: TaskCompletionDeps) {}
@@ -62,8 +67,8 @@ export class TaskCompletion {
   }
 
   async finalize(task: Task, update: TaskUpdate): Promise<void> {
-    if (this.finalized.has(task.id)) return;
-    this.finalized.add(task.id);
+    if (this.finalized.has(task)) return;
+    this.finalized.add(task);
     this.d.activity.finished(task.id, update.finishedAt ?? this.d.clock.now());
     if (update.status === "succeeded") this.d.counters.succeeded++;
     else {

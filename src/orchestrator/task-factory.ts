@@ -3,19 +3,34 @@ import fs from "node:fs";
 import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import type { Config } from "../config/config.js";
-import { type TaskSubmission, TaskSubmissionSchema, ValidationError } from "../core/submission.js";
+import {
+  MAX_INPUT_DEPTH,
+  nestedDeeperThan,
+  type TaskSubmission,
+  TaskSubmissionSchema,
+  ValidationError,
+} from "../core/submission.js";
 import type { EnvironmentSpec, ResourceVector, Task } from "../core/types.js";
 
 const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
 
-/** Checks a raw submission against the schema; throws ValidationError naming the first bad field. */
+/**
+ * Checks a raw submission against the schema, and the input's nesting depth (which a schema cannot
+ * bound); throws ValidationError naming the first bad field.
+ */
 export function validateSubmission(raw: unknown): TaskSubmission {
   const first = Value.Errors(TaskSubmissionSchema, raw).First();
   if (first) {
     const field = first.path.replace(/^\//, "").replaceAll("/", ".") || "(body)";
     throw new ValidationError(field, first.message);
   }
-  return raw as TaskSubmission;
+  const sub = raw as TaskSubmission;
+  if (nestedDeeperThan(sub.input, MAX_INPUT_DEPTH))
+    throw new ValidationError(
+      "input",
+      `nested too deeply: at most ${MAX_INPUT_DEPTH} levels of arrays and objects`,
+    );
+  return sub;
 }
 
 /**

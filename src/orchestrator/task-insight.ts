@@ -69,7 +69,7 @@ export class TaskInsight {
     }
     const done = await store.listTasks({ status: "succeeded", limit: 10_000 });
     for (const r of done.reverse()) this.observe(r);
-    // Loading the TypeScript parser blocks the event loop for seconds: do it before serving, not on a task.
+    // The analysis worker loads the TypeScript compiler (about a second): before serving, not on a task.
     await this.analyzer.warmUp().catch((err: unknown) => {
       this.log.warn(
         { event: "analyzer_warmup_failed", error: String(err) },

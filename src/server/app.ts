@@ -5,7 +5,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { ForewarmMetrics } from "../cluster/metrics.js";
-import { type Config, reactiveKeepAliveMs } from "../config/config.js";
+import { type Config, MAX_TIMER_MS, reactiveKeepAliveMs, WAIT_GRACE_MS } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import { ValidationError } from "../core/submission.js";
 import type { HistoryStore } from "../history/store.js";
@@ -40,8 +40,9 @@ function parseWait(q: Record<string, string | undefined>): { wait: boolean; time
   if (w !== undefined && w !== "true" && w !== "false")
     throw new ValidationError("wait", "must be true or false");
   const t = q.timeoutMs;
+  // Nine digits keep the wait well within a Node timer (2^31−1 ms), which would otherwise fire at once.
   if (t !== undefined && !/^\d{1,9}$/.test(t))
-    throw new ValidationError("timeoutMs", "must be a whole number of ms");
+    throw new ValidationError("timeoutMs", "must be a whole number of ms, at most 999999999");
   return { wait: w === "true", timeoutMs: t === undefined ? null : Number(t) };
 }
 
@@ -98,7 +99,9 @@ export function buildApp(d: AppDeps): FastifyInstance {
     const task = buildTask(sub, d.config, d.tasksDir, d.clock.now());
     await d.orchestrator.submit(task);
     if (!wait) return reply.status(202).send({ id: task.id, status: "queued", taskType: task.taskType });
-    const record = await d.orchestrator.waitFor(task.id, timeoutMs ?? task.timeoutMs + 60_000);
+    // The config caps task timeouts so this fits a timer; the min guards that invariant.
+    const waitMs = timeoutMs ?? Math.min(task.timeoutMs + WAIT_GRACE_MS, MAX_TIMER_MS);
+    const record = await d.orchestrator.waitFor(task.id, waitMs);
     return reply.status(200).send(record);
   });
 

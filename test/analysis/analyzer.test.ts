@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { CodeAnalyzer } from "../../src/analysis/analyzer.js";
 import { dependenciesFromImports } from "../../src/analysis/code-analysis.js";
 import { LruCache } from "../../src/analysis/lru-cache.js";
@@ -43,6 +44,50 @@ test("analyzer: a stuck helper times out and the next request starts a fresh one
   try {
     const a = await analyzer.analyze("python3", "x = 1\n");
     assert.match(a.analysisError ?? "", /timed out/);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: a large JS source is parsed off the event loop, and fully", async () => {
+  const analyzer = new CodeAnalyzer();
+  try {
+    await analyzer.warmUp();
+    // ~1 MB: seconds of parsing, which held the server's event loop when it ran in-process.
+    const big = `export function handler() { return 1; }\n${"if (a) b();\n".repeat(80_000)}`;
+    let analysed = false;
+    const pending = analyzer.analyze("node", big).then((a) => {
+      analysed = true;
+      return a;
+    });
+    // A real I/O round trip needs the event loop to turn while the source is parsed.
+    await fs.promises.readFile(new URL(import.meta.url));
+    assert.equal(analysed, false, "the analysis finished before any I/O could complete");
+    const a = await pending;
+    assert.equal(a.analysisError, null);
+    assert.equal(a.cyclomatic, 80_001);
+    assert.equal(a.linesOfCode, 80_001);
+  } finally {
+    await analyzer.close();
+  }
+});
+
+test("analyzer: a stuck JS worker times out as unavailable (not cached); close ends it", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "stuck-worker.mjs");
+  fs.writeFileSync(
+    script,
+    'import { parentPort } from "node:worker_threads";\nparentPort.on("message", () => { for (;;) {} });\n',
+  );
+  const analyzer = new CodeAnalyzer({ jsWorkerUrl: pathToFileURL(script), timeoutMs: 300 });
+  try {
+    const a = await analyzer.analyze("node", "const x = 1;");
+    assert.equal(a.linesOfCode, null);
+    assert.match(a.analysisError ?? "", /javascript analysis unavailable: timed out after 300 ms/);
+    // Not cached: a second request gets a fresh worker (stuck too, so it also times out).
+    const again = await analyzer.analyze("node", "const x = 1;");
+    assert.match(again.analysisError ?? "", /timed out/);
   } finally {
     await analyzer.close();
     fs.rmSync(dir, { recursive: true, force: true });

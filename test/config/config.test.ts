@@ -7,6 +7,8 @@ import {
   ConfigError,
   envOverrides,
   loadConfig,
+  MAX_TASK_TIMEOUT_MS,
+  MAX_TIMER_MS,
   parseConfig,
   reactiveKeepAliveMs,
 } from "../../src/config/config.js";
@@ -128,4 +130,46 @@ test("settings valid alone but not together are refused at load, naming the fiel
   assert.equal(field({ capacity: { memoryMb: 128 } }), "defaults.resources.memoryMb");
   assert.equal(field({ capacity: { cpu: 0.5 } }), "defaults.resources.cpu");
   assert.equal(field({ capacity: { cpu: 0.5 }, defaults: { resources: { cpu: 0.5 } } }), "accepted");
+});
+
+test("durations that become Node timers are capped at 2^31-1 ms (a longer timer fires at once), naming the field", () => {
+  const refusal = (raw: Record<string, unknown>) => {
+    try {
+      parseConfig(raw);
+      return "accepted";
+    } catch (e) {
+      return e instanceof ConfigError ? e.message : String(e);
+    }
+  };
+  // A task's wait adds a minute to its timeout: both must fit a timer.
+  assert.equal(MAX_TASK_TIMEOUT_MS, 2_147_483_647 - 60_000);
+  assert.match(
+    refusal({ defaults: { maxTimeoutMs: 3_000_000_000 } }),
+    /^config defaults\.maxTimeoutMs: must be at most 2147423647 ms/,
+  );
+  assert.match(
+    refusal({ defaults: { maxTimeoutMs: MAX_TASK_TIMEOUT_MS + 1 } }),
+    /^config defaults\.maxTimeoutMs/,
+  );
+  assert.equal(refusal({ defaults: { maxTimeoutMs: MAX_TASK_TIMEOUT_MS } }), "accepted");
+  assert.match(
+    refusal({ defaults: { timeoutMs: 3_000_000_000, maxTimeoutMs: MAX_TASK_TIMEOUT_MS } }),
+    /^config defaults\.timeoutMs/,
+  );
+  for (const field of [
+    "reclaimIntervalMs",
+    "cluster.leaseRetryMs",
+    "prediction.retrainIntervalMs",
+    "prediction.planIntervalMs",
+  ]) {
+    const raw = (value: number): Record<string, unknown> => {
+      const [a, b] = field.split(".") as [string, string | undefined];
+      return b === undefined ? { [a]: value } : { [a]: { [b]: value } };
+    };
+    assert.match(
+      refusal(raw(MAX_TIMER_MS + 1)),
+      new RegExp(`^config ${field.replace(".", "\\.")}: must be at most ${MAX_TIMER_MS} ms`),
+    );
+    assert.equal(refusal(raw(MAX_TIMER_MS)), "accepted", field);
+  }
 });

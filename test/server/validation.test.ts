@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { ConfigError, MAX_TASK_TIMEOUT_MS } from "../../src/config/config.js";
+import { MAX_INPUT_DEPTH } from "../../src/core/submission.js";
 import { type Harness, startHarness, writeTask } from "./harness.js";
+
+/** A submission whose input is `depth` nested arrays, written as text (no deep value is built here). */
+const deepBody = (runtime: "node" | "python3", entry: string, depth: number): string =>
+  `{"user":"a","runtime":"${runtime}","entry":"${entry}","input":${"[".repeat(depth)}${"]".repeat(depth)}}`;
 
 describe("malformed submissions get a 4xx JSON error naming the field and record nothing", () => {
   let h: Harness;
@@ -47,6 +53,8 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
       "resources.cpu",
     ],
     ["not JSON", "{not json", 400, "(body)"],
+    // Deeper than JSON.stringify's stack reaches: once a 500 from the server's own serialisation.
+    ["input nested 5000 deep", deepBody("node", "ok.mjs", 5000), 400, "input"],
     ["a 10 MB body", { user: "a", runtime: "node", code: "x".repeat(10 * 1024 * 1024) }, 413, "(body)"],
   ];
 
@@ -89,4 +97,95 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
     assert.equal(ok.body.status, "succeeded");
     assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 1);
   });
+});
+
+describe("input nesting is capped below what either runner can decode", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ cgroups: false, prediction: { enabled: false } });
+    writeTask(h.tasksDir, "same.mjs", "export const handler = (i) => i;\n");
+    writeTask(h.tasksDir, "same.py", "def handler(i):\n    return i\n");
+  });
+  after(async () => {
+    await h.server.close();
+  });
+
+  for (const [runtime, entry] of [
+    ["node", "same.mjs"],
+    ["python3", "same.py"],
+  ] as const) {
+    test(`${runtime}: ${MAX_INPUT_DEPTH} levels run and come back; one more is refused naming input`, async () => {
+      const ok = await h.post(deepBody(runtime, entry, MAX_INPUT_DEPTH), "?wait=true");
+      assert.equal(ok.status, 200, JSON.stringify(ok.body).slice(0, 500));
+      assert.equal(ok.body.status, "succeeded", String(ok.body.error));
+      assert.equal(JSON.stringify(ok.body.output), "[".repeat(MAX_INPUT_DEPTH) + "]".repeat(MAX_INPUT_DEPTH));
+      const deep = await h.post(deepBody(runtime, entry, MAX_INPUT_DEPTH + 1), "?wait=true");
+      assert.equal(deep.status, 400, JSON.stringify(deep.body).slice(0, 500));
+      assert.equal(deep.body.field, "input");
+      assert.match(
+        String(deep.body.message),
+        new RegExp(`nested too deeply: at most ${MAX_INPUT_DEPTH} levels`),
+      );
+    });
+  }
+
+  test("a refused deep input wrote nothing and the server goes on serving", async () => {
+    assert.equal((await h.server.store.listTasks({ limit: 1000 })).length, 2);
+    assert.equal((await h.get("/healthz")).status, 200);
+  });
+});
+
+test("task timeouts stop where Node timers do: a longer maximum is refused at start; the longest allowed task and its wait run", async () => {
+  // A server that wrongly starts is closed, so the failure does not hang the test file.
+  const refused = await startHarness({
+    cgroups: false,
+    prediction: { enabled: false },
+    defaults: { maxTimeoutMs: 3_000_000_000 },
+  }).then(
+    async (started) => {
+      await started.server.close();
+      return null;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(refused instanceof ConfigError, `expected a ConfigError, got ${String(refused)}`);
+  assert.equal(refused.field, "defaults.maxTimeoutMs");
+  // An overflowing timer fires at once and says so only in this warning.
+  const overflows: string[] = [];
+  const onWarning = (w: Error) => {
+    if (w.name === "TimeoutOverflowWarning") overflows.push(w.message);
+  };
+  process.on("warning", onWarning);
+  const h = await startHarness({
+    cgroups: false,
+    prediction: { enabled: false },
+    defaults: { maxTimeoutMs: MAX_TASK_TIMEOUT_MS },
+  });
+  try {
+    writeTask(
+      h.tasksDir,
+      "slow.mjs",
+      "export const handler = () => new Promise((r) => setTimeout(() => r(1), 200));\n",
+    );
+    const over = await h.post({
+      user: "a",
+      runtime: "node",
+      entry: "slow.mjs",
+      timeoutMs: MAX_TASK_TIMEOUT_MS + 1,
+    });
+    assert.equal(over.status, 400);
+    assert.equal(over.body.field, "timeoutMs");
+    // The default wait is the timeout plus a minute: exactly 2^31-1 ms here.
+    const r = await h.post(
+      { user: "a", runtime: "node", entry: "slow.mjs", timeoutMs: MAX_TASK_TIMEOUT_MS },
+      "?wait=true",
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, "succeeded", String(r.body.error));
+    await new Promise((res) => setImmediate(res)); // warnings are emitted on a later tick
+    assert.deepEqual(overflows, []);
+  } finally {
+    process.off("warning", onWarning);
+    await h.server.close();
+  }
 });
