@@ -93,10 +93,17 @@ export class EnvironmentPool {
   async bringUp(env: EnvironmentView, warmup: WarmupRequest = {}): Promise<string | null> {
     try {
       await this.backend.create(env.id, env.user, env.spec);
-      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while starting";
+      // A reclaim during create found no worker to destroy yet: the one created now is ours to end.
+      if ((env.state as EnvironmentState) === "gone") {
+        await this.backend.destroy(env.id);
+        return "environment reclaimed while starting";
+      }
       env.state = "warming";
       await this.backend.warm(env.id, warmup);
-      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while warming";
+      if ((env.state as EnvironmentState) === "gone") {
+        await this.backend.destroy(env.id);
+        return "environment reclaimed while warming";
+      }
       env.readyAt = this.clock.now();
       env.coldStartMs = env.readyAt - env.createdAt;
       const prev = this.leads.get(env.specKey);
