@@ -257,18 +257,14 @@ export class ProcessBackend implements EnvironmentBackend {
     return env;
   }
 
-  /** Classifies an exit, removes the environment and its cgroup and scratch dir, then announces it. */
+  /** Classifies an exit and announces it, then removes the environment's cgroup and scratch dir. */
   private async handleExit(env: Env, exit: RunnerExit): Promise<ExitOutcome> {
     const wasStarting = env.state === "starting";
     env.state = "dead";
     if (this.envs.get(env.info.id) === env) this.envs.delete(env.info.id);
     const outcome = env.killReason ?? (await classifyExit(env, exit));
-    if (env.cgroup) {
-      const peak = await env.cgroup.peakBytes();
-      env.finalPeakMb = peak === null ? null : peak / (1024 * 1024);
-      await env.cgroup.remove();
-    }
-    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
+    // Announced before the cleanup (a busy cgroup or a big scratch dir can take long): until then the
+    // pool still routes tasks to this environment.
     if (outcome.failure !== "destroyed" && !wasStarting) {
       const reason = `${outcome.failure}: ${outcome.error}`;
       this.log.info({ envId: env.info.id, reason }, "environment exited");
@@ -280,6 +276,12 @@ export class ProcessBackend implements EnvironmentBackend {
         }
       }
     }
+    if (env.cgroup) {
+      const peak = await env.cgroup.peakBytes();
+      env.finalPeakMb = peak === null ? null : peak / (1024 * 1024);
+      await env.cgroup.remove();
+    }
+    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
     return outcome;
   }
 }
