@@ -11,7 +11,8 @@ import { EnvironmentPool } from "../pool/environment-pool.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
 import { prepareQueuedTask, type QueuedTask } from "./queued-task.js";
-import { finishedUpdate, unrunnableResult } from "./run-results.js";
+import { finishedUpdate, startedUpdate, startFailedUpdate, unrunnableResult } from "./run-results.js";
+import { RunningSeries } from "./running-series.js";
 import { type SeriesActivity, SeriesActivityLog } from "./series-activity.js";
 import { TaskCompletion, type TaskCounters, type TaskObserver } from "./task-completion.js";
 import { modulePathFor } from "./task-factory.js";
@@ -51,7 +52,7 @@ export class Orchestrator {
   private readonly accepting = new Map<number, number>();
   /** Tasks whose environment is still starting (cold starts); shutdown ends those left at its grace's end. */
   private readonly starting = new Map<string, Task>();
-  private readonly seriesRunning = new Map<string, number>();
+  private readonly runningSeries = new RunningSeries();
   private readonly activity = new SeriesActivityLog();
   private readonly completion: TaskCompletion;
   private readonly pending = new Set<Promise<unknown>>();
@@ -59,7 +60,6 @@ export class Orchestrator {
   private pumping = false;
   private pumpAgain = false;
   private closing = false;
-  private lastConcurrencyMinute = -1;
   observer: TaskObserver = {};
   /**
    * Whether this server's forewarm windows plan its pool now (set by the prediction loop: it has
@@ -273,15 +273,10 @@ export class Orchestrator {
     // environment, which may be why bringUp failed). It must not run now, nor end twice.
     if (!this.starting.delete(task.id)) return;
     if (failure !== null) {
-      await this.completion.finalize(task, {
-        status: "failed",
-        finishedAt: this.d.clock.now(),
-        queueWaitMs: routedAt - task.submittedAt,
-        cold: true,
-        environmentId: env.id,
-        exitStatus: "environment_failed",
-        error: `environment failed to start: ${failure}`,
-      });
+      await this.completion.finalize(
+        task,
+        startFailedUpdate(task, routedAt, this.d.clock.now(), env.id, failure),
+      );
       this.pump();
       return;
     }
@@ -291,22 +286,13 @@ export class Orchestrator {
 
   private async execute(task: Task, env: EnvironmentView, cold: boolean, routedAt: number): Promise<void> {
     const startedAt = this.d.clock.now();
-    const series = seriesKey(task.user, task.taskType);
-    const concurrent = (this.seriesRunning.get(series) ?? 0) + 1;
-    this.seriesRunning.set(series, concurrent);
+    const concurrent = this.runningSeries.started(task.user, task.taskType);
     this.activity.started(task.id, startedAt);
     this.running.set(task.id, { task, envId: env.id });
     this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;
     try {
-      await this.d.store.updateTask(task.id, {
-        status: "running",
-        startedAt,
-        queueWaitMs: routedAt - task.submittedAt,
-        startLatencyMs: startedAt - routedAt,
-        cold,
-        environmentId: env.id,
-      });
+      await this.d.store.updateTask(task.id, startedUpdate(task, routedAt, startedAt, cold, env.id));
       // In the minute the task arrived (its rollup's): a burst that starts after the minute's end
       // (cold starts, queueing) is still that minute's concurrency.
       await this.d.store.recordConcurrency(task.user, task.taskType, minuteOf(task.submittedAt), concurrent);
@@ -321,7 +307,7 @@ export class Orchestrator {
       result = unrunnableResult(task, err);
     } finally {
       this.running.delete(task.id);
-      this.seriesRunning.set(series, (this.seriesRunning.get(series) ?? 1) - 1);
+      this.runningSeries.ended(task.user, task.taskType);
     }
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
@@ -342,23 +328,14 @@ export class Orchestrator {
     const snap = this.snapshot();
     for (const e of expiredEnvironments(snap, reactiveKeepAliveMs(this.d.config, this.planning())))
       this.pool.reclaim(e.id, "keep-alive expired");
-    const minute = minuteOf(snap.now);
-    if (minute !== this.lastConcurrencyMinute) {
-      this.lastConcurrencyMinute = minute;
-      try {
-        this.d.insight?.save();
-      } catch (err) {
-        this.d.logger.warn(
-          { event: "classifier_save_failed", error: String(err) },
-          "could not save task types",
-        );
-      }
-      for (const [series, n] of this.seriesRunning) {
-        if (n <= 0) continue;
-        const cut = series.indexOf("|");
-        const [user, type] = [series.slice(0, cut), series.slice(cut + 1)];
-        this.d.store.recordConcurrency(user, type, minute, n).catch(() => {});
-      }
+    if (!this.runningSeries.newMinute(snap.now, this.d.store)) return;
+    try {
+      this.d.insight?.save();
+    } catch (err) {
+      this.d.logger.warn(
+        { event: "classifier_save_failed", error: String(err) },
+        "could not save task types",
+      );
     }
   }
 
