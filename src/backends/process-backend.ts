@@ -12,15 +12,16 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { EnvironmentSpec, ResourceVector } from "../core/types.js";
 import type { Logger } from "../log/logger.js";
-import type {
-  BackendEnvironment,
-  EnvironmentBackend,
-  EnvironmentStats,
-  ExitListener,
-  Invocation,
-  RunResult,
-  WarmupRequest,
-  WarmupResult,
+import {
+  type BackendEnvironment,
+  type EnvironmentBackend,
+  EnvironmentGoneError,
+  type EnvironmentStats,
+  type ExitListener,
+  type Invocation,
+  type RunResult,
+  type WarmupRequest,
+  type WarmupResult,
 } from "./backend.js";
 import { CgroupHost, type EnvCgroup } from "./cgroup.js";
 import { killEnv, startSampler } from "./env-control.js";
@@ -251,7 +252,7 @@ export class ProcessBackend implements EnvironmentBackend {
    */
   private claim(id: string, what: string): Env {
     const env = this.envs.get(id);
-    if (!env || env.state === "dead") throw new Error(`unknown environment ${id}`);
+    if (!env || env.state === "dead") throw new EnvironmentGoneError(`unknown environment ${id}`);
     if (env.state !== "idle") throw new Error(`environment ${id} is ${env.state}; cannot ${what} now`);
     env.state = "busy";
     return env;

@@ -1,4 +1,4 @@
-import type { EnvironmentBackend, RunResult } from "../backends/backend.js";
+import { type EnvironmentBackend, EnvironmentGoneError, type RunResult } from "../backends/backend.js";
 import { type Config, reactiveKeepAliveMs } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import type { EnvironmentSpec, Task, TaskRecord } from "../core/types.js";
@@ -10,7 +10,7 @@ import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { EnvironmentPool } from "../pool/environment-pool.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
-import { prepareQueuedTask, type QueuedTask } from "./queued-task.js";
+import { MAX_REQUEUES, prepareQueuedTask, type QueuedTask, requeuedUpdate } from "./queued-task.js";
 import { finishedUpdate, startedUpdate, startFailedUpdate, unrunnableResult } from "./run-results.js";
 import { RunningSeries } from "./running-series.js";
 import { type SeriesActivity, SeriesActivityLog } from "./series-activity.js";
@@ -214,14 +214,14 @@ export class Orchestrator {
       if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
       this.pool.markBusy(env);
       this.counters.warmStarts++;
-      this.track(this.execute(q.task, env, false, routedAt));
+      this.track(this.execute(q, env, false, routedAt));
       return;
     }
     for (const id of decision.evict) this.pool.reclaim(id, "evicted: capacity needed by a waiting task");
     if (decision.kind === "resize") {
       const env = this.pool.get(decision.environmentId)!;
       this.pool.markBusy(env);
-      this.track(this.resizeThenRun(q.task, env, q.spec, decision.resources, routedAt));
+      this.track(this.resizeThenRun(q, env, decision.resources, routedAt));
       return;
     }
     const env = this.pool.add(q.task.user, q.spec, false);
@@ -230,16 +230,16 @@ export class Orchestrator {
       { event: "cold_start", task: q.task.id, user: q.task.user, env: env.id, reason: decision.reason },
       "cold start",
     );
-    this.track(this.coldStart(q.task, env, routedAt));
+    this.track(this.coldStart(q, env, routedAt));
   }
 
   private async resizeThenRun(
-    task: Task,
+    q: QueuedTask,
     env: EnvironmentView,
-    spec: EnvironmentSpec,
     resources: EnvironmentSpec["resources"],
     routedAt: number,
   ): Promise<void> {
+    const task = q.task;
     // Like a cold start, a resize in progress when shutdown's grace ends leaves its task to shutdown.
     this.starting.set(task.id, task);
     const resized = await this.pool.resize(env, resources);
@@ -250,15 +250,15 @@ export class Orchestrator {
         { event: "resize", env: env.id, user: env.user, memoryMb: resources.memoryMb },
         "resized in place",
       );
-      await this.execute(task, env, false, routedAt);
+      await this.execute(q, env, false, routedAt);
       return;
     }
     // The backend cannot resize in place: replace the environment with one of the needed size.
     env.state = "ready";
     this.pool.reclaim(env.id, "replaced: too small and not resizable in place");
-    const bigger = this.pool.add(task.user, { ...spec, resources }, false);
+    const bigger = this.pool.add(task.user, { ...q.spec, resources }, false);
     this.counters.coldStarts++;
-    await this.coldStart(task, bigger, routedAt);
+    await this.coldStart(q, bigger, routedAt);
   }
 
   track(p: Promise<unknown>): void {
@@ -266,7 +266,8 @@ export class Orchestrator {
     p.finally(() => this.pending.delete(p)).catch(() => {});
   }
 
-  private async coldStart(task: Task, env: EnvironmentView, routedAt: number): Promise<void> {
+  private async coldStart(q: QueuedTask, env: EnvironmentView, routedAt: number): Promise<void> {
+    const task = q.task;
     this.starting.set(task.id, task);
     const failure = await this.pool.bringUp(env);
     // Shutdown's grace ended while the environment started: it has ended the task (and destroyed the
@@ -281,16 +282,18 @@ export class Orchestrator {
       return;
     }
     env.state = "busy";
-    await this.execute(task, env, true, routedAt);
+    await this.execute(q, env, true, routedAt);
   }
 
-  private async execute(task: Task, env: EnvironmentView, cold: boolean, routedAt: number): Promise<void> {
+  private async execute(q: QueuedTask, env: EnvironmentView, cold: boolean, routedAt: number): Promise<void> {
+    const task = q.task;
     const startedAt = this.d.clock.now();
     const concurrent = this.runningSeries.started(task.user, task.taskType);
     this.activity.started(task.id, startedAt);
     this.running.set(task.id, { task, envId: env.id });
     this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;
+    let gone = false;
     try {
       await this.d.store.updateTask(task.id, startedUpdate(task, routedAt, startedAt, cold, env.id));
       // In the minute the task arrived (its rollup's): a burst that starts after the minute's end
@@ -304,11 +307,13 @@ export class Orchestrator {
         timeoutMs: task.timeoutMs,
       });
     } catch (err) {
+      gone = err instanceof EnvironmentGoneError;
       result = unrunnableResult(task, err);
     } finally {
       this.running.delete(task.id);
       this.runningSeries.ended(task.user, task.taskType);
     }
+    if (gone && (await this.requeue(q, env))) return;
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
     if (result.failure === "oom" || result.failure === "crashed" || result.failure === "timeout") {
@@ -321,6 +326,29 @@ export class Orchestrator {
       finishedUpdate(result, finishedAt, this.d.config.limits.maxStoredOutputBytes),
     );
     this.pump();
+  }
+
+  /**
+   * The task's worker was found dead (its exit not announced yet when the task was routed): nothing
+   * ran, so the environment is dropped and the task queued again, a bounded number of times; false
+   * if it cannot be (it then fails as unrunnable).
+   */
+  private async requeue(q: QueuedTask, env: EnvironmentView): Promise<boolean> {
+    this.pool.dropDead(env, "worker found gone when a task was to run");
+    if (this.closing || q.requeues++ >= MAX_REQUEUES) return false;
+    this.activity.unrouted(q.id);
+    this.starting.set(q.id, q.task); // shutdown's grace may end while the record is put back
+    const reverted = await this.d.store
+      .updateTask(q.id, requeuedUpdate())
+      .then(() => true)
+      .catch(() => false);
+    if (!this.starting.delete(q.id)) return true;
+    if (!reverted) return false;
+    // Shutdown drained the queue while the record was written: the task ends here.
+    if (this.closing) await this.completion.shutDown(q.task, "before the task started");
+    else this.queue.putBack(q);
+    this.pump();
+    return true;
   }
 
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */

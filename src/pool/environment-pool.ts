@@ -216,18 +216,21 @@ export class EnvironmentPool {
     );
   }
 
+  /** Forgets an environment whose worker is gone: it exited idle, or was found dead by a task's run. */
+  dropDead(env: EnvironmentView, reason: string): void {
+    if (env.state === "gone") return;
+    this.accountIdle(env);
+    env.state = "gone";
+    this.envs.delete(env.id);
+    this.log.warn({ event: "environment_exited", env: env.id, user: env.user, reason }, "environment exited");
+    this.onChange();
+  }
+
   private onExit(envId: string, reason: string): void {
     const env = this.envs.get(envId);
     // A busy environment's task sees the failure through run(); only idle deaths are handled here.
-    if (!env || env.state === "gone" || env.state === "busy") return;
-    this.accountIdle(env);
-    env.state = "gone";
-    this.envs.delete(envId);
-    this.log.warn(
-      { event: "environment_exited", env: envId, user: env.user, reason },
-      "idle environment exited",
-    );
-    this.onChange();
+    if (!env || env.state === "busy") return;
+    this.dropDead(env, reason);
   }
 
   /** The pool as the API shows it: each environment with its worker's pid where the backend has one. */
