@@ -221,7 +221,9 @@ export class Orchestrator {
     if (decision.kind === "resize") {
       const env = this.pool.get(decision.environmentId)!;
       this.pool.markBusy(env);
-      this.track(this.resizeThenRun(q, env, decision.resources, routedAt));
+      // Taken now, not once the backend is done: the next task of this pump must not get it too.
+      const before = this.pool.reserve(env, decision.resources);
+      this.track(this.resizeThenRun(q, env, decision.resources, before, routedAt));
       return;
     }
     const env = this.pool.add(q.task.user, q.spec, false);
@@ -237,12 +239,13 @@ export class Orchestrator {
     q: QueuedTask,
     env: EnvironmentView,
     resources: EnvironmentSpec["resources"],
+    before: EnvironmentSpec["resources"],
     routedAt: number,
   ): Promise<void> {
     const task = q.task;
     // Like a cold start, a resize in progress when shutdown's grace ends leaves its task to shutdown.
     this.starting.set(task.id, task);
-    const resized = await this.pool.resize(env, resources);
+    const resized = await this.pool.resize(env, resources, before);
     if (!this.starting.delete(task.id)) return;
     if (resized) {
       this.counters.warmStarts++;
@@ -253,10 +256,11 @@ export class Orchestrator {
       await this.execute(q, env, false, routedAt);
       return;
     }
-    // The backend cannot resize in place: replace the environment with one of the needed size.
+    // The backend cannot resize in place: one of the needed size replaces it, added before the old one
+    // (back at its old size) goes, as that reclaim runs the queue, which must not see the room between.
+    const bigger = this.pool.add(task.user, { ...q.spec, resources }, false);
     env.state = "ready";
     this.pool.reclaim(env.id, "replaced: too small and not resizable in place");
-    const bigger = this.pool.add(task.user, { ...q.spec, resources }, false);
     this.counters.coldStarts++;
     await this.coldStart(q, bigger, routedAt);
   }

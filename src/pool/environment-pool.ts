@@ -134,15 +134,32 @@ export class EnvironmentPool {
     env.hold = hold;
   }
 
-  /** Grows or shrinks an environment's limits in place; false if the backend cannot (caller replaces it). */
-  async resize(env: EnvironmentView, resources: ResourceVector): Promise<boolean> {
+  /**
+   * Gives a busy environment its new size now, before resize() (the router's next decisions must see
+   * the capacity as taken); returns the old size, for resize() to restore if the backend cannot.
+   */
+  reserve(env: EnvironmentView, resources: ResourceVector): ResourceVector {
+    const before = env.spec.resources;
+    this.setSize(env, resources);
+    return before;
+  }
+
+  /**
+   * Grows or shrinks an environment's limits in place; false if the backend cannot (caller replaces
+   * it), the size then being `restore` if given (see reserve).
+   */
+  async resize(env: EnvironmentView, resources: ResourceVector, restore?: ResourceVector): Promise<boolean> {
     const ok = await this.backend.resize(env.id, resources).catch(() => false);
     if (ok) {
-      env.spec = { ...env.spec, resources };
-      env.specKey = specKey(env.spec);
+      this.setSize(env, resources);
       this.counters.resizedInPlace++;
-    }
+    } else if (restore) this.setSize(env, restore);
     return ok;
+  }
+
+  private setSize(env: EnvironmentView, resources: ResourceVector): void {
+    env.spec = { ...env.spec, resources };
+    env.specKey = specKey(env.spec);
   }
 
   private accountIdle(env: EnvironmentView): void {
