@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
+import { ProcessBackend } from "../../src/backends/process-backend.js";
+import type { ResourceVector } from "../../src/core/types.js";
+import { specKey } from "../../src/core/types.js";
+import { silentLogger } from "../../src/log/logger.js";
+import type { DesiredShadow } from "../../src/plan/shadow-planner.js";
 import { eventually, type Harness, startHarness, writeTask } from "../server/harness.js";
 
 type Env = { id: string; user: string; state: string; spec: { resources: { memoryMb: number } } };
@@ -60,3 +65,81 @@ for (const cgroups of [false, "auto"] as const) {
     }
   });
 }
+
+/** The real process backend, noting which environments it is asked to resize. */
+class NotedResizes extends ProcessBackend {
+  readonly resized: string[] = [];
+  readonly resizes: Promise<boolean>[] = [];
+  override resize(id: string, resources: ResourceVector): Promise<boolean> {
+    this.resized.push(id);
+    const done = super.resize(id, resources);
+    this.resizes.push(done);
+    return done;
+  }
+}
+
+test("the plan grows an idle environment only when the growth fits, counting the growth it asked for already", async () => {
+  let backend: NotedResizes | undefined;
+  const h = await startHarness(
+    {
+      keepAliveMs: 600_000,
+      capacity: { cpu: 8, memoryMb: 640, maxEnvironments: 8 },
+      prediction: { enabled: true, planIntervalMs: 3_600_000, retrainIntervalMs: 3_600_000 },
+    },
+    {
+      backend: (dir) => {
+        backend = new NotedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
+        return backend;
+      },
+    },
+  );
+  try {
+    writeTask(h.tasksDir, "ok.mjs", "export function handler() { return 1; }\n");
+    for (const user of ["a", "b"]) {
+      const r = await h.post(
+        { user, type: "t", runtime: "node", entry: "ok.mjs", resources: { memoryMb: 256 } },
+        "?wait=true",
+      );
+      assert.equal(r.body.status, "succeeded");
+    }
+    const orchestrator = h.server.orchestrator;
+    const loop = h.server.prediction!;
+    const now = orchestrator.snapshot().now;
+    const envOf = (user: string) => orchestrator.snapshot().environments.find((e) => e.user === user)!;
+    // What the planner asks when a series' forecast says its tasks need more memory: a's or b's idle
+    // 256-MiB environment is grown (the planner's own share of capacity counts busy environments only).
+    const wants = (user: string, memoryMb: number): DesiredShadow => {
+      const base = envOf(user).spec;
+      const spec = { ...base, resources: { ...base.resources, memoryMb } };
+      return {
+        series: `${user}|t`,
+        user,
+        taskType: "t",
+        spec,
+        specKey: specKey(spec),
+        rank: 1,
+        from: now,
+        until: now + 600_000,
+        pHit: 1,
+        benefit: 1,
+        confidence: 1,
+        model: "test",
+        reason: "test",
+      };
+    };
+    // 512 of 640 MiB held: a growth of 256 does not fit; of 128 each, one fits but not both.
+    loop.apply({ now, desired: [wants("a", 512)], skipped: [], exact: true });
+    assert.deepEqual(backend!.resized, [], "no room to grow a's");
+    loop.apply({ now, desired: [wants("a", 384), wants("b", 384)], skipped: [], exact: true });
+    assert.deepEqual(backend!.resized, [envOf("a").id], "a's grows; b's growth does not fit after it");
+    await Promise.all(backend!.resizes);
+    const total = poolMemory(await environments(h));
+    assert.ok(total <= 640, `pool holds ${total} MiB`);
+    // With a's environment gone, b's growth fits.
+    orchestrator.pool.reclaim(envOf("a").id, "test: room for b");
+    loop.apply({ now, desired: [wants("b", 384)], skipped: [], exact: true });
+    assert.equal(backend!.resized.at(-1), envOf("b").id, "with room, the plan grows it");
+  } finally {
+    await h.server.close();
+  }
+});
