@@ -63,6 +63,12 @@ export interface EnvironmentStats {
   cpuMs: number;
 }
 
+/**
+ * Thrown by warm() and run() for an environment the backend no longer has (its worker exited, maybe
+ * not announced through onExit yet): nothing was started in it.
+ */
+export class EnvironmentGoneError extends Error {}
+
 /** Called when an environment's process exits without being destroyed. */
 export type ExitListener = (envId: string, reason: string) => void;
 

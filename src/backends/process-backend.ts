@@ -12,15 +12,16 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { EnvironmentSpec, ResourceVector } from "../core/types.js";
 import type { Logger } from "../log/logger.js";
-import type {
-  BackendEnvironment,
-  EnvironmentBackend,
-  EnvironmentStats,
-  ExitListener,
-  Invocation,
-  RunResult,
-  WarmupRequest,
-  WarmupResult,
+import {
+  type BackendEnvironment,
+  type EnvironmentBackend,
+  EnvironmentGoneError,
+  type EnvironmentStats,
+  type ExitListener,
+  type Invocation,
+  type RunResult,
+  type WarmupRequest,
+  type WarmupResult,
 } from "./backend.js";
 import { CgroupHost, type EnvCgroup } from "./cgroup.js";
 import { killEnv, startSampler } from "./env-control.js";
@@ -251,24 +252,20 @@ export class ProcessBackend implements EnvironmentBackend {
    */
   private claim(id: string, what: string): Env {
     const env = this.envs.get(id);
-    if (!env || env.state === "dead") throw new Error(`unknown environment ${id}`);
+    if (!env || env.state === "dead") throw new EnvironmentGoneError(`unknown environment ${id}`);
     if (env.state !== "idle") throw new Error(`environment ${id} is ${env.state}; cannot ${what} now`);
     env.state = "busy";
     return env;
   }
 
-  /** Classifies an exit, removes the environment and its cgroup and scratch dir, then announces it. */
+  /** Classifies an exit and announces it, then removes the environment's cgroup and scratch dir. */
   private async handleExit(env: Env, exit: RunnerExit): Promise<ExitOutcome> {
     const wasStarting = env.state === "starting";
     env.state = "dead";
     if (this.envs.get(env.info.id) === env) this.envs.delete(env.info.id);
     const outcome = env.killReason ?? (await classifyExit(env, exit));
-    if (env.cgroup) {
-      const peak = await env.cgroup.peakBytes();
-      env.finalPeakMb = peak === null ? null : peak / (1024 * 1024);
-      await env.cgroup.remove();
-    }
-    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
+    // Announced before the cleanup (a busy cgroup or a big scratch dir can take long): until then the
+    // pool still routes tasks to this environment.
     if (outcome.failure !== "destroyed" && !wasStarting) {
       const reason = `${outcome.failure}: ${outcome.error}`;
       this.log.info({ envId: env.info.id, reason }, "environment exited");
@@ -280,6 +277,12 @@ export class ProcessBackend implements EnvironmentBackend {
         }
       }
     }
+    if (env.cgroup) {
+      const peak = await env.cgroup.peakBytes();
+      env.finalPeakMb = peak === null ? null : peak / (1024 * 1024);
+      await env.cgroup.remove();
+    }
+    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
     return outcome;
   }
 }

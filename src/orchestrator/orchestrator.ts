@@ -1,4 +1,4 @@
-import type { EnvironmentBackend, RunResult } from "../backends/backend.js";
+import { type EnvironmentBackend, EnvironmentGoneError, type RunResult } from "../backends/backend.js";
 import { type Config, reactiveKeepAliveMs } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
 import type { EnvironmentSpec, Task, TaskRecord } from "../core/types.js";
@@ -10,8 +10,9 @@ import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { EnvironmentPool } from "../pool/environment-pool.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
-import { prepareQueuedTask, type QueuedTask } from "./queued-task.js";
-import { finishedUpdate, unrunnableResult } from "./run-results.js";
+import { MAX_REQUEUES, prepareQueuedTask, type QueuedTask, requeuedUpdate } from "./queued-task.js";
+import { finishedUpdate, startedUpdate, startFailedUpdate, unrunnableResult } from "./run-results.js";
+import { RunningSeries } from "./running-series.js";
 import { type SeriesActivity, SeriesActivityLog } from "./series-activity.js";
 import { TaskCompletion, type TaskCounters, type TaskObserver } from "./task-completion.js";
 import { modulePathFor } from "./task-factory.js";
@@ -51,7 +52,7 @@ export class Orchestrator {
   private readonly accepting = new Map<number, number>();
   /** Tasks whose environment is still starting (cold starts); shutdown ends those left at its grace's end. */
   private readonly starting = new Map<string, Task>();
-  private readonly seriesRunning = new Map<string, number>();
+  private readonly runningSeries = new RunningSeries();
   private readonly activity = new SeriesActivityLog();
   private readonly completion: TaskCompletion;
   private readonly pending = new Set<Promise<unknown>>();
@@ -59,7 +60,6 @@ export class Orchestrator {
   private pumping = false;
   private pumpAgain = false;
   private closing = false;
-  private lastConcurrencyMinute = -1;
   observer: TaskObserver = {};
   /**
    * Whether this server's forewarm windows plan its pool now (set by the prediction loop: it has
@@ -222,14 +222,16 @@ export class Orchestrator {
       if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
       this.pool.markBusy(env);
       this.counters.warmStarts++;
-      this.track(this.execute(q.task, env, false, routedAt));
+      this.track(this.execute(q, env, false, routedAt));
       return;
     }
     for (const id of decision.evict) this.pool.reclaim(id, "evicted: capacity needed by a waiting task");
     if (decision.kind === "resize") {
       const env = this.pool.get(decision.environmentId)!;
       this.pool.markBusy(env);
-      this.track(this.resizeThenRun(q.task, env, q.spec, decision.resources, routedAt));
+      // Taken now, not once the backend is done: the next task of this pump must not get it too.
+      const before = this.pool.reserve(env, decision.resources);
+      this.track(this.resizeThenRun(q, env, decision.resources, before, routedAt));
       return;
     }
     const env = this.pool.add(q.task.user, q.spec, false);
@@ -238,19 +240,20 @@ export class Orchestrator {
       { event: "cold_start", task: q.task.id, user: q.task.user, env: env.id, reason: decision.reason },
       "cold start",
     );
-    this.track(this.coldStart(q.task, env, routedAt));
+    this.track(this.coldStart(q, env, routedAt));
   }
 
   private async resizeThenRun(
-    task: Task,
+    q: QueuedTask,
     env: EnvironmentView,
-    spec: EnvironmentSpec,
     resources: EnvironmentSpec["resources"],
+    before: EnvironmentSpec["resources"],
     routedAt: number,
   ): Promise<void> {
+    const task = q.task;
     // Like a cold start, a resize in progress when shutdown's grace ends leaves its task to shutdown.
     this.starting.set(task.id, task);
-    const resized = await this.pool.resize(env, resources);
+    const resized = await this.pool.resize(env, resources, before);
     if (!this.starting.delete(task.id)) return;
     if (resized) {
       this.counters.warmStarts++;
@@ -258,15 +261,16 @@ export class Orchestrator {
         { event: "resize", env: env.id, user: env.user, memoryMb: resources.memoryMb },
         "resized in place",
       );
-      await this.execute(task, env, false, routedAt);
+      await this.execute(q, env, false, routedAt);
       return;
     }
-    // The backend cannot resize in place: replace the environment with one of the needed size.
+    // The backend cannot resize in place: one of the needed size replaces it, added before the old one
+    // (back at its old size) goes, as that reclaim runs the queue, which must not see the room between.
+    const bigger = this.pool.add(task.user, { ...q.spec, resources }, false);
     env.state = "ready";
     this.pool.reclaim(env.id, "replaced: too small and not resizable in place");
-    const bigger = this.pool.add(task.user, { ...spec, resources }, false);
     this.counters.coldStarts++;
-    await this.coldStart(task, bigger, routedAt);
+    await this.coldStart(q, bigger, routedAt);
   }
 
   track(p: Promise<unknown>): void {
@@ -274,47 +278,36 @@ export class Orchestrator {
     p.finally(() => this.pending.delete(p)).catch(() => {});
   }
 
-  private async coldStart(task: Task, env: EnvironmentView, routedAt: number): Promise<void> {
+  private async coldStart(q: QueuedTask, env: EnvironmentView, routedAt: number): Promise<void> {
+    const task = q.task;
     this.starting.set(task.id, task);
     const failure = await this.pool.bringUp(env);
     // Shutdown's grace ended while the environment started: it has ended the task (and destroyed the
     // environment, which may be why bringUp failed). It must not run now, nor end twice.
     if (!this.starting.delete(task.id)) return;
     if (failure !== null) {
-      await this.completion.finalize(task, {
-        status: "failed",
-        finishedAt: this.d.clock.now(),
-        queueWaitMs: routedAt - task.submittedAt,
-        cold: true,
-        environmentId: env.id,
-        exitStatus: "environment_failed",
-        error: `environment failed to start: ${failure}`,
-      });
+      await this.completion.finalize(
+        task,
+        startFailedUpdate(task, routedAt, this.d.clock.now(), env.id, failure),
+      );
       this.pump();
       return;
     }
     env.state = "busy";
-    await this.execute(task, env, true, routedAt);
+    await this.execute(q, env, true, routedAt);
   }
 
-  private async execute(task: Task, env: EnvironmentView, cold: boolean, routedAt: number): Promise<void> {
+  private async execute(q: QueuedTask, env: EnvironmentView, cold: boolean, routedAt: number): Promise<void> {
+    const task = q.task;
     const startedAt = this.d.clock.now();
-    const series = seriesKey(task.user, task.taskType);
-    const concurrent = (this.seriesRunning.get(series) ?? 0) + 1;
-    this.seriesRunning.set(series, concurrent);
+    const concurrent = this.runningSeries.started(task.user, task.taskType);
     this.activity.started(task.id, startedAt);
     this.running.set(task.id, { task, envId: env.id });
     this.observer.started?.(cold, startedAt - routedAt);
     let result: RunResult;
+    let gone = false;
     try {
-      await this.d.store.updateTask(task.id, {
-        status: "running",
-        startedAt,
-        queueWaitMs: routedAt - task.submittedAt,
-        startLatencyMs: startedAt - routedAt,
-        cold,
-        environmentId: env.id,
-      });
+      await this.d.store.updateTask(task.id, startedUpdate(task, routedAt, startedAt, cold, env.id));
       // In the minute the task arrived (its rollup's): a burst that starts after the minute's end
       // (cold starts, queueing) is still that minute's concurrency.
       await this.d.store.recordConcurrency(task.user, task.taskType, minuteOf(task.submittedAt), concurrent);
@@ -326,11 +319,13 @@ export class Orchestrator {
         timeoutMs: task.timeoutMs,
       });
     } catch (err) {
+      gone = err instanceof EnvironmentGoneError;
       result = unrunnableResult(task, err);
     } finally {
       this.running.delete(task.id);
-      this.seriesRunning.set(series, (this.seriesRunning.get(series) ?? 1) - 1);
+      this.runningSeries.ended(task.user, task.taskType);
     }
+    if (gone && (await this.requeue(q, env))) return;
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
     if (result.failure === "oom" || result.failure === "crashed" || result.failure === "timeout") {
@@ -345,28 +340,42 @@ export class Orchestrator {
     this.pump();
   }
 
+  /**
+   * The task's worker was found dead (its exit not announced yet when the task was routed): nothing
+   * ran, so the environment is dropped and the task queued again, a bounded number of times; false
+   * if it cannot be (it then fails as unrunnable).
+   */
+  private async requeue(q: QueuedTask, env: EnvironmentView): Promise<boolean> {
+    this.pool.dropDead(env, "worker found gone when a task was to run");
+    if (this.closing || q.requeues++ >= MAX_REQUEUES) return false;
+    this.activity.unrouted(q.id);
+    this.starting.set(q.id, q.task); // shutdown's grace may end while the record is put back
+    const reverted = await this.d.store
+      .updateTask(q.id, requeuedUpdate())
+      .then(() => true)
+      .catch(() => false);
+    if (!this.starting.delete(q.id)) return true;
+    if (!reverted) return false;
+    // Shutdown drained the queue while the record was written: the task ends here.
+    if (this.closing) await this.completion.shutDown(q.task, "before the task started");
+    else this.queue.putBack(q);
+    this.pump();
+    return true;
+  }
+
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */
   tick(): void {
     const snap = this.snapshot();
     for (const e of expiredEnvironments(snap, reactiveKeepAliveMs(this.d.config, this.planning())))
       this.pool.reclaim(e.id, "keep-alive expired");
-    const minute = minuteOf(snap.now);
-    if (minute !== this.lastConcurrencyMinute) {
-      this.lastConcurrencyMinute = minute;
-      try {
-        this.d.insight?.save();
-      } catch (err) {
-        this.d.logger.warn(
-          { event: "classifier_save_failed", error: String(err) },
-          "could not save task types",
-        );
-      }
-      for (const [series, n] of this.seriesRunning) {
-        if (n <= 0) continue;
-        const cut = series.indexOf("|");
-        const [user, type] = [series.slice(0, cut), series.slice(cut + 1)];
-        this.d.store.recordConcurrency(user, type, minute, n).catch(() => {});
-      }
+    if (!this.runningSeries.newMinute(snap.now, this.d.store)) return;
+    try {
+      this.d.insight?.save();
+    } catch (err) {
+      this.d.logger.warn(
+        { event: "classifier_save_failed", error: String(err) },
+        "could not save task types",
+      );
     }
   }
 

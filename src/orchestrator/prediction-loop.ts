@@ -1,5 +1,6 @@
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
+import type { ResourceVector } from "../core/types.js";
 import type { Forecast, Forecaster } from "../forecast/forecaster.js";
 import type { HistoryStore } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
@@ -202,7 +203,8 @@ export class PredictionLoop {
    */
   private readonly cannotResize = new Set<string>();
 
-  private apply(plan: Plan): void {
+  /** Reconciles the pool towards `plan` (planCycle's last step). */
+  apply(plan: Plan): void {
     const pool = this.orchestrator.pool;
     const snapshot = this.orchestrator.snapshot();
     if (this.cannotResize.size > 0) {
@@ -223,10 +225,25 @@ export class PredictionLoop {
         pool.setHold(env, holdFor(h.desired, plan.now));
       }
     }
+    // Growth asked for in this cycle: the pool shows it only once each resize is done.
+    let growing: ResourceVector = { cpu: 0, memoryMb: 0, storageMb: 0, networkMbps: 0 };
     for (const r of actions.resize) {
       const env = pool.get(r.environmentId);
       if (env?.state !== "ready") continue;
       const d = r.desired;
+      const growth = growthOf(env.spec.resources, d.spec.resources);
+      if (growth.cpu > 0 || growth.memoryMb > 0) {
+        // Like a create: the plan's budget counts busy environments only.
+        const snap = this.orchestrator.snapshot();
+        if (!fitsCapacity(snap.environments, snap.capacity, sum(growing, growth), undefined, 1)) {
+          this.log.debug(
+            { event: "shadow_skipped", series: d.series, env: env.id, reason: "capacity: resize" },
+            "no room to grow an environment for a shadow",
+          );
+          continue;
+        }
+        growing = sum(growing, growth);
+      }
       pool.setHold(env, holdFor(d, plan.now));
       this.orchestrator.track(
         pool.resize(env, d.spec.resources).then((ok) => {
@@ -249,7 +266,7 @@ export class PredictionLoop {
     for (const d of actions.create) {
       // The plan's budget counts busy environments only; idle leftovers also hold capacity.
       const snap = this.orchestrator.snapshot();
-      if (!fitsCapacity(snap.environments, snap.capacity, d.spec.resources)) {
+      if (!fitsCapacity(snap.environments, snap.capacity, sum(d.spec.resources, growing))) {
         this.log.debug(
           { event: "shadow_skipped", series: d.series, reason: "capacity" },
           "no room for a shadow",
@@ -281,3 +298,20 @@ export class PredictionLoop {
     }
   }
 }
+
+/** What growing `from` to `to` takes (a dimension that shrinks frees nothing until the resize is done). */
+function growthOf(from: ResourceVector, to: ResourceVector): ResourceVector {
+  return {
+    cpu: Math.max(0, to.cpu - from.cpu),
+    memoryMb: Math.max(0, to.memoryMb - from.memoryMb),
+    storageMb: 0,
+    networkMbps: 0,
+  };
+}
+
+const sum = (a: ResourceVector, b: ResourceVector): ResourceVector => ({
+  cpu: a.cpu + b.cpu,
+  memoryMb: a.memoryMb + b.memoryMb,
+  storageMb: a.storageMb + b.storageMb,
+  networkMbps: a.networkMbps + b.networkMbps,
+});

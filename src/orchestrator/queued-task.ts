@@ -1,4 +1,5 @@
 import type { EnvironmentSpec, ResourceVector, Task, TaskRecord } from "../core/types.js";
+import type { TaskUpdate } from "../history/store.js";
 import { emptyRecord } from "./records.js";
 import { specForTask } from "./task-factory.js";
 import type { TaskInsight } from "./task-insight.js";
@@ -12,6 +13,23 @@ export interface QueuedTask {
   expectedRunMs: number;
   /** False until the history holds the task: only recorded tasks may start. */
   admitted: boolean;
+  /** Times it was put back because its environment was found gone when it was to start. */
+  requeues: number;
+}
+
+/** Times a task goes back to the queue (its worker found dead when it was to start) before it fails. */
+export const MAX_REQUEUES = 2;
+
+/** The history update of a task queued again before it ran: the start it was given is undone. */
+export function requeuedUpdate(): TaskUpdate {
+  return {
+    status: "queued",
+    startedAt: null,
+    queueWaitMs: null,
+    startLatencyMs: null,
+    cold: null,
+    environmentId: null,
+  };
 }
 
 /**
@@ -53,6 +71,7 @@ export async function prepareQueuedTask(
     spec,
     expectedRunMs,
     admitted: false,
+    requeues: 0,
   };
   return { record, entry };
 }

@@ -17,6 +17,43 @@ export function unrunnableResult(task: Task, err: unknown): RunResult {
   };
 }
 
+/** The history update of a task starting in environment `envId` (`cold`: just created for it). */
+export function startedUpdate(
+  task: Task,
+  routedAt: number,
+  startedAt: number,
+  cold: boolean,
+  envId: string,
+): TaskUpdate {
+  return {
+    status: "running",
+    startedAt,
+    queueWaitMs: routedAt - task.submittedAt,
+    startLatencyMs: startedAt - routedAt,
+    cold,
+    environmentId: envId,
+  };
+}
+
+/** The final history update of a task whose environment `envId`, created for it, failed to start. */
+export function startFailedUpdate(
+  task: Task,
+  routedAt: number,
+  finishedAt: number,
+  envId: string,
+  failure: string,
+): TaskUpdate {
+  return {
+    status: "failed",
+    finishedAt,
+    queueWaitMs: routedAt - task.submittedAt,
+    cold: true,
+    environmentId: envId,
+    exitStatus: "environment_failed",
+    error: `environment failed to start: ${failure}`,
+  };
+}
+
 /** A run's final history update; an output over `maxStoredOutputBytes` is stored as its size only. */
 export function finishedUpdate(
   result: RunResult,

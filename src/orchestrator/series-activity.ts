@@ -76,6 +76,20 @@ export class SeriesActivityLog {
     if (span) span.startedAt = at;
   }
 
+  /** The task's routing came to nothing (its environment was gone) and it waits again: it never ran. */
+  unrouted(taskId: string): void {
+    const span = this.open.get(taskId);
+    if (!span) return;
+    this.open.delete(taskId);
+    for (const list of this.spans.get(minuteOf(span.routedAt))?.values() ?? []) {
+      const i = list.indexOf(span);
+      if (i >= 0) {
+        list.splice(i, 1);
+        return;
+      }
+    }
+  }
+
   /** The task reached its final state (run or not). */
   finished(taskId: string, at: number): void {
     const span = this.open.get(taskId);

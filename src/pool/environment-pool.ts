@@ -93,10 +93,17 @@ export class EnvironmentPool {
   async bringUp(env: EnvironmentView, warmup: WarmupRequest = {}): Promise<string | null> {
     try {
       await this.backend.create(env.id, env.user, env.spec);
-      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while starting";
+      // A reclaim during create found no worker to destroy yet: the one created now is ours to end.
+      if ((env.state as EnvironmentState) === "gone") {
+        await this.backend.destroy(env.id);
+        return "environment reclaimed while starting";
+      }
       env.state = "warming";
       await this.backend.warm(env.id, warmup);
-      if ((env.state as EnvironmentState) === "gone") return "environment reclaimed while warming";
+      if ((env.state as EnvironmentState) === "gone") {
+        await this.backend.destroy(env.id);
+        return "environment reclaimed while warming";
+      }
       env.readyAt = this.clock.now();
       env.coldStartMs = env.readyAt - env.createdAt;
       const prev = this.leads.get(env.specKey);
@@ -127,15 +134,32 @@ export class EnvironmentPool {
     env.hold = hold;
   }
 
-  /** Grows or shrinks an environment's limits in place; false if the backend cannot (caller replaces it). */
-  async resize(env: EnvironmentView, resources: ResourceVector): Promise<boolean> {
+  /**
+   * Gives a busy environment its new size now, before resize() (the router's next decisions must see
+   * the capacity as taken); returns the old size, for resize() to restore if the backend cannot.
+   */
+  reserve(env: EnvironmentView, resources: ResourceVector): ResourceVector {
+    const before = env.spec.resources;
+    this.setSize(env, resources);
+    return before;
+  }
+
+  /**
+   * Grows or shrinks an environment's limits in place; false if the backend cannot (caller replaces
+   * it), the size then being `restore` if given (see reserve).
+   */
+  async resize(env: EnvironmentView, resources: ResourceVector, restore?: ResourceVector): Promise<boolean> {
     const ok = await this.backend.resize(env.id, resources).catch(() => false);
     if (ok) {
-      env.spec = { ...env.spec, resources };
-      env.specKey = specKey(env.spec);
+      this.setSize(env, resources);
       this.counters.resizedInPlace++;
-    }
+    } else if (restore) this.setSize(env, restore);
     return ok;
+  }
+
+  private setSize(env: EnvironmentView, resources: ResourceVector): void {
+    env.spec = { ...env.spec, resources };
+    env.specKey = specKey(env.spec);
   }
 
   private accountIdle(env: EnvironmentView): void {
@@ -209,18 +233,21 @@ export class EnvironmentPool {
     );
   }
 
+  /** Forgets an environment whose worker is gone: it exited idle, or was found dead by a task's run. */
+  dropDead(env: EnvironmentView, reason: string): void {
+    if (env.state === "gone") return;
+    this.accountIdle(env);
+    env.state = "gone";
+    this.envs.delete(env.id);
+    this.log.warn({ event: "environment_exited", env: env.id, user: env.user, reason }, "environment exited");
+    this.onChange();
+  }
+
   private onExit(envId: string, reason: string): void {
     const env = this.envs.get(envId);
     // A busy environment's task sees the failure through run(); only idle deaths are handled here.
-    if (!env || env.state === "gone" || env.state === "busy") return;
-    this.accountIdle(env);
-    env.state = "gone";
-    this.envs.delete(envId);
-    this.log.warn(
-      { event: "environment_exited", env: envId, user: env.user, reason },
-      "idle environment exited",
-    );
-    this.onChange();
+    if (!env || env.state === "busy") return;
+    this.dropDead(env, reason);
   }
 
   /** The pool as the API shows it: each environment with its worker's pid where the backend has one. */

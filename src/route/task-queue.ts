@@ -31,6 +31,15 @@ export class TaskQueue<T extends { id: string; priority: number }> {
     return true;
   }
 
+  /**
+   * Puts back an item taken out to be served that could not start: first among its priority (it was
+   * there before the later ones), and past the bound, which is for new submissions only.
+   */
+  putBack(item: T): void {
+    const i = this.items.findIndex((e) => e.item.priority <= item.priority);
+    this.items.splice(i < 0 ? this.items.length : i, 0, { item, seq: this.seq++ });
+  }
+
   /** Items in the order they should be served. */
   ordered(): T[] {
     return this.items.map((e) => e.item);

@@ -140,6 +140,22 @@ test("an idle environment that dies is announced through onExit", async (t) => {
   await assert.rejects(b.run(env.id, inv(path("echo.py"), "fn", { n: 1 })), /unknown environment/);
 });
 
+test("an idle environment's death is announced before its scratch dir is cleaned up", async (t) => {
+  // The cleanup can take long (a big scratch dir, a cgroup a leftover child keeps busy); the pool
+  // must not route tasks to the dead worker meanwhile.
+  const b = backend(t);
+  const env = await b.create("early-news", "u", spec("node"));
+  const r = await b.run(env.id, inv(path("writer.mjs"), "fn", { bytes: 1 }));
+  const scratch = r.output as string;
+  const scratchAtExit: boolean[] = [];
+  b.onExit(() => scratchAtExit.push(existsSync(scratch)));
+  process.kill(env.pid as number, "SIGKILL");
+  for (let i = 0; i < 100 && scratchAtExit.length === 0; i++) await sleep(20);
+  assert.deepEqual(scratchAtExit, [true], "announced once, with the scratch dir still there");
+  for (let i = 0; i < 100 && existsSync(scratch); i++) await sleep(20);
+  assert.equal(existsSync(scratch), false, "then removed");
+});
+
 test("python warm() imports a slow dependency once; later runs do not pay for it", async (t) => {
   const b = backend(t, { extraEnv: { PYTHONPATH: dir } });
   const env = await b.create("py-warm", "u", spec("python3", 256, ["decimal", "slowdep"]));

@@ -70,3 +70,18 @@ test("a new series' fan-out still cold-starting counts by its tasks' expected ru
   for (let i = 0; i < 3; i++) log.routed("z|t", `z${i}`, 6 * MIN + 50_000 + i * 2_000, 30_000);
   assert.equal(log.peakConcurrency("z|t", 6, 7 * MIN), 1);
 });
+
+test("a task routed to a dead worker and queued again counts once, by its second routing", () => {
+  const log = new SeriesActivityLog();
+  // Routed and started at 10:05; its worker was found gone, so it is queued again and routed at 10:20.
+  log.routed("r|t", "again", 10 * MIN + 5_000);
+  log.started("again", 10 * MIN + 5_000);
+  log.unrouted("again");
+  log.routed("r|t", "again", 10 * MIN + 20_000);
+  log.started("again", 10 * MIN + 21_000);
+  task(log, "r|t", "other", 10 * MIN + 30_000, 0, 1_000);
+  // Had the first routing stayed, it would count as running since 10:05 and overlap the others.
+  assert.equal(log.peakConcurrency("r|t", 10, 10 * MIN + 40_000), 2);
+  log.finished("again", 10 * MIN + 22_000);
+  assert.equal(log.peakConcurrency("r|t", 10, 10 * MIN + 40_000), 1);
+});

@@ -156,3 +156,21 @@ test("the task queue serves higher priority first, FIFO within a priority, and i
     ["b", "c"],
   );
 });
+
+test("a task put back (it could not start) goes first among its priority, even when the queue is full", () => {
+  const q = new TaskQueue<{ id: string; priority: number }>(3);
+  for (const [id, priority] of [
+    ["x", 9],
+    ["a", 1],
+    ["b", 1],
+  ] as const)
+    q.offer({ id, priority });
+  const taken = q.ordered()[1]!;
+  q.remove(taken.id);
+  assert.ok(q.offer({ id: "c", priority: 1 }));
+  q.putBack(taken);
+  assert.deepEqual(
+    q.ordered().map((x) => x.id),
+    ["x", "a", "b", "c"],
+  );
+});
