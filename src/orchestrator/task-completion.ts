@@ -48,22 +48,33 @@ export class TaskCompletion {
 
   /** Resolves with the task's final record, or its current one after `timeoutMs`. */
   async waitFor(id: string, timeoutMs: number): Promise<TaskRecord | null> {
-    const current = await this.d.store.getTask(id);
-    if (current === null || current.status === "succeeded" || current.status === "failed") return current;
-    return new Promise((resolve) => {
-      const done = (r: TaskRecord) => {
-        clearTimeout(t);
-        resolve(r);
-      };
-      const t = setTimeout(() => {
-        this.waiters.set(
-          id,
-          (this.waiters.get(id) ?? []).filter((w) => w !== done),
-        );
-        this.d.store.getTask(id).then(resolve, () => resolve(null));
-      }, timeoutMs);
-      this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
+    // Registered before the record is read: a task that ends between the read and the registration
+    // would otherwise leave the request waiting for its whole timeout.
+    let done!: (r: TaskRecord | null) => void;
+    const ended = new Promise<TaskRecord | null>((resolve) => {
+      done = resolve;
     });
+    const forget = () => {
+      const left = (this.waiters.get(id) ?? []).filter((w) => w !== done);
+      if (left.length > 0) this.waiters.set(id, left);
+      else this.waiters.delete(id);
+    };
+    this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
+    const current = await this.d.store.getTask(id).catch((err: unknown) => {
+      forget();
+      throw err;
+    });
+    if (current === null || current.status === "succeeded" || current.status === "failed") {
+      forget();
+      return current;
+    }
+    const timer = setTimeout(() => {
+      forget();
+      this.d.store.getTask(id).then(done, () => done(null));
+    }, timeoutMs);
+    const record = await ended;
+    clearTimeout(timer);
+    return record;
   }
 
   async finalize(task: Task, update: TaskUpdate): Promise<void> {

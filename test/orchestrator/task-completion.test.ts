@@ -100,3 +100,30 @@ test("finished tasks are not remembered, and each still ends once: memory stays 
   // Remembering the 100,000 ids held ~50 MB.
   assert.ok(grown < 3 * 1024 * 1024, `heap grew by ${(grown / 1024 / 1024).toFixed(1)} MB`);
 });
+
+test("a waiter whose task ends while its record is being read gets the final record, not its timeout's", async () => {
+  const t = task();
+  const records = new Map<string, TaskRecord>([[t.id, { ...emptyRecord(t), status: "running" }]]);
+  const inner = storeOf(records);
+  let reads = 0;
+  let c!: TaskCompletion;
+  // The first read (the waiter's) sees the task running, and the task ends during it; any later read
+  // fails, so only a waiter registered in time can learn the final state.
+  const store = {
+    ...inner,
+    updateTask: inner.updateTask,
+    getTask: async (id: string) => {
+      reads++;
+      if (reads === 1) {
+        const stale = records.get(id) ?? null;
+        await c.finalize(t, { status: "succeeded", finishedAt: 2000 });
+        return stale;
+      }
+      if (reads === 2) return inner.getTask(id); // finalize's own read
+      return null;
+    },
+  } as HistoryStore;
+  c = completion(store, newCounters());
+  const got = await c.waitFor(t.id, 200);
+  assert.equal(got?.status, "succeeded");
+});
