@@ -81,10 +81,13 @@ export class SeriesActivityLog {
     const span = this.open.get(taskId);
     if (!span) return;
     this.open.delete(taskId);
-    for (const list of this.spans.get(minuteOf(span.routedAt))?.values() ?? []) {
+    const bySeries = this.spans.get(minuteOf(span.routedAt));
+    for (const [series, list] of bySeries ?? []) {
       const i = list.indexOf(span);
       if (i >= 0) {
         list.splice(i, 1);
+        // No empty lists: peakConcurrency takes a listed series as routed in the minute.
+        if (list.length === 0) bySeries!.delete(series);
         return;
       }
     }
@@ -111,7 +114,7 @@ export class SeriesActivityLog {
    */
   peakConcurrency(series: string, minute: number, now: number): number {
     const mine = this.spans.get(minute)?.get(series);
-    if (!mine) return 0;
+    if (!mine || mine.length === 0) return 0;
     const all: TaskSpan[] = [];
     for (let k = minute - KEEP_MINUTES; k <= minute; k++) all.push(...(this.spans.get(k)?.get(series) ?? []));
     const runs = all

@@ -85,3 +85,13 @@ test("a task routed to a dead worker and queued again counts once, by its second
   log.finished("again", 10 * MIN + 22_000);
   assert.equal(log.peakConcurrency("r|t", 10, 10 * MIN + 40_000), 1);
 });
+
+test("a task requeued into a later minute leaves its first minute without routings: concurrency 0, no throw", () => {
+  const log = new SeriesActivityLog();
+  // Its only routing in minute 10 came to nothing; it is routed again in minute 11.
+  log.routed("q|t", "late", 10 * MIN + 59_000);
+  log.unrouted("late");
+  log.routed("q|t", "late", 11 * MIN + 1_000);
+  assert.equal(log.peakConcurrency("q|t", 10, 11 * MIN + 2_000), 0);
+  assert.equal(log.peakConcurrency("q|t", 11, 11 * MIN + 2_000), 1);
+});
