@@ -346,19 +346,34 @@ export class Orchestrator {
    * if it cannot be (it then fails as unrunnable).
    */
   private async requeue(q: QueuedTask, env: EnvironmentView): Promise<boolean> {
-    this.pool.dropDead(env, "worker found gone when a task was to run");
-    if (this.closing || q.requeues++ >= MAX_REQUEUES) return false;
+    // The dead environment stays (busy) until the task is back in the queue: dropping it frees room
+    // and runs the queue, and that room must go to this task by its priority, not to what waits.
+    const drop = () => this.pool.dropDead(env, "worker found gone when a task was to run");
+    if (this.closing || q.requeues++ >= MAX_REQUEUES) {
+      drop();
+      return false;
+    }
     this.activity.unrouted(q.id);
     this.starting.set(q.id, q.task); // shutdown's grace may end while the record is put back
     const reverted = await this.d.store
       .updateTask(q.id, requeuedUpdate())
       .then(() => true)
       .catch(() => false);
-    if (!this.starting.delete(q.id)) return true;
-    if (!reverted) return false;
-    // Shutdown drained the queue while the record was written: the task ends here.
-    if (this.closing) await this.completion.shutDown(q.task, "before the task started");
-    else this.queue.putBack(q);
+    // Shutdown's grace ended meanwhile and ended the task (true: nothing more to do here); or the
+    // record could not be put back (false: it fails as unrunnable).
+    const ours = this.starting.delete(q.id);
+    if (!ours || !reverted) {
+      drop();
+      return !ours;
+    }
+    if (this.closing) {
+      // Shutdown drained the queue while the record was written: the task ends here.
+      drop();
+      await this.completion.shutDown(q.task, "before the task started");
+    } else {
+      this.queue.putBack(q);
+      drop();
+    }
     this.pump();
     return true;
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { ExitListener, Invocation, RunResult } from "../../src/backends/backend.js";
@@ -24,18 +25,21 @@ class LateExitNews extends ProcessBackend {
     this.held = null;
     for (const f of held) f();
   }
-  override run(id: string, invocation: Invocation): Promise<RunResult> {
+  /** While set, runs wait for it (the task is in run(), its worker's death not noticed yet). */
+  gate: Promise<void> | null = null;
+  override async run(id: string, invocation: Invocation): Promise<RunResult> {
     this.runs.push(invocation.taskId);
+    if (this.gate) await this.gate;
     return super.run(id, invocation);
   }
 }
 
 type Env = { id: string; user: string; state: string; pid: number | null };
 
-async function setUp(): Promise<{ h: Harness; backend: LateExitNews }> {
+async function setUp(config: Record<string, unknown> = {}): Promise<{ h: Harness; backend: LateExitNews }> {
   let backend: LateExitNews | undefined;
   const h = await startHarness(
-    { keepAliveMs: 600_000, prediction: { enabled: false } },
+    { keepAliveMs: 600_000, prediction: { enabled: false }, ...config },
     {
       backend: (dir) => {
         backend = new LateExitNews({ logger: silentLogger(), workDir: path.join(dir, "envs") });
@@ -120,6 +124,40 @@ test("a task that finds its worker dead again and again fails once, after two re
     assert.equal(backend.runs.filter((id) => id === t.id).length, 3, "one try and two requeues");
     const left = (await environments(h)).filter((e) => dead.includes(e.id));
     assert.deepEqual(left, [], "every dead worker is dropped");
+  } finally {
+    backend.announce();
+    await h.server.close();
+  }
+});
+
+test("the room a requeued task's dead worker frees goes to it by priority, not to a lower-priority task waiting meanwhile", async () => {
+  // One environment at most: the dead one is all the room there is.
+  const { h, backend } = await setUp({ capacity: { cpu: 8, memoryMb: 8192, maxEnvironments: 1 } });
+  try {
+    const first = (await h.post({ user: "a", runtime: "node", entry: "pid.mjs", input: {} }, "?wait=true"))
+      .body;
+    assert.equal(first.status, "succeeded");
+    await killIdleWorkers(h, backend, "a");
+    let release!: () => void;
+    backend.gate = new Promise((r) => {
+      release = r;
+    });
+    const urgent = (await h.post({ user: "a", runtime: "node", entry: "pid.mjs", input: {}, priority: 9 }))
+      .body;
+    await eventually(async () => (backend.runs.includes(String(urgent.id)) ? true : undefined));
+    // Another tenant's task waits for the room the urgent task's (dead) environment holds.
+    const flag = path.join(h.dir, "go");
+    const low = (await h.post({ user: "b", runtime: "node", entry: "pid.mjs", input: { flag }, priority: 0 }))
+      .body;
+    assert.equal((await h.get(`/v1/tasks/${low.id}`)).body.status, "queued");
+    backend.gate = null;
+    release();
+    // The urgent task is requeued and gets the room: it ends while the low one still waits.
+    const status = async (id: unknown) => (await h.get(`/v1/tasks/${id}`)).body.status;
+    await eventually(async () => ((await status(urgent.id)) === "succeeded" ? true : undefined));
+    assert.equal(await status(low.id), "queued");
+    fs.writeFileSync(flag, "");
+    await eventually(async () => ((await status(low.id)) === "succeeded" ? true : undefined));
   } finally {
     backend.announce();
     await h.server.close();
