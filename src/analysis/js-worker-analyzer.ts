@@ -6,7 +6,10 @@ import { AnalyzerUnavailableError } from "./python-analyzer.js";
 export const DEFAULT_JS_WORKER = new URL("./js-analysis-worker.js", import.meta.url);
 
 export interface JavaScriptAnalyzerOptions {
-  /** A request unanswered for this long terminates the worker (it may be stuck on pathological input). */
+  /**
+   * A request the worker has been parsing for this long fails and the worker is terminated (it may be
+   * stuck on pathological input); the requests queued behind it go to a fresh worker.
+   */
   timeoutMs?: number;
   /** The worker's module (tests replace it). */
   workerUrl?: URL;
@@ -15,7 +18,8 @@ export interface JavaScriptAnalyzerOptions {
 interface Pending {
   resolve: (a: CodeAnalysis) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Kept to post it again to a fresh worker when one before it timed out. */
+  source: string;
 }
 
 interface WorkerReply {
@@ -33,7 +37,10 @@ interface WorkerReply {
  */
 export class JavaScriptAnalyzer {
   private worker: Worker | null = null;
+  /** In the order posted, which is the order the worker parses them (one at a time). */
   private readonly pending = new Map<number, Pending>();
+  /** Times the request being parsed (the oldest pending), not the wait of those queued behind it. */
+  private watchdog: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly timeoutMs: number;
   private readonly workerUrl: URL;
@@ -54,18 +61,52 @@ export class JavaScriptAnalyzer {
         return;
       }
       const id = this.nextId++;
-      const timer = setTimeout(() => {
-        this.failAll(
-          new AnalyzerUnavailableError(
-            `javascript analysis unavailable: timed out after ${this.timeoutMs} ms`,
-          ),
-        );
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.ref();
-      const req: JsAnalysisRequest = { id, source };
-      worker.postMessage(req);
+      this.pending.set(id, { resolve, reject, source });
+      this.post(worker, id, source);
+      if (!this.watchdog) this.arm();
     });
+  }
+
+  private post(worker: Worker, id: number, source: string): void {
+    worker.ref();
+    const req: JsAnalysisRequest = { id, source };
+    worker.postMessage(req);
+  }
+
+  /** Starts timing the oldest pending request (the one the worker is on), if any. */
+  private arm(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = this.pending.size > 0 ? setTimeout(() => this.timedOut(), this.timeoutMs) : null;
+  }
+
+  /**
+   * The request being parsed took too long (pathological input): it fails, the worker (stuck on it)
+   * is terminated, and the requests queued behind it go to a fresh one.
+   */
+  private timedOut(): void {
+    this.watchdog = null;
+    const head = this.pending.entries().next().value;
+    if (!head) return;
+    const [id, stuck] = head;
+    this.pending.delete(id);
+    stuck.reject(
+      new AnalyzerUnavailableError(`javascript analysis unavailable: timed out after ${this.timeoutMs} ms`),
+    );
+    const old = this.worker;
+    this.worker = null;
+    void old?.terminate();
+    if (this.pending.size === 0) return;
+    let worker: Worker;
+    try {
+      worker = this.ensureStarted();
+    } catch (err) {
+      this.failAll(
+        new AnalyzerUnavailableError(`javascript analysis unavailable: ${(err as Error).message}`),
+      );
+      return;
+    }
+    for (const [rest, p] of this.pending) this.post(worker, rest, p.source);
+    this.arm();
   }
 
   /** Stops the worker; pending requests fail. Safe to call repeatedly; a later analyze restarts it. */
@@ -99,7 +140,8 @@ export class JavaScriptAnalyzer {
     const waiting = this.pending.get(reply.id);
     if (!waiting) return;
     this.pending.delete(reply.id);
-    clearTimeout(waiting.timer);
+    // The worker moves on to the next request: its time starts now.
+    this.arm();
     if (reply.result) waiting.resolve(reply.result);
     // Thrown by the parser (e.g. nesting past the stack): the analysis failed, as it did in-process.
     else waiting.reject(new Error(reply.error ?? "no result"));
@@ -108,8 +150,9 @@ export class JavaScriptAnalyzer {
 
   private failAll(err: Error): void {
     const worker = this.worker;
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = null;
     for (const [id, waiting] of this.pending) {
-      clearTimeout(waiting.timer);
       this.pending.delete(id);
       waiting.reject(err);
     }

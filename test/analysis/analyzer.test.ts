@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { CodeAnalyzer } from "../../src/analysis/analyzer.js";
 import { dependenciesFromImports } from "../../src/analysis/code-analysis.js";
+import { JavaScriptAnalyzer } from "../../src/analysis/js-worker-analyzer.js";
 import { LruCache } from "../../src/analysis/lru-cache.js";
 
 test("analyzer: both runtimes, cached results are equal copies", async () => {
@@ -125,4 +126,43 @@ test("LruCache evicts the least recently used entry", () => {
   assert.equal(c.get("b"), undefined);
   assert.equal(c.get("a"), 1);
   assert.equal(c.size, 2);
+});
+
+test("JS analyzer: queued requests are timed from when the worker reaches them; one that times out fails alone", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "slow-worker.mjs");
+  // 300 ms a request (a synchronous wait, as a parse is); the source "stuck" never finishes.
+  fs.writeFileSync(
+    script,
+    `import { parentPort } from "node:worker_threads";
+const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+parentPort.on("message", ({ id, source }) => {
+  if (source === "stuck") for (;;) {}
+  pause(300);
+  parentPort.postMessage({ id, result: { linesOfCode: source.length, cyclomatic: 1, functionCount: 0, halsteadVolume: 0, analysisError: null, imports: [] } });
+});
+`,
+  );
+  const analyzer = new JavaScriptAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 2_000 });
+  try {
+    // Eight at once: 2.4 s in all, each well under its 2 s.
+    const all = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => analyzer.analyze("x".repeat(i + 1))),
+    );
+    assert.deepEqual(
+      all.map((r) => (r.status === "fulfilled" ? r.value.linesOfCode : String(r.reason))),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    // A stuck one between others: it alone fails; those behind it go to a fresh worker.
+    const mixed = await Promise.allSettled(["a", "stuck", "bb", "ccc"].map((s) => analyzer.analyze(s)));
+    assert.deepEqual(
+      mixed.map((r) => (r.status === "fulfilled" ? r.value.linesOfCode : "failed")),
+      [1, "failed", 2, 3],
+    );
+    const stuck = mixed[1] as PromiseRejectedResult;
+    assert.match(String(stuck.reason), /timed out after 2000 ms/);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
