@@ -26,6 +26,7 @@ import {
 import { CgroupHost, type EnvCgroup } from "./cgroup.js";
 import { killEnv, startSampler } from "./env-control.js";
 import { runInEnv, warmEnv } from "./env-requests.js";
+import { GroupReaper } from "./group-reaper.js";
 import { readCpuMs, readRssMb } from "./proc-stats.js";
 import {
   classifyExit,
@@ -35,7 +36,7 @@ import {
   safeSegment,
 } from "./process-env.js";
 import { type RunnerExit, RunnerExitedError } from "./runner-process.js";
-import { resolvePythonExecutable, spawnRunner } from "./spawn-runner.js";
+import { nodeHeapLimitMb, resolvePythonExecutable, spawnRunner } from "./spawn-runner.js";
 
 export type { ProcessBackendOptions } from "./process-env.js";
 
@@ -56,6 +57,8 @@ export class ProcessBackend implements EnvironmentBackend {
   /** Ids whose create is in flight, and the creates themselves (close() waits for them). */
   private readonly reserved = new Set<string>();
   private readonly creating = new Set<Promise<BackendEnvironment>>();
+  /** Kills the runners' process groups if this server dies without closing them. */
+  private readonly reaper = new GroupReaper();
 
   constructor(options: ProcessBackendOptions) {
     this.log = options.logger;
@@ -142,6 +145,7 @@ export class ProcessBackend implements EnvironmentBackend {
       pythonBinary,
       runnersDir: this.opts.runnersDir,
     });
+    this.reaper.watch(runner.pid);
     const env: Env = {
       info: { id, user, spec, pid: runner.pid, hardLimits: cgroup !== null, createdAt: Date.now() },
       runner,
@@ -153,6 +157,7 @@ export class ProcessBackend implements EnvironmentBackend {
       outcome: Promise.resolve({ failure: "crashed", error: "" }),
       destroying: null,
       finalPeakMb: null,
+      heapLimitMb: spec.runtime === "node" ? nodeHeapLimitMb(spec.resources.memoryMb) : null,
     };
     env.outcome = runner.exited.then((exit) => this.handleExit(env, exit));
     this.exiting.add(env.outcome);
@@ -197,6 +202,9 @@ export class ProcessBackend implements EnvironmentBackend {
   async resize(id: string, resources: ResourceVector): Promise<boolean> {
     const env = this.envs.get(id);
     if (!env || env.state === "dead" || !env.cgroup) return false;
+    // A Node runner's heap limit is set at spawn and cannot be raised: grown past it, the environment
+    // would claim memory its tasks' heaps cannot use, and fail them as out of memory.
+    if (env.heapLimitMb !== null && nodeHeapLimitMb(resources.memoryMb) > env.heapLimitMb) return false;
     const ok = await env.cgroup.setLimits(resources);
     if (ok) env.info = { ...env.info, spec: { ...env.info.spec, resources: { ...resources } } };
     return ok;
@@ -243,6 +251,7 @@ export class ProcessBackend implements EnvironmentBackend {
       await Promise.allSettled([...[...this.envs.keys()].map((id) => this.destroy(id)), ...this.creating]);
     }
     await Promise.all([...this.exiting]);
+    this.reaper.close();
     this.cgroups?.close();
   }
 
@@ -262,6 +271,8 @@ export class ProcessBackend implements EnvironmentBackend {
   private async handleExit(env: Env, exit: RunnerExit): Promise<ExitOutcome> {
     const wasStarting = env.state === "starting";
     env.state = "dead";
+    // The runner's group was killed as it exited (runner-process.ts).
+    this.reaper.forget(env.info.pid);
     if (this.envs.get(env.info.id) === env) this.envs.delete(env.info.id);
     const outcome = env.killReason ?? (await classifyExit(env, exit));
     // Announced before the cleanup (a busy cgroup or a big scratch dir can take long): until then the

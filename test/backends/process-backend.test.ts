@@ -223,6 +223,30 @@ test("resize rewrites the cgroup memory limit in place", async (t) => {
   assert.equal(r.ok, true);
 });
 
+test("a node environment is not grown past the heap limit it was started with", async (t) => {
+  const b = backend(t);
+  if (!b.hardLimits) return t.skip("cgroup v1 is not writable here");
+  const heap = join(dir, "heap.mjs");
+  // JS heap, not a Buffer (those live outside V8's heap limit): 1 MiB of doubles per array.
+  writeFileSync(
+    heap,
+    "export function fill({ mb }) { const k = []; for (let i = 0; i < mb; i++) k.push(new Array(131072).fill(i + 0.5)); return k.length; }\n",
+  );
+  const size = (memoryMb: number) => ({ cpu: 1, memoryMb, storageMb: 100, networkMbps: 10 });
+  const env = await b.create("heap", "u", spec("node", 512));
+  // Shrinking and growing back within the heap limit set at spawn happen in place.
+  assert.equal(await b.resize(env.id, size(256)), true);
+  assert.equal(await b.resize(env.id, size(512)), true);
+  const fits = await b.run(env.id, inv(heap, "fill", { mb: 300 }));
+  assert.equal(fits.ok, true, fits.error);
+  // Past it, refused: the worker's heap would stay at ~409 MiB while the environment claimed 1 GiB.
+  assert.equal(await b.resize(env.id, size(1024)), false);
+  assert.equal(b.list()[0]?.spec.resources.memoryMb, 512);
+  // A python environment has no such limit.
+  const py = await b.create("heap-py", "u", spec("python3", 128));
+  assert.equal(await b.resize(py.id, size(1024)), true);
+});
+
 test("resize without cgroups returns false", async (t) => {
   const b = backend(t, { useCgroups: false });
   const env = await b.create("plain", "u", spec("node", 128));

@@ -18,6 +18,18 @@ describe("analysis, classification and estimates on the live server", () => {
       "hog.mjs",
       "export async function handler(x) {\n  const b = Buffer.alloc(200 * 1024 * 1024, 1);\n  if (x && x.wait) await new Promise((r) => setTimeout(r, x.wait));\n  return b.length;\n}\n",
     );
+    // JS heap, not a Buffer (those live outside V8's heap limit): 1 MiB of doubles per array.
+    writeTask(
+      h.tasksDir,
+      "heap.mjs",
+      "export function handler() {\n  const k = [];\n  for (let i = 0; i < 300; i++) k.push(new Array(131072).fill(i + 0.5));\n  return k.length;\n}\n",
+    );
+    writeTask(h.tasksDir, "small.py", "def handler(x):\n    return 1\n");
+    writeTask(
+      h.tasksDir,
+      "hog.py",
+      "def handler(x):\n    b = bytearray(200 * 1024 * 1024)\n    return len(b)\n",
+    );
   });
   after(async () => {
     await h.server.close();
@@ -50,17 +62,34 @@ describe("analysis, classification and estimates on the live server", () => {
   });
 
   test("a task needing more memory than the idle environment grows it in place instead of running there as is", async () => {
-    const small = (await h.post({ user: "w", runtime: "node", entry: "small.mjs" }, "?wait=true")).body;
+    const small = (await h.post({ user: "w", runtime: "python3", entry: "small.py" }, "?wait=true")).body;
+    assert.equal(small.status, "succeeded", String(small.error));
     assert.equal((await env(small.environmentId))?.state, "ready");
     const big = (
       await h.post(
-        { user: "w", runtime: "node", entry: "hog.mjs", resources: { memoryMb: 512 } },
+        { user: "w", runtime: "python3", entry: "hog.py", resources: { memoryMb: 512 } },
         "?wait=true",
       )
     ).body;
     assert.equal(big.status, "succeeded", String(big.error));
     assert.equal(big.environmentId, small.environmentId, "the idle environment was reused after a resize");
     assert.equal(big.cold, false);
+    assert.equal(await memoryOf(big.environmentId), 512);
+  });
+
+  test("a node environment is not grown past its heap: a bigger one runs the task, with the heap it asked for", async () => {
+    const small = (await h.post({ user: "w2", runtime: "node", entry: "small.mjs" }, "?wait=true")).body;
+    assert.equal((await env(small.environmentId))?.state, "ready");
+    // ~300 MiB of JS heap: more than a 256 MiB worker's heap limit (~204 MiB) can ever hold.
+    const big = (
+      await h.post(
+        { user: "w2", runtime: "node", entry: "heap.mjs", resources: { memoryMb: 512 } },
+        "?wait=true",
+      )
+    ).body;
+    assert.equal(big.status, "succeeded", String(big.error));
+    assert.notEqual(big.environmentId, small.environmentId, "a new worker, started with a bigger heap");
+    assert.equal(big.cold, true);
     assert.equal(await memoryOf(big.environmentId), 512);
   });
 
