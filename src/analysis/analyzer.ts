@@ -1,18 +1,22 @@
 import { createHash } from "node:crypto";
+import type { CodeFingerprint, FingerprintOptions } from "../classify/code-similarity.js";
+import { AnalysisWorker } from "./analysis-worker.js";
 import { type AnalysisRuntime, type CodeAnalysis, failedAnalysis } from "./code-analysis.js";
-import { JavaScriptAnalyzer } from "./js-worker-analyzer.js";
 import { LruCache } from "./lru-cache.js";
 import { AnalyzerUnavailableError, PythonAnalyzer, type PythonAnalyzerOptions } from "./python-analyzer.js";
 
-/** `timeoutMs` bounds a request to either helper: the Python process or the JavaScript worker. */
+/** `timeoutMs` bounds a request to either helper: the Python process or the analysis worker thread. */
 export interface CodeAnalyzerOptions extends PythonAnalyzerOptions {
   /** Analyses kept, keyed by sha256 of (runtime, source). */
   cacheSize?: number;
   /** Larger sources are not parsed (analysisError says so); bounds the time one request can take. */
   maxSourceBytes?: number;
-  /** The JavaScript analysis worker's module (tests replace it). */
-  jsWorkerUrl?: URL;
+  /** The analysis worker thread's module (tests replace it). */
+  workerUrl?: URL;
 }
+
+/** A fingerprint, and why it is only of the exact source when the worker could not compute it. */
+export type FingerprintResult = CodeFingerprint & { unavailable?: string };
 
 /**
  * Static analysis with a result cache. Never rejects: unparsable code and an unavailable Python
@@ -22,15 +26,17 @@ export interface CodeAnalyzerOptions extends PythonAnalyzerOptions {
 export class CodeAnalyzer {
   private readonly cache: LruCache<string, Promise<CodeAnalysis>>;
   private readonly python: PythonAnalyzer;
-  private readonly js: JavaScriptAnalyzer;
+  private readonly fingerprints: LruCache<string, Promise<FingerprintResult>>;
+  private readonly worker: AnalysisWorker;
   private readonly maxSourceBytes: number;
 
   constructor(options: CodeAnalyzerOptions = {}) {
     this.cache = new LruCache(options.cacheSize ?? 2000);
+    this.fingerprints = new LruCache(options.cacheSize ?? 2000);
     this.python = new PythonAnalyzer(options);
-    this.js = new JavaScriptAnalyzer({
+    this.worker = new AnalysisWorker({
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.jsWorkerUrl !== undefined ? { workerUrl: options.jsWorkerUrl } : {}),
+      ...(options.workerUrl !== undefined ? { workerUrl: options.workerUrl } : {}),
     });
     this.maxSourceBytes = options.maxSourceBytes ?? 2 * 1024 * 1024;
   }
@@ -49,14 +55,42 @@ export class CodeAnalyzer {
     return pending.then(copyAnalysis);
   }
 
-  /** Starts the JavaScript worker (it loads the TypeScript compiler) and the Python helper ahead of the first task. */
+  /**
+   * The task classifier's fingerprint of `source`, computed in the worker thread (tokenising and
+   * hashing take ~0.4 s per MB) and cached. Never rejects: when the worker cannot answer, the
+   * fingerprint is the hash of the exact source without a signature (such code then shares a type
+   * only with the same source), and `unavailable` says why; that is not cached.
+   */
+  fingerprint(runtime: string, source: string, options: FingerprintOptions): Promise<FingerprintResult> {
+    const key = createHash("sha256")
+      .update(JSON.stringify([runtime, options.shingleSize, options.minShingles, options.numHashes]))
+      .update("\0")
+      .update(source)
+      .digest("hex");
+    const hit = this.fingerprints.get(key);
+    if (hit) return hit.then(copyFingerprint);
+    const pending = this.worker
+      .fingerprint(runtime, source, options)
+      .catch((err: unknown): FingerprintResult => {
+        this.fingerprints.delete(key);
+        return {
+          tokenHash: key.slice(0, 32),
+          signature: null,
+          unavailable: err instanceof Error ? err.message : String(err),
+        };
+      });
+    this.fingerprints.set(key, pending);
+    return pending.then(copyFingerprint);
+  }
+
+  /** Starts the analysis worker (it loads the TypeScript compiler) and the Python helper ahead of the first task. */
   async warmUp(): Promise<void> {
     await Promise.all([this.analyze("node", ""), this.analyze("python3", "")]);
   }
 
-  /** Stops the Python helper and the JavaScript worker (if they were started). */
+  /** Stops the Python helper and the analysis worker (if they were started). */
   async close(): Promise<void> {
-    await Promise.all([this.python.close(), this.js.close()]);
+    await Promise.all([this.python.close(), this.worker.close()]);
   }
 
   private async compute(runtime: AnalysisRuntime, source: string): Promise<CodeAnalysis> {
@@ -65,13 +99,17 @@ export class CodeAnalyzer {
     }
     if (runtime === "python3") return this.python.analyze(source);
     // Off the event loop: parsing is synchronous and takes seconds for a large source.
-    return this.js.analyze(source);
+    return this.worker.analyze(source);
   }
 }
 
 /** Callers get their own copy: a mutated result must not poison the cache. */
 function copyAnalysis(a: CodeAnalysis): CodeAnalysis {
   return { ...a, imports: [...a.imports] };
+}
+
+function copyFingerprint(f: FingerprintResult): FingerprintResult {
+  return { ...f, signature: f.signature ? [...f.signature] : null };
 }
 
 let shared: CodeAnalyzer | null = null;

@@ -103,3 +103,24 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
   for (const x of a) if (b.has(x)) inter++;
   return inter / (a.size + b.size - inter);
 }
+
+/** What the classifier compares: the layout-free token stream's hash and its MinHash signature. */
+export interface CodeFingerprint {
+  tokenHash: string;
+  /** Null for code with fewer than `minShingles` shingles (it matches only on an equal token stream). */
+  signature: number[] | null;
+}
+
+export interface FingerprintOptions {
+  shingleSize: number;
+  minShingles: number;
+  numHashes: number;
+}
+
+/** The fingerprint of a source: ~0.4 s per MB, so the live server computes it off its event loop. */
+export function codeFingerprint(runtime: string, code: string, o: FingerprintOptions): CodeFingerprint {
+  const tokens = codeTokens(runtime, code);
+  const set = shingles(tokens, o.shingleSize);
+  const signature = set.size >= o.minShingles ? minHashSignature(set, o.numHashes) : null;
+  return { tokenHash: tokenStreamHash(tokens), signature };
+}

@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
 import {
-  codeTokens,
-  minHashSignature,
-  shingles,
+  type CodeFingerprint,
+  codeFingerprint,
+  type FingerprintOptions,
   signatureSimilarity,
-  tokenStreamHash,
 } from "./code-similarity.js";
 import { describeInput, type InputKind } from "./input-features.js";
 
@@ -19,6 +18,11 @@ export interface ClassifyFeatures {
   dependencies?: readonly string[];
   /** Source of the task (inline code, or the entry module's content when the caller has it). */
   code?: string | null;
+  /**
+   * The code's fingerprint under `fingerprintOptions`, when the caller computed it (the live server
+   * does, off its event loop); else it is computed here from `code`.
+   */
+  fingerprint?: CodeFingerprint | null;
   input?: unknown;
   /** Input size; defaults to the JSON size of `input`. */
   inputBytes?: number;
@@ -76,11 +80,6 @@ export interface ClassifierState {
   users: Record<string, Prototype[]>;
 }
 
-interface CodeFingerprint {
-  tokenHash: string;
-  signature: number[] | null;
-}
-
 /**
  * Assigns task types to undeclared tasks by online prototype clustering per user. A task joins
  * the most similar prototype of its user in the same group (runtime, entry, function, dependency
@@ -105,7 +104,7 @@ export class TaskClassifier {
     const fn = features.fn ?? "handler";
     const deps = [...new Set(features.dependencies ?? [])].sort();
     const groupKey = JSON.stringify([features.runtime, entry, fn, deps, input.kind]);
-    const fp = this.fingerprint(features.runtime, features.code ?? null);
+    const fp = features.fingerprint ?? this.fingerprint(features.runtime, features.code ?? null);
     const mine = this.users.get(features.user) ?? [];
     const candidates = mine
       .filter(
@@ -160,6 +159,12 @@ export class TaskClassifier {
     return this.result(proto.taskType, false, bestSimilarity, input.kind, input.sizeClass);
   }
 
+  /** What a fingerprint passed to `classify` must be computed with. */
+  get fingerprintOptions(): FingerprintOptions {
+    const o = this.options;
+    return { shingleSize: o.shingleSize, minShingles: o.minShingles, numHashes: o.numHashes };
+  }
+
   /** Number of prototypes held (all users). */
   get prototypeCount(): number {
     let n = 0;
@@ -191,11 +196,7 @@ export class TaskClassifier {
 
   private fingerprint(runtime: string, code: string | null): CodeFingerprint {
     if (code === null) return { tokenHash: "", signature: null };
-    const tokens = codeTokens(runtime, code);
-    const set = shingles(tokens, this.options.shingleSize);
-    const signature =
-      set.size >= this.options.minShingles ? minHashSignature(set, this.options.numHashes) : null;
-    return { tokenHash: tokenStreamHash(tokens), signature };
+    return codeFingerprint(runtime, code, this.fingerprintOptions);
   }
 
   private evict(list: Prototype[]): void {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type CodeAnalysis, CodeAnalyzer } from "../analysis/index.js";
+import type { CodeFingerprint } from "../classify/code-similarity.js";
 import { describeInput } from "../classify/input-features.js";
 import { ResourceEstimator } from "../classify/resource-estimator.js";
 import { type ClassifierState, TaskClassifier } from "../classify/task-classifier.js";
@@ -78,6 +79,17 @@ export class TaskInsight {
     });
   }
 
+  /** The classifier's fingerprint of the task's code, computed off the event loop. */
+  private async fingerprintOf(task: Task, source: string): Promise<CodeFingerprint> {
+    const f = await this.analyzer.fingerprint(task.runtime, source, this.classifier.fingerprintOptions);
+    if (f.unavailable)
+      this.log.warn(
+        { event: "fingerprint_unavailable", task: task.id, error: f.unavailable },
+        "code fingerprint unavailable; the task is typed by its exact source",
+      );
+    return f;
+  }
+
   private source(task: Task): string | null {
     if (task.code !== undefined) return task.code;
     if (task.entry === undefined) return null;
@@ -90,22 +102,27 @@ export class TaskInsight {
 
   async understand(task: Task, defaults: ResourceVector): Promise<TaskUnderstanding> {
     const source = this.source(task);
-    const analysis: CodeAnalysis =
+    // Both off the event loop, side by side: the analysis (worker thread or Python helper) and the
+    // classifier's fingerprint of the code (worker thread).
+    const [analysis, fingerprint] = await Promise.all([
       source === null
-        ? {
+        ? Promise.resolve<CodeAnalysis>({
             linesOfCode: null,
             cyclomatic: null,
             functionCount: null,
             halsteadVolume: null,
             analysisError: "source unavailable",
             imports: [],
-          }
-        : await this.analyzer.analyze(task.runtime, source);
+          })
+        : this.analyzer.analyze(task.runtime, source),
+      source === null || task.typeDeclared ? null : this.fingerprintOf(task, source),
+    ]);
     const input = describeInput(task.input, task.inputBytes);
     let similarity: number | null = null;
     let matchedExisting: boolean | null = null;
     if (!task.typeDeclared) {
       const c = this.classifier.classify({
+        fingerprint,
         user: task.user,
         runtime: task.runtime,
         entry: task.entry ?? null,

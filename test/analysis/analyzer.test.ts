@@ -4,10 +4,22 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { AnalysisWorker } from "../../src/analysis/analysis-worker.js";
 import { CodeAnalyzer } from "../../src/analysis/analyzer.js";
 import { dependenciesFromImports } from "../../src/analysis/code-analysis.js";
-import { JavaScriptAnalyzer } from "../../src/analysis/js-worker-analyzer.js";
 import { LruCache } from "../../src/analysis/lru-cache.js";
+import { codeFingerprint } from "../../src/classify/code-similarity.js";
+
+/** An analyzer whose worker thread never answers (300 ms timeout), in a fresh temp dir. */
+function stuckWorkerAnalyzer(): { dir: string; analyzer: CodeAnalyzer } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "stuck-worker.mjs");
+  fs.writeFileSync(
+    script,
+    'import { parentPort } from "node:worker_threads";\nparentPort.on("message", () => { for (;;) {} });\n',
+  );
+  return { dir, analyzer: new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 300 }) };
+}
 
 test("analyzer: both runtimes, cached results are equal copies", async () => {
   const analyzer = new CodeAnalyzer({ cacheSize: 4 });
@@ -75,13 +87,7 @@ test("analyzer: a large JS source is parsed off the event loop, and fully", asyn
 });
 
 test("analyzer: a stuck JS worker times out as unavailable (not cached); close ends it", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
-  const script = path.join(dir, "stuck-worker.mjs");
-  fs.writeFileSync(
-    script,
-    'import { parentPort } from "node:worker_threads";\nparentPort.on("message", () => { for (;;) {} });\n',
-  );
-  const analyzer = new CodeAnalyzer({ jsWorkerUrl: pathToFileURL(script), timeoutMs: 300 });
+  const { dir, analyzer } = stuckWorkerAnalyzer();
   try {
     const a = await analyzer.analyze("node", "const x = 1;");
     assert.equal(a.linesOfCode, null);
@@ -89,6 +95,54 @@ test("analyzer: a stuck JS worker times out as unavailable (not cached); close e
     // Not cached: a second request gets a fresh worker (stuck too, so it also times out).
     const again = await analyzer.analyze("node", "const x = 1;");
     assert.match(again.analysisError ?? "", /timed out/);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: the classifier's fingerprint is computed off the event loop, equal to the in-process one", async () => {
+  const analyzer = new CodeAnalyzer();
+  const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
+  try {
+    await analyzer.warmUp();
+    // ~1 MB of Python: ~0.4 s of tokenising and hashing, which held the event loop in-process.
+    const big = `def handler(x):\n${"    y = x + 1  # note\n".repeat(45_000)}    return y\n`;
+    let done = false;
+    const pending = analyzer.fingerprint("python3", big, options).then((f) => {
+      done = true;
+      return f;
+    });
+    await fs.promises.readFile(new URL(import.meta.url));
+    assert.equal(done, false, "the fingerprint finished before any I/O could complete");
+    const f = await pending;
+    assert.equal(f.unavailable, undefined);
+    assert.deepEqual({ ...f }, codeFingerprint("python3", big, options));
+    const js = "export function handler(a) {\n  return a.map((x) => x * 2).filter(Boolean).length;\n}\n";
+    const small = await analyzer.fingerprint("node", js, { ...options, minShingles: 4 });
+    assert.ok(small.signature !== null, "long enough for a signature");
+    assert.deepEqual({ ...small }, codeFingerprint("node", js, { ...options, minShingles: 4 }));
+    // Cached copies: a mutated result does not change the next one.
+    small.signature?.fill(0);
+    assert.deepEqual(
+      (await analyzer.fingerprint("node", js, { ...options, minShingles: 4 })).signature,
+      codeFingerprint("node", js, { ...options, minShingles: 4 }).signature,
+    );
+  } finally {
+    await analyzer.close();
+  }
+});
+
+test("analyzer: a fingerprint the worker cannot compute falls back to the exact source, saying why", async () => {
+  const { dir, analyzer } = stuckWorkerAnalyzer();
+  const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
+  try {
+    const a = await analyzer.fingerprint("node", "const x = 1;", options);
+    assert.match(a.unavailable ?? "", /code fingerprint unavailable: timed out after 300 ms/);
+    assert.equal(a.signature, null);
+    const b = await analyzer.fingerprint("node", "const x = 2;", options);
+    assert.notEqual(b.tokenHash, a.tokenHash, "different sources, different types");
+    assert.equal((await analyzer.fingerprint("node", "const x = 1;", options)).tokenHash, a.tokenHash);
   } finally {
     await analyzer.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -143,7 +197,7 @@ parentPort.on("message", ({ id, source }) => {
 });
 `,
   );
-  const analyzer = new JavaScriptAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 2_000 });
+  const analyzer = new AnalysisWorker({ workerUrl: pathToFileURL(script), timeoutMs: 2_000 });
   try {
     // Eight at once: 2.4 s in all, each well under its 2 s.
     const all = await Promise.allSettled(
