@@ -226,29 +226,28 @@ export class PredictionLoop {
         pool.setHold(env, holdFor(h.desired, plan.now));
       }
     }
-    // Growth asked for in this cycle: the pool shows it only once each resize is done.
-    let growing: ResourceVector = { cpu: 0, memoryMb: 0, storageMb: 0, networkMbps: 0 };
     for (const r of actions.resize) {
       const env = pool.get(r.environmentId);
-      if (env?.state !== "ready") continue;
+      // One resizing already (a slow backend): the next cycle sees how it went.
+      if (env?.state !== "ready" || env.resizing) continue;
       const d = r.desired;
       const growth = growthOf(env.spec.resources, d.spec.resources);
       if (growth.cpu > 0 || growth.memoryMb > 0) {
-        // Like a create: the plan's budget counts busy environments only.
+        // Like a create: the plan's budget counts busy environments only. The growth of resizes
+        // started before is in the snapshot: the pool holds it from the start (resizeIdle).
         const snap = this.orchestrator.snapshot();
-        if (!fitsCapacity(snap.environments, snap.capacity, sum(growing, growth), undefined, 1)) {
+        if (!fitsCapacity(snap.environments, snap.capacity, growth, undefined, 1)) {
           this.log.debug(
             { event: "shadow_skipped", series: d.series, env: env.id, reason: "capacity: resize" },
             "no room to grow an environment for a shadow",
           );
           continue;
         }
-        growing = sum(growing, growth);
       }
       pool.setHold(env, holdFor(d, plan.now));
       const grows = growth.memoryMb > 0;
       this.orchestrator.track(
-        pool.resize(env, d.spec.resources).then((ok) => {
+        pool.resizeIdle(env, d.spec.resources).then((ok) => {
           this.log.info(
             { event: "shadow_resize", env: env.id, memoryMb: d.spec.resources.memoryMb, inPlace: ok },
             ok ? "shadow resized in place" : "shadow could not be resized in place; replacing it",
@@ -269,7 +268,7 @@ export class PredictionLoop {
     for (const d of actions.create) {
       // The plan's budget counts busy environments only; idle leftovers also hold capacity.
       const snap = this.orchestrator.snapshot();
-      if (!fitsCapacity(snap.environments, snap.capacity, sum(d.spec.resources, growing))) {
+      if (!fitsCapacity(snap.environments, snap.capacity, d.spec.resources)) {
         this.log.debug(
           { event: "shadow_skipped", series: d.series, reason: "capacity" },
           "no room for a shadow",
@@ -311,10 +310,3 @@ function growthOf(from: ResourceVector, to: ResourceVector): ResourceVector {
     networkMbps: 0,
   };
 }
-
-const sum = (a: ResourceVector, b: ResourceVector): ResourceVector => ({
-  cpu: a.cpu + b.cpu,
-  memoryMb: a.memoryMb + b.memoryMb,
-  storageMb: a.storageMb + b.storageMb,
-  networkMbps: a.networkMbps + b.networkMbps,
-});

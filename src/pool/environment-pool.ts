@@ -157,6 +157,23 @@ export class EnvironmentPool {
     return ok;
   }
 
+  /**
+   * Resizes an idle environment for the plan. Until the backend is done, no task is routed to it (one
+   * routed at the old size could find itself running in the new one) and what grows is held at once
+   * (other starts must see that capacity as taken); what shrinks frees its room once it has.
+   */
+  async resizeIdle(env: EnvironmentView, resources: ResourceVector): Promise<boolean> {
+    env.resizing = true;
+    const before = this.reserve(env, maxOf(env.spec.resources, resources));
+    try {
+      return await this.resize(env, resources, before);
+    } finally {
+      env.resizing = false;
+      // Routable again (and what shrank freed room): tasks waiting may fit now.
+      if (env.state !== "gone") this.onChange();
+    }
+  }
+
   private setSize(env: EnvironmentView, resources: ResourceVector): void {
     env.spec = { ...env.spec, resources };
     env.specKey = specKey(env.spec);
@@ -264,4 +281,13 @@ export class EnvironmentPool {
     await this.backend.close();
     this.envs.clear();
   }
+}
+
+function maxOf(a: ResourceVector, b: ResourceVector): ResourceVector {
+  return {
+    cpu: Math.max(a.cpu, b.cpu),
+    memoryMb: Math.max(a.memoryMb, b.memoryMb),
+    storageMb: Math.max(a.storageMb, b.storageMb),
+    networkMbps: Math.max(a.networkMbps, b.networkMbps),
+  };
 }

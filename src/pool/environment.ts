@@ -25,6 +25,8 @@ export interface EnvironmentView {
   idleMbMs: number;
   /** Set while the plan wants this environment kept for a predicted arrival (keep-alive then waits). */
   hold: PlanHold | null;
+  /** True while the plan resizes this idle environment: no task is routed to it meanwhile. */
+  resizing?: boolean;
 }
 
 export interface PlanHold {

@@ -38,7 +38,7 @@ export function routeTask(req: RouteRequest, pool: PoolSnapshot): RouteDecision 
   let best: EnvironmentView | null = null;
   let smallest: EnvironmentView | null = null;
   for (const e of pool.environments) {
-    if (e.state !== "ready" || e.user !== req.user || !sameCode(e.spec, req.spec)) continue;
+    if (e.state !== "ready" || e.resizing || e.user !== req.user || !sameCode(e.spec, req.spec)) continue;
     if (fitsWithin(need, e.spec.resources)) {
       if (
         best === null ||

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { ProcessBackend } from "../../src/backends/process-backend.js";
-import type { ResourceVector } from "../../src/core/types.js";
+import type { EnvironmentSpec, ResourceVector } from "../../src/core/types.js";
 import { specKey } from "../../src/core/types.js";
 import { silentLogger } from "../../src/log/logger.js";
 import type { DesiredShadow } from "../../src/plan/shadow-planner.js";
@@ -66,6 +66,37 @@ for (const cgroups of [false, "auto"] as const) {
   });
 }
 
+/** A server planning on demand only (test calls apply), on `backend`, with `memoryMb` of capacity. */
+function plannedHarness(memoryMb: number, backend: (dir: string) => ProcessBackend): Promise<Harness> {
+  return startHarness(
+    {
+      keepAliveMs: 600_000,
+      capacity: { cpu: 8, memoryMb, maxEnvironments: 8 },
+      prediction: { enabled: true, planIntervalMs: 3_600_000, retrainIntervalMs: 3_600_000 },
+    },
+    { backend },
+  );
+}
+
+/** What the planner asks when user's series `t` should have an environment of `spec` from `now`. */
+function wanted(user: string, spec: EnvironmentSpec, now: number): DesiredShadow {
+  return {
+    series: `${user}|t`,
+    user,
+    taskType: "t",
+    spec,
+    specKey: specKey(spec),
+    rank: 1,
+    from: now,
+    until: now + 600_000,
+    pHit: 1,
+    benefit: 1,
+    confidence: 1,
+    model: "test",
+    reason: "test",
+  };
+}
+
 /** The real process backend, noting which environments it is asked to resize. */
 class NotedResizes extends ProcessBackend {
   readonly resized: string[] = [];
@@ -80,19 +111,10 @@ class NotedResizes extends ProcessBackend {
 
 test("the plan grows an idle environment only when the growth fits, counting the growth it asked for already", async () => {
   let backend: NotedResizes | undefined;
-  const h = await startHarness(
-    {
-      keepAliveMs: 600_000,
-      capacity: { cpu: 8, memoryMb: 640, maxEnvironments: 8 },
-      prediction: { enabled: true, planIntervalMs: 3_600_000, retrainIntervalMs: 3_600_000 },
-    },
-    {
-      backend: (dir) => {
-        backend = new NotedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
-        return backend;
-      },
-    },
-  );
+  const h = await plannedHarness(640, (dir) => {
+    backend = new NotedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
+    return backend;
+  });
   try {
     writeTask(h.tasksDir, "ok.mjs", "export function handler() { return 1; }\n");
     for (const user of ["a", "b"]) {
@@ -110,22 +132,7 @@ test("the plan grows an idle environment only when the growth fits, counting the
     // 256-MiB environment is grown (the planner's own share of capacity counts busy environments only).
     const wants = (user: string, memoryMb: number): DesiredShadow => {
       const base = envOf(user).spec;
-      const spec = { ...base, resources: { ...base.resources, memoryMb } };
-      return {
-        series: `${user}|t`,
-        user,
-        taskType: "t",
-        spec,
-        specKey: specKey(spec),
-        rank: 1,
-        from: now,
-        until: now + 600_000,
-        pHit: 1,
-        benefit: 1,
-        confidence: 1,
-        model: "test",
-        reason: "test",
-      };
+      return wanted(user, { ...base, resources: { ...base.resources, memoryMb } }, now);
     };
     // 512 of 640 MiB held: a growth of 256 does not fit; of 128 each, one fits but not both.
     loop.apply({ now, desired: [wants("a", 512)], skipped: [], exact: true });
@@ -139,6 +146,77 @@ test("the plan grows an idle environment only when the growth fits, counting the
     orchestrator.pool.reclaim(envOf("a").id, "test: room for b");
     loop.apply({ now, desired: [wants("b", 384)], skipped: [], exact: true });
     assert.equal(backend!.resized.at(-1), envOf("b").id, "with room, the plan grows it");
+  } finally {
+    await h.server.close();
+  }
+});
+
+/** The real process backend, whose resizes wait for `open()` once `hold()` was called. */
+class GatedResizes extends ProcessBackend {
+  private gate: Promise<void> | null = null;
+  private release: () => void = () => {};
+  readonly resizes: Promise<boolean>[] = [];
+  hold(): void {
+    this.gate = new Promise((r) => {
+      this.release = r;
+    });
+  }
+  open(): void {
+    this.release();
+  }
+  override resize(id: string, resources: ResourceVector): Promise<boolean> {
+    const done = (this.gate ?? Promise.resolve()).then(() => super.resize(id, resources));
+    this.resizes.push(done);
+    return done;
+  }
+}
+
+test("while the plan resizes an idle environment, no task is routed to it at its old size", async (t) => {
+  let backend: GatedResizes | undefined;
+  const h = await plannedHarness(2048, (dir) => {
+    backend = new GatedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
+    return backend;
+  });
+  try {
+    if (!backend!.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
+    writeTask(h.tasksDir, "wait.mjs", WAIT_FOR_FLAG);
+    const task = (memoryMb: number, flag: string | null) => ({
+      user: "a",
+      type: "t",
+      runtime: "node",
+      entry: "wait.mjs",
+      input: flag ? { flag: path.join(h.dir, flag) } : {},
+      resources: { memoryMb },
+    });
+    const first = (await h.post(task(512, null), "?wait=true")).body;
+    assert.equal(first.status, "succeeded");
+    const orchestrator = h.server.orchestrator;
+    const now = orchestrator.snapshot().now;
+    const base = orchestrator.snapshot().environments.find((e) => e.id === first.environmentId)!.spec;
+    const spec = { ...base, resources: { ...base.resources, memoryMb: 256 } };
+    // The forecast says a's tasks need 256 MiB: the plan shrinks the idle 512-MiB environment, and
+    // the backend is slow to do it.
+    backend!.hold();
+    h.server.prediction!.apply({
+      now,
+      desired: [wanted("a", spec, now)],
+      skipped: [],
+      exact: true,
+    });
+    assert.equal(backend!.resizes.length, 1, "the plan shrinks the environment");
+    // Meanwhile a task that needs 384 MiB arrives, and runs until the shrink has landed.
+    const big = (await h.post(task(384, "big-done"))).body;
+    await until(async () => ((await statusOf(h, big.id)) === "running" ? true : undefined));
+    backend!.open();
+    await Promise.all(backend!.resizes);
+    const ranIn = (await h.get(`/v1/tasks/${String(big.id)}`)).body.environmentId;
+    const env = (await environments(h)).find((e) => e.id === ranIn);
+    assert.ok(
+      (env?.spec.resources.memoryMb ?? 0) >= 384,
+      `the 384-MiB task runs in ${String(ranIn)} of ${env?.spec.resources.memoryMb} MiB`,
+    );
+    writeTask(h.dir, "big-done", "");
+    await until(async () => ((await statusOf(h, big.id)) === "succeeded" ? true : undefined));
   } finally {
     await h.server.close();
   }
