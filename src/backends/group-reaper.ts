@@ -25,53 +25,93 @@ done
 for pid in $groups; do kill -9 -"$pid" 2>/dev/null; done
 exit 0`;
 
+/** A reaper that exits unasked is started again, at most once per this many ms. */
+const RESTART_AFTER_MS = 1000;
+
 export class GroupReaper {
   private child: ChildProcess | null = null;
   private stdin: Writable | null = null;
+  /** The groups listed, kept here too: a reaper started again is told them all. */
+  private readonly groups = new Set<number>();
+  private closed = false;
+  private startedAt = Number.NEGATIVE_INFINITY;
+  private restart: NodeJS.Timeout | null = null;
 
-  /** Starts the reaper; without a usable /bin/sh the server runs on without one (returns false). */
-  private start(): boolean {
-    if (this.child) return this.stdin !== null;
-    const child = spawn("/bin/sh", ["-c", REAPER_SCRIPT, "forewarm-reaper"], {
-      stdio: ["pipe", "ignore", "ignore"],
-      detached: true,
-    });
-    this.child = child;
-    this.stdin = child.stdin;
-    // A reaper that could not start or died is only a lost safety net, never a server failure.
-    child.on("error", () => {
-      this.stdin = null;
-    });
-    child.on("exit", () => {
-      this.stdin = null;
-    });
-    child.stdin?.on("error", () => {});
-    // Neither the process nor its pipe keeps the server's event loop alive.
-    child.unref();
-    (child.stdin as Socket | null)?.unref();
-    return true;
-  }
+  /** `onLost` hears why a reaper died or could not start (it is then started again). */
+  constructor(private readonly onLost: (why: string) => void = () => {}) {}
 
   /** Lists a runner's process group (its pid: runners are group leaders). */
   watch(pgid: number | null): void {
-    if (pgid === null || !this.start()) return;
-    this.stdin?.write(`+ ${pgid}\n`);
+    if (pgid === null || this.closed) return;
+    this.groups.add(pgid);
+    if (this.stdin) this.stdin.write(`+ ${pgid}\n`);
+    else this.start();
   }
 
   /** Takes a group off the list once its runner has exited and the group was killed. */
   forget(pgid: number | null): void {
-    if (pgid === null) return;
+    if (pgid === null || !this.groups.delete(pgid)) return;
     this.stdin?.write(`- ${pgid}\n`);
   }
 
   /** Ends the reaper: it kills what is still listed (nothing, after a graceful close) and exits. */
   close(): void {
+    this.closed = true;
+    if (this.restart) clearTimeout(this.restart);
     this.stdin?.end();
     this.stdin = null;
   }
 
   /** The reaper's pid (tests). */
   get pid(): number | null {
-    return this.child?.pid ?? null;
+    return this.stdin ? (this.child?.pid ?? null) : null;
+  }
+
+  /** Starts a reaper and tells it every group listed; a second start within a second waits for the timer. */
+  private start(): void {
+    if (this.closed || this.stdin || this.restart) return;
+    const since = Date.now() - this.startedAt;
+    if (since < RESTART_AFTER_MS) {
+      this.restart = setTimeout(() => {
+        this.restart = null;
+        this.start();
+      }, RESTART_AFTER_MS - since);
+      this.restart.unref();
+      return;
+    }
+    this.startedAt = Date.now();
+    let child: ChildProcess;
+    try {
+      child = spawn("/bin/sh", ["-c", REAPER_SCRIPT, "forewarm-reaper"], {
+        stdio: ["pipe", "ignore", "ignore"],
+        detached: true,
+      });
+    } catch (err) {
+      this.lost(`could not start: ${(err as Error).message}`);
+      return;
+    }
+    this.child = child;
+    this.stdin = child.stdin;
+    // A reaper that could not start or died is a lost safety net, never a server failure: it is
+    // started again while there are groups to watch.
+    child.on("error", (err) => {
+      if (this.child === child) this.lost(err.message);
+    });
+    child.on("exit", (code, signal) => {
+      if (this.child === child && !this.closed) this.lost(`exited (${signal ?? code})`);
+    });
+    child.stdin?.on("error", () => {});
+    // Neither the process nor its pipe keeps the server's event loop alive.
+    child.unref();
+    (child.stdin as Socket | null)?.unref();
+    for (const g of this.groups) this.stdin?.write(`+ ${g}\n`);
+  }
+
+  private lost(why: string): void {
+    this.child = null;
+    this.stdin = null;
+    if (this.closed) return;
+    this.onLost(why);
+    if (this.groups.size > 0) this.start();
   }
 }

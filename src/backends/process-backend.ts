@@ -58,10 +58,13 @@ export class ProcessBackend implements EnvironmentBackend {
   private readonly reserved = new Set<string>();
   private readonly creating = new Set<Promise<BackendEnvironment>>();
   /** Kills the runners' process groups if this server dies without closing them. */
-  private readonly reaper = new GroupReaper();
+  private readonly reaper: GroupReaper;
 
   constructor(options: ProcessBackendOptions) {
     this.log = options.logger;
+    this.reaper = new GroupReaper((why) =>
+      this.log.warn({ event: "reaper_lost", error: why }, "process group reaper lost; starting another"),
+    );
     this.workDir = options.workDir ?? join(tmpdir(), "forewarm-envs");
     mkdirSync(this.workDir, { recursive: true });
     this.opts = {

@@ -94,3 +94,36 @@ setInterval(() => {}, 1000);
   for (const [i, pid] of pids.entries())
     assert.equal(pidRunning(pid), false, `${names[i]} ${pid} outlived its server`);
 });
+
+test("a reaper that dies is started again and still ends a stuck runner when the server is killed", async () => {
+  const tasks = join(dir, "tasks-reaper");
+  mkdirSync(tasks, { recursive: true });
+  writeFileSync(join(tasks, "spin.mjs"), "export function spin() { for (;;) {} }\n");
+  const script = join(dir, "reaper-server.mjs");
+  writeFileSync(
+    script,
+    `import { execFileSync } from "node:child_process";
+import { ProcessBackend } from ${JSON.stringify(backendUrl)};
+import { silentLogger } from ${JSON.stringify(loggerUrl)};
+const b = new ProcessBackend({ logger: silentLogger(), workDir: ${JSON.stringify(join(dir, "work3"))}, useCgroups: false });
+const r = { cpu: 1, memoryMb: 256, storageMb: 10, networkMbps: 1 };
+const reaper = () => Number(execFileSync("pgrep", ["-P", String(process.pid), "-f", "forewarm-reaper$"]).toString().trim());
+const n = await b.create("n", "u", { runtime: "node", dependencies: [], resources: r });
+const first = reaper();
+process.kill(first, "SIGKILL");
+await new Promise((res) => setTimeout(res, 1500));
+const s = await b.create("s", "u", { runtime: "node", dependencies: [], resources: r });
+void b.run("s", { taskId: "spin", modulePath: ${JSON.stringify(join(tasks, "spin.mjs"))}, fn: "spin", input: null, timeoutMs: 600000 });
+setTimeout(() => console.log(JSON.stringify([n.pid, s.pid, first, reaper()])), 300);
+setInterval(() => {}, 1000);
+`,
+  );
+  const { server, pids } = await startServer(script);
+  const [runner, stuck, first, second] = pids as [number, number, number, number];
+  assert.notEqual(second, first, "a second reaper runs");
+  assert.ok([runner, stuck, second].every(pidRunning));
+  server.kill("SIGKILL");
+  for (let i = 0; i < 200 && [runner, stuck].some(pidRunning); i++) await sleep(50);
+  assert.equal(pidRunning(stuck), false, `the stuck runner ${stuck} outlived its server`);
+  assert.equal(pidRunning(runner), false, `runner ${runner} outlived its server`);
+});
