@@ -11,7 +11,9 @@ import {
   type FingerprintOptions,
 } from "../classify/code-similarity.js";
 import type { CodeAnalysis } from "./code-analysis.js";
-import { analyzeJavaScript } from "./js-analyzer.js";
+
+/** The TypeScript compiler is loaded on the first analysis: a thread that only fingerprints never pays for it. */
+let jsAnalyzer: Promise<typeof import("./js-analyzer.js")> | null = null;
 
 /** What the worker is asked: a JS/TS analysis, or a fingerprint of code of any runtime. */
 export type AnalysisRequest =
@@ -28,14 +30,20 @@ export interface AnalysisWorkerReply {
 
 const port = parentPort;
 if (port === null) throw new Error("analysis-worker-thread runs only as a worker thread");
+// Answers go out in the order requests came in (the client times the oldest): requests wait on one chain.
+let chain: Promise<void> = Promise.resolve();
 port.on("message", (req: AnalysisWorkerRequest) => {
-  try {
-    const result =
-      req.op === "fingerprint"
-        ? codeFingerprint(req.runtime, req.source, req.options)
-        : analyzeJavaScript(req.source);
-    port.postMessage({ id: req.id, result } satisfies AnalysisWorkerReply);
-  } catch (err) {
-    port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
-  }
+  chain = chain.then(async () => {
+    try {
+      let result: CodeAnalysis | CodeFingerprint;
+      if (req.op === "fingerprint") result = codeFingerprint(req.runtime, req.source, req.options);
+      else {
+        jsAnalyzer ??= import("./js-analyzer.js");
+        result = (await jsAnalyzer).analyzeJavaScript(req.source);
+      }
+      port.postMessage({ id: req.id, result } satisfies AnalysisWorkerReply);
+    } catch (err) {
+      port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
 });

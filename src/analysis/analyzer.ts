@@ -1,5 +1,9 @@
 import { createHash } from "node:crypto";
-import type { CodeFingerprint, FingerprintOptions } from "../classify/code-similarity.js";
+import {
+  type CodeFingerprint,
+  codeFingerprint,
+  type FingerprintOptions,
+} from "../classify/code-similarity.js";
 import { AnalysisWorker } from "./analysis-worker.js";
 import { type AnalysisRuntime, type CodeAnalysis, failedAnalysis } from "./code-analysis.js";
 import { LruCache } from "./lru-cache.js";
@@ -15,8 +19,15 @@ export interface CodeAnalyzerOptions extends PythonAnalyzerOptions {
   workerUrl?: URL;
 }
 
-/** A fingerprint, and why it is only of the exact source when the worker could not compute it. */
+/** A fingerprint, and why the worker could not compute it when it could not. */
 export type FingerprintResult = CodeFingerprint & { unavailable?: string };
+
+const FINGERPRINT_WARM_UP: FingerprintOptions = { shingleSize: 4, minShingles: 24, numHashes: 1 };
+
+/** Sources up to this many UTF-16 units are fingerprinted in-process: ~5 ms, less than queueing. */
+const IN_PROCESS_FINGERPRINT = 16 * 1024;
+/** When the worker fails, sources up to this size are still fingerprinted in-process (~0.4 s). */
+const FALLBACK_FINGERPRINT = 1024 * 1024;
 
 /**
  * Static analysis with a result cache. Never rejects: unparsable code and an unavailable Python
@@ -27,17 +38,21 @@ export class CodeAnalyzer {
   private readonly cache: LruCache<string, Promise<CodeAnalysis>>;
   private readonly python: PythonAnalyzer;
   private readonly fingerprints: LruCache<string, Promise<FingerprintResult>>;
-  private readonly worker: AnalysisWorker;
+  /** Two threads, so that one tenant's long JS parses do not hold up another's fingerprints. */
+  private readonly parser: AnalysisWorker;
+  private readonly fingerprinter: AnalysisWorker;
   private readonly maxSourceBytes: number;
 
   constructor(options: CodeAnalyzerOptions = {}) {
     this.cache = new LruCache(options.cacheSize ?? 2000);
     this.fingerprints = new LruCache(options.cacheSize ?? 2000);
     this.python = new PythonAnalyzer(options);
-    this.worker = new AnalysisWorker({
+    const workerOptions = {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.workerUrl !== undefined ? { workerUrl: options.workerUrl } : {}),
-    });
+    };
+    this.parser = new AnalysisWorker(workerOptions);
+    this.fingerprinter = new AnalysisWorker(workerOptions);
     this.maxSourceBytes = options.maxSourceBytes ?? 2 * 1024 * 1024;
   }
 
@@ -56,12 +71,14 @@ export class CodeAnalyzer {
   }
 
   /**
-   * The task classifier's fingerprint of `source`, computed in the worker thread (tokenising and
-   * hashing take ~0.4 s per MB) and cached. Never rejects: when the worker cannot answer, the
-   * fingerprint is the hash of the exact source without a signature (such code then shares a type
-   * only with the same source), and `unavailable` says why; that is not cached.
+   * The task classifier's fingerprint of `source`: small sources in-process, larger ones in a worker
+   * thread of their own (tokenising and hashing take ~0.4 s per MB), cached. Never rejects: when the
+   * worker cannot answer, it is computed in-process after all (up to 1 MiB; larger code is then typed
+   * by its exact source, without a signature), `unavailable` says why, and it is not cached.
    */
   fingerprint(runtime: string, source: string, options: FingerprintOptions): Promise<FingerprintResult> {
+    if (source.length <= IN_PROCESS_FINGERPRINT)
+      return Promise.resolve(codeFingerprint(runtime, source, options));
     const key = createHash("sha256")
       .update(JSON.stringify([runtime, options.shingleSize, options.minShingles, options.numHashes]))
       .update("\0")
@@ -69,28 +86,31 @@ export class CodeAnalyzer {
       .digest("hex");
     const hit = this.fingerprints.get(key);
     if (hit) return hit.then(copyFingerprint);
-    const pending = this.worker
+    const pending = this.fingerprinter
       .fingerprint(runtime, source, options)
       .catch((err: unknown): FingerprintResult => {
         this.fingerprints.delete(key);
-        return {
-          tokenHash: key.slice(0, 32),
-          signature: null,
-          unavailable: err instanceof Error ? err.message : String(err),
-        };
+        const unavailable = err instanceof Error ? err.message : String(err);
+        if (source.length <= FALLBACK_FINGERPRINT)
+          return { ...codeFingerprint(runtime, source, options), unavailable };
+        return { tokenHash: key.slice(0, 32), signature: null, unavailable };
       });
     this.fingerprints.set(key, pending);
     return pending.then(copyFingerprint);
   }
 
-  /** Starts the analysis worker (it loads the TypeScript compiler) and the Python helper ahead of the first task. */
+  /** Starts the analysis threads (the parser loads the TypeScript compiler) and the Python helper ahead of the first task. */
   async warmUp(): Promise<void> {
-    await Promise.all([this.analyze("node", ""), this.analyze("python3", "")]);
+    await Promise.all([
+      this.analyze("node", ""),
+      this.analyze("python3", ""),
+      this.fingerprint("node", " ".repeat(IN_PROCESS_FINGERPRINT + 1), FINGERPRINT_WARM_UP),
+    ]);
   }
 
   /** Stops the Python helper and the analysis worker (if they were started). */
   async close(): Promise<void> {
-    await Promise.all([this.python.close(), this.worker.close()]);
+    await Promise.all([this.python.close(), this.parser.close(), this.fingerprinter.close()]);
   }
 
   private async compute(runtime: AnalysisRuntime, source: string): Promise<CodeAnalysis> {
@@ -99,7 +119,7 @@ export class CodeAnalyzer {
     }
     if (runtime === "python3") return this.python.analyze(source);
     // Off the event loop: parsing is synchronous and takes seconds for a large source.
-    return this.worker.analyze(source);
+    return this.parser.analyze(source);
   }
 }
 

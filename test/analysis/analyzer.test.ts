@@ -133,19 +133,49 @@ test("analyzer: the classifier's fingerprint is computed off the event loop, equ
   }
 });
 
-test("analyzer: a fingerprint the worker cannot compute falls back to the exact source, saying why", async () => {
+test("analyzer: a fingerprint the worker cannot compute is computed in-process after all, saying why", async () => {
   const { dir, analyzer } = stuckWorkerAnalyzer();
   const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
+  // Over the in-process size (16 Ki units): these go to the worker, which never answers.
+  const code = (n: number) =>
+    `export function handler(x) {\n${"  x = x * 3 + 1;\n".repeat(n)}  return x;\n}\n`;
   try {
-    const a = await analyzer.fingerprint("node", "const x = 1;", options);
+    const a = await analyzer.fingerprint("node", code(2000), options);
     assert.match(a.unavailable ?? "", /code fingerprint unavailable: timed out after 300 ms/);
-    assert.equal(a.signature, null);
-    const b = await analyzer.fingerprint("node", "const x = 2;", options);
-    assert.notEqual(b.tokenHash, a.tokenHash, "different sources, different types");
-    assert.equal((await analyzer.fingerprint("node", "const x = 1;", options)).tokenHash, a.tokenHash);
+    // The same fingerprint as the worker's would be: the same code keeps its type either way.
+    const { unavailable: _, ...fingerprint } = a;
+    assert.deepEqual(fingerprint, codeFingerprint("node", code(2000), options));
+    // Reformatted, the same code (a layout-free token stream) still has the same token hash.
+    const b = await analyzer.fingerprint("node", code(2000).replaceAll("\n", "\n\n"), options);
+    assert.equal(b.tokenHash, a.tokenHash);
   } finally {
     await analyzer.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: fingerprints do not wait behind long JS parses", async () => {
+  const analyzer = new CodeAnalyzer();
+  const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
+  try {
+    await analyzer.warmUp();
+    const order: string[] = [];
+    // Four ~1 MB JS sources (seconds of parsing in all), then another tenant's 20 KB Python task.
+    const parses = [1, 2, 3, 4].map((k) =>
+      analyzer
+        .analyze("node", `export const k = ${k};\n${"if (a) b();\n".repeat(80_000)}`)
+        .then(() => order.push(`parse ${k}`)),
+    );
+    const py = `def handler(x):\n${"    x = x * 3 + 1\n".repeat(1200)}    return x\n`;
+    const fp = analyzer.fingerprint("python3", py, options).then((f) => {
+      order.push("fingerprint");
+      return f;
+    });
+    await Promise.all([...parses, fp]);
+    assert.equal(order[0], "fingerprint", `answered in the order ${order.join(", ")}`);
+    assert.equal((await fp).unavailable, undefined);
+  } finally {
+    await analyzer.close();
   }
 });
 
