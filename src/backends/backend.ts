@@ -55,6 +55,11 @@ export interface BackendEnvironment {
   pid: number | null;
   /** Whether hard limits (cgroups) apply to this environment. */
   hardLimits: boolean;
+  /**
+   * The largest memory (MiB) resize() can give it in place: null = no ceiling; 0 = it cannot be
+   * resized in place at all (no hard limits). A Node worker's heap limit is fixed when it starts.
+   */
+  maxInPlaceMemoryMb: number | null;
   createdAt: number;
 }
 

@@ -36,7 +36,7 @@ import {
   safeSegment,
 } from "./process-env.js";
 import { type RunnerExit, RunnerExitedError } from "./runner-process.js";
-import { nodeHeapLimitMb, resolvePythonExecutable, spawnRunner } from "./spawn-runner.js";
+import { nodeHeapLimitMb, nodeMemoryForHeap, resolvePythonExecutable, spawnRunner } from "./spawn-runner.js";
 
 export type { ProcessBackendOptions } from "./process-env.js";
 
@@ -150,7 +150,20 @@ export class ProcessBackend implements EnvironmentBackend {
     });
     this.reaper.watch(runner.pid);
     const env: Env = {
-      info: { id, user, spec, pid: runner.pid, hardLimits: cgroup !== null, createdAt: Date.now() },
+      info: {
+        id,
+        user,
+        spec,
+        pid: runner.pid,
+        hardLimits: cgroup !== null,
+        maxInPlaceMemoryMb:
+          cgroup === null
+            ? 0
+            : spec.runtime === "node"
+              ? nodeMemoryForHeap(nodeHeapLimitMb(spec.resources.memoryMb))
+              : null,
+        createdAt: Date.now(),
+      },
       runner,
       cgroup,
       scratchDir,
@@ -160,7 +173,6 @@ export class ProcessBackend implements EnvironmentBackend {
       outcome: Promise.resolve({ failure: "crashed", error: "" }),
       destroying: null,
       finalPeakMb: null,
-      heapLimitMb: spec.runtime === "node" ? nodeHeapLimitMb(spec.resources.memoryMb) : null,
     };
     env.outcome = runner.exited.then((exit) => this.handleExit(env, exit));
     this.exiting.add(env.outcome);
@@ -205,9 +217,10 @@ export class ProcessBackend implements EnvironmentBackend {
   async resize(id: string, resources: ResourceVector): Promise<boolean> {
     const env = this.envs.get(id);
     if (!env || env.state === "dead" || !env.cgroup) return false;
-    // A Node runner's heap limit is set at spawn and cannot be raised: grown past it, the environment
-    // would claim memory its tasks' heaps cannot use, and fail them as out of memory.
-    if (env.heapLimitMb !== null && nodeHeapLimitMb(resources.memoryMb) > env.heapLimitMb) return false;
+    // A Node runner's heap limit is set at spawn and cannot be raised: grown past what it covers, the
+    // environment would claim memory its tasks' heaps cannot use, and fail them as out of memory.
+    const ceiling = env.info.maxInPlaceMemoryMb;
+    if (ceiling !== null && resources.memoryMb > ceiling) return false;
     const ok = await env.cgroup.setLimits(resources);
     if (ok) env.info = { ...env.info, spec: { ...env.info.spec, resources: { ...resources } } };
     return ok;

@@ -50,8 +50,6 @@ export interface Env {
   destroying: Promise<void> | null;
   /** cgroup peak read just before the cgroup is removed, for runs that ended with the process. */
   finalPeakMb: number | null;
-  /** A Node runner's V8 heap limit (MiB), fixed when it was spawned; null for other runtimes. */
-  heapLimitMb: number | null;
 }
 
 const HEAP_OOM = /heap out of memory|Reached heap limit|allocation failed - JavaScript heap/i;

@@ -29,6 +29,13 @@ export function nodeHeapLimitMb(memoryMb: number): number {
   return Math.max(16, Math.floor(memoryMb * 0.8));
 }
 
+/** The largest environment memory (MiB) whose Node heap limit is at most `heapMb`. */
+export function nodeMemoryForHeap(heapMb: number): number {
+  let m = Math.floor((heapMb + 1) / 0.8) + 1;
+  while (m > 0 && nodeHeapLimitMb(m) > heapMb) m--;
+  return m;
+}
+
 export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
   const runtimeArgv =
     launch.runtime === "node"

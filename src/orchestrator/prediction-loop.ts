@@ -198,9 +198,8 @@ export class PredictionLoop {
   }
 
   /**
-   * Reactive environments the backend cannot resize in place (no hard limits: no cgroups; or not
-   * grown past their start size: a Node heap): a plan that wants another size creates a shadow of it
-   * instead of asking them again every cycle.
+   * Reactive environments the backend could not resize in place (no hard limits: no cgroups): a plan
+   * that wants another size creates a shadow of it instead of asking them again every cycle.
    */
   private readonly cannotResize = new Set<string>();
 
@@ -245,7 +244,6 @@ export class PredictionLoop {
         }
       }
       pool.setHold(env, holdFor(d, plan.now));
-      const grows = growth.memoryMb > 0;
       this.orchestrator.track(
         pool.resizeIdle(env, d.spec.resources).then((ok) => {
           this.log.info(
@@ -257,10 +255,10 @@ export class PredictionLoop {
           if (!ok && env.shadow) pool.reclaim(env.id, "replaced: forecast size changed");
           else if (!ok) {
             pool.setHold(env, null);
-            // Without hard limits it never can, nor can a grow past what the worker was started
-            // with (a Node heap); a shrink below current use fails for now only.
+            // Without hard limits it never can (reconcile knows that, and a Node heap's ceiling, from
+            // the environment); a shrink below current use fails for now only.
             const limited = pool.describe().find((e) => e.id === env.id)?.hardLimits ?? false;
-            if (!limited || grows) this.cannotResize.add(env.id);
+            if (!limited) this.cannotResize.add(env.id);
           }
         }),
       );

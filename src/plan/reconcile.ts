@@ -122,13 +122,15 @@ function environmentsByUser(pool: PoolSnapshot): Map<string, EnvironmentView[]> 
 }
 
 /**
- * An idle environment (of the shadow's user) with the same code but another size: it is resized
- * rather than replaced.
+ * An idle environment (of the shadow's user) with the same code but another size, that its backend
+ * can give that size in place: it is resized rather than replaced.
  */
 export function resizableFor(e: EnvironmentView, d: DesiredShadow, taken: ReadonlySet<string>): boolean {
+  const ceiling = e.maxInPlaceMemoryMb;
   return (
     !taken.has(e.id) &&
     e.state === "ready" &&
+    (ceiling === undefined || ceiling === null || d.spec.resources.memoryMb <= ceiling) &&
     e.spec.runtime === d.spec.runtime &&
     e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
     e.specKey !== d.specKey

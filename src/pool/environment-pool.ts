@@ -92,7 +92,8 @@ export class EnvironmentPool {
    */
   async bringUp(env: EnvironmentView, warmup: WarmupRequest = {}): Promise<string | null> {
     try {
-      await this.backend.create(env.id, env.user, env.spec);
+      const started = await this.backend.create(env.id, env.user, env.spec);
+      env.maxInPlaceMemoryMb = started.maxInPlaceMemoryMb;
       // A reclaim during create found no worker to destroy yet: the one created now is ours to end.
       if ((env.state as EnvironmentState) === "gone") {
         await this.backend.destroy(env.id);

@@ -27,6 +27,8 @@ export interface EnvironmentView {
   hold: PlanHold | null;
   /** True while the plan resizes this idle environment: no task is routed to it meanwhile. */
   resizing?: boolean;
+  /** The largest memory it can be resized to in place, once started (backend.ts); absent: no ceiling. */
+  maxInPlaceMemoryMb?: number | null;
 }
 
 export interface PlanHold {

@@ -234,6 +234,7 @@ test("a node environment is not grown past the heap limit it was started with", 
   );
   const size = (memoryMb: number) => ({ cpu: 1, memoryMb, storageMb: 100, networkMbps: 10 });
   const env = await b.create("heap", "u", spec("node", 512));
+  assert.equal(env.maxInPlaceMemoryMb, 512, "its heap limit covers 512 MiB, no more");
   // Shrinking and growing back within the heap limit set at spawn happen in place.
   assert.equal(await b.resize(env.id, size(256)), true);
   assert.equal(await b.resize(env.id, size(512)), true);
@@ -244,6 +245,7 @@ test("a node environment is not grown past the heap limit it was started with", 
   assert.equal(b.list()[0]?.spec.resources.memoryMb, 512);
   // A python environment has no such limit.
   const py = await b.create("heap-py", "u", spec("python3", 128));
+  assert.equal(py.maxInPlaceMemoryMb, null);
   assert.equal(await b.resize(py.id, size(1024)), true);
 });
 
@@ -251,6 +253,7 @@ test("resize without cgroups returns false", async (t) => {
   const b = backend(t, { useCgroups: false });
   const env = await b.create("plain", "u", spec("node", 128));
   assert.equal(env.hardLimits, false);
+  assert.equal(env.maxInPlaceMemoryMb, 0, "nothing in place without hard limits");
   assert.equal(await b.resize(env.id, { cpu: 1, memoryMb: 256, storageMb: 100, networkMbps: 10 }), false);
 });
 

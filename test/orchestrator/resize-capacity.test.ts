@@ -109,17 +109,19 @@ class NotedResizes extends ProcessBackend {
   }
 }
 
-test("the plan grows an idle environment only when the growth fits, counting the growth it asked for already", async () => {
+test("the plan grows an idle environment only when the growth fits, counting the growth it asked for already", async (t) => {
   let backend: NotedResizes | undefined;
   const h = await plannedHarness(640, (dir) => {
     backend = new NotedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
     return backend;
   });
   try {
-    writeTask(h.tasksDir, "ok.mjs", "export function handler() { return 1; }\n");
+    // Python: a Node worker is never grown in place past the heap it started with.
+    if (!backend!.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
+    writeTask(h.tasksDir, "ok.py", "def handler(x):\n    return 1\n");
     for (const user of ["a", "b"]) {
       const r = await h.post(
-        { user, type: "t", runtime: "node", entry: "ok.mjs", resources: { memoryMb: 256 } },
+        { user, type: "t", runtime: "python3", entry: "ok.py", resources: { memoryMb: 256 } },
         "?wait=true",
       );
       assert.equal(r.body.status, "succeeded");
@@ -217,6 +219,42 @@ test("while the plan resizes an idle environment, no task is routed to it at its
     );
     writeTask(h.dir, "big-done", "");
     await until(async () => ((await statusOf(h, big.id)) === "succeeded" ? true : undefined));
+  } finally {
+    await h.server.close();
+  }
+});
+
+test("the plan resizes a Node environment in place only within its heap: past it, it creates a shadow, and may still shrink it", async (t) => {
+  let backend: NotedResizes | undefined;
+  const h = await plannedHarness(4096, (dir) => {
+    backend = new NotedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
+    return backend;
+  });
+  try {
+    if (!backend!.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
+    writeTask(h.tasksDir, "ok.mjs", "export function handler() { return 1; }\n");
+    const first = (
+      await h.post(
+        { user: "a", type: "t", runtime: "node", entry: "ok.mjs", resources: { memoryMb: 512 } },
+        "?wait=true",
+      )
+    ).body;
+    assert.equal(first.status, "succeeded");
+    const orchestrator = h.server.orchestrator;
+    const loop = h.server.prediction!;
+    const now = orchestrator.snapshot().now;
+    const mine = orchestrator.snapshot().environments.find((e) => e.id === first.environmentId)!;
+    const sized = (memoryMb: number) => ({ ...mine.spec, resources: { ...mine.spec.resources, memoryMb } });
+    // 1 GiB: more than the worker's heap (set for 512 MiB) can use; a shadow of that size instead.
+    loop.apply({ now, desired: [wanted("a", sized(1024), now)], skipped: [], exact: true });
+    assert.deepEqual(backend!.resized, [], "not asked to grow past the heap");
+    const shadow = orchestrator.snapshot().environments.find((e) => e.id !== mine.id);
+    assert.equal(shadow?.spec.resources.memoryMb, 1024, "a shadow of the wanted size");
+    orchestrator.pool.reclaim(shadow!.id, "test: only the first environment");
+    // A size it can take is still given in place.
+    loop.apply({ now, desired: [wanted("a", sized(384), now)], skipped: [], exact: true });
+    assert.deepEqual(backend!.resized, [mine.id], "shrunk in place");
+    assert.deepEqual(await Promise.all(backend!.resizes), [true]);
   } finally {
     await h.server.close();
   }

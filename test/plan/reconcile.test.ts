@@ -166,3 +166,31 @@ test("an environment the backend could not resize is not asked again: a shadow o
     [specKey(big)],
   );
 });
+
+test("an environment is resized for a shadow only within the memory its backend can give it in place", () => {
+  const small = SPECS[0]!;
+  const sized = (memoryMb: number) => ({ ...small, resources: { ...small.resources, memoryMb } });
+  const now = 100 * MIN;
+  const capacity = { cpu: 64, memoryMb: 65_536, maxEnvironments: 64 };
+  const env = { ...idleEnv(sized(512), now, false), tasksRun: 1, maxInPlaceMemoryMb: 512 };
+  const plan = (memoryMb: number) => ({
+    now,
+    desired: [wantedShadow("u|t", sized(memoryMb), now)],
+    skipped: [],
+  });
+  const past = reconcile(plan(1024), { now, environments: [env], capacity });
+  assert.deepEqual(past.resize, []);
+  assert.deepEqual(
+    past.create.map((d) => d.spec.resources.memoryMb),
+    [1024],
+  );
+  const within = reconcile(plan(384), { now, environments: [env], capacity });
+  assert.deepEqual(
+    within.resize.map((r) => r.environmentId),
+    ["e0"],
+  );
+  // 0: not resizable in place at all (no hard limits).
+  const none = reconcile(plan(384), { now, environments: [{ ...env, maxInPlaceMemoryMb: 0 }], capacity });
+  assert.deepEqual(none.resize, []);
+  assert.equal(none.create.length, 1);
+});
