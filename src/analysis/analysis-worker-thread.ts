@@ -38,7 +38,10 @@ port.on("message", (req: AnalysisWorkerRequest) => {
       let result: CodeAnalysis | CodeFingerprint;
       if (req.op === "fingerprint") result = codeFingerprint(req.runtime, req.source, req.options);
       else {
-        jsAnalyzer ??= import("./js-analyzer.js");
+        jsAnalyzer ??= import("./js-analyzer.js").catch((err: unknown) => {
+          jsAnalyzer = null; // tried again on the next request
+          throw err;
+        });
         result = (await jsAnalyzer).analyzeJavaScript(req.source);
       }
       port.postMessage({ id: req.id, result } satisfies AnalysisWorkerReply);

@@ -28,9 +28,9 @@ interface Pending {
 }
 
 /** How a request that cannot be answered is described (the caller reports it). */
-function unavailable(request: AnalysisRequest, why: string): AnalyzerUnavailableError {
+function unavailable(request: AnalysisRequest, why: string, timedOut = false): AnalyzerUnavailableError {
   const what = request.op === "analyze" ? "javascript analysis" : "code fingerprint";
-  return new AnalyzerUnavailableError(`${what} unavailable: ${why}`);
+  return new AnalyzerUnavailableError(`${what} unavailable: ${why}`, timedOut);
 }
 
 /**
@@ -104,7 +104,7 @@ export class AnalysisWorker {
     if (!head) return;
     const [id, stuck] = head;
     this.pending.delete(id);
-    stuck.reject(unavailable(stuck.request, `timed out after ${this.timeoutMs} ms`));
+    stuck.reject(unavailable(stuck.request, `timed out after ${this.timeoutMs} ms`, true));
     const old = this.worker;
     this.worker = null;
     void old?.terminate();

@@ -26,7 +26,7 @@ const FINGERPRINT_WARM_UP: FingerprintOptions = { shingleSize: 4, minShingles: 2
 
 /** Sources up to this many UTF-16 units are fingerprinted in-process: ~5 ms, less than queueing. */
 const IN_PROCESS_FINGERPRINT = 16 * 1024;
-/** When the worker fails, sources up to this size are still fingerprinted in-process (~0.4 s). */
+/** When the worker fails (not a timeout), sources up to this size are fingerprinted in-process (≤ ~0.3 s). */
 const FALLBACK_FINGERPRINT = 1024 * 1024;
 
 /**
@@ -71,14 +71,13 @@ export class CodeAnalyzer {
   }
 
   /**
-   * The task classifier's fingerprint of `source`: small sources in-process, larger ones in a worker
-   * thread of their own (tokenising and hashing take ~0.4 s per MB), cached. Never rejects: when the
-   * worker cannot answer, it is computed in-process after all (up to 1 MiB; larger code is then typed
-   * by its exact source, without a signature), `unavailable` says why, and it is not cached.
+   * The task classifier's fingerprint of `source`, cached: small sources in-process, larger ones in a
+   * worker thread of their own (tokenising and hashing take ~0.3 s per MB). Never rejects. When the
+   * worker cannot answer (`unavailable` says why), it is computed in-process after all, up to 1 Mi
+   * characters, so the same code keeps its type (not cached: the worker is asked again next time);
+   * code that timed out, or is larger, is typed by its exact source, and that is cached.
    */
   fingerprint(runtime: string, source: string, options: FingerprintOptions): Promise<FingerprintResult> {
-    if (source.length <= IN_PROCESS_FINGERPRINT)
-      return Promise.resolve(codeFingerprint(runtime, source, options));
     const key = createHash("sha256")
       .update(JSON.stringify([runtime, options.shingleSize, options.minShingles, options.numHashes]))
       .update("\0")
@@ -86,15 +85,19 @@ export class CodeAnalyzer {
       .digest("hex");
     const hit = this.fingerprints.get(key);
     if (hit) return hit.then(copyFingerprint);
-    const pending = this.fingerprinter
-      .fingerprint(runtime, source, options)
-      .catch((err: unknown): FingerprintResult => {
-        this.fingerprints.delete(key);
-        const unavailable = err instanceof Error ? err.message : String(err);
-        if (source.length <= FALLBACK_FINGERPRINT)
-          return { ...codeFingerprint(runtime, source, options), unavailable };
-        return { tokenHash: key.slice(0, 32), signature: null, unavailable };
-      });
+    const pending =
+      source.length <= IN_PROCESS_FINGERPRINT
+        ? Promise.resolve(codeFingerprint(runtime, source, options))
+        : this.fingerprinter
+            .fingerprint(runtime, source, options)
+            .catch((err: unknown): FingerprintResult => {
+              const unavailable = err instanceof Error ? err.message : String(err);
+              const timedOut = err instanceof AnalyzerUnavailableError && err.timedOut;
+              if (timedOut || source.length > FALLBACK_FINGERPRINT)
+                return { tokenHash: key.slice(0, 32), signature: null, unavailable };
+              this.fingerprints.delete(key);
+              return { ...codeFingerprint(runtime, source, options), unavailable };
+            });
     this.fingerprints.set(key, pending);
     return pending.then(copyFingerprint);
   }

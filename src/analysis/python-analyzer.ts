@@ -18,7 +18,15 @@ export interface PythonAnalyzerOptions {
 }
 
 /** Thrown for helper failures that say nothing about the code (not cached by the caller). */
-export class AnalyzerUnavailableError extends Error {}
+export class AnalyzerUnavailableError extends Error {
+  /** `timedOut`: the helper was working on this request when its time ran out (not a crash). */
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
 
 interface Pending {
   resolve: (a: CodeAnalysis) => void;

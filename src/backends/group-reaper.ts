@@ -70,7 +70,7 @@ export class GroupReaper {
   /** Starts a reaper and tells it every group listed; a second start within a second waits for the timer. */
   private start(): void {
     if (this.closed || this.stdin || this.restart) return;
-    const since = Date.now() - this.startedAt;
+    const since = performance.now() - this.startedAt;
     if (since < RESTART_AFTER_MS) {
       this.restart = setTimeout(() => {
         this.restart = null;
@@ -79,7 +79,7 @@ export class GroupReaper {
       this.restart.unref();
       return;
     }
-    this.startedAt = Date.now();
+    this.startedAt = performance.now();
     let child: ChildProcess;
     try {
       child = spawn("/bin/sh", ["-c", REAPER_SCRIPT, "forewarm-reaper"], {

@@ -134,20 +134,54 @@ test("analyzer: the classifier's fingerprint is computed off the event loop, equ
 });
 
 test("analyzer: a fingerprint the worker cannot compute is computed in-process after all, saying why", async () => {
-  const { dir, analyzer } = stuckWorkerAnalyzer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "crashing-worker.mjs");
+  fs.writeFileSync(
+    script,
+    'import { parentPort } from "node:worker_threads";\nparentPort.on("message", () => process.exit(3));\n',
+  );
+  const analyzer = new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 10_000 });
   const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
-  // Over the in-process size (16 Ki units): these go to the worker, which never answers.
+  // Over the in-process size (16 Ki units): these go to the worker, which dies on each.
   const code = (n: number) =>
     `export function handler(x) {\n${"  x = x * 3 + 1;\n".repeat(n)}  return x;\n}\n`;
   try {
     const a = await analyzer.fingerprint("node", code(2000), options);
-    assert.match(a.unavailable ?? "", /code fingerprint unavailable: timed out after 300 ms/);
+    assert.match(a.unavailable ?? "", /code fingerprint unavailable: worker exited \(3\)/);
     // The same fingerprint as the worker's would be: the same code keeps its type either way.
     const { unavailable: _, ...fingerprint } = a;
     assert.deepEqual(fingerprint, codeFingerprint("node", code(2000), options));
     // Reformatted, the same code (a layout-free token stream) still has the same token hash.
     const b = await analyzer.fingerprint("node", code(2000).replaceAll("\n", "\n\n"), options);
     assert.equal(b.tokenHash, a.tokenHash);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: code whose fingerprint timed out is typed by its exact source, and not tried again", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "stuck-noting-worker.mjs");
+  const asked = path.join(dir, "asked");
+  // Notes each request it gets, then never answers.
+  fs.writeFileSync(
+    script,
+    `import fs from "node:fs";\nimport { parentPort } from "node:worker_threads";\nparentPort.on("message", () => { fs.appendFileSync(${JSON.stringify(asked)}, "x"); for (;;) {} });\n`,
+  );
+  const analyzer = new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 300 });
+  const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
+  const code = (k: number) => `export const k = ${k};\n${"  x = x * 3 + 1;\n".repeat(2000)}`;
+  try {
+    const a = await analyzer.fingerprint("node", code(1), options);
+    assert.match(a.unavailable ?? "", /code fingerprint unavailable: timed out after 300 ms/);
+    assert.equal(a.signature, null);
+    assert.notEqual(a.tokenHash, codeFingerprint("node", code(1), options).tokenHash);
+    const b = await analyzer.fingerprint("node", code(2), options);
+    assert.notEqual(b.tokenHash, a.tokenHash, "different sources, different types");
+    // Cached: the worker is not asked (and stuck) again.
+    assert.equal((await analyzer.fingerprint("node", code(1), options)).tokenHash, a.tokenHash);
+    assert.equal(fs.readFileSync(asked, "utf8"), "xx", "two sources, two requests");
   } finally {
     await analyzer.close();
     fs.rmSync(dir, { recursive: true, force: true });

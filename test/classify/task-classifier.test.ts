@@ -213,3 +213,14 @@ test("classifier: least recently used prototypes are evicted; their code keeps i
   assert.equal(again.matchedExisting, false);
   assert.equal(again.taskType, ids[0]);
 });
+
+test("code tokens: a string or comment left open ends with its line (or, for templates, comments and triple-quoted strings, the source)", () => {
+  assert.deepEqual(codeTokens("node", 'a = "open\nb = `x\ny'), ["a", "=", '"open', "b", "=", "`x\ny"]);
+  assert.deepEqual(codeTokens("node", "x /* never closed\nstill comment"), ["x"]);
+  assert.deepEqual(codeTokens("node", "s = 'a\\'b' + 'c"), ["s", "=", "'a\\'b'", "+", "'c"]);
+  assert.deepEqual(codeTokens("python3", 'x = """doc\nmore\ny = \'z'), ["x", "=", '"""doc\nmore\ny = \'z']);
+  assert.deepEqual(codeTokens("python3", "a = 'b\nc"), ["a", "=", "'b", "c"]);
+  // Unclosed quotes by the hundred thousand: one pass (each used to rescan the rest of the source).
+  const many = codeTokens("node", "`\\".repeat(100_000));
+  assert.deepEqual([many.length, many[1]], [2, "\\"], "the template, then the lone backslash at the end");
+});
