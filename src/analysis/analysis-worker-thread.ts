@@ -39,7 +39,9 @@ port.on("message", (req: AnalysisWorkerRequest) => {
       if (req.op === "fingerprint") result = codeFingerprint(req.runtime, req.source, req.options);
       else {
         jsAnalyzer ??= import("./js-analyzer.js").catch((err: unknown) => {
-          jsAnalyzer = null; // tried again on the next request
+          // A failed import stays failed in this thread's module map: end the thread, so that the
+          // client starts a fresh one (and reports these requests as unavailable, not as bad code).
+          process.exit(70);
           throw err;
         });
         result = (await jsAnalyzer).analyzeJavaScript(req.source);

@@ -26,8 +26,8 @@ const FINGERPRINT_WARM_UP: FingerprintOptions = { shingleSize: 4, minShingles: 2
 
 /** Sources up to this many UTF-16 units are fingerprinted in-process: ~5 ms, less than queueing. */
 const IN_PROCESS_FINGERPRINT = 16 * 1024;
-/** When the worker fails (not a timeout), sources up to this size are fingerprinted in-process (≤ ~0.3 s). */
-const FALLBACK_FINGERPRINT = 1024 * 1024;
+/** Larger code is typed by its exact source (a line of ~8 Mi characters overflows the tokenizer's stack). */
+const MAX_FINGERPRINT = 2 * 1024 * 1024;
 
 /**
  * Static analysis with a result cache. Never rejects: unparsable code and an unavailable Python
@@ -72,10 +72,12 @@ export class CodeAnalyzer {
 
   /**
    * The task classifier's fingerprint of `source`, cached: small sources in-process, larger ones in a
-   * worker thread of their own (tokenising and hashing take ~0.3 s per MB). Never rejects. When the
-   * worker cannot answer (`unavailable` says why), it is computed in-process after all, up to 1 Mi
-   * characters, so the same code keeps its type (not cached: the worker is asked again next time);
-   * code that timed out, or is larger, is typed by its exact source, and that is cached.
+   * worker thread of their own (tokenising and hashing take 0.1–1.4 s per Mi characters). Never
+   * rejects. Code over 2 Mi characters is typed by its exact source without being read (as it is not
+   * analysed). When the worker fails, the request is retried once on a fresh one; when that fails too,
+   * or it timed out, the code is typed by its exact source and `unavailable` says why (cached after a
+   * timeout, which the same code would hit again; not after a crash). Never computed in-process above
+   * the small size: adversarial code can take over a second per Mi characters.
    */
   fingerprint(runtime: string, source: string, options: FingerprintOptions): Promise<FingerprintResult> {
     const key = createHash("sha256")
@@ -85,19 +87,25 @@ export class CodeAnalyzer {
       .digest("hex");
     const hit = this.fingerprints.get(key);
     if (hit) return hit.then(copyFingerprint);
+    const exact = (unavailable?: string): FingerprintResult => ({
+      tokenHash: key.slice(0, 32),
+      signature: null,
+      ...(unavailable === undefined ? {} : { unavailable }),
+    });
+    const ask = () => this.fingerprinter.fingerprint(runtime, source, options);
+    const timedOut = (err: unknown) => err instanceof AnalyzerUnavailableError && err.timedOut;
+    const why = (err: unknown) => (err instanceof Error ? err.message : String(err));
     const pending =
-      source.length <= IN_PROCESS_FINGERPRINT
-        ? Promise.resolve(codeFingerprint(runtime, source, options))
-        : this.fingerprinter
-            .fingerprint(runtime, source, options)
-            .catch((err: unknown): FingerprintResult => {
-              const unavailable = err instanceof Error ? err.message : String(err);
-              const timedOut = err instanceof AnalyzerUnavailableError && err.timedOut;
-              if (timedOut || source.length > FALLBACK_FINGERPRINT)
-                return { tokenHash: key.slice(0, 32), signature: null, unavailable };
-              this.fingerprints.delete(key);
-              return { ...codeFingerprint(runtime, source, options), unavailable };
-            });
+      source.length > MAX_FINGERPRINT
+        ? Promise.resolve(exact())
+        : source.length <= IN_PROCESS_FINGERPRINT
+          ? Promise.resolve(codeFingerprint(runtime, source, options))
+          : ask()
+              .catch((err: unknown) => (timedOut(err) ? Promise.reject(err) : ask()))
+              .catch((err: unknown): FingerprintResult => {
+                if (!timedOut(err)) this.fingerprints.delete(key);
+                return exact(why(err));
+              });
     this.fingerprints.set(key, pending);
     return pending.then(copyFingerprint);
   }

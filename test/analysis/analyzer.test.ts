@@ -133,30 +133,87 @@ test("analyzer: the classifier's fingerprint is computed off the event loop, equ
   }
 });
 
-test("analyzer: a fingerprint the worker cannot compute is computed in-process after all, saying why", async () => {
+/**
+ * A copy of the analysis worker thread in a temp dir, beside `jsAnalyzer` as its js-analyzer.js and
+ * the real code-similarity module; `crashFirst`: the first thread started exits on its first request.
+ */
+function patchedWorker(jsAnalyzer: string, crashFirst = false): { dir: string; url: URL; asked: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
-  const script = path.join(dir, "crashing-worker.mjs");
+  fs.mkdirSync(path.join(dir, "analysis"));
+  fs.mkdirSync(path.join(dir, "classify"));
+  const built = new URL("../../src/", import.meta.url);
+  const thread = fs.readFileSync(new URL("analysis/analysis-worker-thread.js", built), "utf8");
+  const asked = path.join(dir, "asked");
+  const crash = crashFirst
+    ? `import fs from "node:fs";\nimport { parentPort as p } from "node:worker_threads";\np.on("message", () => { fs.appendFileSync(${JSON.stringify(asked)}, "x"); if (!fs.existsSync(${JSON.stringify(`${asked}.crashed`)})) { fs.writeFileSync(${JSON.stringify(`${asked}.crashed`)}, ""); process.exit(3); } });\n`
+    : "";
+  fs.writeFileSync(path.join(dir, "analysis", "analysis-worker-thread.js"), crash + thread);
+  fs.writeFileSync(path.join(dir, "analysis", "js-analyzer.js"), jsAnalyzer);
   fs.writeFileSync(
-    script,
-    'import { parentPort } from "node:worker_threads";\nparentPort.on("message", () => process.exit(3));\n',
+    path.join(dir, "classify", "code-similarity.js"),
+    `export * from ${JSON.stringify(new URL("classify/code-similarity.js", built).href)};\n`,
   );
-  const analyzer = new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 10_000 });
+  return { dir, url: pathToFileURL(path.join(dir, "analysis", "analysis-worker-thread.js")), asked };
+}
+
+test("analyzer: a fingerprint whose worker died is asked of a fresh one; failing again, the code is typed by its exact source", async () => {
   const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
-  // Over the in-process size (16 Ki units): these go to the worker, which dies on each.
+  // Over the in-process size (16 Ki units): these go to the worker.
   const code = (n: number) =>
     `export function handler(x) {\n${"  x = x * 3 + 1;\n".repeat(n)}  return x;\n}\n`;
+  const once = patchedWorker("export {};\n", true);
+  const analyzer = new CodeAnalyzer({ workerUrl: once.url, timeoutMs: 10_000 });
   try {
     const a = await analyzer.fingerprint("node", code(2000), options);
-    assert.match(a.unavailable ?? "", /code fingerprint unavailable: worker exited \(3\)/);
-    // The same fingerprint as the worker's would be: the same code keeps its type either way.
-    const { unavailable: _, ...fingerprint } = a;
-    assert.deepEqual(fingerprint, codeFingerprint("node", code(2000), options));
-    // Reformatted, the same code (a layout-free token stream) still has the same token hash.
-    const b = await analyzer.fingerprint("node", code(2000).replaceAll("\n", "\n\n"), options);
-    assert.equal(b.tokenHash, a.tokenHash);
+    assert.equal(a.unavailable, undefined, "the fresh worker answered");
+    assert.deepEqual({ ...a }, codeFingerprint("node", code(2000), options));
   } finally {
     await analyzer.close();
+    fs.rmSync(once.dir, { recursive: true, force: true });
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
+  const script = path.join(dir, "crashing-worker.mjs");
+  const asked = path.join(dir, "asked");
+  fs.writeFileSync(
+    script,
+    `import fs from "node:fs";\nimport { parentPort } from "node:worker_threads";\nparentPort.on("message", () => { fs.appendFileSync(${JSON.stringify(asked)}, "x"); process.exit(3); });\n`,
+  );
+  const dying = new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 10_000 });
+  try {
+    const b = await dying.fingerprint("node", code(2000), options);
+    assert.match(b.unavailable ?? "", /code fingerprint unavailable: worker exited \(3\)/);
+    assert.equal(b.signature, null);
+    // Not cached: asked again (twice each time: once, and once more on a fresh worker).
+    await dying.fingerprint("node", code(2000), options);
+    assert.equal(fs.readFileSync(asked, "utf8"), "xxxx");
+  } finally {
+    await dying.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: a JS analysis thread whose TypeScript import failed is replaced, not kept failing", async () => {
+  // The first import throws; a fresh thread's succeeds (a module map keeps a failed import failed).
+  const w = patchedWorker(
+    `import fs from "node:fs";
+const flag = ${JSON.stringify(path.join(os.tmpdir(), `fw-ts-import-${process.pid}`))};
+if (!fs.existsSync(flag)) { fs.writeFileSync(flag, ""); throw new Error("typescript failed to load"); }
+export function analyzeJavaScript(source) {
+  return { linesOfCode: source.length, cyclomatic: 1, functionCount: 0, halsteadVolume: 0, analysisError: null, imports: [] };
+}
+`,
+  );
+  const analyzer = new CodeAnalyzer({ workerUrl: w.url, timeoutMs: 10_000 });
+  try {
+    const first = await analyzer.analyze("node", "a;");
+    assert.match(first.analysisError ?? "", /javascript analysis unavailable: worker exited/);
+    const second = await analyzer.analyze("node", "a;");
+    assert.equal(second.analysisError, null);
+    assert.equal(second.linesOfCode, 2);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(w.dir, { recursive: true, force: true });
+    fs.rmSync(path.join(os.tmpdir(), `fw-ts-import-${process.pid}`), { force: true });
   }
 });
 
