@@ -39,10 +39,13 @@ port.on("message", (req: AnalysisWorkerRequest) => {
       if (req.op === "fingerprint") result = codeFingerprint(req.runtime, req.source, req.options);
       else {
         jsAnalyzer ??= import("./js-analyzer.js").catch((err: unknown) => {
-          // A failed import stays failed in this thread's module map: end the thread, so that the
-          // client starts a fresh one (and reports these requests as unavailable, not as bad code).
-          process.exit(70);
-          throw err;
+          // A failed import stays failed in this thread's module map: end the thread with the error
+          // (uncaught, outside this chain), so that the client fails these requests as unavailable,
+          // saying why, and starts a fresh thread for the next.
+          setImmediate(() => {
+            throw err;
+          });
+          return new Promise<never>(() => {});
         });
         result = (await jsAnalyzer).analyzeJavaScript(req.source);
       }

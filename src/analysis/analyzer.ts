@@ -26,6 +26,9 @@ const FINGERPRINT_WARM_UP: FingerprintOptions = { shingleSize: 4, minShingles: 2
 
 /** Sources up to this many UTF-16 units are fingerprinted in-process: ~5 ms, less than queueing. */
 const IN_PROCESS_FINGERPRINT = 16 * 1024;
+/** Imports kept per analysis (sorted, so the first ones); real code has far fewer. */
+export const MAX_IMPORTS = 256;
+
 /** Larger code is typed by its exact source (a line of ~8 Mi characters overflows the tokenizer's stack). */
 const MAX_FINGERPRINT = 2 * 1024 * 1024;
 
@@ -42,6 +45,8 @@ export class CodeAnalyzer {
   private readonly parser: AnalysisWorker;
   private readonly fingerprinter: AnalysisWorker;
   private readonly maxSourceBytes: number;
+  /** After close(), a failed fingerprint is not retried (a retry would start a new thread). */
+  private closed = false;
 
   constructor(options: CodeAnalyzerOptions = {}) {
     this.cache = new LruCache(options.cacheSize ?? 2000);
@@ -87,27 +92,27 @@ export class CodeAnalyzer {
       .digest("hex");
     const hit = this.fingerprints.get(key);
     if (hit) return hit.then(copyFingerprint);
-    const exact = (unavailable?: string): FingerprintResult => ({
-      tokenHash: key.slice(0, 32),
-      signature: null,
-      ...(unavailable === undefined ? {} : { unavailable }),
-    });
+    const exact = (): FingerprintResult => ({ tokenHash: key.slice(0, 32), signature: null });
     const ask = () => this.fingerprinter.fingerprint(runtime, source, options);
     const timedOut = (err: unknown) => err instanceof AnalyzerUnavailableError && err.timedOut;
-    const why = (err: unknown) => (err instanceof Error ? err.message : String(err));
+    // Why this caller's fingerprint is of the exact source; later cache hits do not repeat it.
+    let unavailable: string | undefined;
     const pending =
       source.length > MAX_FINGERPRINT
         ? Promise.resolve(exact())
         : source.length <= IN_PROCESS_FINGERPRINT
           ? Promise.resolve(codeFingerprint(runtime, source, options))
           : ask()
-              .catch((err: unknown) => (timedOut(err) ? Promise.reject(err) : ask()))
+              .catch((err: unknown) => (timedOut(err) || this.closed ? Promise.reject(err) : ask()))
               .catch((err: unknown): FingerprintResult => {
                 if (!timedOut(err)) this.fingerprints.delete(key);
-                return exact(why(err));
+                unavailable = err instanceof Error ? err.message : String(err);
+                return exact();
               });
     this.fingerprints.set(key, pending);
-    return pending.then(copyFingerprint);
+    return pending.then((f) =>
+      unavailable === undefined ? copyFingerprint(f) : { ...copyFingerprint(f), unavailable },
+    );
   }
 
   /** Starts the analysis threads (the parser loads the TypeScript compiler) and the Python helper ahead of the first task. */
@@ -121,6 +126,7 @@ export class CodeAnalyzer {
 
   /** Stops the Python helper and the analysis worker (if they were started). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([this.python.close(), this.parser.close(), this.fingerprinter.close()]);
   }
 
@@ -128,9 +134,10 @@ export class CodeAnalyzer {
     if (Buffer.byteLength(source) > this.maxSourceBytes) {
       return failedAnalysis(`source larger than ${this.maxSourceBytes} bytes; not analysed`);
     }
-    if (runtime === "python3") return this.python.analyze(source);
     // Off the event loop: parsing is synchronous and takes seconds for a large source.
-    return this.parser.analyze(source);
+    const a = await (runtime === "python3" ? this.python.analyze(source) : this.parser.analyze(source));
+    // Bounded: cached analyses of code with thousands of imports held ~1 MiB each.
+    return a.imports.length > MAX_IMPORTS ? { ...a, imports: a.imports.slice(0, MAX_IMPORTS) } : a;
   }
 }
 

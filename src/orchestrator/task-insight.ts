@@ -85,7 +85,7 @@ export class TaskInsight {
     if (f.unavailable)
       this.log.warn(
         { event: "fingerprint_unavailable", task: task.id, error: f.unavailable },
-        "code fingerprint worker unavailable; fingerprinted in-process, or typed by the exact source",
+        "code fingerprint unavailable; the task is typed by its exact source",
       );
     return f;
   }

@@ -5,7 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { AnalysisWorker } from "../../src/analysis/analysis-worker.js";
-import { CodeAnalyzer } from "../../src/analysis/analyzer.js";
+import { CodeAnalyzer, MAX_IMPORTS } from "../../src/analysis/analyzer.js";
 import { dependenciesFromImports } from "../../src/analysis/code-analysis.js";
 import { LruCache } from "../../src/analysis/lru-cache.js";
 import { codeFingerprint } from "../../src/classify/code-similarity.js";
@@ -206,7 +206,7 @@ export function analyzeJavaScript(source) {
   const analyzer = new CodeAnalyzer({ workerUrl: w.url, timeoutMs: 10_000 });
   try {
     const first = await analyzer.analyze("node", "a;");
-    assert.match(first.analysisError ?? "", /javascript analysis unavailable: worker exited/);
+    assert.match(first.analysisError ?? "", /javascript analysis unavailable: typescript failed to load/);
     const second = await analyzer.analyze("node", "a;");
     assert.equal(second.analysisError, null);
     assert.equal(second.linesOfCode, 2);
@@ -237,7 +237,9 @@ test("analyzer: code whose fingerprint timed out is typed by its exact source, a
     const b = await analyzer.fingerprint("node", code(2), options);
     assert.notEqual(b.tokenHash, a.tokenHash, "different sources, different types");
     // Cached: the worker is not asked (and stuck) again.
-    assert.equal((await analyzer.fingerprint("node", code(1), options)).tokenHash, a.tokenHash);
+    const hit = await analyzer.fingerprint("node", code(1), options);
+    assert.equal(hit.tokenHash, a.tokenHash);
+    assert.equal(hit.unavailable, undefined, "said once, not on every cache hit");
     assert.equal(fs.readFileSync(asked, "utf8"), "xx", "two sources, two requests");
   } finally {
     await analyzer.close();
@@ -265,6 +267,37 @@ test("analyzer: fingerprints do not wait behind long JS parses", async () => {
     await Promise.all([...parses, fp]);
     assert.equal(order[0], "fingerprint", `answered in the order ${order.join(", ")}`);
     assert.equal((await fp).unavailable, undefined);
+  } finally {
+    await analyzer.close();
+  }
+});
+
+test("analyzer: a fingerprint cut short by close() is not retried on a new thread", async () => {
+  const { dir, analyzer } = stuckWorkerAnalyzer();
+  const code = `export const k = 1;\n${"  x = x * 3 + 1;\n".repeat(2000)}`;
+  try {
+    const pending = analyzer.fingerprint("node", code, { shingleSize: 4, minShingles: 24, numHashes: 128 });
+    await new Promise((r) => setTimeout(r, 50));
+    await analyzer.close();
+    // Retried, it would have gone to a fresh (stuck) thread and timed out after 300 ms instead.
+    assert.match((await pending).unavailable ?? "", /analyzer closed/);
+  } finally {
+    await analyzer.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("analyzer: at most MAX_IMPORTS imports are kept per analysis", async () => {
+  const analyzer = new CodeAnalyzer();
+  try {
+    const py = Array.from(
+      { length: MAX_IMPORTS + 44 },
+      (_, i) => `import m${String(i).padStart(4, "0")}\n`,
+    ).join("");
+    const a = await analyzer.analyze("python3", py);
+    assert.equal(a.analysisError, null);
+    assert.equal(a.imports.length, MAX_IMPORTS);
+    assert.equal(a.imports[0], "m0000");
   } finally {
     await analyzer.close();
   }
