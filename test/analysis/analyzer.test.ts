@@ -221,17 +221,18 @@ test("analyzer: code whose fingerprint timed out is typed by its exact source, a
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-analyze-"));
   const script = path.join(dir, "stuck-noting-worker.mjs");
   const asked = path.join(dir, "asked");
-  // Notes each request it gets, then never answers.
+  // Notes each request it gets, then never answers. (The time allowed includes the thread's start:
+  // generous, so that a loaded machine does not time it out before it has seen the request.)
   fs.writeFileSync(
     script,
     `import fs from "node:fs";\nimport { parentPort } from "node:worker_threads";\nparentPort.on("message", () => { fs.appendFileSync(${JSON.stringify(asked)}, "x"); for (;;) {} });\n`,
   );
-  const analyzer = new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 300 });
+  const analyzer = new CodeAnalyzer({ workerUrl: pathToFileURL(script), timeoutMs: 3000 });
   const options = { shingleSize: 4, minShingles: 24, numHashes: 128 };
   const code = (k: number) => `export const k = ${k};\n${"  x = x * 3 + 1;\n".repeat(2000)}`;
   try {
     const a = await analyzer.fingerprint("node", code(1), options);
-    assert.match(a.unavailable ?? "", /code fingerprint unavailable: timed out after 300 ms/);
+    assert.match(a.unavailable ?? "", /code fingerprint unavailable: timed out after 3000 ms/);
     assert.equal(a.signature, null);
     assert.notEqual(a.tokenHash, codeFingerprint("node", code(1), options).tokenHash);
     const b = await analyzer.fingerprint("node", code(2), options);
