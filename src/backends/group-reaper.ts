@@ -62,11 +62,6 @@ export class GroupReaper {
     this.stdin = null;
   }
 
-  /** The reaper's pid (tests). */
-  get pid(): number | null {
-    return this.stdin ? (this.child?.pid ?? null) : null;
-  }
-
   /** Starts a reaper and tells it every group listed; a second start within a second waits for the timer. */
   private start(): void {
     if (this.closed || this.stdin || this.restart) return;
