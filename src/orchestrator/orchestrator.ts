@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.js";
 import { seriesKey } from "../plan/shadow-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { EnvironmentPool } from "../pool/environment-pool.js";
-import { expiredEnvironments, routeTask } from "../route/router.js";
+import { expiredEnvironments, type RouteDecision, routeTask } from "../route/router.js";
 import { TaskQueue } from "../route/task-queue.js";
 import { MAX_REQUEUES, prepareQueuedTask, type QueuedTask, requeuedUpdate } from "./queued-task.js";
 import { finishedUpdate, startedUpdate, startFailedUpdate, unrunnableResult } from "./run-results.js";
@@ -202,7 +202,8 @@ export class Orchestrator {
           if (!q.admitted || this.closing) continue;
           if (q.task.priority < waiting) break;
           const before = this.queue.length;
-          this.dispatch(q);
+          // A task waiting for a resize (milliseconds) holds nothing back.
+          if (this.dispatch(q) === "wait") continue;
           if (this.queue.length === before) waiting = Math.max(waiting, q.task.priority);
         }
       } while (this.pumpAgain);
@@ -211,9 +212,9 @@ export class Orchestrator {
     }
   }
 
-  private dispatch(q: QueuedTask): void {
+  private dispatch(q: QueuedTask): RouteDecision["kind"] {
     const decision = routeTask({ user: q.task.user, spec: q.spec }, this.snapshot());
-    if (decision.kind === "queue") return;
+    if (decision.kind === "queue" || decision.kind === "wait") return decision.kind;
     this.queue.remove(q.id);
     const routedAt = this.d.clock.now();
     this.activity.routed(seriesKey(q.task.user, q.task.taskType), q.task.id, routedAt, q.expectedRunMs);
@@ -223,7 +224,7 @@ export class Orchestrator {
       this.pool.markBusy(env);
       this.counters.warmStarts++;
       this.track(this.execute(q, env, false, routedAt));
-      return;
+      return decision.kind;
     }
     for (const id of decision.evict) this.pool.reclaim(id, "evicted: capacity needed by a waiting task");
     if (decision.kind === "resize") {
@@ -232,7 +233,7 @@ export class Orchestrator {
       // Taken now, not once the backend is done: the next task of this pump must not get it too.
       const before = this.pool.reserve(env, decision.resources);
       this.track(this.resizeThenRun(q, env, decision.resources, before, routedAt));
-      return;
+      return decision.kind;
     }
     const env = this.pool.add(q.task.user, q.spec, false);
     this.counters.coldStarts++;
@@ -241,6 +242,7 @@ export class Orchestrator {
       "cold start",
     );
     this.track(this.coldStart(q, env, routedAt));
+    return decision.kind;
   }
 
   private async resizeThenRun(

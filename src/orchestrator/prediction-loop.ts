@@ -228,7 +228,7 @@ export class PredictionLoop {
     for (const r of actions.resize) {
       const env = pool.get(r.environmentId);
       // One resizing already (a slow backend): the next cycle sees how it went.
-      if (env?.state !== "ready" || env.resizing) continue;
+      if (env?.state !== "ready" || env.resizingTo) continue;
       const d = r.desired;
       const growth = growthOf(env.spec.resources, d.spec.resources);
       if (growth.cpu > 0 || growth.memoryMb > 0) {

@@ -1,5 +1,10 @@
 import { compareText } from "../core/sorted.js";
-import type { EnvironmentView, PlanHold, PoolSnapshot } from "../pool/environment.js";
+import {
+  type EnvironmentView,
+  growableInPlace,
+  type PlanHold,
+  type PoolSnapshot,
+} from "../pool/environment.js";
 import type { DesiredShadow, Plan } from "./shadow-planner.js";
 
 export interface ReconcileActions {
@@ -126,11 +131,10 @@ function environmentsByUser(pool: PoolSnapshot): Map<string, EnvironmentView[]> 
  * can give that size in place: it is resized rather than replaced.
  */
 export function resizableFor(e: EnvironmentView, d: DesiredShadow, taken: ReadonlySet<string>): boolean {
-  const ceiling = e.maxInPlaceMemoryMb;
   return (
     !taken.has(e.id) &&
     e.state === "ready" &&
-    (ceiling === undefined || ceiling === null || d.spec.resources.memoryMb <= ceiling) &&
+    growableInPlace(e, d.spec.resources.memoryMb) &&
     e.spec.runtime === d.spec.runtime &&
     e.spec.dependencies.join(",") === d.spec.dependencies.join(",") &&
     e.specKey !== d.specKey

@@ -164,12 +164,12 @@ export class EnvironmentPool {
    * (other starts must see that capacity as taken); what shrinks frees its room once it has.
    */
   async resizeIdle(env: EnvironmentView, resources: ResourceVector): Promise<boolean> {
-    env.resizing = true;
+    env.resizingTo = resources;
     const before = this.reserve(env, maxOf(env.spec.resources, resources));
     try {
       return await this.resize(env, resources, before);
     } finally {
-      env.resizing = false;
+      env.resizingTo = null;
       // Routable again (and what shrank freed room): tasks waiting may fit now.
       if (env.state !== "gone") this.onChange();
     }

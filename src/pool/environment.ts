@@ -25,10 +25,22 @@ export interface EnvironmentView {
   idleMbMs: number;
   /** Set while the plan wants this environment kept for a predicted arrival (keep-alive then waits). */
   hold: PlanHold | null;
-  /** True while the plan resizes this idle environment: no task is routed to it meanwhile. */
-  resizing?: boolean;
+  /**
+   * While the plan resizes this idle environment, the size it is going to: no task is routed to it
+   * meanwhile (one that fits that size waits for it, a few milliseconds, rather than starting cold).
+   */
+  resizingTo?: ResourceVector | null;
   /** The largest memory it can be resized to in place, once started (backend.ts); absent: no ceiling. */
   maxInPlaceMemoryMb?: number | null;
+}
+
+/**
+ * Whether its backend can give `e` this much memory in place (backend.ts's `maxInPlaceMemoryMb`): a Node
+ * runner's heap limit is set when it starts, and without cgroups nothing is resized.
+ */
+export function growableInPlace(e: EnvironmentView, memoryMb: number): boolean {
+  const ceiling = e.maxInPlaceMemoryMb;
+  return ceiling === undefined || ceiling === null || memoryMb <= ceiling;
 }
 
 export interface PlanHold {

@@ -1,6 +1,11 @@
 import type { EnvironmentSpec, ResourceVector } from "../core/types.js";
 import { fitsWithin } from "../core/types.js";
-import { type EnvironmentView, fitsCapacity, type PoolSnapshot } from "../pool/environment.js";
+import {
+  type EnvironmentView,
+  fitsCapacity,
+  growableInPlace,
+  type PoolSnapshot,
+} from "../pool/environment.js";
 
 /** What the router needs to know about an arriving task. */
 export interface RouteRequest {
@@ -13,7 +18,9 @@ export type RouteDecision =
   | { kind: "warm"; environmentId: string; reason: string }
   | { kind: "resize"; environmentId: string; resources: ResourceVector; evict: string[]; reason: string }
   | { kind: "cold"; evict: string[]; reason: string }
-  | { kind: "queue"; reason: string };
+  | { kind: "queue"; reason: string }
+  /** Stays queued for an environment the plan is resizing to fit it; holds back no other task. */
+  | { kind: "wait"; environmentId: string; reason: string };
 
 const sameCode = (a: EnvironmentSpec, b: EnvironmentSpec): boolean =>
   a.runtime === b.runtime &&
@@ -27,18 +34,27 @@ const size = (r: ResourceVector): number => r.memoryMb * 1e6 + r.cpu * 1e3 + r.s
  * 1. Warm: the smallest ready environment of the user with the task's runtime and dependencies that
  *    holds the task's estimated resources (best fit keeps big environments for big tasks); among
  *    equals the most recently idle (the warmest; older ones age out — design.md's M2 rule).
- * 2. Resize: a ready matching environment that is too small is grown, if capacity allows the growth.
+ * 2. Resize: a ready matching environment that is too small is grown, if its backend can grow it in
+ *    place and capacity allows the growth. One it cannot grow (a Node runner's heap is fixed at start)
+ *    stays as it is, for the user's smaller tasks: the task starts cold instead.
  * 3. Cold: start one if capacity allows, evicting idle environments when that makes room — a real task
  *    always wins over an idle or shadow environment. Eviction order: environments the plan does not
  *    hold (least recently idle first), then held shadows by ascending expected benefit.
+ *    Before that, wait: if the plan is resizing one of the user's matching environments to a size
+ *    that holds the task (the backend takes milliseconds), the task waits for it rather than start cold.
  * 4. Else queue.
  */
 export function routeTask(req: RouteRequest, pool: PoolSnapshot): RouteDecision {
   const need = req.spec.resources;
   let best: EnvironmentView | null = null;
   let smallest: EnvironmentView | null = null;
+  let resizing: EnvironmentView | null = null;
   for (const e of pool.environments) {
-    if (e.state !== "ready" || e.resizing || e.user !== req.user || !sameCode(e.spec, req.spec)) continue;
+    if (e.state !== "ready" || e.user !== req.user || !sameCode(e.spec, req.spec)) continue;
+    if (e.resizingTo) {
+      if (resizing === null && fitsWithin(need, e.resizingTo)) resizing = e;
+      continue;
+    }
     if (fitsWithin(need, e.spec.resources)) {
       if (
         best === null ||
@@ -47,7 +63,10 @@ export function routeTask(req: RouteRequest, pool: PoolSnapshot): RouteDecision 
       ) {
         best = e;
       }
-    } else if (smallest === null || (e.idleSince ?? 0) > (smallest.idleSince ?? 0)) {
+    } else if (
+      growableInPlace(e, need.memoryMb) &&
+      (smallest === null || (e.idleSince ?? 0) > (smallest.idleSince ?? 0))
+    ) {
       smallest = e;
     }
   }
@@ -56,6 +75,13 @@ export function routeTask(req: RouteRequest, pool: PoolSnapshot): RouteDecision 
       ? "shadow environment prepared ahead of the task"
       : "idle environment of the same user";
     return { kind: "warm", environmentId: best.id, reason: why };
+  }
+  if (resizing) {
+    return {
+      kind: "wait",
+      environmentId: resizing.id,
+      reason: "the plan is resizing an idle environment of the user to fit it; waiting for that",
+    };
   }
   if (smallest) {
     const to: ResourceVector = {

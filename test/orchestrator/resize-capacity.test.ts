@@ -224,6 +224,48 @@ test("while the plan resizes an idle environment, no task is routed to it at its
   }
 });
 
+test("a task that fits the size the plan is resizing to waits for it, warm, holding back no other tenant", async (t) => {
+  let backend: GatedResizes | undefined;
+  const h = await plannedHarness(2048, (dir) => {
+    backend = new GatedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
+    return backend;
+  });
+  try {
+    if (!backend!.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
+    writeTask(h.tasksDir, "ok.mjs", "export function handler() { return 1; }\n");
+    const task = (user: string, memoryMb: number, priority = 5) => ({
+      user,
+      type: "t",
+      runtime: "node",
+      entry: "ok.mjs",
+      priority,
+      resources: { memoryMb },
+    });
+    const first = (await h.post(task("a", 512), "?wait=true")).body;
+    assert.equal(first.status, "succeeded");
+    const orchestrator = h.server.orchestrator;
+    const now = orchestrator.snapshot().now;
+    const base = orchestrator.snapshot().environments.find((e) => e.id === first.environmentId)!.spec;
+    const spec = { ...base, resources: { ...base.resources, memoryMb: 256 } };
+    backend!.hold();
+    h.server.prediction!.apply({ now, desired: [wanted("a", spec, now)], skipped: [], exact: true });
+    assert.equal(backend!.resizes.length, 1, "the plan shrinks the environment");
+    // a's urgent task fits the new size: it waits for the shrink. b's (lower priority) is not held back.
+    const urgent = (await h.post(task("a", 200, 9))).body;
+    const other = (await h.post(task("b", 128, 1), "?wait=true")).body;
+    assert.equal(other.status, "succeeded", "another tenant's task starts while a's waits");
+    assert.equal(await statusOf(h, urgent.id), "queued", "waits for the resize, not a cold start");
+    backend!.open();
+    await until(async () => ((await statusOf(h, urgent.id)) === "succeeded" ? true : undefined));
+    const done = (await h.get(`/v1/tasks/${String(urgent.id)}`)).body;
+    assert.deepEqual([done.environmentId, done.cold], [first.environmentId, false]);
+    const env = (await environments(h)).find((e) => e.id === first.environmentId);
+    assert.equal(env?.spec.resources.memoryMb, 256, "run at the size the plan gave it");
+  } finally {
+    await h.server.close();
+  }
+});
+
 test("the plan resizes a Node environment in place only within its heap: past it, it creates a shadow, and may still shrink it", async (t) => {
   let backend: NotedResizes | undefined;
   const h = await plannedHarness(4096, (dir) => {

@@ -39,7 +39,9 @@ class HookedProcessBackend extends ProcessBackend {
   }
   override async create(id: string, user: string, spec: EnvironmentSpec): Promise<BackendEnvironment> {
     if (user === "b") await this.gateB.promise;
-    return super.create(id, user, spec);
+    // Claims every environment grows in place (a Node worker's heap would cap it): the router then
+    // resizes rather than starting cold, and resizeGate holds the resize.
+    return { ...(await super.create(id, user, spec)), maxInPlaceMemoryMb: null };
   }
   override async warm(id: string, request: WarmupRequest) {
     const r = await super.warm(id, request);

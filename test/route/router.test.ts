@@ -87,6 +87,47 @@ test("an idle environment that is too small is grown when capacity allows, else 
   assert.equal(full.kind, "queue");
 });
 
+test("one its backend cannot grow in place stays for smaller tasks: the task starts cold beside it", () => {
+  // A Node runner's heap limit is fixed at start: its ceiling is about its start size.
+  const fixed = (id: string, idleSince: number, mb: number): EnvironmentView => ({
+    ...env(id, "a", "ready", idleSince, spec(mb)),
+    maxInPlaceMemoryMb: mb,
+  });
+  const d = routeTask({ user: "a", spec: spec(512) }, pool([fixed("small", 10, 256)], 1024));
+  assert.deepEqual([d.kind, d.kind === "cold" && d.evict], ["cold", []]);
+  // Of two too-small ones, the one that can grow is grown, though the other is more recently idle.
+  const grow = routeTask(
+    { user: "a", spec: spec(512) },
+    pool(
+      [
+        fixed("fixed", 900, 256),
+        { ...env("elastic", "a", "ready", 10, spec(256)), maxInPlaceMemoryMb: null },
+      ],
+      2048,
+    ),
+  );
+  assert.deepEqual([grow.kind, grow.kind === "resize" && grow.environmentId], ["resize", "elastic"]);
+  // Without cgroups (ceiling 0) nothing grows; when capacity is short the old one is evicted for it.
+  const tight = routeTask(
+    { user: "a", spec: spec(512) },
+    pool([{ ...env("small", "a", "ready", 10, spec(256)), maxInPlaceMemoryMb: 0 }], 512),
+  );
+  assert.deepEqual([tight.kind, tight.kind === "cold" && tight.evict], ["cold", ["small"]]);
+});
+
+test("an environment the plan is resizing is never routed to; a task that fits its new size waits for it", () => {
+  const shrinking = { ...env("s", "a", "ready", 10, spec(512)), resizingTo: spec(256).resources };
+  const fits = routeTask({ user: "a", spec: spec(200) }, pool([shrinking], 2048));
+  assert.deepEqual([fits.kind, fits.kind === "wait" && fits.environmentId], ["wait", "s"]);
+  // Too big for the new size: not routed to it at its old size either; started cold.
+  assert.equal(routeTask({ user: "a", spec: spec(384) }, pool([shrinking], 2048)).kind, "cold");
+  // A ready one that fits now beats waiting; another user never waits for a's.
+  const ready = env("r", "a", "ready", 5, spec(256));
+  const now = routeTask({ user: "a", spec: spec(200) }, pool([shrinking, ready], 2048));
+  assert.deepEqual([now.kind, now.kind === "warm" && now.environmentId], ["warm", "r"]);
+  assert.equal(routeTask({ user: "b", spec: spec(200) }, pool([shrinking], 2048)).kind, "cold");
+});
+
 test("eviction takes unheld idle environments first, then held shadows by ascending benefit", () => {
   const held = (id: string, benefit: number): EnvironmentView => ({
     ...env(id, "b", "ready", 1, spec(256)),

@@ -91,6 +91,10 @@ describe("analysis, classification and estimates on the live server", () => {
     assert.notEqual(big.environmentId, small.environmentId, "a new worker, started with a bigger heap");
     assert.equal(big.cold, true);
     assert.equal(await memoryOf(big.environmentId), 512);
+    // Started cold beside it, not in its place: the small one stays for the user's small tasks.
+    assert.equal((await env(small.environmentId))?.state, "ready");
+    const again = (await h.post({ user: "w2", runtime: "node", entry: "small.mjs" }, "?wait=true")).body;
+    assert.deepEqual([again.environmentId, again.cold], [small.environmentId, false]);
   });
 
   test("an estimated need above the idle environment's size routes to a bigger environment", async () => {
