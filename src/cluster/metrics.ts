@@ -32,6 +32,7 @@ export class ForewarmMetrics {
   readonly registry = new Registry();
   private readonly coldStarts: Counter;
   private readonly warmStarts: Counter;
+  private readonly requeues: Counter<"start">;
   private readonly tasks: Counter<"status">;
   private readonly reclaims: Counter<"reason">;
   private readonly wastedMemoryMbSeconds: Counter;
@@ -59,6 +60,12 @@ export class ForewarmMetrics {
     this.warmStarts = new Counter({
       name: "forewarm_warm_starts_total",
       help: "Tasks that started in an environment that was already warm.",
+      registers,
+    });
+    this.requeues = new Counter({
+      name: "forewarm_task_requeues_total",
+      help: "Starts that found their worker dead before the task ran (the task was queued again); each is also in forewarm_cold_starts_total or forewarm_warm_starts_total, by `start`.",
+      labelNames: ["start"],
       registers,
     });
     this.tasks = new Counter({
@@ -154,6 +161,10 @@ export class ForewarmMetrics {
   taskStarted(cold: boolean, latencyMs: number): void {
     (cold ? this.coldStarts : this.warmStarts).inc();
     this.startLatency.observe(Math.max(0, latencyMs) / 1000);
+  }
+
+  taskRequeued(cold: boolean): void {
+    this.requeues.inc({ start: cold ? "cold" : "warm" });
   }
 
   taskFinished(status: string): void {

@@ -327,7 +327,10 @@ export class Orchestrator {
       this.running.delete(task.id);
       this.runningSeries.ended(task.user, task.taskType);
     }
-    if (gone && (await this.requeue(q, env))) return;
+    if (gone && (await this.requeue(q, env))) {
+      this.uncountStart(env, cold);
+      return;
+    }
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
     if (result.failure === "oom" || result.failure === "crashed" || result.failure === "timeout") {
@@ -378,6 +381,19 @@ export class Orchestrator {
     }
     this.pump();
     return true;
+  }
+
+  /**
+   * A start that found its worker dead did not happen: the task's counts are those of the start it
+   * gets next (Prometheus counters only go up, so they count it as a requeue instead).
+   */
+  private uncountStart(env: EnvironmentView, cold: boolean): void {
+    if (cold) this.counters.coldStarts--;
+    else {
+      this.counters.warmStarts--;
+      if (env.shadow && env.tasksRun === 0) this.counters.shadowHits--;
+    }
+    this.observer.requeued?.(cold);
   }
 
   /** Periodic work: keep-alive expiry and per-minute concurrency of running series. */

@@ -16,6 +16,8 @@ export interface TaskCounters {
 /** Observer hooks for metrics; all optional. */
 export interface TaskObserver {
   started?(cold: boolean, startLatencyMs: number): void;
+  /** A start (already reported to `started`) found its worker dead; the task was queued again. */
+  requeued?(cold: boolean): void;
   finished?(status: "succeeded" | "failed"): void;
 }
 

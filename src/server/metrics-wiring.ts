@@ -11,6 +11,7 @@ export function wireMetrics(
 ): () => void {
   orchestrator.observer = {
     started: (cold, latencyMs) => metrics.taskStarted(cold, latencyMs),
+    requeued: (cold) => metrics.taskRequeued(cold),
     finished: (status) => metrics.taskFinished(status),
   };
   orchestrator.pool.onReclaim = (reason) => metrics.reclaimed(reason);

@@ -91,6 +91,12 @@ test("a task routed to a worker that died idle (exit not announced yet) runs in 
       "tried in the dead worker, then run once",
     );
     assert.ok(!(await environments(h)).some((e) => e.id === dead), "the dead worker is dropped");
+    // Counted once, as the start it got: cold (the first task's and this one's), none warm.
+    const { coldStarts, warmStarts } = h.server.orchestrator.counters;
+    assert.deepEqual({ coldStarts, warmStarts }, { coldStarts: 2, warmStarts: 0 });
+    const text = await (await fetch(`${h.server.url}/metrics`)).text();
+    assert.match(text, /^forewarm_task_requeues_total\{start="warm"\} 1$/m);
+    assert.match(text, /^forewarm_warm_starts_total 1$/m, "Prometheus counts the attempt, and the requeue");
   } finally {
     backend.announce();
     await h.server.close();
