@@ -71,9 +71,15 @@ export class PostgresHistoryStore implements HistoryStore {
       max: options.maxConnections ?? 10,
       types: pgTypes,
     });
-    // Without a listener an idle client's error would crash the process.
+    // Without a listener a client's error would crash the process: pg-pool listens on idle clients
+    // only, so a session ended while a client is checked out (a database restart, an admin's
+    // pg_terminate_backend) needs one of ours. The query in flight fails on its own; the pool drops
+    // the broken client when it is released.
     this.onBackgroundError = options.onBackgroundError ?? (() => undefined);
     this.pool.on("error", (err) => this.onBackgroundError(err));
+    this.pool.on("connect", (client) => {
+      client.on("error", (err) => this.onBackgroundError(err));
+    });
     this.minutes = new SeriesMinutes(this.pool, this.s);
   }
 

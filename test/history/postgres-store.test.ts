@@ -170,6 +170,52 @@ describe("PostgreSQL history: partitions, retention and migrations", () => {
     }
   });
 
+  test("a session the database ends while the store uses it fails that call, not the process", async () => {
+    const errors: Error[] = [];
+    const schema = freshSchema("terminated");
+    const store = await PostgresHistoryStore.open({
+      connectionString: TEST_DATABASE_URL,
+      schema,
+      onBackgroundError: (err) => errors.push(err),
+    });
+    const locker = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await locker.connect();
+    try {
+      await store.insertTask(emptyRecord(task("t1", "u", "t", FEB)));
+      // Another session holds the row, so the store's update waits inside its transaction...
+      await locker.query("BEGIN");
+      await locker.query(`SELECT id FROM ${quoteIdent(schema)}.tasks WHERE id = 't1' FOR UPDATE`);
+      const update = store.updateTask("t1", { status: "running", startedAt: FEB + 1 });
+      const settled = update.then(
+        () => "resolved",
+        (err: Error) => err.message,
+      );
+      // ...and its session is ended (a restart, a failover, an admin): an 'error' event on a client
+      // the pool had lent out, which nothing listened to.
+      let waiting: number[] = [];
+      for (let i = 0; i < 200 && waiting.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        const res = await locker.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
+          [`%${schema}%`],
+        );
+        waiting = res.rows.map((r) => r.pid);
+      }
+      assert.equal(waiting.length, 1, "the store's update waits for the row");
+      await locker.query("SELECT pg_terminate_backend($1)", [waiting[0]]);
+      assert.match(await settled, /terminat/i, "the call fails with the database's reason");
+      await locker.query("ROLLBACK");
+      // The process is still here, the error was reported, and the store goes on with a new session.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(errors.length >= 1, "reported as a background error");
+      await store.updateTask("t1", { status: "running", startedAt: FEB + 2 });
+      assert.equal((await store.getTask("t1"))?.startedAt, FEB + 2);
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+
   test("two stores migrating a fresh schema at once both succeed, migrations applied once", async () => {
     const schema = freshSchema("race");
     const open = () => PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
