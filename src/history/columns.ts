@@ -42,3 +42,29 @@ export const TASK_COLUMNS: Record<keyof TaskRecord, string> = {
 export const JSON_FIELDS = new Set<keyof TaskRecord>(["dependencies", "output", "imports", "insight"]);
 
 export const TASK_FIELDS = Object.keys(TASK_COLUMNS) as (keyof TaskRecord)[];
+
+/** Fields stored as whole numbers (INTEGER in SQLite, bigint in PostgreSQL). */
+const WHOLE_NUMBER_FIELDS = new Set<keyof TaskRecord>([
+  "inputBytes",
+  "priority",
+  "submittedAt",
+  "startedAt",
+  "finishedAt",
+  "networkInBytes",
+  "networkOutBytes",
+  "storageBytesWritten",
+  "outputBytes",
+  "linesOfCode",
+  "cyclomatic",
+  "functionCount",
+]);
+
+/**
+ * A number as both stores keep it: NaN and ±Infinity as null (PostgreSQL would keep NaN, which then
+ * poisons every rollup sum it enters; SQLite would keep null), whole-number fields rounded (PostgreSQL
+ * refuses 1.5 for a bigint, which would leave the task's final update unwritten; SQLite kept it).
+ */
+export function storedNumber(field: keyof TaskRecord, value: number): number | null {
+  if (!Number.isFinite(value)) return null;
+  return WHOLE_NUMBER_FIELDS.has(field) ? Math.round(value) : value;
+}

@@ -1,7 +1,7 @@
 /** How TaskRecord fields travel to and from PostgreSQL rows of `tasks`. */
 import pg from "pg";
 import type { TaskRecord } from "../core/types.js";
-import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
+import { JSON_FIELDS, storedNumber, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 
 /** Column names as SQL (PostgreSQL reserves "user"). */
 export const COLUMNS: Record<keyof TaskRecord, string> = { ...TASK_COLUMNS, user: '"user"' };
@@ -30,6 +30,7 @@ export function toColumn(field: keyof TaskRecord, value: unknown): unknown {
   // PostgreSQL text cannot hold NUL (SQLite can); a worker's stderr in `error` must not make the
   // final update fail, so NUL becomes U+FFFD. The only place the two stores differ.
   if (typeof value === "string" && value.includes("\u0000")) return value.replaceAll("\u0000", "\uFFFD");
+  if (typeof value === "number") return storedNumber(field, value);
   return value;
 }
 

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { TaskRecord } from "../core/types.js";
-import { JSON_FIELDS, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
+import { JSON_FIELDS, storedNumber, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import {
   arrivalRollup,
@@ -37,6 +37,7 @@ function toColumn(field: keyof TaskRecord, value: unknown): unknown {
   if (value === undefined) return null;
   if (JSON_FIELDS.has(field)) return value === null ? null : JSON.stringify(value);
   if (field === "cold") return value === null ? null : value ? 1 : 0;
+  if (typeof value === "number") return storedNumber(field, value);
   return value;
 }
 

@@ -313,5 +313,25 @@ export function historyStoreSuite(
         ],
       );
     });
+
+    test("numbers no column can hold as given are stored alike: not-finite as null, whole-number fields rounded", async () => {
+      await store.insertTask(emptyRecord(task("h1", "hal", "x", 40 * MIN)));
+      await store.updateTask("h1", {
+        status: "succeeded",
+        finishedAt: 40 * MIN + 500.4,
+        cpuSeconds: Number.NaN,
+        peakMemoryMb: Number.POSITIVE_INFINITY,
+        storageBytesWritten: 1.5,
+        networkInBytes: 2.4,
+      });
+      const got = await store.getTask("h1");
+      assert.deepEqual(
+        [got?.finishedAt, got?.cpuSeconds, got?.peakMemoryMb, got?.storageBytesWritten, got?.networkInBytes],
+        [40 * MIN + 500, null, null, 2, 2],
+      );
+      // The usage rolled up stays finite (a NaN would poison the minute's sums for good).
+      const [row] = await store.rollups({ user: "hal" });
+      assert.deepEqual([row?.cpuSeconds, row?.storageBytesWritten], [0, 2]);
+    });
   });
 }
