@@ -427,6 +427,8 @@ export class Orchestrator {
     while (this.pending.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 50))]);
     }
+    // Results still not written (the store failing) are left to the next start's cleanup.
+    this.completion.stop();
     // Both taken before any await: a start (or resize) that finishes while these are written finds
     // its task gone and stops, instead of running it after the grace.
     const starting = [...this.starting.values()];

@@ -21,6 +21,13 @@ export interface TaskObserver {
   finished?(status: "succeeded" | "failed"): void;
 }
 
+const FINAL_WRITE_FIRST_DELAY_MS = 100;
+const FINAL_WRITE_MAX_DELAY_MS = 5_000;
+
+/** The store's "no task <id>": the record is gone (pruned, another store), so retrying cannot help. */
+const isMissingTask = (err: unknown, id: string): boolean =>
+  err instanceof Error && err.message === `no task ${id}`;
+
 export interface TaskCompletionDeps {
   store: HistoryStore;
   clock: Clock;
@@ -45,6 +52,7 @@ export class TaskCompletion {
    */
   private readonly finalized = new WeakSet<Task>();
   private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
+  private stopped = false;
 
   constructor(private readonly d: TaskCompletionDeps) {}
 
@@ -99,27 +107,57 @@ export class TaskCompletion {
       );
     }
     this.d.observer().finished?.(update.status === "succeeded" ? "succeeded" : "failed");
-    try {
-      await this.d.store.updateTask(task.id, update);
-    } catch (err) {
-      // The record already holds a final state (e.g. the leader failed this server's tasks as gone
-      // after losing its liveness lock): that state stands, and waiters get it.
-      if (err instanceof TaskEndedError)
-        this.d.logger.warn(
-          { event: "task_already_ended", task: task.id, recorded: err.status, ours: update.status },
-          "task had already ended in the history: its first final state stands",
-        );
-      else
-        this.d.logger.error(
-          { event: "history_write_failed", task: task.id, err },
-          "could not record task result",
-        );
-    }
+    await this.record(task, update);
     const record = await this.d.store.getTask(task.id).catch(() => null);
     if (record) this.d.insight?.observe(record);
     const list = this.waiters.get(task.id) ?? [];
     this.waiters.delete(task.id);
     if (record) for (const w of list) w(record);
+  }
+
+  /**
+   * Writes the final update, retrying (backing off to FINAL_WRITE_MAX_DELAY_MS) while the store fails:
+   * left unwritten, the task would stay "running" in the history for as long as this server lives (it
+   * is alive, so no leader fails it as gone). Gives up once `stop()` was called: the next start's
+   * cleanup fails what this server left unfinished.
+   */
+  private async record(task: Task, update: TaskUpdate): Promise<void> {
+    for (let attempt = 1, delay = FINAL_WRITE_FIRST_DELAY_MS; ; attempt++) {
+      try {
+        await this.d.store.updateTask(task.id, update);
+        if (attempt > 1)
+          this.d.logger.info(
+            { event: "history_write_recovered", task: task.id, attempt },
+            "task result recorded",
+          );
+        return;
+      } catch (err) {
+        // The record already holds a final state (e.g. the leader failed this server's tasks as gone
+        // after losing its liveness lock): that state stands, and waiters get it.
+        if (err instanceof TaskEndedError) {
+          this.d.logger.warn(
+            { event: "task_already_ended", task: task.id, recorded: err.status, ours: update.status },
+            "task had already ended in the history: its first final state stands",
+          );
+          return;
+        }
+        const again = !this.stopped && !isMissingTask(err, task.id);
+        // The first failure and then every doubling of the attempts, not every retry.
+        if ((attempt & (attempt - 1)) === 0 || !again)
+          this.d.logger.error(
+            { event: "history_write_failed", task: task.id, attempt, retrying: again, err },
+            again ? "could not record task result; retrying" : "could not record task result",
+          );
+        if (!again) return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(FINAL_WRITE_MAX_DELAY_MS, delay * 2);
+    }
+  }
+
+  /** Final writes that fail are no longer retried (shutdown, after its grace). */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Fails a task the server is shutting down on; `when` completes "server shut down …". */

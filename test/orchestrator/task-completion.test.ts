@@ -5,6 +5,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { VirtualClock } from "../../src/core/clock.js";
 import type { Task, TaskRecord } from "../../src/core/types.js";
+import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
 import type { HistoryStore, TaskUpdate } from "../../src/history/store.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
@@ -126,4 +127,55 @@ test("a waiter whose task ends while its record is being read gets the final rec
   c = completion(store, newCounters());
   const got = await c.waitFor(t.id, 200);
   assert.equal(got?.status, "succeeded");
+});
+
+/** The real SQLite store, whose next `failures` final updates fail as a lost connection would. */
+class FlakyStore extends SqliteHistoryStore {
+  failures = 0;
+  override async updateTask(id: string, update: TaskUpdate): Promise<void> {
+    if (update.finishedAt !== undefined && this.failures > 0) {
+      this.failures--;
+      throw new Error("Connection terminated unexpectedly");
+    }
+    return super.updateTask(id, update);
+  }
+}
+
+test("a final write the store fails is retried until it lands: the task does not stay running", async () => {
+  const store = new FlakyStore(":memory:");
+  try {
+    const t = task();
+    await store.insertTask(emptyRecord(t));
+    await store.updateTask(t.id, { status: "running", startedAt: 500 });
+    const counters = newCounters();
+    const c = completion(store, counters);
+    store.failures = 3;
+    const waited = c.waitFor(t.id, 60_000);
+    await c.finalize(t, { status: "succeeded", finishedAt: 2000, exitStatus: "ok" });
+    assert.equal(store.failures, 0, "it failed three times");
+    assert.equal((await store.getTask(t.id))?.status, "succeeded");
+    assert.equal((await waited)?.status, "succeeded", "the waiter gets the final record");
+    assert.equal(counters.succeeded, 1, "counted once");
+  } finally {
+    await store.close();
+  }
+});
+
+test("after stop() (shutdown's grace is over) a failing final write is given up, not retried for ever", async () => {
+  const store = new FlakyStore(":memory:");
+  try {
+    const t = task();
+    await store.insertTask(emptyRecord(t));
+    const c = completion(store, newCounters());
+    store.failures = 1_000_000;
+    const done = c.finalize(t, { status: "failed", finishedAt: 2000, exitStatus: "error" });
+    await new Promise((r) => setTimeout(r, 350));
+    const tried = 1_000_000 - store.failures;
+    assert.ok(tried >= 2, `retried (${tried} attempts so far)`);
+    c.stop();
+    await done;
+    assert.equal((await store.getTask(t.id))?.status, "queued", "left for the next start's cleanup");
+  } finally {
+    await store.close();
+  }
 });
