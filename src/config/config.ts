@@ -42,6 +42,12 @@ export const ConfigSchema = Type.Object(
       {
         /** Followers try to take the leader lease this often; takeover happens within about this long. */
         leaseRetryMs: Type.Integer({ minimum: 50, default: 2000 }),
+        /**
+         * A server whose liveness lock the leader finds free this long without a break counts as dead
+         * (its unfinished tasks are failed). Longer than a live server needs to retake its lock after
+         * its session ended (a database restart): retries every leaseRetryMs, checks time out in 10 s.
+         */
+        goneAfterMs: Type.Integer({ minimum: 0, default: 20000 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -300,6 +306,7 @@ export function parseConfig(raw: unknown): Config {
     ["defaults.maxTimeoutMs", config.defaults.maxTimeoutMs, MAX_TASK_TIMEOUT_MS],
     ["reclaimIntervalMs", config.reclaimIntervalMs, MAX_TIMER_MS],
     ["cluster.leaseRetryMs", config.cluster.leaseRetryMs, MAX_TIMER_MS],
+    ["cluster.goneAfterMs", config.cluster.goneAfterMs, MAX_TIMER_MS],
     ["prediction.retrainIntervalMs", config.prediction.retrainIntervalMs, MAX_TIMER_MS],
     ["prediction.planIntervalMs", config.prediction.planIntervalMs, MAX_TIMER_MS],
   ];

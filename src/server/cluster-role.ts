@@ -19,6 +19,11 @@ export class ClusterRole {
   private sweepTimer: NodeJS.Timeout | null = null;
   private leading = false;
   private lastPrune = 0;
+  /**
+   * When the leader first found each server's liveness lock free, in this unbroken run of sweeps: one
+   * sighting is not death (a server whose session a database restart ended is retaking its lock).
+   */
+  private readonly goneSince = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -72,19 +77,34 @@ export class ClusterRole {
       { event: leader ? "leader_acquired" : "leader_lost", server: this.serverId },
       "leadership changed",
     );
+    // A new leader watches for cluster.goneAfterMs before failing anyone's tasks.
+    this.goneSince.clear();
     if (this.everyServerPlans) this.prediction?.setRetraining(leader);
     else if (leader) this.prediction?.start();
     else this.prediction?.stop();
     if (leader) void this.leaderDuties();
   }
 
-  /** Fails the unfinished tasks of servers that are gone; prunes old history once a day. */
+  /**
+   * Fails the unfinished tasks of servers that have been gone for cluster.goneAfterMs; prunes old
+   * history once a day.
+   */
   private async leaderDuties(): Promise<void> {
     if (!this.leading) return;
     try {
-      for (const owner of this.membership ? await this.store.unfinishedOwners() : []) {
+      const owners = this.membership ? await this.store.unfinishedOwners() : [];
+      for (const owner of this.goneSince.keys()) if (!owners.includes(owner)) this.goneSince.delete(owner);
+      for (const owner of owners) {
         if (!this.membership) break;
-        if (!(await this.membership.isGone(owner))) continue;
+        if (!(await this.membership.isGone(owner))) {
+          this.goneSince.delete(owner);
+          continue;
+        }
+        const now = Date.now();
+        const since = this.goneSince.get(owner) ?? now;
+        this.goneSince.set(owner, since);
+        if (now - since < this.config.cluster.goneAfterMs) continue;
+        this.goneSince.delete(owner);
         const n = await this.store.failUnfinished(
           this.clock.now(),
           `server ${owner} died before the task ended`,
@@ -103,6 +123,8 @@ export class ClusterRole {
         this.log.info({ event: "history_pruned", ...r }, "old history pruned");
       }
     } catch (err) {
+      // The sightings are no longer an unbroken run: watching starts again.
+      this.goneSince.clear();
       this.log.warn({ event: "leader_duty_failed", error: String(err) }, "leader duty failed");
     }
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import pg from "pg";
 import { ClusterMembership, MEMBER_LOCK_CLASS } from "../../src/cluster/membership.js";
@@ -7,6 +9,9 @@ import { eventually, startHarness, writeTask } from "../server/harness.js";
 
 const PG_URL = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 const RETRY_MS = 100;
+/** A task that returns once the flag file in its input exists. */
+const WAIT_FOR_FLAG =
+  "import fs from 'node:fs';\nexport async function handler(i) {\n  while (!fs.existsSync(i.flag)) await new Promise((r) => setTimeout(r, 10));\n  return 1;\n}\n";
 
 /** A server id no other test uses. */
 const freshId = () => `member-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -205,6 +210,57 @@ test("a server whose liveness session is cut says so on /healthz and /metrics un
     assert.equal(r.status, "succeeded");
   } finally {
     await h.server.close();
+    await admin.end();
+  }
+});
+
+test("the leader does not fail a live follower's task while the follower retakes its cut liveness session", async () => {
+  const schema = `fw_member_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const history = { kind: "postgres", url: PG_URL, schema };
+  // The leader sweeps every 200 ms; the follower retakes its lock 3 s after losing it (a database
+  // restart looks like this to the leader: the follower's lock free for a while).
+  const leader = await startHarness({
+    serverId: freshId(),
+    history,
+    cluster: { leaseRetryMs: 200, goneAfterMs: 8_000 },
+    prediction: { enabled: false },
+  });
+  const follower = await startHarness({
+    serverId: freshId(),
+    history,
+    cluster: { leaseRetryMs: 3_000 },
+    prediction: { enabled: false },
+  });
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    await eventually(async () => ((await leader.get("/healthz")).body.leader === true ? true : undefined));
+    assert.equal((await follower.get("/healthz")).body.leader, false);
+    writeTask(follower.tasksDir, "flag.mjs", WAIT_FOR_FLAG);
+    const flag = path.join(follower.dir, "go");
+    const t = (await follower.post({ user: "m", runtime: "node", entry: "flag.mjs", input: { flag } })).body;
+    await eventually(async () =>
+      (await follower.get(`/v1/tasks/${String(t.id)}`)).body.status === "running" ? true : undefined,
+    );
+    const pid = await holderOf(admin, follower.server.serverId);
+    assert.ok(pid, "the follower holds its liveness lock");
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    await eventually(
+      async () => ((await follower.get("/healthz")).body.clusterMember === true ? true : undefined),
+      200,
+      50,
+    );
+    // The leader saw the lock free for about 3 s, in about 15 sweeps: not long enough to call it dead.
+    fs.writeFileSync(flag, "");
+    const done = await eventually(async () => {
+      const r = (await follower.get(`/v1/tasks/${String(t.id)}`)).body;
+      return r.status === "running" ? undefined : r;
+    });
+    assert.equal(done.status, "succeeded", String(done.error));
+  } finally {
+    await follower.server.close();
+    await leader.server.close();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
   }
 });

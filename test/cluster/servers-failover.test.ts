@@ -18,6 +18,7 @@ function serve(dataDir: string, schema: string, id: string): Promise<Server> {
     FOREWARM_HISTORY__URL: PG_URL,
     FOREWARM_HISTORY__SCHEMA: schema,
     FOREWARM_CLUSTER__LEASE_RETRY_MS: "300",
+    FOREWARM_CLUSTER__GONE_AFTER_MS: "1000",
   });
 }
 
