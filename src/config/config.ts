@@ -23,7 +23,8 @@ export const MAX_TASK_TIMEOUT_MS = MAX_TIMER_MS - WAIT_GRACE_MS;
 
 export const ConfigSchema = Type.Object(
   {
-    host: Type.String({ default: "127.0.0.1" }),
+    // Not empty: Node would listen on every interface, opening the API (which runs code) to the network.
+    host: Type.String({ minLength: 1, default: "127.0.0.1" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 7300 }),
     /** Where the history lives: an embedded SQLite file, or PostgreSQL shared by several servers. */
     history: Type.Object(

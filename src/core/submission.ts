@@ -93,6 +93,24 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/**
+ * The path (e.g. `input.a.2`) of the first number in `value` that is not finite, or null. JSON has no
+ * such numbers, but it parses 1e400 as Infinity, which JSON.stringify then writes as null: the task
+ * would run with a value its client never sent.
+ */
+export function nonFiniteNumberAt(value: unknown, path: string): string | null {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const v = top.v;
+    if (typeof v === "number" && !Number.isFinite(v)) return top.path;
+    if (typeof v !== "object" || v === null) continue;
+    for (const [k, child] of Object.entries(v))
+      if (typeof child === "number" || (typeof child === "object" && child !== null))
+        stack.push({ v: child, path: `${top.path}.${k}` });
+  }
+  return null;
+}
+
 /** A rejected input, naming the field at fault. */
 export class ValidationError extends Error {
   constructor(

@@ -6,6 +6,7 @@ import type { Config } from "../config/config.js";
 import {
   MAX_INPUT_DEPTH,
   nestedDeeperThan,
+  nonFiniteNumberAt,
   type TaskSubmission,
   TaskSubmissionSchema,
   ValidationError,
@@ -30,6 +31,9 @@ export function validateSubmission(raw: unknown): TaskSubmission {
       "input",
       `nested too deeply: at most ${MAX_INPUT_DEPTH} levels of arrays and objects`,
     );
+  const bad = nonFiniteNumberAt(sub.input, "input");
+  if (bad !== null)
+    throw new ValidationError(bad, "a number beyond the range of a double (it would be passed on as null)");
   return sub;
 }
 

@@ -82,7 +82,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
   });
 
   app.post("/v1/tasks", async (req, reply) => {
-    const { wait, timeoutMs } = parseWait(req.query as Record<string, string | undefined>);
+    const { wait, timeoutMs } = parseWait(singleQuery(req.query, ["wait", "timeoutMs"]));
     const sub = validateSubmission(req.body);
     // While the cluster takes this server for dead, the leader fails whatever it accepts (after it
     // may have run): send the client elsewhere until the liveness lock is retaken.
@@ -107,20 +107,23 @@ export function buildApp(d: AppDeps): FastifyInstance {
 
   app.get("/v1/tasks/:id", async (req, reply) => {
     const { id } = req.params as { id: string };
-    const record = await d.store.getTask(id);
+    // No task has such an id (ids are UUIDs); the store need not be asked.
+    const record = isPlainText(id) ? await d.store.getTask(id) : null;
     if (!record) return reply.status(404).send(err("not_found", "id", `no task ${id}`));
     return record;
   });
 
   app.get("/v1/tasks", async (req) => {
-    const q = singleQuery(req.query);
+    const q = singleQuery(req.query, ["user", "type", "limit"]);
     const limit = q.limit === undefined ? 100 : /^\d+$/.test(q.limit) ? Number(q.limit) : Number.NaN;
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new ValidationError("limit", "must be a whole number from 1 to 10000");
     }
     const query: Parameters<HistoryStore["listTasks"]>[0] = { limit };
-    if (q.user) query.user = q.user;
-    if (q.type) query.taskType = q.type;
+    const user = nameFilter(q, "user");
+    const type = nameFilter(q, "type");
+    if (user !== undefined) query.user = user;
+    if (type !== undefined) query.taskType = type;
     return { tasks: await d.store.listTasks(query) };
   });
 
@@ -130,18 +133,22 @@ export function buildApp(d: AppDeps): FastifyInstance {
   });
 
   app.get("/v1/forecasts", async (req) => {
-    const q = singleQuery(req.query);
+    const q = singleQuery(req.query, ["user", "type"]);
+    const user = nameFilter(q, "user");
+    const type = nameFilter(q, "type");
     if (!d.prediction) return { enabled: false, forecasts: [] };
     const filter: { user?: string; type?: string } = {};
-    if (q.user) filter.user = q.user;
-    if (q.type) filter.type = q.type;
+    if (user !== undefined) filter.user = user;
+    if (type !== undefined) filter.type = type;
     return { enabled: true, forecasts: d.prediction.latestForecasts(filter) };
   });
 
   // The forewarm window policy's decisions (windowPolicy "forewarm"): the live counterpart of
   // `forewarm replay --decisions`, one line per busy minute of a series.
   app.get("/v1/decisions", async (req) => {
-    const q = singleQuery(req.query);
+    const q = singleQuery(req.query, ["sinceMinute", "user", "series"]);
+    const user = nameFilter(q, "user");
+    const series = nameFilter(q, "series");
     const since =
       q.sinceMinute === undefined
         ? Number.NEGATIVE_INFINITY
@@ -154,7 +161,10 @@ export function buildApp(d: AppDeps): FastifyInstance {
     const policy = d.config.prediction.windowPolicy;
     const all = d.prediction?.windows?.decisions ?? [];
     const decisions = all.filter(
-      (w) => w.minute >= since && (!q.user || w.user === q.user) && (!q.series || w.series === q.series),
+      (w) =>
+        w.minute >= since &&
+        (user === undefined || w.user === user) &&
+        (series === undefined || w.series === series),
     );
     const price = d.prediction?.windows?.price ?? null;
     return { enabled: d.prediction !== null, windowPolicy: policy, price, decisions };
@@ -220,9 +230,34 @@ export function buildApp(d: AppDeps): FastifyInstance {
 }
 
 /** Query parameters, each given at most once (a repeated key is an array: refused, naming it). */
-function singleQuery(raw: unknown): Record<string, string | undefined> {
+function singleQuery(raw: unknown, allowed: readonly string[]): Record<string, string | undefined> {
   const q = (raw ?? {}) as Record<string, string | string[] | undefined>;
-  for (const [k, v] of Object.entries(q))
+  for (const [k, v] of Object.entries(q)) {
+    // A misspelt parameter (`wiat=true`, `usr=alice`) would otherwise be ignored: every tenant's
+    // tasks listed, or no wait, without a word.
+    if (!allowed.includes(k))
+      throw new ValidationError(k, `unknown query parameter; this route takes ${allowed.join(", ")}`);
     if (Array.isArray(v)) throw new ValidationError(k, "give this query parameter once");
+  }
   return q as Record<string, string | undefined>;
 }
+
+/** A name filter (user, type, series): absent, or non-empty text a name can be. */
+function nameFilter(q: Record<string, string | undefined>, key: string): string | undefined {
+  const v = q[key];
+  if (v === undefined) return undefined;
+  if (v === "") throw new ValidationError(key, "must not be empty (leave it out to list all)");
+  if (!isPlainText(v))
+    throw new ValidationError(key, "must be at most 256 characters, without control characters");
+  return v;
+}
+
+/** At most 256 characters, none a control character (PostgreSQL text cannot even hold NUL). */
+const isPlainText = (v: string): boolean => {
+  if (v.length > 256) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
+};

@@ -32,6 +32,8 @@ test("keep-alive left out: 1 minute under planning forewarm windows, else 10 min
   assert.equal(ka({ keepAliveMs: 0 }, true), 0);
   assert.equal(ka({ keepAliveMs: 5000 }, false), 5000);
   assert.throws(() => parseConfig({ keepAliveMs: -1 }), /config keepAliveMs/);
+  // An empty host (a deploy template's empty variable) would listen on every interface.
+  assert.throws(() => parseConfig({ host: "" }), /config host/);
 });
 
 test("FOREWARM_* variables override the file, nested with __ and camel-cased", () => {

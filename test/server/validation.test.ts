@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import { ConfigError, MAX_TASK_TIMEOUT_MS } from "../../src/config/config.js";
 import { MAX_INPUT_DEPTH } from "../../src/core/submission.js";
 import { type Harness, startHarness, writeTask } from "./harness.js";
@@ -53,6 +55,13 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
       "resources.cpu",
     ],
     ["not JSON", "{not json", 400, "(body)"],
+    // JSON parses 1e400 as Infinity, which would reach the task as null.
+    [
+      "a number beyond a double in the input",
+      '{"user":"a","runtime":"node","entry":"ok.mjs","input":{"x":[1,-1e999]}}',
+      400,
+      "input.x.1",
+    ],
     // Deeper than JSON.stringify's stack reaches: once a 500 from the server's own serialisation.
     ["input nested 5000 deep", deepBody("node", "ok.mjs", 5000), 400, "input"],
     ["a 10 MB body", { user: "a", runtime: "node", code: "x".repeat(10 * 1024 * 1024) }, 413, "(body)"],
@@ -81,6 +90,15 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
       ["/v1/tasks?limit=1e3", "limit"],
       ["/v1/tasks?limit=0x10", "limit"],
       ["/v1/decisions?sinceMinute=", "sinceMinute"],
+      // A misspelt parameter is not ignored (it listed every tenant's tasks, or did not wait).
+      ["/v1/tasks?usr=alice", "usr"],
+      ["/v1/forecasts?typ=x", "typ"],
+      ["/v1/decisions?user=a&since=5", "since"],
+      // An empty filter is not "no filter"; a control character is no name.
+      ["/v1/tasks?user=", "user"],
+      ["/v1/forecasts?type=", "type"],
+      ["/v1/decisions?series=%01", "series"],
+      ["/v1/tasks?type=a%00b", "type"],
     ] as const) {
       const r = await h.get(url);
       assert.equal(r.status, 400, `${url}: ${JSON.stringify(r.body)}`);
@@ -89,6 +107,9 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
     assert.equal((await h.get("/v1/tasks?limit=5&user=a")).status, 200);
     const unknown = await h.get("/v1/tasks/does-not-exist");
     assert.equal(unknown.status, 404);
+    assert.equal((await h.get("/v1/tasks/a%00b")).status, 404);
+    const misspelt = await h.post({ user: "a", runtime: "node", entry: "ok.mjs" }, "?wiat=true");
+    assert.deepEqual([misspelt.status, misspelt.body.field], [400, "wiat"]);
   });
 
   test("nothing was written to the history for the rejected tasks", async () => {
@@ -187,5 +208,31 @@ test("task timeouts stop where Node timers do: a longer maximum is refused at st
   } finally {
     process.off("warning", onWarning);
     await h.server.close();
+  }
+});
+
+test("on PostgreSQL too, a NUL in an id or a filter is a 404 or a named 400, not a 500", async () => {
+  const url = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+  const schema = `fw_valid_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const h = await startHarness({
+    history: { kind: "postgres", url, schema },
+    prediction: { enabled: false },
+  });
+  try {
+    assert.equal((await h.get("/v1/tasks/%00")).status, 404);
+    for (const [path, field] of [
+      ["/v1/tasks?user=%00", "user"],
+      ["/v1/tasks?type=%00", "type"],
+    ] as const) {
+      const r = await h.get(path);
+      assert.deepEqual([r.status, r.body.field], [400, field], path);
+    }
+    assert.equal((await h.get("/healthz")).status, 200);
+  } finally {
+    await h.server.close();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await c.end();
   }
 });
