@@ -1,4 +1,5 @@
 import pg from "pg";
+import { compareText } from "../core/sorted.js";
 import type { TaskRecord } from "../core/types.js";
 import { TASK_FIELDS } from "./columns.js";
 import { COLUMNS, fromRow, pgTypes, type Row, toColumn } from "./pg-rows.js";
@@ -158,6 +159,8 @@ export class PostgresHistoryStore implements HistoryStore {
     id: string,
     fields: (keyof TaskRecord)[],
     update: TaskUpdate,
+    /** Collects the usage to add instead of adding it (failUnfinished adds it in lock order). */
+    usageLater?: TaskRecord[],
   ): Promise<void> {
     // Locating the partition first lets the UPDATE touch one partition instead of probing all.
     const at = await c.query<{ submitted_at: number }>(
@@ -183,7 +186,9 @@ export class PostgresHistoryStore implements HistoryStore {
       const status = now.rows[0]?.status;
       throw status === undefined ? new Error(`no task ${id}`) : new TaskEndedError(id, status);
     }
-    if (isFinal(update.status)) await this.minutes.addUsage(c, fromRow(row));
+    if (!isFinal(update.status)) return;
+    if (usageLater) usageLater.push(fromRow(row));
+    else await this.minutes.addUsage(c, fromRow(row));
   }
 
   async getTask(id: string): Promise<TaskRecord | null> {
@@ -250,7 +255,13 @@ export class PostgresHistoryStore implements HistoryStore {
         error: reason,
       };
       const fields = Object.keys(update) as (keyof TaskRecord)[];
-      for (const { id } of ids.rows) await this.applyUpdate(c, id, fields, update);
+      const ended: TaskRecord[] = [];
+      for (const { id } of ids.rows) await this.applyUpdate(c, id, fields, update, ended);
+      // The rollup rows in one order, (user, type) bytewise, whatever the tasks' order: two of these
+      // at once (the leader failing a dead server's tasks while another server cleans up its own at
+      // start) took the same rows in opposite orders and deadlocked.
+      ended.sort((a, b) => compareText(a.user, b.user) || compareText(a.taskType, b.taskType));
+      for (const rec of ended) await this.minutes.addUsage(c, rec);
       return ids.rows.length;
     });
   }

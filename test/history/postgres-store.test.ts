@@ -216,6 +216,45 @@ describe("PostgreSQL history: partitions, retention and migrations", () => {
     }
   });
 
+  test("two servers failing unfinished tasks at once (a dead one's and their own) do not deadlock", async () => {
+    const schema = freshSchema("deadlock");
+    const open = () => PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
+    const [a, b] = await Promise.all([open(), open()]);
+    try {
+      // Owner C's tasks are of series s1 then s2, B's of s2 then s1: in task order the two calls
+      // would take the rollup rows of s1 and s2 in opposite orders.
+      const rec = (id: string, type: string, at: number, owner: string) => ({
+        ...emptyRecord(task(id, "u", type, at)),
+        owner,
+      });
+      for (let i = 0; i < 50; i++) {
+        await a!.insertTask(rec(`c${i}`, i < 25 ? "s1" : "s2", FEB + i, "C"));
+        await a!.insertTask(rec(`b${i}`, i < 25 ? "s2" : "s1", FEB + i, "B"));
+      }
+      const now = FEB + 3_600_000;
+      const results = await Promise.allSettled([
+        a!.failUnfinished(now, "C died", "C"),
+        b!.failUnfinished(now, "B died", "B"),
+      ]);
+      assert.deepEqual(
+        results.map((r) => (r.status === "fulfilled" ? r.value : String(r.reason))),
+        [50, 50],
+      );
+      assert.deepEqual(await a!.unfinishedOwners(), []);
+      // Each failed task's (empty) usage was added once, to its series' minute.
+      const rows = await a!.rollups({ user: "u", fromMinute: now / 60_000, toMinute: now / 60_000 });
+      assert.deepEqual(
+        rows.map((r) => [r.taskType, r.completed]),
+        [
+          ["s1", 50],
+          ["s2", 50],
+        ],
+      );
+    } finally {
+      await Promise.all([a?.close(), b?.close()]);
+    }
+  });
+
   test("two stores migrating a fresh schema at once both succeed, migrations applied once", async () => {
     const schema = freshSchema("race");
     const open = () => PostgresHistoryStore.open({ connectionString: TEST_DATABASE_URL, schema });
