@@ -24,6 +24,12 @@ export interface LeaderLeaseOptions {
   heartbeatMs?: number;
   /** A heartbeat slower than this counts as failed and the leader steps down. Default 2 × heartbeatMs. */
   heartbeatTimeoutMs?: number;
+  /**
+   * A connection attempt or a query the database does not answer within this long fails (and is
+   * retried): a database that accepts connections but never answers must not hang start() or stop().
+   * Default 10000 ms.
+   */
+  timeoutMs?: number;
   onChange?: (leader: boolean) => void;
   /** Connection and query errors (the lease keeps retrying). */
   onError?: (err: Error) => void;
@@ -79,6 +85,7 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
       retryMs,
       heartbeatMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 2 * heartbeatMs,
+      timeoutMs: options.timeoutMs ?? 10_000,
     };
     this.name = this.opts.name;
     this.holderId =
@@ -132,7 +139,11 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   }
 
   private async openReader(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.opts.connectionString });
+    const client = new pg.Client({
+      connectionString: this.opts.connectionString,
+      connectionTimeoutMillis: this.opts.timeoutMs,
+      query_timeout: this.opts.timeoutMs,
+    });
     client.on("error", (err) => this.onError(err));
     await client.connect();
     await this.ensureTable(client);
@@ -244,7 +255,12 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   }
 
   private async openConnection(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.opts.connectionString, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.opts.connectionString,
+      keepAlive: true,
+      connectionTimeoutMillis: this.opts.timeoutMs,
+      query_timeout: this.opts.timeoutMs,
+    });
     // The session's end is the lock's end: whatever ends it, we are no longer leader.
     client.on("error", (err) => {
       this.onError(err);

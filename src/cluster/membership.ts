@@ -98,6 +98,8 @@ export class ClusterMembership {
       connectionString: this.connectionString,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
+      // A database that accepts connections but never answers must not hang start() or a retry.
+      connectionTimeoutMillis: this.checkTimeoutMs,
     });
     // The session's end is the lock's end, whatever ends it.
     c.on("error", (err) => this.dropped(c, err));
@@ -167,7 +169,11 @@ export class ClusterMembership {
   /** True when no live server holds `serverId`'s lock (it died, or never ran). */
   async isGone(serverId: string): Promise<boolean> {
     if (serverId === this.serverId) return false;
-    const c = new pg.Client({ connectionString: this.connectionString });
+    const c = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: this.checkTimeoutMs,
+      query_timeout: this.checkTimeoutMs,
+    });
     c.on("error", () => {});
     await c.connect();
     try {

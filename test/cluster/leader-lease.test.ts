@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { after, test } from "node:test";
 import pg from "pg";
 import { LeaderLease } from "../../src/cluster/leader-lease.js";
+import { ClusterMembership } from "../../src/cluster/membership.js";
 import { quoteIdent } from "../../src/history/postgres-migrations.js";
 
 const DATABASE_URL = process.env.FOREWARM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -154,5 +156,42 @@ test("a leader whose session is terminated steps down, and the lease is taken ag
   } finally {
     await lease.stop();
     await admin.end();
+  }
+});
+
+test("a database that accepts connections but never answers does not hang the lease's or the membership's start and stop", async () => {
+  // A black hole: connections are accepted, nothing is ever sent back.
+  const sockets = new Set<net.Socket>();
+  const hole = net.createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => hole.listen(0, "127.0.0.1", r));
+  const port = (hole.address() as net.AddressInfo).port;
+  const url = `postgres://postgres@127.0.0.1:${port}/test`;
+  const errors: string[] = [];
+  const lease = new LeaderLease({
+    connectionString: url,
+    retryMs: 200,
+    timeoutMs: 300,
+    onError: (e) => errors.push(e.message),
+  });
+  const member = new ClusterMembership(url, "hole-member", { retryMs: 200, checkTimeoutMs: 300 });
+  // A bound on each step: without the timeouts each of these waits for ever.
+  const within = <T>(p: Promise<T>, what: string) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} hung`)), 5_000)),
+    ]);
+  try {
+    await within(lease.start(), "lease start");
+    assert.equal(lease.isLeader(), false);
+    assert.ok(errors.length >= 1, "the failed attempt is reported");
+    await within(lease.stop(), "lease stop");
+    await assert.rejects(within(member.start(), "membership start"), /timeout|terminated/i);
+    await within(member.stop(), "membership stop");
+  } finally {
+    for (const s of sockets) s.destroy();
+    hole.close();
   }
 });
