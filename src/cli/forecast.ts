@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { SingleBar } from "cli-progress";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import type { BacktestInput, BacktestOptions } from "../forecast/backtest.js";
 import { backtestJson, backtestTable, runBacktest } from "../forecast/backtest-run.js";
 import { createForecaster, forecasterNames, prepareForecasters } from "../forecast/registry.js";
@@ -15,7 +15,7 @@ import type { MinuteRollup } from "../history/store.js";
 import { ReplayInputError } from "../sim/errors.js";
 import { checkLoadOptions, loadTrace, traceFlagsGiven } from "../sim/loaders/index.js";
 import { lastBusyMinute } from "../sim/trace.js";
-import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
+import { addTraceOptions, FORMAT_HELP, numberOption, type TraceCliOptions } from "./trace-options.js";
 
 interface ForecastCliOptions extends TraceCliOptions {
   format?: string;
@@ -34,17 +34,9 @@ interface ForecastCliOptions extends TraceCliOptions {
 
 const DEFAULT_MODELS = "snaive,rate,tsb,croston,interarrival,seasonal,ets,mstl,auto";
 
-const wholeNumber = (min: number) => (value: string) => {
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
-  return v;
-};
-
-function fraction(value: string): number {
-  const v = Number(value);
-  if (!(v > 0 && v < 1)) throw new InvalidArgumentError("expected a fraction between 0 and 1");
-  return v;
-}
+const wholeNumber = (flag: string, min: number) => numberOption(flag, { integer: true, min });
+const fraction = (flag: string) =>
+  numberOption(flag, { min: 0, minExclusive: true, max: 1, maxExclusive: true, what: "a fraction" });
 
 /** `forewarm forecast`: rolling-origin backtest of the forecasting models on a trace. */
 export function registerForecast(program: Command): void {
@@ -57,20 +49,29 @@ export function registerForecast(program: Command): void {
       "instead of a trace: a server's data directory (SQLite history) or a postgres:// URL",
     );
   addTraceOptions(cmd)
-    .option("--train-until-minute <T>", "first forecast origin: train on minutes < T", wholeNumber(0))
+    .option(
+      "--train-until-minute <T>",
+      "first forecast origin: train on minutes < T",
+      wholeNumber("--train-until-minute", 0),
+    )
     .option(
       "--train-fraction <f>",
       "train on this fraction of the trace span (without --train-until-minute)",
-      fraction,
+      fraction("--train-fraction"),
       0.75,
     )
-    .option("--horizon <minutes>", "minutes forecast from each origin", wholeNumber(1), 60)
-    .option("--origins <n>", "number of forecast origins (refits), --step apart", wholeNumber(1), 2)
-    .option("--step <minutes>", "minutes between origins (default: the horizon)", wholeNumber(1))
+    .option("--horizon <minutes>", "minutes forecast from each origin", wholeNumber("--horizon", 1), 60)
+    .option(
+      "--origins <n>",
+      "number of forecast origins (refits), --step apart",
+      wholeNumber("--origins", 1),
+      2,
+    )
+    .option("--step <minutes>", "minutes between origins (default: the horizon)", wholeNumber("--step", 1))
     .option(
       "--event-minutes <k>",
       "window of the 'at least one arrival within k minutes' event",
-      wholeNumber(1),
+      wholeNumber("--event-minutes", 1),
       5,
     )
     .option(
@@ -81,7 +82,7 @@ export function registerForecast(program: Command): void {
     .option(
       "--per-class <n>",
       "series sampled per shape class (every model sees the same ones)",
-      wholeNumber(1),
+      wholeNumber("--per-class", 1),
       150,
     )
     .option("--json", "print JSON (metrics per model and per shape class) instead of a table")
@@ -124,6 +125,23 @@ function hashKey(s: string): number {
   return h;
 }
 
+/**
+ * The first and last busy minute over all series. A loop, not `Math.min(...list)`: spreading passes
+ * one argument per series, and a trace of ~200,000 series overflows the call stack.
+ */
+export function busySpan(all: readonly Pick<TraceSeries, "firstBusyMinute" | "lastBusyMinute">[]): {
+  first: number;
+  last: number;
+} {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const s of all) {
+    if (s.firstBusyMinute < first) first = s.firstBusyMinute;
+    if (s.lastBusyMinute > last) last = s.lastBusyMinute;
+  }
+  return { first, last };
+}
+
 async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
   const models = opts.models
     .split(",")
@@ -151,13 +169,13 @@ async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
   if (opts.history !== undefined) {
     all = storeSeries(await readRollups(opts.history));
     if (all.length === 0) throw new ReplayInputError(`--history ${opts.history}: no recorded arrivals`);
-    end = Math.max(...all.map((s) => s.lastBusyMinute)) + 1;
+    end = busySpan(all).last + 1;
   } else {
     const loaded = await loadTrace({ ...opts, format: opts.format ?? "", wantEvents: false });
     all = traceSeries(loaded.minutes);
     end = lastBusyMinute(loaded.minutes) + 1;
   }
-  const start = Math.min(...all.map((s) => s.firstBusyMinute));
+  const { first: start } = busySpan(all);
   const trainUntil = opts.trainUntilMinute ?? start + Math.floor(opts.trainFraction * (end - start));
   const options: BacktestOptions = {
     firstOrigin: trainUntil,

@@ -1,12 +1,12 @@
 import { SingleBar } from "cli-progress";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
 import { goalSummary } from "../sim/goal.js";
 import { checkLoadOptions } from "../sim/loaders/index.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
 import { loadAndReplay, M1_REFERENCES, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
-import { addTraceOptions, FORMAT_HELP, type TraceCliOptions } from "./trace-options.js";
+import { addTraceOptions, FORMAT_HELP, numberOption, type TraceCliOptions } from "./trace-options.js";
 
 interface ReplayCliOptions extends TraceCliOptions {
   format: string;
@@ -25,18 +25,6 @@ interface ReplayCliOptions extends TraceCliOptions {
 const DEFAULT_POLICIES = "fixed:ka=10,fixed:ka=60,fixed:ka=240,no-unload,hybrid,oracle";
 /** M2 cannot run hybrid or the bounds: its baselines are the fixed keep-alives and the two planners. */
 const DEFAULT_M2_POLICIES = "fixed:ka=0,fixed:ka=1,fixed:ka=10,fixed:ka=60,no-unload,forecast,forewarm";
-
-function wholeNumber(value: string): number {
-  const v = Number(value);
-  if (!Number.isInteger(v)) throw new InvalidArgumentError("expected a whole number");
-  return v;
-}
-
-function seconds(value: string): number {
-  const v = Number(value);
-  if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError("expected seconds ≥ 0");
-  return v;
-}
 
 /** `forewarm replay`: a trace in virtual time under M1 or M2, beside the standard baselines. */
 export function registerReplay(program: Command): void {
@@ -59,16 +47,21 @@ export function registerReplay(program: Command): void {
     .option(
       "--until-minute <T>",
       "cut the trace after minute T (the trace's own minute numbers)",
-      wholeNumber,
+      numberOption("--until-minute", { integer: true, what: "a whole minute" }),
     )
     .option(
       "--score-after-minute <T>",
       "M1: score only minutes after T (a held-out test; policies still learn from all minutes)",
-      wholeNumber,
+      numberOption("--score-after-minute", { integer: true, what: "a whole minute" }),
     )
     .option("--report <file.html>", "write a self-contained HTML report (Pareto plot, per-app CDFs)")
     .option("--sweep <PARAM=a..b[:step]>", "run each listed policy with PARAM over a range (a frontier)")
-    .option("--cold-start-latency <seconds>", "M2: cold-start latency L", seconds, 0)
+    .option(
+      "--cold-start-latency <seconds>",
+      "M2: cold-start latency L",
+      numberOption("--cold-start-latency", { min: 0, what: "seconds" }),
+      0,
+    )
     .action(async (opts: ReplayCliOptions) => {
       // `forewarm replay … | head` closes stdout early: that is not an error worth a stack trace.
       process.stdout.on("error", (err: NodeJS.ErrnoException) => {

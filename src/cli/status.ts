@@ -1,20 +1,62 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
+import { answerJson, errorText, request, statusLine } from "./http-answers.js";
 
-interface Env {
-  id: string;
-  user: string;
-  state: string;
-  shadow: boolean;
-  spec: { runtime: string; resources: { memoryMb: number; cpu: number } };
-  tasksRun: number;
-  hold: { reason: string; until: number } | null;
-}
-interface Plan {
-  enabled: boolean;
-  desired: { user: string; taskType: string; rank: number; reason: string }[];
-  skipped: { series: string; reason: string }[];
-  lastRetrain: { series: number; fitted: number; durationMs: number } | null;
-  counters: Record<string, unknown>;
+/**
+ * What `status` reads of each route, as schemas: an answer without these fields is not a forewarm
+ * server's (a proxy, a wrong --url), and is reported as such instead of crashing while rendering.
+ * Other fields pass through (additional properties allowed).
+ */
+const EnvSchema = Type.Object({
+  id: Type.String(),
+  user: Type.String(),
+  state: Type.String(),
+  shadow: Type.Boolean(),
+  spec: Type.Object({
+    runtime: Type.String(),
+    resources: Type.Object({ memoryMb: Type.Number(), cpu: Type.Number() }),
+  }),
+  tasksRun: Type.Number(),
+  hold: Type.Union([Type.Null(), Type.Object({ reason: Type.String(), until: Type.Number() })]),
+});
+type Env = Static<typeof EnvSchema>;
+const PlanSchema = Type.Object({
+  enabled: Type.Boolean(),
+  desired: Type.Array(
+    Type.Object({ user: Type.String(), taskType: Type.String(), rank: Type.Number(), reason: Type.String() }),
+  ),
+  skipped: Type.Array(Type.Object({ series: Type.String(), reason: Type.String() })),
+  lastRetrain: Type.Union([
+    Type.Null(),
+    Type.Object({ series: Type.Number(), fitted: Type.Number(), durationMs: Type.Number() }),
+  ]),
+  counters: Type.Record(Type.String(), Type.Unknown()),
+});
+type Plan = Static<typeof PlanSchema>;
+const ROUTES = {
+  "/healthz": Type.Object({ serverId: Type.String(), leader: Type.Boolean() }),
+  "/v1/environments": Type.Object({ environments: Type.Array(EnvSchema) }),
+  "/v1/plan": PlanSchema,
+};
+
+/** GETs one of the status routes: its JSON, checked against what `renderStatus` reads. */
+async function getStatusPart(base: string, route: keyof typeof ROUTES): Promise<Record<string, unknown>> {
+  const url = `${base}${route}`;
+  const res = await request(url, base);
+  const body = await answerJson(url, res);
+  // `--url` is the server's address: a path after it (…/v1/tasks/x) puts every route under it.
+  const hint =
+    new URL(base).pathname.replace(/\/$/, "") === ""
+      ? ""
+      : " (is --url the server's address, like http://127.0.0.1:7300?)";
+  if (!res.ok) throw new Error(`${url} answered ${statusLine(res)}: ${errorText(body)}${hint}`);
+  const problem = Value.Errors(ROUTES[route], body).First();
+  if (problem)
+    throw new Error(
+      `${url} answered JSON that is not a forewarm status (${problem.path || "(body)"}: ${problem.message})${hint}`,
+    );
+  return body as Record<string, unknown>;
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
@@ -61,16 +103,10 @@ export function registerStatus(program: Command): void {
     .option("--json", "print the raw JSON of /healthz, /v1/environments and /v1/plan")
     .action(async (o: { url: string; json?: boolean }) => {
       const base = o.url.replace(/\/$/, "");
-      const get = async (p: string) => {
-        const res = await fetch(`${base}${p}`).catch((e: unknown) => {
-          throw new Error(`cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
-        });
-        return (await res.json()) as Record<string, unknown>;
-      };
       const [health, envs, plan] = await Promise.all([
-        get("/healthz"),
-        get("/v1/environments"),
-        get("/v1/plan"),
+        getStatusPart(base, "/healthz"),
+        getStatusPart(base, "/v1/environments"),
+        getStatusPart(base, "/v1/plan"),
       ]);
       if (o.json) {
         process.stdout.write(

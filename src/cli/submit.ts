@@ -1,7 +1,13 @@
 import fs from "node:fs";
-import { type Command, InvalidArgumentError } from "commander";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { Command } from "commander";
 import { ValidationError } from "../core/submission.js";
+import { FINAL_STATUSES, type TaskStatus } from "../core/types.js";
 import { validateSubmission } from "../orchestrator/task-factory.js";
+import { answerJson, errorText, request, statusLine } from "./http-answers.js";
+import { numberOption } from "./trace-options.js";
 
 interface SubmitOptions {
   url: string;
@@ -22,11 +28,16 @@ interface SubmitOptions {
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-  return n;
-};
+
+/**
+ * How long one request waits for the task. Node's fetch (undici) gives up on an answer whose headers
+ * take 300 s, and tasks may run 900 s: a longer wait would fail with "fetch failed" while the task
+ * runs on. So the POST waits at most this long, then the record is polled until it is final.
+ * (undici's own Agent could lift the limit, but undici is not a dependency of this package.)
+ */
+export const WAIT_SLICE_MS = 240_000;
+/** Between polls of a task that outlived the first wait. */
+const POLL_MS = 1_000;
 
 /** A JSON value's kind for messages: "null", "an array", "a number", … */
 function jsonKind(v: unknown): string {
@@ -104,10 +115,18 @@ export function registerSubmit(program: Command): void {
     .option("--function <name>", "function to call (default handler)")
     .option("--dep <module>", "dependency to pre-load (repeatable)", collect, [])
     .option("-i, --input <json>", "JSON input")
-    .option("--priority <n>", "0 lowest … 9 highest", num("--priority"))
-    .option("--cpu <cores>", "CPU cores for the environment", num("--cpu"))
-    .option("--memory-mb <mb>", "memory for the environment (MiB)", num("--memory-mb"))
-    .option("--timeout-ms <ms>", "task timeout", num("--timeout-ms"))
+    .option("--priority <n>", "0 lowest … 9 highest", numberOption("--priority", { integer: true }))
+    .option("--cpu <cores>", "CPU cores for the environment", numberOption("--cpu"))
+    .option(
+      "--memory-mb <mb>",
+      "memory for the environment (MiB)",
+      numberOption("--memory-mb", { integer: true }),
+    )
+    .option(
+      "--timeout-ms <ms>",
+      "task timeout",
+      numberOption("--timeout-ms", { integer: true, what: "a whole number of ms" }),
+    )
     .option("--no-wait", "return the task id at once instead of waiting for the result")
     .action(async (o: SubmitOptions) => {
       let sub: Record<string, unknown>;
@@ -122,19 +141,46 @@ export function registerSubmit(program: Command): void {
         throw e;
       }
       const base = o.url.replace(/\/$/, "");
-      // As `status` does: fetch's own message ("fetch failed") does not say where it went.
-      const res = await fetch(`${base}/v1/tasks?wait=${o.wait}`, {
+      const url = `${base}/v1/tasks?wait=${o.wait}${o.wait ? `&timeoutMs=${WAIT_SLICE_MS}` : ""}`;
+      const res = await request(url, base, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(sub),
-      }).catch((e: unknown) => {
-        throw new Error(`cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
       });
-      const body = (await res.json()) as Record<string, unknown>;
-      process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      const body = await answerJson(url, res);
       if (!res.ok) {
-        process.stderr.write(`forewarm submit: server answered ${res.status}: ${String(body.message)}\n`);
+        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        process.stderr.write(`forewarm submit: ${url} answered ${statusLine(res)}: ${errorText(body)}\n`);
         process.exitCode = 2;
-      } else if (o.wait && body.status === "failed") process.exitCode = 1;
+        return;
+      }
+      let record = taskRecord(url, body);
+      while (o.wait && !isFinal(record.status)) {
+        await sleep(POLL_MS);
+        const at = `${base}/v1/tasks/${encodeURIComponent(record.id)}`;
+        const polled = await request(at, base);
+        const answer = await answerJson(at, polled);
+        if (!polled.ok) throw new Error(`${at} answered ${statusLine(polled)}: ${errorText(answer)}`);
+        record = taskRecord(at, answer);
+      }
+      process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+      if (o.wait && record.status === "failed") process.exitCode = 1;
     });
+}
+
+const isFinal = (status: string): boolean => FINAL_STATUSES.includes(status as TaskStatus);
+
+/** The part of a task record `submit` reads; any other field passes through. */
+const TaskAnswer = Type.Object({
+  id: Type.String(),
+  status: Type.Union(["queued", "running", ...FINAL_STATUSES].map((x) => Type.Literal(x))),
+});
+
+/** The answer as a task record (at least its id and status), or an error naming the URL. */
+function taskRecord(url: string, body: unknown): Record<string, unknown> & Static<typeof TaskAnswer> {
+  const problem = Value.Errors(TaskAnswer, body).First();
+  if (!problem) return body as Record<string, unknown> & Static<typeof TaskAnswer>;
+  throw new Error(
+    `${url} answered JSON that is not a forewarm task record (${problem.path || "(body)"}: ${problem.message}): ${JSON.stringify(body).slice(0, 200)}`,
+  );
 }

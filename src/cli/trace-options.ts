@@ -1,4 +1,4 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { LOADERS } from "../sim/loaders/index.js";
 import { type LoadOptions, TIME_FORMATS } from "../sim/loaders/types.js";
 
@@ -21,3 +21,50 @@ export function addTraceOptions(cmd: Command): Command {
 }
 
 export const FORMAT_HELP = `trace format: ${Object.keys(LOADERS).join(", ")}`;
+
+export interface NumberRule {
+  /** Whole numbers only (no decimal point). */
+  integer?: boolean;
+  min?: number;
+  /** `min` itself is refused (e.g. a fraction > 0). */
+  minExclusive?: boolean;
+  max?: number;
+  maxExclusive?: boolean;
+  /** What the number is, for the message: "a whole number of minutes". */
+  what?: string;
+}
+
+/**
+ * A commander parser for a number option that takes plain decimal text only: `Number()` would read
+ * "" and " " as 0, "0x9" as 9 and "1e3" as 1000, so a typo would run with a value nobody wrote.
+ * Commander prefixes the message with the option and the quoted value; the message repeats both so
+ * it stands alone.
+ */
+export function numberOption(flag: string, rule: NumberRule = {}): (value: string) => number {
+  const what = rule.what ?? (rule.integer ? "a whole number" : "a number");
+  const range = [
+    rule.min === undefined ? "" : `${rule.minExclusive ? ">" : "≥"} ${rule.min}`,
+    rule.max === undefined ? "" : `${rule.maxExclusive ? "<" : "≤"} ${rule.max}`,
+  ]
+    .filter(Boolean)
+    .join(" and ");
+  const expected = `expected ${what}${range ? ` ${range}` : ""}`;
+  const pattern = rule.integer ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/;
+  return (value: string) => {
+    const text = value.trim();
+    if (text === "")
+      throw new InvalidArgumentError(
+        `${flag} '${value}' is ${value === "" ? "empty" : "blank"}: ${expected}`,
+      );
+    if (!pattern.test(text))
+      throw new InvalidArgumentError(
+        `${flag} '${value}' is not ${rule.integer ? "a whole number in decimal digits" : "a plain decimal number"}: ${expected}`,
+      );
+    const v = Number(text);
+    const tooLow = rule.min !== undefined && (rule.minExclusive ? !(v > rule.min) : !(v >= rule.min));
+    const tooHigh = rule.max !== undefined && (rule.maxExclusive ? !(v < rule.max) : !(v <= rule.max));
+    if (!Number.isFinite(v) || tooLow || tooHigh)
+      throw new InvalidArgumentError(`${flag} '${value}': ${expected}`);
+    return v;
+  };
+}

@@ -1,5 +1,5 @@
 import { ReplayInputError } from "./errors.js";
-import { type PolicySpec, specLabel } from "./policies/registry.js";
+import { type PolicySpec, parsePolicySpec, specLabel } from "./policies/registry.js";
 
 export interface Sweep {
   param: string;
@@ -44,13 +44,25 @@ export function expandSweep(specs: readonly PolicySpec[], sweep: Sweep | undefin
     delete rest[sweep.param];
     const group = `${specLabel(s.definition.name, rest)} (${sweep.param} swept)`;
     return sweep.values.map((v) => ({
-      label: specLabel(s.definition.name, { ...given, [sweep.param]: v }),
-      definition: s.definition,
-      params: { ...s.params, [sweep.param]: v },
+      ...sweepPoint(s.definition.name, given, sweep.param, v),
       group,
       sweepValue: v,
     }));
   });
+}
+
+/**
+ * One point of a sweep, parsed as if `--policies` had listed it (`forewarm:price=-2`): every swept
+ * value goes through the same parameter checks as a written one, so a sweep cannot run a value
+ * `--policies` would refuse (negative, or failing only mid-replay as an invalid decision).
+ */
+function sweepPoint(name: string, given: Record<string, number>, param: string, value: number): PolicySpec {
+  try {
+    return parsePolicySpec(specLabel(name, { ...given, [param]: value }));
+  } catch (e) {
+    if (!(e instanceof ReplayInputError)) throw e;
+    throw new ReplayInputError(`--sweep ${param}=${value}: ${e.message}`);
+  }
 }
 
 /** Parameters the user wrote (those that differ from the defaults or are required). */

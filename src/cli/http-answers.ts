@@ -1,0 +1,41 @@
+/** Reading a forewarm server's answers in the CLI: errors that name the URL, the status and why. */
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** `fetch`, naming the server when it cannot be reached (fetch's own message is "fetch failed"). */
+export async function request(url: string, base: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    throw new Error(`cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** "502 Bad Gateway": the status and its reason phrase, when the server sent one. */
+export const statusLine = (res: Response): string =>
+  res.statusText ? `${res.status} ${res.statusText}` : String(res.status);
+
+/**
+ * An answer's JSON body. Anything else — a proxy's HTML error page, plain text — is an error naming
+ * the URL, the status and the content type, instead of JSON.parse's "Unexpected token '<'".
+ */
+export async function answerJson(url: string, res: Response): Promise<unknown> {
+  const type = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+  if (!/^application\/([\w.-]+\+)?json$/i.test(type)) {
+    await res.body?.cancel().catch(() => {});
+    throw new Error(`${url} answered ${statusLine(res)} (${type || "no content type"}), not JSON`);
+  }
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new Error(`${url} answered ${statusLine(res)} with malformed JSON: ${(e as Error).message}`);
+  }
+}
+
+/** What a forewarm error body says (`{error, field, message}`), or the JSON itself when it is not one. */
+export const errorText = (body: unknown): string =>
+  isObject(body) && typeof body.message === "string"
+    ? `${body.field ? `${String(body.field)}: ` : ""}${body.message}`
+    : JSON.stringify(body);
