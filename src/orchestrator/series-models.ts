@@ -1,5 +1,6 @@
 import type { Config } from "../config/config.js";
 import { type Clock, yieldToEventLoop } from "../core/clock.js";
+import { compareText } from "../core/sorted.js";
 import type { FittedModel, Forecast, Forecaster, SeriesHistory } from "../forecast/forecaster.js";
 import { createForecaster } from "../forecast/registry.js";
 import type { HistoryStore, MinuteRollup } from "../history/store.js";
@@ -25,6 +26,46 @@ export interface ModelObserver {
 
 /** What the models read of the live system: which series are active, and what arrived. */
 export type ModelActivity = Pick<Orchestrator, "seriesActivity" | "arrivalCounts">;
+
+/** Rollup rows a retrain reads at a time (the span of minutes adapts to reach it), yielding between. */
+const RETRAIN_ROWS = 20_000;
+
+/**
+ * The rollups of minutes from..to, read a few minutes at a time: a week of busy series is millions of
+ * rows, and one read held the event loop for seconds (SQLite reads synchronously) — every tenant's
+ * requests waited. Returned in the store's order, by series (user, type, bytewise) then minute, as
+ * historiesFromRollups needs: each read is in that order and reads go up in minutes, so each series'
+ * rows are gathered in minute order and the series put in order at the end.
+ */
+export async function windowRollups(
+  store: HistoryStore,
+  from: number,
+  to: number,
+  rowsPerRead = RETRAIN_ROWS,
+): Promise<MinuteRollup[]> {
+  const bySeries = new Map<string, MinuteRollup[]>();
+  let chunk = 60;
+  for (let lo = from; lo <= to; ) {
+    const hi = Math.min(to, lo + chunk - 1);
+    const read = await store.rollups({ fromMinute: lo, toMinute: hi });
+    let run: MinuteRollup[] | undefined;
+    for (const r of read) {
+      if (run === undefined || run[0]!.user !== r.user || run[0]!.taskType !== r.taskType) {
+        const key = `${r.user}\u0000${r.taskType}`;
+        const known = bySeries.get(key);
+        run = known ?? [];
+        if (known === undefined) bySeries.set(key, run);
+      }
+      run.push(r);
+    }
+    lo = hi + 1;
+    chunk = Math.max(1, Math.min(1440, Math.floor((chunk * rowsPerRead) / Math.max(1, read.length))));
+    await yieldToEventLoop();
+  }
+  const rows: MinuteRollup[] = [];
+  for (const key of [...bySeries.keys()].sort(compareText)) for (const r of bySeries.get(key)!) rows.push(r);
+  return rows;
+}
 
 /** Builds dense per-series histories from sorted rollup rows. */
 export function historiesFromRollups(rows: readonly MinuteRollup[]): SeriesHistory[] {
@@ -121,10 +162,7 @@ export class SeriesModels {
     const started = Date.now();
     const now = this.clock.now();
     const p = this.config.prediction;
-    const rows = await this.store.rollups({
-      fromMinute: minuteOf(now) - p.windowMinutes,
-      toMinute: minuteOf(now),
-    });
+    const rows = await windowRollups(this.store, minuteOf(now) - p.windowMinutes, minuteOf(now));
     const histories = historiesFromRollups(rows);
     const models = new Map<string, FittedModel>();
     let failed = 0;
