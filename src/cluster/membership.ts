@@ -3,6 +3,17 @@ import pg from "pg";
 /** Advisory-lock class for server liveness; the second key is hashtext(server id). */
 export const MEMBER_LOCK_CLASS = 0x66770020;
 
+/** Attempts, START_RETRY_MS apart, to take a server's own lock at start while another session holds it. */
+const START_ATTEMPTS = 6;
+const START_RETRY_MS = 200;
+
+/** The server id's lock is held by another session: a live server uses the id (or a check of it). */
+export class IdInUseError extends Error {
+  constructor(serverId: string) {
+    super(`another live server already uses the server id "${serverId}"`);
+  }
+}
+
 /** What a server hears of its own liveness session (logs and metrics hang here). */
 export interface MembershipEvents {
   /** The session ended: the other servers may take this one for dead (and fail its running tasks). */
@@ -54,9 +65,21 @@ export class ClusterMembership {
     this.checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
   }
 
-  /** Takes this server's lock; refuses (throws) when a live server already holds the id. */
+  /**
+   * Takes this server's lock; refuses (throws) when a live server already holds the id. A lock held
+   * for a moment (the leader checking whether this id is gone, see whileGone) is waited out: a few
+   * attempts over about a second before refusing.
+   */
   async start(): Promise<void> {
-    this.own = await this.acquire();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.own = await this.acquire();
+        break;
+      } catch (err) {
+        if (!(err instanceof IdInUseError) || attempt >= START_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, START_RETRY_MS));
+      }
+    }
     this.running = true;
     this.checkTimer = setInterval(() => void this.check(), this.retryMs);
     this.checkTimer.unref();
@@ -113,8 +136,7 @@ export class ClusterMembership {
         MEMBER_LOCK_CLASS,
         this.serverId,
       ]);
-      if (!r.rows[0]?.ok)
-        throw new Error(`another live server already uses the server id "${this.serverId}"`);
+      if (!r.rows[0]?.ok) throw new IdInUseError(this.serverId);
     } catch (err) {
       c.removeAllListeners("end");
       await c.end().catch(() => {});
@@ -168,7 +190,16 @@ export class ClusterMembership {
 
   /** True when no live server holds `serverId`'s lock (it died, or never ran). */
   async isGone(serverId: string): Promise<boolean> {
-    if (serverId === this.serverId) return false;
+    return (await this.whileGone(serverId, async () => true)) ?? false;
+  }
+
+  /**
+   * Runs `fn` while holding `serverId`'s liveness lock if it is free (the server is gone), and returns
+   * its result; null when the server is live. Holding the lock, the server cannot come back (take its
+   * id again) while `fn` runs: failing its tasks cannot fail those of a new start.
+   */
+  async whileGone<T>(serverId: string, fn: () => Promise<T>): Promise<T | null> {
+    if (serverId === this.serverId) return null;
     const c = new pg.Client({
       connectionString: this.connectionString,
       connectionTimeoutMillis: this.checkTimeoutMs,
@@ -181,7 +212,8 @@ export class ClusterMembership {
         MEMBER_LOCK_CLASS,
         serverId,
       ]);
-      return r.rows[0]?.ok === true;
+      if (r.rows[0]?.ok !== true) return null;
+      return await fn();
     } finally {
       await c.end(); // releases the lock if we took it
     }

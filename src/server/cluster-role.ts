@@ -105,12 +105,11 @@ export class ClusterRole {
         this.goneSince.set(owner, since);
         if (now - since < this.config.cluster.goneAfterMs) continue;
         this.goneSince.delete(owner);
-        const n = await this.store.failUnfinished(
-          this.clock.now(),
-          `server ${owner} died before the task ended`,
-          owner,
+        // Under its lock: a server coming back meanwhile waits, and its new tasks are not failed.
+        const n = await this.membership.whileGone(owner, () =>
+          this.store.failUnfinished(this.clock.now(), `server ${owner} died before the task ended`, owner),
         );
-        if (n > 0)
+        if (n !== null && n > 0)
           this.log.warn(
             { event: "dead_server_tasks_failed", owner, count: n },
             "failed tasks of a dead server",

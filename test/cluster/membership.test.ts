@@ -40,6 +40,33 @@ function member(id: string, retryMs = RETRY_MS) {
   return { m, heard };
 }
 
+test("while the leader fails a gone server's tasks under its lock, the server cannot come back; it starts once that is done", async () => {
+  const id = freshId();
+  const leader = new ClusterMembership(PG_URL, freshId());
+  const x = member(id);
+  let xStart: Promise<void> | undefined;
+  let liveDuring: boolean | undefined;
+  const failed = await leader.whileGone(id, async () => {
+    xStart = x.m.start();
+    await new Promise((r) => setTimeout(r, 400));
+    liveDuring = x.m.live;
+    return 7;
+  });
+  try {
+    assert.equal(failed, 7, "gone: the work ran and its result is returned");
+    assert.equal(liveDuring, false, "the server could not take its id while the work ran");
+    await xStart;
+    assert.equal(x.m.live, true, "it started once the lock was free again (a few attempts, not a refusal)");
+    let ran = false;
+    const live = await leader.whileGone(id, async () => {
+      ran = true;
+    });
+    assert.deepEqual([live, ran], [null, false], "live: nothing runs");
+  } finally {
+    await x.m.stop();
+  }
+});
+
 test("a live server's id cannot be taken; once it stops, it is gone", async () => {
   const id = freshId();
   const a = member(id);
