@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
+import pg from "pg";
 import type { BacktestInput, BacktestOptions } from "../forecast/backtest.js";
 import { backtestJson, backtestTable, runBacktest } from "../forecast/backtest-run.js";
 import { createForecaster, forecasterNames, prepareForecasters } from "../forecast/registry.js";
@@ -9,6 +10,7 @@ import { reportSeries, writeForecastReport } from "../forecast/report-html.js";
 import { type TraceSeries, traceSeries } from "../forecast/series.js";
 import { classifySeries, type SeriesShape, SHAPES } from "../forecast/shape.js";
 import { storeSeries } from "../forecast/store-series.js";
+import { quoteIdent } from "../history/postgres-migrations.js";
 import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { MinuteRollup } from "../history/store.js";
@@ -101,6 +103,11 @@ async function readRollups(source: string): Promise<MinuteRollup[]> {
     const url = new URL(source);
     const schema = url.searchParams.get("schema") ?? "forewarm";
     url.searchParams.delete("schema");
+    // Reading must not create: opening the store migrates, so a misspelt schema became a new, empty
+    // history ("no recorded arrivals") instead of an error.
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema))
+      throw new ReplayInputError(`--history ${source}: schema "${schema}" is not a forewarm schema name`);
+    await requireHistorySchema(url.toString(), schema, source);
     const store = await PostgresHistoryStore.open({ connectionString: url.toString(), schema });
     try {
       return await store.rollups();
@@ -115,6 +122,21 @@ async function readRollups(source: string): Promise<MinuteRollup[]> {
     return await store.rollups();
   } finally {
     await store.close();
+  }
+}
+
+/** Refuses a schema that holds no forewarm history (absent, or without its rollups table). */
+async function requireHistorySchema(connectionString: string, schema: string, source: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const r = await client.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [
+      `${quoteIdent(schema)}.series_minutes`,
+    ]);
+    if (r.rows[0]?.t == null)
+      throw new ReplayInputError(`--history ${source}: no forewarm history in schema "${schema}"`);
+  } finally {
+    await client.end();
   }
 }
 

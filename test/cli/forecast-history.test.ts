@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import pg from "pg";
 import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
 import { emptyRecord } from "../../src/orchestrator/records.js";
 
@@ -80,4 +81,32 @@ test("forewarm forecast --history backtests the models on a server's recorded hi
     (mixed as { stderr: string }).stderr,
     /--time-format, --skip-bad apply to a trace \(--format\), not to --history/,
   );
+});
+
+test("forecast --history with a PostgreSQL schema that holds no history says so, and creates nothing", async () => {
+  const base = process.env.FOREWARM_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+  const schema = `fw_nohist_${process.pid}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    for (const [name, message] of [
+      [schema, `no forewarm history in schema "${schema}"`],
+      ["Bad-Name", 'schema "Bad-Name" is not a forewarm schema name'],
+    ] as const) {
+      const r = await run(process.execPath, [cli, "forecast", "--history", `${base}?schema=${name}`]).then(
+        () => ({ code: 0, stderr: "" }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      assert.notEqual(r.code, 0, name);
+      assert.ok(r.stderr.includes(message), r.stderr);
+    }
+    const left = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = ANY($1)", [
+      [schema, "Bad-Name"],
+    ]);
+    assert.equal(left.rowCount, 0, "no schema was created");
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS "Bad-Name" CASCADE`);
+    await admin.end();
+  }
 });
