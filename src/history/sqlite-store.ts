@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { yieldToEventLoop } from "../core/clock.js";
 import type { TaskRecord } from "../core/types.js";
 import { JSON_FIELDS, storedNumber, TASK_COLUMNS, TASK_FIELDS } from "./columns.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
@@ -61,7 +62,11 @@ function fromRow(row: Row): TaskRecord {
 export class SqliteHistoryStore implements HistoryStore {
   readonly db: Database.Database;
 
-  constructor(file: string) {
+  /** `pruneBatchRows`: rows a prune deletes between yields to the event loop. */
+  constructor(
+    file: string,
+    private readonly pruneBatchRows = 5_000,
+  ) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
@@ -241,14 +246,34 @@ export class SqliteHistoryStore implements HistoryStore {
     return rows.map((r) => r.owner).sort();
   }
 
+  /**
+   * Deletes in batches of `pruneBatchRows`, yielding to the event loop between them: SQLite runs
+   * synchronously, and deleting a few hundred thousand rows at once held every request for seconds
+   * (2.9 s for 500,000 tasks). Each batch is atomic; a prune cut short is finished by the next.
+   */
   async prune(beforeMs: number): Promise<PruneSummary> {
-    return this.db.transaction(() => {
-      const tasks = this.db
-        .prepare("DELETE FROM tasks WHERE submitted_at < ? AND status IN ('succeeded', 'failed')")
-        .run(beforeMs);
-      const rollups = this.db.prepare("DELETE FROM series_minutes WHERE minute < ?").run(minuteOf(beforeMs));
-      return { deletedTaskRows: tasks.changes, deletedRollupRows: rollups.changes };
-    })();
+    const batch = this.pruneBatchRows;
+    const tasks = this.db.prepare(
+      `DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks
+         WHERE submitted_at < ? AND status IN ('succeeded', 'failed') LIMIT ?)`,
+    );
+    const rollups = this.db.prepare(
+      // WITHOUT ROWID: rows are named by their key.
+      `DELETE FROM series_minutes WHERE (user, task_type, minute) IN
+         (SELECT user, task_type, minute FROM series_minutes WHERE minute < ? LIMIT ?)`,
+    );
+    const summary = { deletedTaskRows: 0, deletedRollupRows: 0 };
+    for (let n = batch; n === batch; ) {
+      n = tasks.run(beforeMs, batch).changes;
+      summary.deletedTaskRows += n;
+      await yieldToEventLoop();
+    }
+    for (let n = batch; n === batch; ) {
+      n = rollups.run(minuteOf(beforeMs), batch).changes;
+      summary.deletedRollupRows += n;
+      await yieldToEventLoop();
+    }
+    return summary;
   }
 
   async close(): Promise<void> {
