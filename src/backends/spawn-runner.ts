@@ -36,6 +36,18 @@ export function nodeMemoryForHeap(heapMb: number): number {
   return m;
 }
 
+/** The server's variables a task runtime is given: the command path, locale and time zone. */
+export function runtimeEnvironment(from: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(from))
+    if (
+      v !== undefined &&
+      (k === "PATH" || k === "LANG" || k === "LANGUAGE" || k === "TZ" || k.startsWith("LC_"))
+    )
+      out[k] = v;
+  return out;
+}
+
 export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
   const runtimeArgv =
     launch.runtime === "node"
@@ -45,9 +57,9 @@ export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
           join(launch.runnersDir, "node-runner.mjs"),
         ]
       : [launch.pythonBinary, join(launch.runnersDir, "python-runner.py")];
-  const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
-  // Set by `node --test` for its own children; a runner is not a test file.
-  delete env.NODE_TEST_CONTEXT;
+  // Not the server's environment: it holds the server's secrets (the history's database URL, cloud
+  // credentials), which a tenant's code could read. Only what a runtime needs to run passes on.
+  const env: NodeJS.ProcessEnv = { ...runtimeEnvironment(process.env), HOME: launch.cwd, ...launch.env };
   if (launch.cgroupProcs.length === 0) {
     const [command, ...args] = runtimeArgv;
     return RunnerProcess.spawn(command as string, args, { cwd: launch.cwd, env });

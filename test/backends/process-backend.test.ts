@@ -58,6 +58,36 @@ test("node and python environments run tasks with JSON input and output", async 
   );
 });
 
+test("a task does not see the server's environment (its secrets), only what its runtime needs", async (t) => {
+  const dirEnv = tempDir();
+  const envMods = writeModules(dirEnv, {
+    "env.mjs": "export function fn(names) { return names.map((n) => process.env[n] ?? null); }\n",
+    "env.py": "import os\ndef fn(names):\n    return [os.environ.get(n) for n in names]\n",
+  });
+  t.after(() => rmSync(dirEnv, { recursive: true, force: true }));
+  // As a server started with its database URL in the environment would have.
+  process.env.FOREWARM_HISTORY__URL = "postgres://admin:s3cret@db/forewarm";
+  t.after(() => {
+    delete process.env.FOREWARM_HISTORY__URL;
+  });
+  const b = backend(t);
+  for (const [runtime, file] of [
+    ["node", "env.mjs"],
+    ["python3", "env.py"],
+  ] as const) {
+    const env = await b.create(`env-${runtime}`, "alice", spec(runtime));
+    const r = await b.run(
+      env.id,
+      inv(envMods[file] as string, "fn", ["FOREWARM_HISTORY__URL", "PATH", "HOME"]),
+    );
+    assert.equal(r.ok, true, r.error);
+    const [secret, pathVar, home] = r.output as (string | null)[];
+    assert.equal(secret, null, `${runtime}: the server's secret is not passed on`);
+    assert.equal(pathVar, process.env.PATH, `${runtime}: PATH is`);
+    assert.ok(home?.includes(env.id), `${runtime}: HOME is the environment's scratch dir (${home})`);
+  }
+});
+
 test("a thrown error fails the run and leaves the environment usable", async (t) => {
   const b = backend(t);
   const exits = exitsOf(b);
