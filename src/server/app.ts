@@ -2,6 +2,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   LogController,
 } from "fastify";
 import type { ForewarmMetrics } from "../cluster/metrics.js";
@@ -57,6 +58,14 @@ export function buildApp(d: AppDeps): FastifyInstance {
     // Decisions are logged by the orchestrator; per-request lines would drown them.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: d.config.limits.maxBodyBytes,
+    // Errors Fastify raises before a route runs (a malformed percent-encoding in the URL): the API's
+    // own error shape, not Fastify's.
+    frameworkErrors: (e, _req, reply) => {
+      // Typed for routes with response schemas; this one sends the API's error body.
+      (reply as unknown as FastifyReply)
+        .status(e.statusCode ?? 400)
+        .send(err("bad_request", "(url)", e.message));
+    },
   });
 
   app.setErrorHandler((e: FastifyError, _req, reply) => {

@@ -108,6 +108,9 @@ describe("malformed submissions get a 4xx JSON error naming the field and record
     const unknown = await h.get("/v1/tasks/does-not-exist");
     assert.equal(unknown.status, 404);
     assert.equal((await h.get("/v1/tasks/a%00b")).status, 404);
+    // A malformed percent-encoding is refused before any route, in the API's error shape.
+    const badUrl = await h.get("/v1/tasks/%ff%fe");
+    assert.deepEqual([badUrl.status, badUrl.body.error, badUrl.body.field], [400, "bad_request", "(url)"]);
     const misspelt = await h.post({ user: "a", runtime: "node", entry: "ok.mjs" }, "?wiat=true");
     assert.deepEqual([misspelt.status, misspelt.body.field], [400, "wiat"]);
   });
