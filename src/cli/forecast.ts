@@ -17,7 +17,13 @@ import type { MinuteRollup } from "../history/store.js";
 import { ReplayInputError } from "../sim/errors.js";
 import { checkLoadOptions, loadTrace, traceFlagsGiven } from "../sim/loaders/index.js";
 import { lastBusyMinute } from "../sim/trace.js";
-import { addTraceOptions, FORMAT_HELP, numberOption, type TraceCliOptions } from "./trace-options.js";
+import {
+  addTraceOptions,
+  checkOutputFile,
+  FORMAT_HELP,
+  numberOption,
+  type TraceCliOptions,
+} from "./trace-options.js";
 
 interface ForecastCliOptions extends TraceCliOptions {
   format?: string;
@@ -171,6 +177,7 @@ async function forecastFromCli(opts: ForecastCliOptions): Promise<void> {
     .filter(Boolean);
   if (models.length === 0) throw new ReplayInputError("--models: no model given");
   for (const m of models) createForecaster(m); // unknown names fail before the trace is read
+  checkOutputFile("--report", opts.report);
   if ((opts.format === undefined) === (opts.history === undefined)) {
     throw new ReplayInputError(
       "give either --format (with a trace) or --history (a data directory or postgres:// URL)",

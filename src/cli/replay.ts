@@ -6,7 +6,13 @@ import { checkLoadOptions } from "../sim/loaders/index.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
 import { loadAndReplay, M1_REFERENCES, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
-import { addTraceOptions, FORMAT_HELP, numberOption, type TraceCliOptions } from "./trace-options.js";
+import {
+  addTraceOptions,
+  checkOutputFile,
+  FORMAT_HELP,
+  numberOption,
+  type TraceCliOptions,
+} from "./trace-options.js";
 
 interface ReplayCliOptions extends TraceCliOptions {
   format: string;
@@ -84,6 +90,7 @@ async function replayFromCli(opts: ReplayCliOptions): Promise<ReplayResult> {
   };
   resolveSpecs(replayOptions);
   checkLoadOptions(opts);
+  checkOutputFile("--report", opts.report);
   const bar = process.stderr.isTTY
     ? new SingleBar({
         stream: process.stderr,

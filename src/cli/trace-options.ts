@@ -1,4 +1,7 @@
+import fs from "node:fs";
+import path from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { ReplayInputError } from "../sim/errors.js";
 import { LOADERS } from "../sim/loaders/index.js";
 import { type LoadOptions, TIME_FORMATS } from "../sim/loaders/types.js";
 
@@ -18,6 +21,23 @@ export function addTraceOptions(cmd: Command): Command {
     .option("--map <mapping>", "csv: time=COL,user=COL,type=COL[,duration=COL][,memory=COL]")
     .addOption(new Option("--time-format <format>", "csv: time column format").choices([...TIME_FORMATS]))
     .option("--skip-bad", "skip and count malformed lines instead of stopping at the first");
+}
+
+/**
+ * Refuses an output file that cannot be written (no such directory, a directory, no permission)
+ * before the work that produces it: a replay of minutes must not end in "ENOENT".
+ */
+export function checkOutputFile(flag: string, file: string | undefined): void {
+  if (file === undefined) return;
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir)) throw new ReplayInputError(`${flag} ${file}: no directory ${dir}`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+    throw new ReplayInputError(`${flag} ${file}: is a directory`);
+  try {
+    fs.accessSync(fs.existsSync(file) ? file : dir, fs.constants.W_OK);
+  } catch {
+    throw new ReplayInputError(`${flag} ${file}: not writable`);
+  }
 }
 
 export const FORMAT_HELP = `trace format: ${Object.keys(LOADERS).join(", ")}`;

@@ -131,3 +131,24 @@ test("replay and forecast: an empty or non-decimal number option is refused befo
   ]);
   assert.equal(ok.status, 0, ok.stderr);
 });
+
+test("replay and forecast refuse a --report they could not write before reading the trace", async () => {
+  for (const cmd of ["replay", "forecast"]) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        cmd,
+        "--format",
+        "swf",
+        "--trace",
+        "/nonexistent/trace.swf",
+        "--report",
+        "/nonexistent-dir/r.html",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.notEqual(r.status, 0, cmd);
+    assert.match(r.stderr, /--report \/nonexistent-dir\/r\.html: no directory/, `${cmd}: ${r.stderr}`);
+  }
+});
