@@ -1,3 +1,4 @@
+import { pairName } from "../core/app-name.js";
 import { type MinuteRollup, seriesRuns } from "../history/store.js";
 import type { TraceSeries } from "./series.js";
 
@@ -12,7 +13,7 @@ export function storeSeries(rows: readonly MinuteRollup[]): TraceSeries[] {
     if (busy.length > 0) {
       const { user, taskType } = run[0]!;
       out.push({
-        key: `${user}/${taskType}`,
+        key: pairName(user, taskType),
         app: out.length,
         firstBusyMinute: busy[0]!.minute,
         lastBusyMinute: busy[busy.length - 1]!.minute,

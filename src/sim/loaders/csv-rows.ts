@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { access } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { parse } from "csv-parse";
@@ -25,11 +25,13 @@ export class BadLines {
 }
 
 export async function openTraceStream(file: string): Promise<Readable> {
+  let isDirectory: boolean;
   try {
-    await access(file);
+    isDirectory = (await stat(file)).isDirectory();
   } catch {
     throw new ReplayInputError(`${file}: cannot read file`);
   }
+  if (isDirectory) throw new ReplayInputError(`${file}: is a directory, not a trace file`);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   return file.endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
 }
@@ -73,11 +75,15 @@ export async function* readCsv(file: string, bad: BadLines, quoted: boolean): As
     }
   } catch (err) {
     if (err instanceof ReplayInputError) throw err;
-    const e = err as { lines?: number; message?: string; code?: string };
+    const e = err as { lines?: number; message?: string; code?: string; syscall?: string };
     if (e.code === "Z_DATA_ERROR" || e.code === "Z_BUF_ERROR")
       throw new ReplayInputError(`${file}: not a valid gzip file`);
     if (e.code === "CSV_QUOTE_NOT_CLOSED") throw unclosedQuote(file, next);
-    throw lineError(file, e.lines ?? 0, `malformed CSV: ${e.message ?? String(err)}`);
+    const message = e.message ?? String(err);
+    // A read error of the OS (EACCES, EIO, …) concerns the file, not a line of it.
+    if (e.syscall !== undefined) throw new ReplayInputError(`${file}: cannot read: ${message}`);
+    if (e.lines === undefined) throw new ReplayInputError(`${file}: malformed CSV: ${message}`);
+    throw lineError(file, e.lines, `malformed CSV: ${message}`);
   }
   if (unclosed) throw unclosedQuote(file, next);
 }
@@ -142,12 +148,22 @@ export function numberField(
     bad.report(file, row.line, `missing value for '${column}' (line has ${row.fields.length} fields)`);
     return null;
   }
-  const v = text === "" ? Number.NaN : Number(text);
+  const v = parseDecimal(text);
   if (!Number.isFinite(v)) {
     bad.report(file, row.line, `'${column}' is not a number: '${text}'`);
     return null;
   }
   return v;
+}
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A number written in plain decimal (optional sign, fraction and exponent), as the trace formats write
+ * them; NaN for anything else. `Number` alone would also read hex, octal and binary (`0x100` as 256).
+ */
+export function parseDecimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : Number.NaN;
 }
 
 /** The hint for a time out of range in a format whose times are seconds. */

@@ -1,3 +1,4 @@
+import { pairName } from "../../core/app-name.js";
 import { ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
@@ -49,7 +50,7 @@ export async function loadGoogle2011Jobs(options: LoadOptions): Promise<LoadedTr
         duration = Math.max(0, e - s) / 1e6;
       }
     }
-    const id = builder.appId(`${user}/${name}`);
+    const id = builder.appId(pairName(user, name));
     meta.user(id, user);
     builder.addCount(id, minute, 1);
     if (wantEvents) builder.addEventOnly(id, submit / 1e6, duration);

@@ -1,3 +1,4 @@
+import { pairName } from "../../core/app-name.js";
 import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
@@ -7,6 +8,7 @@ import {
   memoryField,
   minuteInRange,
   numberField,
+  parseDecimal,
   type Row,
   readHeaderAndRows,
 } from "./csv-rows.js";
@@ -38,16 +40,64 @@ export function parseColumnMap(spec: string | undefined): Partial<Record<Role, s
   return map;
 }
 
-/** Seconds since the epoch (or the trace's origin) from one time field. */
+/** Seconds since the epoch (or the trace's origin) from one time field; NaN if it is not one. */
 export function parseTime(text: string, format: TimeFormat): number {
   if (format === "iso") {
-    // ISO times without a zone are UTC (issue 4), not local time as Date.parse would assume.
-    const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text) || !/T|\d\s\d/.test(text) ? text : `${text}Z`;
-    const ms = Date.parse(/^\d{4}-\d\d-\d\d$/.test(zoned) ? `${zoned}T00:00:00Z` : zoned.replace(" ", "T"));
-    return ms / 1000;
+    const t = isoSeconds(text);
+    return typeof t === "number" ? t : Number.NaN;
   }
-  const v = text === "" ? Number.NaN : Number(text);
+  const v = parseDecimal(text);
   return format === "s" ? v : format === "ms" ? v / 1e3 : v / 1e6;
+}
+
+/** The ISO-8601 forms `--time-format iso` reads, as the error message shows them. */
+const ISO_FORMS = "YYYY-MM-DD, optionally Thh:mm[:ss[.fff]] and Z or ±hh:mm; no zone = UTC";
+// The offset may also be written ±hhmm (ISO-8601's basic form, as strftime's %z writes it), as before.
+const ISO_TIME =
+  /^(\d{4})-(\d\d)-(\d\d)(?:[Tt ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d\d):?(\d\d))?)?$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Seconds since the epoch of a strict ISO-8601 date or date-time (times without a zone are UTC, issue 4,
+ * not local time), or why it is not one: "syntax" (not of the accepted forms) or "date" (a field out of
+ * range, e.g. February 30, which Date.parse would roll over into March). Fractions below a millisecond
+ * are dropped.
+ */
+export function isoSeconds(text: string): number | "syntax" | "date" {
+  const m = ISO_TIME.exec(text);
+  if (!m) return "syntax";
+  const field = (i: number): number => Number(m[i] ?? 0);
+  const [year, month, day, hour, minute, second] = [
+    field(1),
+    field(2),
+    field(3),
+    field(4),
+    field(5),
+    field(6),
+  ];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (monthDays === undefined || day < 1 || day > monthDays) return "date";
+  if (hour > 23 || minute > 59 || second > 59) return "date";
+  let offset = 0;
+  if (m[9] !== undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return "date";
+    offset = (m[9] === "-" ? -1 : 1) * (3600 * oh + 60 * om);
+  }
+  const ms = Number((m[7] ?? "").padEnd(3, "0").slice(0, 3));
+  const seconds = 86400 * daysFromCivil(year, month, day) + 3600 * hour + 60 * minute + second - offset;
+  return (1000 * seconds + ms) / 1000;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - 400 * era;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return 146097 * era + 365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
 }
 
 /** Any CSV with a column mapping: app = (user, type); minute = floor(time in s / 60). */
@@ -75,13 +125,17 @@ export async function loadMappedCsv(options: LoadOptions): Promise<LoadedTrace> 
     if (start === null) continue;
     const duration = durCol === undefined ? 0 : numberField(file, row, durCol, map.duration!, bad);
     if (duration === null) continue;
+    if (duration < 0) {
+      bad.report(file, row.line, `'${map.duration}': negative duration: ${row.fields[durCol!]}`);
+      continue;
+    }
     const memory = memCol === undefined ? undefined : memoryField(file, row, memCol, map.memory!, bad);
     if (memory === null) continue;
     const user = userCol === undefined ? "" : (row.fields[userCol] ?? "");
     const type = typeCol === undefined ? "" : (row.fields[typeCol] ?? "");
-    const id = builder.appId(`${user}/${type}`);
+    const id = builder.appId(pairName(user, type));
     if (userCol !== undefined) meta.user(id, user);
-    builder.addInvocation(id, start, Math.max(0, duration));
+    builder.addInvocation(id, start, duration);
     if (memory !== undefined) builder.addMemory(id, memory);
   }
   const loaded: LoadedTraceWithMeta = {
@@ -103,7 +157,15 @@ function mapped(header: Header, role: Role, column: string | undefined): number 
 
 function timeField(file: string, row: Row, index: number, column: string, format: TimeFormat, bad: BadLines) {
   const text = row.fields[index] ?? "";
-  const t = parseTime(text, format);
+  const t = format === "iso" ? isoSeconds(text) : parseTime(text, format);
+  if (t === "date") {
+    bad.report(file, row.line, `'${column}': no such date or time: '${text}'`);
+    return null;
+  }
+  if (t === "syntax") {
+    bad.report(file, row.line, `'${column}' is not an ISO-8601 time (${ISO_FORMS}): '${text}'`);
+    return null;
+  }
   if (!Number.isFinite(t)) {
     bad.report(file, row.line, `'${column}' is not a time in format ${format}: '${text}'`);
     return null;

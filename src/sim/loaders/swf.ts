@@ -1,8 +1,9 @@
 import { createInterface } from "node:readline";
+import { pairName } from "../../core/app-name.js";
 import { lineError, ReplayInputError } from "../errors.js";
 import type { LoadedTrace } from "../trace.js";
 import { TraceBuilder } from "../trace-builder.js";
-import { BadLines, minuteInRange, openTraceStream, SECONDS_HINT } from "./csv-rows.js";
+import { BadLines, minuteInRange, openTraceStream, parseDecimal, SECONDS_HINT } from "./csv-rows.js";
 import { AppMetaRecorder, type LoadedTraceWithMeta } from "./meta.js";
 import type { LoadOptions } from "./types.js";
 
@@ -32,10 +33,14 @@ export async function loadSwf(options: LoadOptions): Promise<LoadedTrace> {
         bad.report(file, lineNo, `expected ${SWF_FIELDS} fields, found ${f.length}`);
         continue;
       }
-      const submit = Number(f[1]);
-      const run = Number(f[3]);
-      if (!Number.isFinite(submit) || !Number.isFinite(run)) {
-        bad.report(file, lineNo, `submit time or run time is not a number: '${f[1]}', '${f[3]}'`);
+      const submit = parseDecimal(f[1]!);
+      if (!Number.isFinite(submit)) {
+        bad.report(file, lineNo, `'submit time (field 2)' is not a number: '${f[1]}'`);
+        continue;
+      }
+      const run = parseDecimal(f[3]!);
+      if (!Number.isFinite(run)) {
+        bad.report(file, lineNo, `'run time (field 4)' is not a number: '${f[3]}'`);
         continue;
       }
       if (submit < 0) {
@@ -44,7 +49,7 @@ export async function loadSwf(options: LoadOptions): Promise<LoadedTrace> {
       }
       if (!minuteInRange(file, lineNo, Math.floor(submit / 60), "submit time (field 2)", SECONDS_HINT, bad))
         continue;
-      const id = builder.appId(`u${f[11]}/x${f[13]}`);
+      const id = builder.appId(pairName(`u${f[11]}`, `x${f[13]}`));
       meta.user(id, `u${f[11]}`);
       builder.addInvocation(id, submit, Math.max(0, run));
     }
