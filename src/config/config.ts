@@ -2,6 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+// Light: the model modules load their runtimes (WebAssembly, tfjs) only when prepared.
+import { forecasterNames } from "../forecast/registry.js";
 import { LEARNER_DEFAULTS, LEARNER_SWITCHES } from "../plan/forewarm-learner.js";
 
 const Resources = Type.Object(
@@ -212,11 +214,16 @@ export function reactiveKeepAliveMs(config: Config, planning: boolean): number {
 }
 
 export class ConfigError extends Error {
+  /**
+   * `source` says where a wrong value came from when that is not the file, e.g. the environment
+   * variable that set it: "config capacity.cpu (FOREWARM_CAPACITY__CPU, environment): …".
+   */
   constructor(
     readonly field: string,
-    message: string,
+    readonly reason: string,
+    readonly source?: string,
   ) {
-    super(`config ${field}: ${message}`);
+    super(`config ${field}${source === undefined ? "" : ` (${source})`}: ${reason}`);
   }
 }
 
@@ -249,18 +256,64 @@ function isText(schema: TSchema | undefined): boolean {
   return Array.isArray(anyOf) && anyOf.length > 0 && anyOf.every((s) => s.type === "string");
 }
 
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A FOREWARM_ variable's field path, camel-cased; refuses a name with an empty level (FOREWARM_, A____B). */
+function envPath(name: string): string[] {
+  const parts = name.slice("FOREWARM_".length).split("__").map(camel);
+  if (parts.some((p) => p === ""))
+    throw new ConfigError(
+      `${name} (environment)`,
+      "names no configuration field: FOREWARM_<FIELD>, with __ between levels (FOREWARM_CAPACITY__MEMORY_MB)",
+    );
+  return parts;
+}
+
 /**
- * FOREWARM_<PATH> environment variables override the file: `__` separates levels and snake case maps
- * to camel case, e.g. FOREWARM_CAPACITY__MEMORY_MB=4096 → capacity.memoryMb. A text field takes the
- * value as it is (FOREWARM_SERVER_ID=42 is the id "42"); other fields parse it as JSON (numbers,
- * booleans), and a value that is not JSON stays a string for validation to name. Unknown paths are
- * kept too, so that validation names a misspelt variable's field.
+ * The FOREWARM_ variables as one object, and which variable set each path it holds (a variable's own
+ * path, dot-joined). Variables merge deeply whatever their order: FOREWARM_CAPACITY='{"cpu":4}' and
+ * FOREWARM_CAPACITY__MEMORY_MB=1024 give both fields. Two variables giving the same field, or one a
+ * field inside a value the other gives as not an object, are refused naming both.
  */
-export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, raw] of Object.entries(env)) {
+function readEnv(env: NodeJS.ProcessEnv): { values: Plain; sources: Map<string, string> } {
+  const values: Plain = {};
+  const sources = new Map<string, string>();
+  // Which variable set each path: a value ("leaf") or an object other fields may merge into.
+  const claims = new Map<string, { name: string; leaf: boolean }>();
+  const put = (path: string[], value: unknown, name: string): void => {
+    let node = values;
+    for (let i = 0; i < path.length; i++) {
+      const at = path.slice(0, i + 1);
+      const claim = claims.get(at.join("."));
+      const leaf = i === path.length - 1 && !isPlain(value);
+      if (claim && (claim.leaf || leaf)) {
+        const [scalar, fields] = claim.leaf ? [claim.name, name] : [name, claim.name];
+        throw new ConfigError(
+          at.join("."),
+          claim.leaf && leaf
+            ? `given by both ${claim.name} and ${name} (environment); give it in one of them`
+            : `${scalar} gives it a value that is not an object while ${fields} sets fields inside it (environment); give it in one of them`,
+        );
+      }
+      if (!claim) claims.set(at.join("."), { name, leaf });
+      const p = path[i]!;
+      // Defined, not assigned: a JSON key "__proto__" stays a key (validation refuses it).
+      if (leaf)
+        Object.defineProperty(node, p, { value, enumerable: true, writable: true, configurable: true });
+      else {
+        if (!Object.hasOwn(node, p))
+          Object.defineProperty(node, p, { value: {}, enumerable: true, writable: true, configurable: true });
+        node = node[p] as Plain;
+      }
+    }
+    // An object's fields are claimed one by one, so that another variable's fields merge beside them.
+    if (isPlain(value)) for (const [k, v] of Object.entries(value)) put([...path, k], v, name);
+  };
+  // In name order: an error names the same pair of variables whatever the environment's order.
+  for (const [k, raw] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (!k.startsWith("FOREWARM_") || raw === undefined || NOT_CONFIG.has(k)) continue;
-    const parts = k.slice("FOREWARM_".length).split("__").map(camel);
+    const parts = envPath(k);
     let value: unknown = raw;
     if (!isText(fieldSchema(parts))) {
       try {
@@ -269,15 +322,52 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
         // a plain string
       }
     }
-    let node = out;
-    for (const p of parts.slice(0, -1)) {
-      const next = node[p];
-      node[p] = typeof next === "object" && next !== null ? next : {};
-      node = node[p] as Record<string, unknown>;
-    }
-    node[parts[parts.length - 1]!] = value;
+    sources.set(parts.join("."), k);
+    put(parts, value, k);
   }
-  return out;
+  return { values, sources };
+}
+
+/**
+ * FOREWARM_<PATH> environment variables override the file: `__` separates levels and snake case maps
+ * to camel case, e.g. FOREWARM_CAPACITY__MEMORY_MB=4096 → capacity.memoryMb. A text field takes the
+ * value as it is (FOREWARM_SERVER_ID=42 is the id "42"); other fields parse it as JSON (numbers,
+ * booleans, objects), and a value that is not JSON stays a string for validation to name. Unknown
+ * paths are kept too, so that validation names a misspelt variable's field (and loadConfig the
+ * variable). Objects merge deeply whatever the variables' order (see readEnv).
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  return readEnv(env).values;
+}
+
+/** Whether `obj` holds a value at `path`. */
+function holds(obj: unknown, path: readonly string[]): boolean {
+  let node = obj;
+  for (const p of path) {
+    if (!isPlain(node) || !Object.hasOwn(node, p)) return false;
+    node = node[p];
+  }
+  return true;
+}
+
+/**
+ * The environment variable that gave the wrong value `err` names, if one did: the most specific
+ * variable at or above its field, unless a CLI override replaced that value.
+ */
+function envSource(
+  err: ConfigError,
+  env: { values: Plain; sources: Map<string, string> },
+  overrides: Plain,
+): string | undefined {
+  if (err.source !== undefined || err.field.startsWith("(")) return undefined;
+  const path = err.field.split(".");
+  if (!holds(env.values, path)) return undefined;
+  for (let i = 1; i <= path.length; i++) if (holds(overrides, path.slice(0, i))) return undefined;
+  for (let i = path.length; i > 0; i--) {
+    const name = env.sources.get(path.slice(0, i).join("."));
+    if (name !== undefined) return name;
+  }
+  return undefined;
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -301,6 +391,14 @@ export function parseConfig(raw: unknown): Config {
     throw new ConfigError(field, first.message);
   }
   const config = withDefaults as Config;
+  // Checked here, not when the prediction loop starts: start-up would have opened the history and
+  // the cluster session by then, and the error would not name the field.
+  const models = ["auto", ...forecasterNames()];
+  if (!models.includes(config.prediction.model))
+    throw new ConfigError(
+      "prediction.model",
+      `unknown forecaster "${config.prediction.model}" (known: ${models.join(", ")})`,
+    );
   // Durations that become Node timers: past 2^31−1 ms a timer fires at once instead of never, so a
   // huge value would mean "immediately" (a timeout killing every task, an interval spinning).
   const timers: [string, number, number][] = [
@@ -364,8 +462,15 @@ export function loadConfig(
       throw new ConfigError("(root)", `${options.file} must hold a JSON object`);
     }
   }
-  const merged = merge(merge(fromFile, envOverrides(options.env ?? process.env)), options.overrides ?? {});
-  return parseConfig(merged);
+  const env = readEnv(options.env ?? process.env);
+  const overrides = options.overrides ?? {};
+  try {
+    return parseConfig(merge(merge(fromFile, env.values), overrides));
+  } catch (err) {
+    const name = err instanceof ConfigError ? envSource(err, env, overrides) : undefined;
+    if (name === undefined) throw err;
+    throw new ConfigError((err as ConfigError).field, (err as ConfigError).reason, `${name}, environment`);
+  }
 }
 
 export function resolvedTasksDir(config: Config): string {

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -5,7 +6,7 @@ import type { EnvironmentBackend } from "../backends/backend.js";
 import { ProcessBackend } from "../backends/process-backend.js";
 import { ClusterMembership } from "../cluster/membership.js";
 import { ForewarmMetrics } from "../cluster/metrics.js";
-import { type Config, resolvedTasksDir } from "../config/config.js";
+import { type Config, ConfigError, resolvedTasksDir } from "../config/config.js";
 import { type Clock, RealClock, ScaledClock } from "../core/clock.js";
 import { prepareForecasters } from "../forecast/registry.js";
 import { PostgresHistoryStore } from "../history/postgres-store.js";
@@ -39,12 +40,40 @@ async function openStore(config: Config, dataDir: string): Promise<HistoryStore>
   return new SqliteHistoryStore(path.join(dataDir, "history.db"));
 }
 
+/** Creates the data directory; a path that is a file (or under one) is refused naming `dataDir`. */
+function ensureDataDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const stat = fs.statSync(dir, { throwIfNoEntry: false });
+    throw new ConfigError(
+      "dataDir",
+      stat && !stat.isDirectory()
+        ? `${dir} is a file, not a directory`
+        : `cannot create ${dir}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Refuses a tasks directory that exists as a file (one that does not exist yet may come later). */
+function checkTasksDir(dir: string, configured: boolean): void {
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory())
+    throw new ConfigError(
+      "tasksDir",
+      `${dir}${configured ? "" : " (the default, <dataDir>/tasks)"} is a file, not a directory`,
+    );
+}
+
 /**
  * Composes the live system. Embedded defaults: SQLite history in the data directory, the process
  * backend, the real clock, and this server as its own leader. With PostgreSQL, several servers share
  * the history; each plans its own pool from its forewarm windows, a lease elects the one that retrains
  * the models (and, with forecast windows, the only one that plans), and the leader fails the tasks of
- * servers that died. A server first fails the tasks it left unfinished itself.
+ * servers that died. A server first fails the tasks it left unfinished itself. If start-up fails, what
+ * it has opened (the history's connections, the liveness session, worker processes and threads, the
+ * HTTP server), the store and backend given in `options` included, is closed before the error is
+ * rethrown: nothing keeps the process alive or holds the server id.
  */
 export async function startServer(
   config: Config,
@@ -52,93 +81,166 @@ export async function startServer(
   options: { clock?: Clock; backend?: EnvironmentBackend; store?: HistoryStore } = {},
 ): Promise<RunningServer> {
   const dataDir = path.resolve(config.dataDir);
+  ensureDataDir(dataDir);
+  const tasksDir = resolvedTasksDir(config);
+  checkTasksDir(tasksDir, config.tasksDir !== undefined);
   const serverId = config.serverId ?? `${os.hostname()}:${dataDir}`;
   const clock =
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
-  const store = options.store ?? (await openStore(config, dataDir));
-  const shared = config.history.kind === "postgres";
-  // Before the membership: its events report to the metrics.
-  const metrics = new ForewarmMetrics();
-  const membership = shared
-    ? new ClusterMembership(config.history.url, serverId, {
-        retryMs: config.cluster.leaseRetryMs,
-        events: {
-          lost: (err) => {
-            metrics.setClusterMember(false);
-            logger.error(
-              { event: "membership_lost", error: err?.message ?? "session ended" },
-              "the liveness session to PostgreSQL ended: other servers may take this one for dead and fail its running tasks; retaking it",
-            );
+  // What start-up has opened so far: closed, last first, if a later step fails.
+  let store: HistoryStore | undefined = options.store;
+  let membership: ClusterMembership | null = null;
+  let backend: EnvironmentBackend | undefined = options.backend;
+  let insight: TaskInsight | undefined;
+  let orchestrator: Orchestrator | undefined;
+  let prediction: PredictionLoop | null = null;
+  let stopMetrics: (() => void) | undefined;
+  let role: ClusterRole | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    store ??= await openStore(config, dataDir);
+    const shared = config.history.kind === "postgres";
+    // Before the membership: its events report to the metrics.
+    const metrics = new ForewarmMetrics();
+    membership = shared
+      ? new ClusterMembership(config.history.url, serverId, {
+          retryMs: config.cluster.leaseRetryMs,
+          events: {
+            lost: (err) => {
+              metrics.setClusterMember(false);
+              logger.error(
+                { event: "membership_lost", error: err?.message ?? "session ended" },
+                "the liveness session to PostgreSQL ended: other servers may take this one for dead and fail its running tasks; retaking it",
+              );
+            },
+            regained: () => {
+              metrics.setClusterMember(true);
+              logger.warn(
+                { event: "membership_regained" },
+                "liveness lock retaken: this server is live again",
+              );
+            },
+            retryFailed: (err) =>
+              logger.warn(
+                { event: "membership_retry_failed", error: err.message },
+                "could not retake the liveness lock",
+              ),
           },
-          regained: () => {
-            metrics.setClusterMember(true);
-            logger.warn({ event: "membership_regained" }, "liveness lock retaken: this server is live again");
-          },
-          retryFailed: (err) =>
-            logger.warn(
-              { event: "membership_retry_failed", error: err.message },
-              "could not retake the liveness lock",
-            ),
-        },
-      })
-    : null;
-  await membership?.start();
-  const interrupted = await store.failUnfinished(
-    clock.now(),
-    "interrupted: the server stopped before the task ended",
-    shared ? serverId : undefined,
-  );
-  if (interrupted > 0)
-    logger.warn({ event: "tasks_interrupted", count: interrupted }, "failed tasks left unfinished");
-  const tasksDir = resolvedTasksDir(config);
-  const backend =
-    options.backend ??
-    new ProcessBackend({
+        })
+      : null;
+    await membership?.start();
+    const interrupted = await store.failUnfinished(
+      clock.now(),
+      "interrupted: the server stopped before the task ended",
+      shared ? serverId : undefined,
+    );
+    if (interrupted > 0)
+      logger.warn({ event: "tasks_interrupted", count: interrupted }, "failed tasks left unfinished");
+    backend ??= new ProcessBackend({
       workDir: path.join(dataDir, "envs"),
       logger,
       useCgroups: config.cgroups,
       // Python dependencies and helper modules may live beside the tasks.
       extraEnv: { PYTHONPATH: tasksDir, FOREWARM_TASKS_DIR: tasksDir },
     });
-  const insight = new TaskInsight(dataDir, tasksDir, logger.child({ module: "insight" }));
-  await insight.load(store);
-  const orchestrator = new Orchestrator({
-    insight,
-    serverId,
-    config,
-    backend,
-    store,
-    clock,
-    logger,
-    tasksDir,
-    codeDir: path.join(dataDir, "code"),
-  });
-  orchestrator.start();
-  // Models backed by WebAssembly or tfjs (prophet, lstm) load their runtimes once, before serving.
-  if (config.prediction.enabled) await prepareForecasters([config.prediction.model]);
-  const prediction = config.prediction.enabled
-    ? new PredictionLoop(config, orchestrator, store, clock, logger.child({ module: "prediction" }))
-    : null;
-  const stopMetrics = wireMetrics(metrics, orchestrator, prediction);
-  const role = new ClusterRole(config, store, membership, prediction, metrics, clock, logger, serverId);
-  await role.start();
-  const app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir, metrics, role });
-  const url = await app.listen({ host: config.host, port: config.port });
-  logger.info(
-    { event: "listening", url, dataDir, tasksDir, serverId, history: config.history.kind },
-    "forewarm serving",
-  );
+    insight = new TaskInsight(dataDir, tasksDir, logger.child({ module: "insight" }));
+    await insight.load(store);
+    orchestrator = new Orchestrator({
+      insight,
+      serverId,
+      config,
+      backend,
+      store,
+      clock,
+      logger,
+      tasksDir,
+      codeDir: path.join(dataDir, "code"),
+    });
+    orchestrator.start();
+    // Models backed by WebAssembly or tfjs (prophet, lstm) load their runtimes once, before serving.
+    if (config.prediction.enabled) await prepareForecasters([config.prediction.model]);
+    prediction = config.prediction.enabled
+      ? new PredictionLoop(config, orchestrator, store, clock, logger.child({ module: "prediction" }))
+      : null;
+    stopMetrics = wireMetrics(metrics, orchestrator, prediction);
+    role = new ClusterRole(config, store, membership, prediction, metrics, clock, logger, serverId);
+    await role.start();
+    app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir, metrics, role });
+    const url = await app.listen({ host: config.host, port: config.port });
+    logger.info(
+      { event: "listening", url, dataDir, tasksDir, serverId, history: config.history.kind },
+      "forewarm serving",
+    );
+    return running(
+      config,
+      { app, orchestrator, prediction, store, backend, metrics, role, serverId, url },
+      membership,
+      stopMetrics,
+    );
+  } catch (err) {
+    await abandon(
+      { app, role, prediction, stopMetrics, orchestrator, insight, backend, membership, store },
+      logger,
+    );
+    throw err;
+  }
+}
+
+/**
+ * Closes what a failed start-up opened, last first; a step that fails is logged and the others still
+ * run (the start-up's error is the one the caller hears).
+ */
+async function abandon(
+  opened: {
+    app: FastifyInstance | undefined;
+    role: ClusterRole | undefined;
+    prediction: PredictionLoop | null;
+    stopMetrics: (() => void) | undefined;
+    orchestrator: Orchestrator | undefined;
+    insight: TaskInsight | undefined;
+    backend: EnvironmentBackend | undefined;
+    membership: ClusterMembership | null;
+    store: HistoryStore | undefined;
+  },
+  logger: Logger,
+): Promise<void> {
+  const { app, role, prediction, stopMetrics, orchestrator, insight, backend, membership, store } = opened;
+  const step = async (what: string, fn: () => unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.warn(
+        { event: "startup_cleanup_failed", what, error: (err as Error)?.message ?? String(err) },
+        "closing after a failed start-up failed",
+      );
+    }
+  };
+  if (app) await step("http server", () => app.close());
+  // The role stops the prediction loop it started.
+  if (role) await step("cluster role", () => role.stop());
+  else if (prediction) await step("prediction loop", () => prediction.stop());
+  stopMetrics?.();
+  // The orchestrator's shutdown closes its pool (and so the backend) and the task insight.
+  if (orchestrator) await step("orchestrator", () => orchestrator.shutdown(0));
+  else {
+    if (insight) await step("task insight", () => insight.close());
+    if (backend) await step("backend", () => backend.close());
+  }
+  if (membership) await step("cluster membership", () => membership.stop());
+  if (store) await step("history store", () => store.close());
+}
+
+/** The running server's handle; close() stops it in order. */
+function running(
+  config: Config,
+  parts: Omit<RunningServer, "close">,
+  membership: ClusterMembership | null,
+  stopMetrics: () => void,
+): RunningServer {
+  const { app, orchestrator, store, role } = parts;
   let closed: Promise<void> | null = null;
   return {
-    app,
-    orchestrator,
-    prediction,
-    store,
-    backend,
-    metrics,
-    role,
-    serverId,
-    url,
+    ...parts,
     close() {
       closed ??= (async () => {
         await role.stop();

@@ -175,3 +175,91 @@ test("durations that become Node timers are capped at 2^31-1 ms (a longer timer 
     assert.equal(refusal(raw(MAX_TIMER_MS)), "accepted", field);
   }
 });
+
+test("prediction.model: an unknown forecaster is refused at load, naming the field and the known names", () => {
+  assert.throws(
+    () => parseConfig({ prediction: { model: "nosuchmodel" } }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.field === "prediction.model" &&
+      /^config prediction\.model: unknown forecaster "nosuchmodel" \(known: auto, .*interarrival.*\)$/.test(
+        e.message,
+      ),
+  );
+  // Also when prediction is off: a misspelt model is a mistake whether or not it runs yet.
+  assert.throws(() => parseConfig({ prediction: { enabled: false, model: "nosuchmodel" } }), ConfigError);
+  for (const model of ["auto", "interarrival", "prophet", "lstm"])
+    assert.equal(parseConfig({ prediction: { model } }).prediction.model, model);
+  assert.throws(
+    () => loadConfig({ env: { FOREWARM_PREDICTION__MODEL: "nosuchmodel" } }),
+    /config prediction\.model \(FOREWARM_PREDICTION__MODEL, environment\): unknown forecaster/,
+  );
+});
+
+test("FOREWARM_* variables merge deeply whatever their order; a field given twice is refused naming both", () => {
+  const nested = ["FOREWARM_CAPACITY__MEMORY_MB", "1024"] as const;
+  const whole = ["FOREWARM_CAPACITY", '{"cpu":4}'] as const;
+  for (const order of [
+    [nested, whole],
+    [whole, nested],
+  ]) {
+    const c = loadConfig({ env: Object.fromEntries(order) });
+    assert.equal(c.capacity.memoryMb, 1024, `order ${order.map(([k]) => k).join(", ")}`);
+    assert.equal(c.capacity.cpu, 4);
+  }
+  // Deeper: a JSON object two levels up merges with a variable inside it.
+  const deep = loadConfig({
+    env: {
+      FOREWARM_PREDICTION__FOREWARM__LEARNER__PRIOR: "8",
+      FOREWARM_PREDICTION: '{"forewarm":{"price":2,"learner":{"daily":0.3}}}',
+    },
+  });
+  assert.equal(deep.prediction.forewarm.price, 2);
+  assert.deepEqual(deep.prediction.forewarm.learner, { prior: 8, daily: 0.3 });
+  // Which one wins would be a guess: refused, naming both, in either order.
+  for (const env of [
+    { FOREWARM_CAPACITY__CPU: "2", FOREWARM_CAPACITY: '{"cpu":4}' },
+    { FOREWARM_CAPACITY: '{"cpu":4}', FOREWARM_CAPACITY__CPU: "2" },
+  ])
+    assert.throws(
+      () => loadConfig({ env }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.field === "capacity.cpu" &&
+        /both FOREWARM_CAPACITY and FOREWARM_CAPACITY__CPU/.test(e.message),
+    );
+  for (const env of [
+    { FOREWARM_CAPACITY__CPU: "2", FOREWARM_CAPACITY: "5" },
+    { FOREWARM_CAPACITY: "5", FOREWARM_CAPACITY__CPU: "2" },
+  ])
+    assert.throws(
+      () => loadConfig({ env }),
+      /config capacity: FOREWARM_CAPACITY gives it a value that is not an object while FOREWARM_CAPACITY__CPU sets fields inside it/,
+    );
+});
+
+test("an error in a value from a FOREWARM_* variable names the variable", () => {
+  const message = (env: Record<string, string>, overrides?: Record<string, unknown>) => {
+    try {
+      loadConfig({ env, ...(overrides ? { overrides } : {}) });
+      return "accepted";
+    } catch (e) {
+      return e instanceof ConfigError ? e.message : String(e);
+    }
+  };
+  assert.match(
+    message({ FOREWARM_: "1" }),
+    /^config FOREWARM_ \(environment\): names no configuration field/,
+  );
+  assert.match(message({ FOREWARM_A____B: "1" }), /^config FOREWARM_A____B \(environment\)/);
+  assert.equal(message({ FOREWARM_X: "1" }), "config x (FOREWARM_X, environment): Unexpected property");
+  assert.match(message({ FOREWARM_PORT: "99999" }), /^config port \(FOREWARM_PORT, environment\): /);
+  // Inside a JSON object: the variable that gave the object.
+  assert.equal(
+    message({ FOREWARM_CAPACITY: '{"cpux":4}' }),
+    "config capacity.cpux (FOREWARM_CAPACITY, environment): Unexpected property",
+  );
+  // A value the file or a flag gave is not blamed on a variable.
+  assert.match(message({ FOREWARM_PORT: "99999" }, { port: 99998 }), /^config port: /);
+  assert.match(message({ FOREWARM_CAPACITY__CPU: "4" }, { port: -1 }), /^config port: /);
+});
