@@ -220,7 +220,10 @@ export class Orchestrator {
     this.activity.routed(seriesKey(q.task.user, q.task.taskType), q.task.id, routedAt, q.expectedRunMs);
     if (decision.kind === "warm") {
       const env = this.pool.get(decision.environmentId)!;
-      if (env.shadow && env.tasksRun === 0) this.counters.shadowHits++;
+      if (env.shadow && env.tasksRun === 0) {
+        this.counters.shadowHits++;
+        q.shadowHit = true;
+      }
       this.pool.markBusy(env);
       this.counters.warmStarts++;
       this.track(this.execute(q, env, false, routedAt));
@@ -327,10 +330,7 @@ export class Orchestrator {
       this.running.delete(task.id);
       this.runningSeries.ended(task.user, task.taskType);
     }
-    if (gone && (await this.requeue(q, env))) {
-      this.uncountStart(env, cold);
-      return;
-    }
+    if (gone && (await this.requeue(q, env, cold))) return;
     const finishedAt = this.d.clock.now();
     env.tasksRun++;
     if (result.failure === "oom" || result.failure === "crashed" || result.failure === "timeout") {
@@ -350,7 +350,7 @@ export class Orchestrator {
    * ran, so the environment is dropped and the task queued again, a bounded number of times; false
    * if it cannot be (it then fails as unrunnable).
    */
-  private async requeue(q: QueuedTask, env: EnvironmentView): Promise<boolean> {
+  private async requeue(q: QueuedTask, env: EnvironmentView, cold: boolean): Promise<boolean> {
     // The dead environment stays (busy) until the task is back in the queue: dropping it frees room
     // and runs the queue, and that room must go to this task by its priority, not to what waits.
     const drop = () => this.pool.dropDead(env, "worker found gone when a task was to run");
@@ -376,6 +376,7 @@ export class Orchestrator {
       drop();
       await this.completion.shutDown(q.task, "before the task started");
     } else {
+      this.uncountStart(q, cold);
       this.queue.putBack(q);
       drop();
     }
@@ -387,12 +388,11 @@ export class Orchestrator {
    * A start that found its worker dead did not happen: the task's counts are those of the start it
    * gets next (Prometheus counters only go up, so they count it as a requeue instead).
    */
-  private uncountStart(env: EnvironmentView, cold: boolean): void {
+  private uncountStart(q: QueuedTask, cold: boolean): void {
     if (cold) this.counters.coldStarts--;
-    else {
-      this.counters.warmStarts--;
-      if (env.shadow && env.tasksRun === 0) this.counters.shadowHits--;
-    }
+    else this.counters.warmStarts--;
+    if (q.shadowHit) this.counters.shadowHits--;
+    q.shadowHit = false;
     this.observer.requeued?.(cold);
   }
 
@@ -420,6 +420,9 @@ export class Orchestrator {
     if (this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    // From here a final write the store fails is tried once, not retried: with the store down, a
+    // retried write would keep shutdown waiting for ever (the next start's cleanup fails what is left).
+    this.completion.stop();
     // An entry not yet admitted is still being recorded: its submit finishes it once the record exists.
     for (const q of this.queue.drain())
       if (q.admitted) await this.completion.shutDown(q.task, "before the task started");
@@ -427,8 +430,6 @@ export class Orchestrator {
     while (this.pending.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 50))]);
     }
-    // Results still not written (the store failing) are left to the next start's cleanup.
-    this.completion.stop();
     // Both taken before any await: a start (or resize) that finishes while these are written finds
     // its task gone and stops, instead of running it after the grace.
     const starting = [...this.starting.values()];

@@ -15,6 +15,8 @@ export interface QueuedTask {
   admitted: boolean;
   /** Times it was put back because its environment was found gone when it was to start. */
   requeues: number;
+  /** Its current start counted as a shadow hit (undone if the start is: requeue). */
+  shadowHit?: boolean;
 }
 
 /** Times a task goes back to the queue (its worker found dead when it was to start) before it fails. */

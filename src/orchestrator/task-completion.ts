@@ -53,6 +53,7 @@ export class TaskCompletion {
   private readonly finalized = new WeakSet<Task>();
   private readonly waiters = new Map<string, ((r: TaskRecord) => void)[]>();
   private stopped = false;
+  private readonly wakeUps = new Set<() => void>();
 
   constructor(private readonly d: TaskCompletionDeps) {}
 
@@ -150,14 +151,28 @@ export class TaskCompletion {
           );
         if (!again) return;
       }
-      await new Promise((r) => setTimeout(r, delay));
+      await this.backOff(delay);
       delay = Math.min(FINAL_WRITE_MAX_DELAY_MS, delay * 2);
     }
   }
 
-  /** Final writes that fail are no longer retried (shutdown, after its grace). */
+  /** Waits `ms`, or until stop(): a retry asleep then tries once more at once, not after the store closed. */
+  private backOff(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeUps.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUps.add(done);
+    });
+  }
+
+  /** Final writes that fail are no longer retried (shutdown); retries asleep wake for a last try. */
   stop(): void {
     this.stopped = true;
+    for (const wake of [...this.wakeUps]) wake();
   }
 
   /** Fails a task the server is shutting down on; `when` completes "server shut down …". */

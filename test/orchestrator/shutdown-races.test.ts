@@ -68,13 +68,13 @@ class HookedStore extends SqliteHistoryStore {
   }
 }
 
-function setUp() {
+function setUp(extra: Record<string, unknown> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-races-"));
   const tasksDir = path.join(dir, "tasks");
   fs.mkdirSync(tasksDir);
   fs.writeFileSync(path.join(tasksDir, "slow.mjs"), "export const handler = () => new Promise(() => {});\n");
   fs.writeFileSync(path.join(tasksDir, "quick.mjs"), "export const handler = (x) => x;\n");
-  const config = parseConfig({ dataDir: dir, tasksDir });
+  const config = parseConfig({ dataDir: dir, tasksDir, ...extra });
   const backend = new HookedProcessBackend({ workDir: path.join(dir, "envs"), logger: silentLogger() });
   const store = new HookedStore(path.join(dir, "history.db"));
   const clock = new RealClock();
@@ -150,5 +150,30 @@ test("a task whose environment is being resized when the grace ends ends `shutdo
   backend.resizeGate.resolve(true);
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(backend.ran, [a.id]);
+  await store.close();
+});
+
+test("shutdown ends though the history fails every final write while a task is queued (the writes are not retried then)", async () => {
+  const { orchestrator, backend, store, task } = setUp({ capacity: { maxEnvironments: 1 } });
+  const a = task("a", "slow.mjs");
+  const b = task("a", "quick.mjs");
+  await orchestrator.submit(a);
+  await until("a runs", () => backend.ran.includes(a.id));
+  await orchestrator.submit(b);
+  // The database goes away: every final state fails to be written.
+  store.beforeUpdate = async (_id, update) => {
+    if (update.finishedAt !== undefined) throw new Error("Connection terminated unexpectedly");
+  };
+  const ended = await Promise.race([
+    orchestrator.shutdown(200).then(() => "ended"),
+    new Promise((r) => setTimeout(() => r("still waiting after 20 s"), 20_000)),
+  ]);
+  assert.equal(ended, "ended");
+  store.beforeUpdate = null;
+  // Left for the next start's cleanup: neither was recorded as ended.
+  assert.deepEqual(
+    [(await store.getTask(a.id))?.status, (await store.getTask(b.id))?.status],
+    ["running", "queued"],
+  );
   await store.close();
 });
