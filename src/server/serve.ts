@@ -40,28 +40,41 @@ async function openStore(config: Config, dataDir: string): Promise<HistoryStore>
   return new SqliteHistoryStore(path.join(dataDir, "history.db"));
 }
 
+/** A path's stat; null if nothing is there; "under a file" when a parent is a file (ENOTDIR). */
+function statOrNull(p: string): fs.Stats | null | "under a file" {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false }) ?? null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") return "under a file";
+    throw err;
+  }
+}
+
 /** Creates the data directory; a path that is a file (or under one) is refused naming `dataDir`. */
 function ensureDataDir(dir: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (err) {
-    const stat = fs.statSync(dir, { throwIfNoEntry: false });
+    const stat = statOrNull(dir);
     throw new ConfigError(
       "dataDir",
-      stat && !stat.isDirectory()
-        ? `${dir} is a file, not a directory`
-        : `cannot create ${dir}: ${(err as Error).message}`,
+      stat === "under a file"
+        ? `${dir} is under a file, not a directory`
+        : stat && !stat.isDirectory()
+          ? `${dir} is a file, not a directory`
+          : `cannot create ${dir}: ${(err as Error).message}`,
     );
   }
 }
 
 /** Refuses a tasks directory that exists as a file (one that does not exist yet may come later). */
 function checkTasksDir(dir: string, configured: boolean): void {
-  const stat = fs.statSync(dir, { throwIfNoEntry: false });
-  if (stat && !stat.isDirectory())
+  const stat = statOrNull(dir);
+  // Under a file (ENOTDIR) it can never be created either.
+  if (stat === "under a file" || (stat && !stat.isDirectory()))
     throw new ConfigError(
       "tasksDir",
-      `${dir}${configured ? "" : " (the default, <dataDir>/tasks)"} is a file, not a directory`,
+      `${dir}${configured ? "" : " (the default, <dataDir>/tasks)"} is ${stat === "under a file" ? "under " : ""}a file, not a directory`,
     );
 }
 

@@ -42,6 +42,13 @@ test("a dataDir (or tasksDir) that is a file is refused naming the field, before
         e.message === `config dataDir: ${file} is a file, not a directory`,
     );
     assert.equal(fs.readFileSync(file, "utf8"), "x", "the file is left alone");
+    // Under a file (ENOTDIR): the same, not the raw error.
+    const under = path.join(file, "sub");
+    await assert.rejects(
+      startServer(parseConfig({ port: 0, dataDir: under, logLevel: "silent" }), silentLogger()),
+      (e: unknown) =>
+        e instanceof ConfigError && e.message === `config dataDir: ${under} is under a file, not a directory`,
+    );
     await assert.rejects(
       startServer(
         parseConfig({ port: 0, dataDir: path.join(dir, "data"), tasksDir: file, logLevel: "silent" }),
