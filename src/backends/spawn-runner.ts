@@ -36,15 +36,34 @@ export function nodeMemoryForHeap(heapMb: number): number {
   return m;
 }
 
-/** The server's variables a task runtime is given: the command path, locale and time zone. */
+/**
+ * The server's variables a task runtime is given: where programs, libraries and packages are (PATH,
+ * HOME for Python's user site-packages, NODE_PATH, PYTHONHOME/PYTHONUSERBASE, VIRTUAL_ENV,
+ * LD_LIBRARY_PATH), CA certificates, the user, locale and time zone. Not the rest: secrets live there.
+ */
+const RUNTIME_VARIABLES = new Set([
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
+  "NODE_PATH",
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "LD_LIBRARY_PATH",
+  "PYTHONHOME",
+  "PYTHONUSERBASE",
+  "VIRTUAL_ENV",
+  "CONDA_PREFIX",
+]);
+
 export function runtimeEnvironment(from: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(from))
-    if (
-      v !== undefined &&
-      (k === "PATH" || k === "LANG" || k === "LANGUAGE" || k === "TZ" || k.startsWith("LC_"))
-    )
-      out[k] = v;
+    if (v !== undefined && (RUNTIME_VARIABLES.has(k) || k.startsWith("LC_"))) out[k] = v;
   return out;
 }
 
@@ -57,9 +76,9 @@ export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
           join(launch.runnersDir, "node-runner.mjs"),
         ]
       : [launch.pythonBinary, join(launch.runnersDir, "python-runner.py")];
-  // Not the server's environment: it holds the server's secrets (the history's database URL, cloud
-  // credentials), which a tenant's code could read. Only what a runtime needs to run passes on.
-  const env: NodeJS.ProcessEnv = { ...runtimeEnvironment(process.env), HOME: launch.cwd, ...launch.env };
+  // Not the server's whole environment: it holds the server's secrets (the history's database URL,
+  // cloud credentials), which a tenant's code could read. Only what a runtime needs passes on.
+  const env: NodeJS.ProcessEnv = { ...runtimeEnvironment(process.env), ...launch.env };
   if (launch.cgroupProcs.length === 0) {
     const [command, ...args] = runtimeArgv;
     return RunnerProcess.spawn(command as string, args, { cwd: launch.cwd, env });
