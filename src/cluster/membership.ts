@@ -7,6 +7,11 @@ export const MEMBER_LOCK_CLASS = 0x66770020;
 const START_ATTEMPTS = 6;
 const START_RETRY_MS = 200;
 
+/** Sessions that check (and hold while failing tasks of) another server's id call themselves this. */
+const CHECK_APPLICATION = "forewarm-gone-check";
+/** How long a starting server waits for such a check to let its id go. */
+const CHECK_WAIT_MS = 120_000;
+
 /** The server id's lock is held by another session: a live server uses the id (or a check of it). */
 export class IdInUseError extends Error {
   constructor(serverId: string) {
@@ -71,12 +76,16 @@ export class ClusterMembership {
    * attempts over about a second before refusing.
    */
   async start(): Promise<void> {
+    const deadline = Date.now() + CHECK_WAIT_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         this.own = await this.acquire();
         break;
       } catch (err) {
-        if (!(err instanceof IdInUseError) || attempt >= START_ATTEMPTS) throw err;
+        if (!(err instanceof IdInUseError)) throw err;
+        // A leader failing this id's old tasks holds the lock as long as that takes: wait for it.
+        const check = Date.now() < deadline && (await this.heldByCheck().catch(() => false));
+        if (!check && attempt >= START_ATTEMPTS) throw err;
         await new Promise((r) => setTimeout(r, START_RETRY_MS));
       }
     }
@@ -188,6 +197,28 @@ export class ClusterMembership {
     this.opts.events?.regained?.();
   }
 
+  /** Whether this server's id is held by another server's check (whileGone), not by a live server. */
+  private async heldByCheck(): Promise<boolean> {
+    const c = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: this.checkTimeoutMs,
+      query_timeout: this.checkTimeoutMs,
+    });
+    c.on("error", () => {});
+    await c.connect();
+    try {
+      const r = await c.query<{ app: string }>(
+        `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+            AND l.objid = hashtext($2)::oid AND l.objsubid = 2`,
+        [MEMBER_LOCK_CLASS, this.serverId],
+      );
+      return r.rows[0]?.app === CHECK_APPLICATION;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+
   /** True when no live server holds `serverId`'s lock (it died, or never ran). */
   async isGone(serverId: string): Promise<boolean> {
     return (await this.whileGone(serverId, async () => true)) ?? false;
@@ -204,6 +235,7 @@ export class ClusterMembership {
       connectionString: this.connectionString,
       connectionTimeoutMillis: this.checkTimeoutMs,
       query_timeout: this.checkTimeoutMs,
+      application_name: CHECK_APPLICATION,
     });
     c.on("error", () => {});
     await c.connect();

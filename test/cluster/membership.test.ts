@@ -48,7 +48,8 @@ test("while the leader fails a gone server's tasks under its lock, the server ca
   let liveDuring: boolean | undefined;
   const failed = await leader.whileGone(id, async () => {
     xStart = x.m.start();
-    await new Promise((r) => setTimeout(r, 400));
+    // Longer than a start's few attempts at a lock a live server holds (about a second).
+    await new Promise((r) => setTimeout(r, 2_500));
     liveDuring = x.m.live;
     return 7;
   });
@@ -56,7 +57,11 @@ test("while the leader fails a gone server's tasks under its lock, the server ca
     assert.equal(failed, 7, "gone: the work ran and its result is returned");
     assert.equal(liveDuring, false, "the server could not take its id while the work ran");
     await xStart;
-    assert.equal(x.m.live, true, "it started once the lock was free again (a few attempts, not a refusal)");
+    assert.equal(
+      x.m.live,
+      true,
+      "it started once the check let the lock go (it waits for a check, not a refusal)",
+    );
     let ran = false;
     const live = await leader.whileGone(id, async () => {
       ran = true;
