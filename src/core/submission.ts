@@ -79,36 +79,43 @@ export type TaskSubmission = Static<typeof TaskSubmissionSchema>;
 export const MAX_INPUT_DEPTH = 256;
 
 /**
- * Whether `value` nests arrays and objects more than `limit` levels deep (a scalar is 0, `[]` is 1).
- * Iterative, so a deep value cannot overflow the stack while it is measured.
+ * What is wrong with a task's input that its schema cannot say, in one walk: nested more than `limit`
+ * levels of arrays and objects (a scalar is 0, `[]` is 1; the runners could not decode it), or else
+ * the path (`input.a.2`) of a number that is not finite (JSON parses 1e400 as Infinity, which
+ * JSON.stringify then writes as null: the task would run with a value its client never sent).
+ * Iterative, so a deep value cannot overflow the stack while it is walked.
  */
-export function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: { v: object; depth: number }[] = [];
-  if (typeof value === "object" && value !== null) stack.push({ v: value, depth: 1 });
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    if (top.depth > limit) return true;
-    for (const child of Array.isArray(top.v) ? top.v : Object.values(top.v))
-      if (typeof child === "object" && child !== null) stack.push({ v: child, depth: top.depth + 1 });
-  }
-  return false;
-}
-
-/**
- * The path (e.g. `input.a.2`) of the first number in `value` that is not finite, or null. JSON has no
- * such numbers, but it parses 1e400 as Infinity, which JSON.stringify then writes as null: the task
- * would run with a value its client never sent.
- */
-export function nonFiniteNumberAt(value: unknown, path: string): string | null {
-  const stack: { v: unknown; path: string }[] = [{ v: value, path }];
+export function inputProblem(
+  value: unknown,
+  limit: number,
+  root: string,
+): { kind: "tooDeep" } | { kind: "nonFinite"; path: string } | null {
+  // Paths are built only for the number reported: each entry points at its parent.
+  type Entry = { v: unknown; depth: number; parent: Entry | null; key: string };
+  const pathOf = (e: Entry): string => {
+    const keys: string[] = [];
+    for (let at: Entry | null = e; at !== null; at = at.parent) keys.push(at.key);
+    return keys.reverse().join(".");
+  };
+  let nonFinite: string | null = null;
+  const stack: Entry[] = [{ v: value, depth: 0, parent: null, key: root }];
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
     const v = top.v;
-    if (typeof v === "number" && !Number.isFinite(v)) return top.path;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) nonFinite ??= pathOf(top);
+      continue;
+    }
     if (typeof v !== "object" || v === null) continue;
+    const depth = top.depth + 1;
+    if (depth > limit) return { kind: "tooDeep" };
     for (const [k, child] of Object.entries(v))
-      if (typeof child === "number" || (typeof child === "object" && child !== null))
-        stack.push({ v: child, path: `${top.path}.${k}` });
+      if (
+        (typeof child === "number" && !Number.isFinite(child)) ||
+        (typeof child === "object" && child !== null)
+      )
+        stack.push({ v: child, depth, parent: top, key: k });
   }
-  return null;
+  return nonFinite === null ? null : { kind: "nonFinite", path: nonFinite };
 }
 
 /** A rejected input, naming the field at fault. */

@@ -4,9 +4,8 @@ import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import type { Config } from "../config/config.js";
 import {
+  inputProblem,
   MAX_INPUT_DEPTH,
-  nestedDeeperThan,
-  nonFiniteNumberAt,
   type TaskSubmission,
   TaskSubmissionSchema,
   ValidationError,
@@ -26,14 +25,17 @@ export function validateSubmission(raw: unknown): TaskSubmission {
     throw new ValidationError(field, first.message);
   }
   const sub = raw as TaskSubmission;
-  if (nestedDeeperThan(sub.input, MAX_INPUT_DEPTH))
+  const problem = inputProblem(sub.input, MAX_INPUT_DEPTH, "input");
+  if (problem?.kind === "tooDeep")
     throw new ValidationError(
       "input",
       `nested too deeply: at most ${MAX_INPUT_DEPTH} levels of arrays and objects`,
     );
-  const bad = nonFiniteNumberAt(sub.input, "input");
-  if (bad !== null)
-    throw new ValidationError(bad, "a number beyond the range of a double (it would be passed on as null)");
+  if (problem?.kind === "nonFinite")
+    throw new ValidationError(
+      problem.path,
+      "a number beyond the range of a double (it would be passed on as null)",
+    );
   return sub;
 }
 
