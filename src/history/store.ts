@@ -148,3 +148,11 @@ export function* seriesRuns(rows: readonly MinuteRollup[]): Generator<readonly M
     i = j;
   }
 }
+
+/**
+ * The span of minutes to read next from rollups, given the span just read and its rows: about `target`
+ * rows a read (1 minute to a day), so that a large history is read in pieces, with other work between.
+ */
+export function nextRollupSpan(span: number, rowsRead: number, target: number): number {
+  return Math.max(1, Math.min(1440, Math.floor((span * target) / Math.max(1, rowsRead))));
+}

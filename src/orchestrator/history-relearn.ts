@@ -4,7 +4,7 @@
  * event loop, so that a restart reaches the decisions replay makes on the same arrivals.
  */
 import { yieldToEventLoop } from "../core/clock.js";
-import { type HistoryStore, minuteOf } from "../history/store.js";
+import { type HistoryStore, minuteOf, nextRollupSpan } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import type { BusySeries, SeriesWindows } from "../plan/series-windows.js";
 import { seriesKey } from "../plan/shadow-planner.js";
@@ -123,7 +123,7 @@ export async function relearnHistory(
       }
     }
     lo = hi + 1;
-    chunk = Math.max(1, Math.min(1440, Math.floor((chunk * RELEARN_ROWS) / Math.max(1, rows.length))));
+    chunk = nextRollupSpan(chunk, rows.length, RELEARN_ROWS);
   }
   return { upto, learnt };
 }

@@ -4,7 +4,7 @@ import { compareText } from "../core/sorted.js";
 import type { FittedModel, Forecast, Forecaster, SeriesHistory } from "../forecast/forecaster.js";
 import { createForecaster } from "../forecast/registry.js";
 import type { HistoryStore, MinuteRollup } from "../history/store.js";
-import { minuteOf, seriesRuns } from "../history/store.js";
+import { minuteOf, nextRollupSpan, seriesRuns } from "../history/store.js";
 import type { Logger } from "../log/logger.js";
 import { seriesKey } from "../plan/shadow-planner.js";
 import type { Orchestrator } from "./orchestrator.js";
@@ -59,7 +59,7 @@ export async function windowRollups(
       run.push(r);
     }
     lo = hi + 1;
-    chunk = Math.max(1, Math.min(1440, Math.floor((chunk * rowsPerRead) / Math.max(1, read.length))));
+    chunk = nextRollupSpan(chunk, read.length, rowsPerRead);
     await yieldToEventLoop();
   }
   const rows: MinuteRollup[] = [];
