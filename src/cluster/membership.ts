@@ -197,15 +197,22 @@ export class ClusterMembership {
     this.opts.events?.regained?.();
   }
 
-  /** Whether this server's id is held by another server's check (whileGone), not by a live server. */
-  private async heldByCheck(): Promise<boolean> {
+  /** A session for one check, bounded by the check timeout (ended by the caller). */
+  private async shortSession(applicationName?: string): Promise<pg.Client> {
     const c = new pg.Client({
       connectionString: this.connectionString,
       connectionTimeoutMillis: this.checkTimeoutMs,
       query_timeout: this.checkTimeoutMs,
+      ...(applicationName ? { application_name: applicationName } : {}),
     });
     c.on("error", () => {});
     await c.connect();
+    return c;
+  }
+
+  /** Whether this server's id is held by another server's check (whileGone), not by a live server. */
+  private async heldByCheck(): Promise<boolean> {
+    const c = await this.shortSession();
     try {
       const r = await c.query<{ app: string }>(
         `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -231,14 +238,7 @@ export class ClusterMembership {
    */
   async whileGone<T>(serverId: string, fn: () => Promise<T>): Promise<T | null> {
     if (serverId === this.serverId) return null;
-    const c = new pg.Client({
-      connectionString: this.connectionString,
-      connectionTimeoutMillis: this.checkTimeoutMs,
-      query_timeout: this.checkTimeoutMs,
-      application_name: CHECK_APPLICATION,
-    });
-    c.on("error", () => {});
-    await c.connect();
+    const c = await this.shortSession(CHECK_APPLICATION);
     try {
       const r = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS ok", [
         MEMBER_LOCK_CLASS,
