@@ -3,6 +3,7 @@ import path from "node:path";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import pg from "pg";
+import { SCHEMA_NAME_PATTERN } from "../config/config.js";
 import type { BacktestInput, BacktestOptions } from "../forecast/backtest.js";
 import { backtestJson, backtestTable, runBacktest } from "../forecast/backtest-run.js";
 import { createForecaster, forecasterNames, prepareForecasters } from "../forecast/registry.js";
@@ -111,7 +112,7 @@ async function readRollups(source: string): Promise<MinuteRollup[]> {
     url.searchParams.delete("schema");
     // Reading must not create: opening the store migrates, so a misspelt schema became a new, empty
     // history ("no recorded arrivals") instead of an error.
-    if (!/^[a-z_][a-z0-9_]*$/.test(schema))
+    if (!new RegExp(SCHEMA_NAME_PATTERN).test(schema))
       throw new ReplayInputError(`--history ${source}: schema "${schema}" is not a forewarm schema name`);
     await requireHistorySchema(url.toString(), schema, source);
     const store = await PostgresHistoryStore.open({ connectionString: url.toString(), schema });

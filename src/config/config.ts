@@ -27,6 +27,9 @@ export const WAIT_GRACE_MS = 60_000;
 /** Longest task timeout: the task's timer and its waiter's (timeout + WAIT_GRACE_MS) must both hold it. */
 export const MAX_TASK_TIMEOUT_MS = MAX_TIMER_MS - WAIT_GRACE_MS;
 
+/** A PostgreSQL schema name forewarm uses (lower case, unquoted). */
+export const SCHEMA_NAME_PATTERN = "^[a-z_][a-z0-9_]*$";
+
 export const ConfigSchema = Type.Object(
   {
     // Not empty: Node would listen on every interface, opening the API (which runs code) to the network.
@@ -37,7 +40,7 @@ export const ConfigSchema = Type.Object(
       {
         kind: Type.Union([Type.Literal("sqlite"), Type.Literal("postgres")], { default: "sqlite" }),
         url: Type.String({ minLength: 1, default: "postgres://postgres@127.0.0.1:5432/postgres" }),
-        schema: Type.String({ pattern: "^[a-z_][a-z0-9_]*$", default: "forewarm" }),
+        schema: Type.String({ pattern: SCHEMA_NAME_PATTERN, default: "forewarm" }),
         /** Drop finished history older than this many days, daily (PostgreSQL: whole monthly partitions). 0 keeps all. */
         retentionDays: Type.Integer({ minimum: 0, default: 0 }),
       },
