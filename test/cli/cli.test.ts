@@ -1,46 +1,20 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
-const cli = path.resolve("dist/src/cli/main.js");
-const example = (f: string) => path.resolve("examples", f);
-
-async function forewarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { cli, example, forewarm, serveCli } from "./cli-process.js";
 
 describe("forewarm CLI against a served instance", () => {
-  let child: ChildProcess;
+  let served: Awaited<ReturnType<typeof serveCli>>;
   let url = "";
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-cli-"));
-    child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
-      env: { ...process.env, FOREWARM_LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    url = await new Promise<string>((resolve) => {
-      let out = "";
-      child.stdout?.on("data", (d) => {
-        out += String(d);
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-    });
+    served = await serveCli("fw-cli-");
+    url = served.url;
   });
   after(async () => {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await served.stop();
   });
 
   test("submit runs inline code from a file and prints the result; status shows the environment", async () => {

@@ -1,26 +1,8 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
-const cli = path.resolve("dist/src/cli/main.js");
-const example = (f: string) => path.resolve("examples", f);
-
-async function forewarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { forewarm, serveCli, submitArgs } from "./cli-process.js";
 
 /** A local HTTP server answering every request with `status`, `type` and `body`. */
 async function answering(
@@ -38,18 +20,6 @@ async function answering(
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
-
-const submitArgs = (url: string) => [
-  "submit",
-  "--url",
-  url,
-  "-u",
-  "a",
-  "-r",
-  "node",
-  "--code-file",
-  example("hello.mjs"),
-];
 
 test("submit and status against a proxy answering 502 with HTML name the URL, the status and the content type", async () => {
   const proxy = await answering(502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>");
@@ -96,26 +66,14 @@ test("status and submit refuse JSON that is not what forewarm answers, naming th
 });
 
 describe("status with a --url that is not the server's address", () => {
-  let child: ChildProcess;
+  let served: Awaited<ReturnType<typeof serveCli>>;
   let url = "";
   before(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-cli-http-"));
-    child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
-      env: { ...process.env, FOREWARM_LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    url = await new Promise<string>((resolve) => {
-      let out = "";
-      child.stdout?.on("data", (d) => {
-        out += String(d);
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-    });
+    served = await serveCli("fw-cli-http-");
+    url = served.url;
   });
   after(async () => {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await served.stop();
   });
 
   test("a task URL as --url: the server's 404 is reported with the URL, not a crash", async () => {

@@ -7,8 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-const cli = path.resolve("dist/src/cli/main.js");
-const example = (f: string) => path.resolve("examples", f);
+import { cli, submitArgs } from "./cli-process.js";
 
 test("submit: number options take plain decimal text only; the message names the option and quotes the value", async () => {
   // A server that records every request: a refused option must not reach it.
@@ -29,24 +28,9 @@ test("submit: number options take plain decimal text only; the message names the
   // Asynchronous: a spawnSync child would block the loop that serves it.
   const submit = (args: string[]) =>
     new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [
-          cli,
-          "submit",
-          "--no-wait",
-          "--url",
-          url,
-          "-u",
-          "a",
-          "-r",
-          "node",
-          "--code-file",
-          example("hello.mjs"),
-          ...args,
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
+      const child = spawn(process.execPath, [cli, ...submitArgs(url), "--no-wait", ...args], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       let stderr = "";
       child.stderr.on("data", (d) => {
         stderr += String(d);

@@ -2,13 +2,11 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { cli, submitArgs } from "./cli-process.js";
 
 const run = promisify(execFile);
-const cli = path.resolve("dist/src/cli/main.js");
-const example = (f: string) => path.resolve("examples", f);
 
 /** Node's fetch (undici) fails a request whose answer's headers take longer than this. */
 const UNDICI_HEADERS_TIMEOUT_MS = 300_000;
@@ -37,18 +35,7 @@ test("submit waits for a task longer than fetch's 300 s header timeout: a shorte
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
-    const { stdout } = await run(process.execPath, [
-      cli,
-      "submit",
-      "--url",
-      url,
-      "-u",
-      "a",
-      "-r",
-      "node",
-      "--code-file",
-      example("hello.mjs"),
-    ]);
+    const { stdout } = await run(process.execPath, [cli, ...submitArgs(url)]);
     const out = JSON.parse(stdout) as { status: string; output: number };
     assert.equal(out.status, "succeeded");
     assert.equal(out.output, 42);
