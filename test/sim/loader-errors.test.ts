@@ -1,28 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ReplayInputError } from "../../src/sim/errors.js";
 import { loadTrace } from "../../src/sim/loaders/index.js";
 import { MAX_M2_EVENTS } from "../../src/sim/trace-builder.js";
+import { rejectsWith, traceFiles } from "./bad-traces.js";
 import { AZURE2021, CLI, TRACES } from "./traces.js";
 
-const dir = mkdtempSync(join(tmpdir(), "forewarm-loaders-"));
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-async function rejectsWith(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ReplayInputError, `expected ReplayInputError, got ${String(err)}`);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const { file } = traceFiles("forewarm-loaders-");
 
 const AZ_HEADER = "HashOwner,HashApp,HashFunction,Trigger,480,481,482\n";
 

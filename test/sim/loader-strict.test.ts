@@ -1,29 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { storeSeries } from "../../src/forecast/store-series.js";
 import type { MinuteRollup } from "../../src/history/store.js";
-import { ReplayInputError } from "../../src/sim/errors.js";
 import { loadTrace } from "../../src/sim/loaders/index.js";
+import { rejectsWith, traceFiles } from "./bad-traces.js";
 import { CLI } from "./traces.js";
 
-const dir = mkdtempSync(join(tmpdir(), "forewarm-loaders-strict-"));
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-async function rejectsWith(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ReplayInputError, `expected ReplayInputError, got ${String(err)}`);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+const { dir, file } = traceFiles("forewarm-loaders-strict-");
 
 const swfJob = (id: number, submit: string, run: string, user: string, exe: string) =>
   `${id} ${submit} 0 ${run} 1 -1 -1 -1 -1 -1 1 ${user} 1 ${exe} 1 -1 -1 -1`;
