@@ -173,14 +173,35 @@ class GatedResizes extends ProcessBackend {
   }
 }
 
-test("while the plan resizes an idle environment, no task is routed to it at its old size", async (t) => {
+/** A planned harness (2 GiB) on GatedResizes. */
+async function gatedHarness(): Promise<{ h: Harness; backend: GatedResizes }> {
   let backend: GatedResizes | undefined;
   const h = await plannedHarness(2048, (dir) => {
     backend = new GatedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
     return backend;
   });
+  return { h, backend: backend! };
+}
+
+/** The plan, told `user`'s tasks need `memoryMb`, resizes its idle environment `envId`; held until open(). */
+function planHeldResize(
+  h: Harness,
+  backend: GatedResizes,
+  user: string,
+  envId: unknown,
+  memoryMb: number,
+): void {
+  const now = h.server.orchestrator.snapshot().now;
+  const base = h.server.orchestrator.snapshot().environments.find((e) => e.id === envId)!.spec;
+  const spec = { ...base, resources: { ...base.resources, memoryMb } };
+  backend.hold();
+  h.server.prediction!.apply({ now, desired: [wanted(user, spec, now)], skipped: [], exact: true });
+}
+
+test("while the plan resizes an idle environment, no task is routed to it at its old size", async (t) => {
+  const { h, backend } = await gatedHarness();
   try {
-    if (!backend!.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
+    if (!backend.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
     writeTask(h.tasksDir, "wait.mjs", WAIT_FOR_FLAG);
     const task = (memoryMb: number, flag: string | null) => ({
       user: "a",
@@ -192,19 +213,9 @@ test("while the plan resizes an idle environment, no task is routed to it at its
     });
     const first = (await h.post(task(512, null), "?wait=true")).body;
     assert.equal(first.status, "succeeded");
-    const orchestrator = h.server.orchestrator;
-    const now = orchestrator.snapshot().now;
-    const base = orchestrator.snapshot().environments.find((e) => e.id === first.environmentId)!.spec;
-    const spec = { ...base, resources: { ...base.resources, memoryMb: 256 } };
     // The forecast says a's tasks need 256 MiB: the plan shrinks the idle 512-MiB environment, and
     // the backend is slow to do it.
-    backend!.hold();
-    h.server.prediction!.apply({
-      now,
-      desired: [wanted("a", spec, now)],
-      skipped: [],
-      exact: true,
-    });
+    planHeldResize(h, backend, "a", first.environmentId, 256);
     assert.equal(backend!.resizes.length, 1, "the plan shrinks the environment");
     // Meanwhile a task that needs 384 MiB arrives, and runs until the shrink has landed.
     const big = (await h.post(task(384, "big-done"))).body;
@@ -225,13 +236,9 @@ test("while the plan resizes an idle environment, no task is routed to it at its
 });
 
 test("a task that fits the size the plan is resizing to waits for it, warm, holding back no other tenant", async (t) => {
-  let backend: GatedResizes | undefined;
-  const h = await plannedHarness(2048, (dir) => {
-    backend = new GatedResizes({ logger: silentLogger(), workDir: path.join(dir, "envs") });
-    return backend;
-  });
+  const { h, backend } = await gatedHarness();
   try {
-    if (!backend!.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
+    if (!backend.hardLimits) return t.skip("cgroup v1 is not writable here: nothing resizes in place");
     writeTask(h.tasksDir, "ok.mjs", "export function handler() { return 1; }\n");
     const task = (user: string, memoryMb: number, priority = 5) => ({
       user,
@@ -243,12 +250,7 @@ test("a task that fits the size the plan is resizing to waits for it, warm, hold
     });
     const first = (await h.post(task("a", 512), "?wait=true")).body;
     assert.equal(first.status, "succeeded");
-    const orchestrator = h.server.orchestrator;
-    const now = orchestrator.snapshot().now;
-    const base = orchestrator.snapshot().environments.find((e) => e.id === first.environmentId)!.spec;
-    const spec = { ...base, resources: { ...base.resources, memoryMb: 256 } };
-    backend!.hold();
-    h.server.prediction!.apply({ now, desired: [wanted("a", spec, now)], skipped: [], exact: true });
+    planHeldResize(h, backend, "a", first.environmentId, 256);
     assert.equal(backend!.resizes.length, 1, "the plan shrinks the environment");
     // a's urgent task fits the new size: it waits for the shrink. b's (lower priority) is not held back.
     const urgent = (await h.post(task("a", 200, 9))).body;
