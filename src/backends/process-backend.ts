@@ -4,7 +4,7 @@
  * sampler where it is not.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +37,7 @@ import {
 } from "./process-env.js";
 import { type RunnerExit, RunnerExitedError } from "./runner-process.js";
 import { nodeHeapLimitMb, nodeMemoryForHeap, resolvePythonExecutable, spawnRunner } from "./spawn-runner.js";
+import { killUids, removeAsTenant, TenantUids, tenantRunnerProblem } from "./tenant-uids.js";
 
 export type { ProcessBackendOptions } from "./process-env.js";
 
@@ -51,7 +52,13 @@ export class ProcessBackend implements EnvironmentBackend {
   private readonly cgroups: CgroupHost | null;
   private readonly log: Logger;
   private readonly workDir: string;
-  private readonly opts: Required<Omit<ProcessBackendOptions, "logger" | "useCgroups" | "workDir">>;
+  private readonly opts: Required<
+    Omit<ProcessBackendOptions, "logger" | "useCgroups" | "workDir" | "tenantUids">
+  >;
+  /** Each tenant's uid, when runners run as tenant uids. */
+  private readonly tenantUids: TenantUids | null;
+  /** Per tenant uid: environments being created (handleExit does not sweep a uid that has some). */
+  private readonly creatingUids = new Map<number, number>();
   private seq = 0;
   private closed = false;
   /** Ids whose create is in flight, and the creates themselves (close() waits for them). */
@@ -62,9 +69,6 @@ export class ProcessBackend implements EnvironmentBackend {
 
   constructor(options: ProcessBackendOptions) {
     this.log = options.logger;
-    this.reaper = new GroupReaper((why) =>
-      this.log.warn({ event: "reaper_lost", error: why }, "process group reaper lost; starting another"),
-    );
     this.workDir = options.workDir ?? join(tmpdir(), "forewarm-envs");
     mkdirSync(this.workDir, { recursive: true });
     this.opts = {
@@ -77,6 +81,12 @@ export class ProcessBackend implements EnvironmentBackend {
       sampleIntervalMs: options.sampleIntervalMs ?? 20,
       killGraceMs: options.killGraceMs ?? 1000,
     };
+    this.tenantUids = options.tenantUids ? new TenantUids(options.tenantUids) : null;
+    // Before anything is started: a refusal here leaves nothing running.
+    if (this.tenantUids) this.prepareTenantUids(this.tenantUids);
+    this.reaper = new GroupReaper((why) =>
+      this.log.warn({ event: "reaper_lost", error: why }, "process group reaper lost; starting another"),
+    );
     const mode = options.useCgroups ?? "auto";
     if (mode === false) {
       this.cgroups = null;
@@ -115,15 +125,38 @@ export class ProcessBackend implements EnvironmentBackend {
   }
 
   private async createEnv(id: string, user: string, spec: EnvironmentSpec): Promise<BackendEnvironment> {
+    const uid = this.tenantUids?.uidFor(user);
+    if (uid === undefined) return this.spawnEnv(id, user, spec, uid);
+    this.creatingUids.set(uid, (this.creatingUids.get(uid) ?? 0) + 1);
+    try {
+      return await this.spawnEnv(id, user, spec, uid);
+    } finally {
+      const n = this.creatingUids.get(uid)! - 1;
+      if (n > 0) this.creatingUids.set(uid, n);
+      else this.creatingUids.delete(uid);
+    }
+  }
+
+  private async spawnEnv(
+    id: string,
+    user: string,
+    spec: EnvironmentSpec,
+    uid: number | undefined,
+  ): Promise<BackendEnvironment> {
     const pythonBinary =
       spec.runtime === "python3"
-        ? await resolvePythonExecutable(this.opts.pythonBinary)
+        ? await resolvePythonExecutable(this.opts.pythonBinary, uid)
         : this.opts.pythonBinary;
     const segment = `${safeSegment(id)}-${this.seq++}`;
     const scratchDir = join(this.workDir, `${segment}-${randomBytes(3).toString("hex")}`);
     mkdirSync(scratchDir, { recursive: true });
     let cgroup: EnvCgroup | null = null;
     try {
+      if (uid !== undefined) {
+        // The tenant's alone: no other tenant (each has its own uid) can enter it.
+        chownSync(scratchDir, uid, uid);
+        chmodSync(scratchDir, 0o700);
+      }
       if (this.cgroups) cgroup = await this.cgroups.createEnv(segment, spec.resources);
       // close() may have run during the awaits above; it waits for this create, so bail out here.
       if (this.closed) throw new Error("process backend is closed");
@@ -143,10 +176,12 @@ export class ProcessBackend implements EnvironmentBackend {
         FOREWARM_ENV_ID: id,
         FOREWARM_SCRATCH_DIR: scratchDir,
         TMPDIR: scratchDir,
+        ...(uid === undefined ? {} : { HOME: scratchDir }),
       },
       nodeBinary: this.opts.nodeBinary,
       pythonBinary,
       runnersDir: this.opts.runnersDir,
+      ...(uid === undefined ? {} : { uid }),
     });
     this.reaper.watch(runner.pid);
     const env: Env = {
@@ -167,6 +202,7 @@ export class ProcessBackend implements EnvironmentBackend {
       runner,
       cgroup,
       scratchDir,
+      ...(uid === undefined ? {} : { uid }),
       startMs: 0,
       state: "starting",
       killReason: null,
@@ -309,7 +345,48 @@ export class ProcessBackend implements EnvironmentBackend {
       env.finalPeakMb = peak === null ? null : peak / (1024 * 1024);
       await env.cgroup.remove();
     }
-    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
+    await this.removeScratch(env);
     return outcome;
+  }
+
+  /**
+   * Removes an environment's scratch directory. A tenant's: once it has no other environment, what
+   * its tasks left running (outside the runner's group) is killed first and root removes it; while it
+   * has others, which could swap a symlink in under root's walk, the contents go as the tenant.
+   */
+  private async removeScratch(env: Env): Promise<void> {
+    const uid = env.uid;
+    const alone =
+      uid !== undefined && !this.creatingUids.has(uid) && ![...this.envs.values()].some((e) => e.uid === uid);
+    if (uid !== undefined && !alone) {
+      if (!(await removeAsTenant(env.scratchDir, uid)))
+        this.log.warn({ envId: env.info.id, dir: env.scratchDir }, "scratch directory not fully removed");
+      return;
+    }
+    if (uid !== undefined) {
+      const killed = killUids(uid, uid);
+      if (killed > 0)
+        this.log.info({ envId: env.info.id, uid, killed }, "killed processes a tenant left running");
+    }
+    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
+  }
+
+  /**
+   * Under tenant uids, at start: processes of the range a crashed predecessor left are killed and its
+   * scratch directories removed (the work dir is this backend's alone), and a runner must be able to
+   * start as a tenant — the Node binary and the runners readable by other users.
+   */
+  private prepareTenantUids(uids: TenantUids): void {
+    const { first, count } = uids.range;
+    const killed = killUids(first, first + count - 1);
+    for (const entry of readdirSync(this.workDir))
+      rmSync(join(this.workDir, entry), { recursive: true, force: true });
+    chmodSync(this.workDir, 0o711);
+    const problem = tenantRunnerProblem(first, this.opts.nodeBinary, this.opts.runnersDir);
+    if (problem) throw new Error(`tenantUids: ${problem}`);
+    this.log.info(
+      { event: "tenant_uids", first, count, tenants: uids.size, killed },
+      `tenants' runners run as uids ${first}–${first + count - 1}`,
+    );
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from "../log/logger.js";
 import type { BackendEnvironment, RunFailure, RunResult } from "./backend.js";
 import type { EnvCgroup } from "./cgroup.js";
 import { describeExit, type RunnerExit, type RunnerProcess } from "./runner-process.js";
+import type { TenantUidRange } from "./tenant-uids.js";
 
 export interface ProcessBackendOptions {
   logger: Logger;
@@ -26,6 +27,8 @@ export interface ProcessBackendOptions {
   sampleIntervalMs?: number;
   /** Time between SIGTERM and SIGKILL on destroy (default 1 s). */
   killGraceMs?: number;
+  /** Run each tenant's runners as a uid of its own from this range (tenant-uids.ts); absent = as the server. */
+  tenantUids?: TenantUidRange;
 }
 
 export type EnvState = "starting" | "idle" | "busy" | "dead";
@@ -41,6 +44,8 @@ export interface Env {
   runner: RunnerProcess;
   cgroup: EnvCgroup | null;
   scratchDir: string;
+  /** The tenant uid its runner runs as (tenant-uids.ts); absent: the server's. */
+  uid?: number;
   startMs: number;
   state: EnvState;
   /** Set when the backend itself decided to end the process, so its exit is classified right. */

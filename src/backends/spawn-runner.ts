@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import type { Runtime } from "../core/types.js";
 import { RunnerProcess } from "./runner-process.js";
+import { setprivArgs } from "./tenant-uids.js";
 
 export interface RunnerLaunch {
   runtime: Runtime;
@@ -14,6 +15,8 @@ export interface RunnerLaunch {
   nodeBinary: string;
   pythonBinary: string;
   runnersDir: string;
+  /** The tenant's uid (tenant-uids.ts) the runtime runs as, after joining the cgroups; undefined = the server's. */
+  uid?: number;
 }
 
 /**
@@ -79,6 +82,13 @@ export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
   // Not the server's whole environment: it holds the server's secrets (the history's database URL,
   // cloud credentials), which a tenant's code could read. Only what a runtime needs passes on.
   const env: NodeJS.ProcessEnv = { ...runtimeEnvironment(process.env), ...launch.env };
+  if (launch.uid !== undefined) {
+    // The server's home and name are not the tenant's (HOME is set by the caller).
+    delete env.USER;
+    delete env.LOGNAME;
+    // Dropped last, so the cgroups are joined as root; no_new_privs: no setuid program gets them back.
+    runtimeArgv.unshift(...setprivArgs(launch.uid));
+  }
   if (launch.cgroupProcs.length === 0) {
     const [command, ...args] = runtimeArgv;
     return RunnerProcess.spawn(command as string, args, { cwd: launch.cwd, env });
@@ -104,17 +114,32 @@ export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
  */
 const resolvedPython = new Map<string, Promise<string>>();
 
-export function resolvePythonExecutable(command: string): Promise<string> {
-  // Cached per process: the answer does not change while the server runs.
-  let resolved = resolvedPython.get(command);
+/**
+ * `asUid`: resolved as a tenant uid sees it — a PATH entry it cannot read (a pyenv under /root) is
+ * passed over for the next, as the tenant's own runner would.
+ */
+export function resolvePythonExecutable(command: string, asUid?: number): Promise<string> {
+  // Cached per process: the answer does not change while the server runs. Every tenant uid sees the
+  // same files (none of them owns any outside its scratch directory), so one answer serves them all.
+  const key = asUid === undefined ? command : `${command}\0tenant`;
+  let resolved = resolvedPython.get(key);
   if (!resolved) {
+    // As a tenant, not the server's whole environment: the tenant's running tasks can read this
+    // process's /proc/<pid>/environ.
+    const options =
+      asUid === undefined ? {} : { uid: asUid, gid: asUid, cwd: "/", env: runtimeEnvironment(process.env) };
     resolved = new Promise((resolve) => {
-      execFile(command, ["-c", "import sys; print(sys.executable)"], { timeout: 10_000 }, (err, stdout) => {
-        const path = stdout?.toString().trim();
-        resolve(!err && path ? path : command);
-      });
+      execFile(
+        command,
+        ["-c", "import sys; print(sys.executable)"],
+        { timeout: 10_000, ...options },
+        (err, stdout) => {
+          const path = stdout?.toString().trim();
+          resolve(!err && path ? path : command);
+        },
+      );
     });
-    resolvedPython.set(command, resolved);
+    resolvedPython.set(key, resolved);
   }
   return resolved;
 }

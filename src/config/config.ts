@@ -106,6 +106,20 @@ export const ConfigSchema = Type.Object(
     ),
     /** Hard limits through cgroup v1: "auto" uses them where writable. */
     cgroups: Type.Union([Type.Literal("auto"), Type.Boolean()], { default: "auto" }),
+    /**
+     * Each tenant's runners run as a uid of its own (first, first + 1, … in the order tenants first run),
+     * not as the server's user: tenants cannot signal the server or each other, nor read each other's
+     * working directories or the server's files. Needs root and setpriv; the range must hold no
+     * existing user's, group's or subordinate id (src/backends/tenant-uids.ts).
+     */
+    tenantUids: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false }),
+        first: Type.Integer({ minimum: 1000, maximum: 2_147_483_646, default: 1_000_000_000 }),
+        count: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 65_536 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** How long SIGTERM waits for running tasks before failing them. */
     shutdownGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
     /**

@@ -129,6 +129,8 @@ export function modulePathFor(task: Task, tasksDir: string, codeDir: string): st
     fs.mkdirSync(codeDir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, code);
+    // Readable by every runner, whatever the server's umask (tenant uids: tenant-files.ts).
+    fs.chmodSync(tmp, 0o644);
     fs.renameSync(tmp, file);
   }
   return file;

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { EnvironmentBackend } from "../backends/backend.js";
 import { ProcessBackend } from "../backends/process-backend.js";
+import { tenantUidProblem } from "../backends/tenant-uids.js";
 import { ClusterMembership } from "../cluster/membership.js";
 import { ForewarmMetrics } from "../cluster/metrics.js";
 import { type Config, ConfigError, resolvedTasksDir } from "../config/config.js";
@@ -19,6 +20,7 @@ import { TaskInsight } from "../orchestrator/task-insight.js";
 import { buildApp } from "./app.js";
 import { ClusterRole } from "./cluster-role.js";
 import { wireMetrics } from "./metrics-wiring.js";
+import { prepareTenantFiles } from "./tenant-files.js";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -97,6 +99,18 @@ export async function startServer(
   ensureDataDir(dataDir);
   const tasksDir = resolvedTasksDir(config);
   checkTasksDir(tasksDir, config.tasksDir !== undefined);
+  const tenantUids = config.tenantUids.enabled
+    ? {
+        first: config.tenantUids.first,
+        count: config.tenantUids.count,
+        file: path.join(dataDir, "tenant-uids.json"),
+      }
+    : undefined;
+  if (tenantUids && !options.backend) {
+    const problem = tenantUidProblem(tenantUids);
+    if (problem) throw new ConfigError("tenantUids", problem);
+    prepareTenantFiles(dataDir, tasksDir);
+  }
   const serverId = config.serverId ?? `${os.hostname()}:${dataDir}`;
   const clock =
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
@@ -153,6 +167,7 @@ export async function startServer(
       workDir: path.join(dataDir, "envs"),
       logger,
       useCgroups: config.cgroups,
+      ...(tenantUids ? { tenantUids } : {}),
       // Python dependencies and helper modules may live beside the tasks.
       extraEnv: { PYTHONPATH: tasksDir, FOREWARM_TASKS_DIR: tasksDir },
     });

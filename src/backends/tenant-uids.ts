@@ -1,0 +1,240 @@
+/**
+ * Tenant OS users (`tenantUids`): each tenant's runners run as a uid of its own instead of as the
+ * server's user, so a tenant's code cannot signal the server or another tenant's runners, nor read
+ * their working directories or the server's files. Needs a server started as root (it drops to the
+ * tenant's uid per runner with setpriv, after joining the environment's cgroups as root); the uids need
+ * no /etc/passwd entries, and must not be anyone's: a range that holds an existing user's, group's or
+ * subordinate id is refused. A tenant keeps its uid across restarts (the map is kept in a file), so
+ * what it left in shared places (/tmp, /dev/shm) never becomes another tenant's.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+export interface TenantUidRange {
+  /** The first uid handed to a tenant; tenants get first, first + 1, … in the order they first run. */
+  first: number;
+  count: number;
+  /** Where tenant → uid is kept across restarts; absent: for this process only. */
+  file?: string;
+}
+
+/** Largest uid handed out: Node's child_process takes uids as 32-bit signed integers. */
+export const MAX_TENANT_UID = 2 ** 31 - 2;
+
+/** Tenant → uid, first come first served within the range; kept in `range.file`. */
+export class TenantUids {
+  private readonly byUser = new Map<string, number>();
+  private readonly used = new Set<number>();
+  private next: number;
+
+  constructor(readonly range: TenantUidRange) {
+    this.next = range.first;
+    if (range.file && existsSync(range.file)) this.load(range.file);
+  }
+
+  uidFor(user: string): number {
+    let uid = this.byUser.get(user);
+    if (uid !== undefined) return uid;
+    const last = this.range.first + this.range.count - 1;
+    while (this.used.has(this.next)) this.next++;
+    if (this.next > last)
+      throw new Error(
+        `tenantUids: all ${this.range.count} uids from ${this.range.first} are taken by other tenants; raise tenantUids.count`,
+      );
+    uid = this.next++;
+    this.byUser.set(user, uid);
+    this.used.add(uid);
+    if (this.range.file) {
+      // Written before the uid is used: a restart never hands it to someone else.
+      const tmp = `${this.range.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify(Object.fromEntries(this.byUser), null, 1)}\n`, { mode: 0o600 });
+      renameSync(tmp, this.range.file);
+    }
+    return uid;
+  }
+
+  /** Tenants given a uid so far. */
+  get size(): number {
+    return this.byUser.size;
+  }
+
+  private load(file: string): void {
+    const bad = (why: string) =>
+      new Error(
+        `tenantUids: ${file}: ${why}; it maps tenants to uids across restarts — fix it or remove it to start afresh`,
+      );
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw bad(`not JSON (${(e as Error).message})`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw bad("not an object of tenant → uid");
+    const last = this.range.first + this.range.count - 1;
+    for (const [user, uid] of Object.entries(parsed)) {
+      if (typeof uid !== "number" || !Number.isInteger(uid) || uid < this.range.first || uid > last)
+        throw bad(
+          `${JSON.stringify(user)} has uid ${JSON.stringify(uid)}, outside ${this.range.first}–${last}`,
+        );
+      if (this.used.has(uid)) throw bad(`uid ${uid} is given to two tenants`);
+      this.byUser.set(user, uid);
+      this.used.add(uid);
+    }
+  }
+}
+
+/** setpriv's arguments that run the rest of a command line as `uid` (and gid `uid`), no other groups. */
+export function setprivArgs(uid: number): string[] {
+  return ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--no-new-privs", "--"];
+}
+
+/**
+ * SIGKILLs every process whose real uid is in [from, to]: what a tenant's task left running outside its
+ * runner's group (setsid), once the tenant has no environment, or all of them at start. Synchronous, so
+ * no runner of that uid starts while it runs.
+ */
+export function killUids(from: number, to: number): number {
+  let killed = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${name}/status`, "utf8");
+    } catch {
+      continue; // Gone meanwhile.
+    }
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    // A zombie is dead already (waiting for its parent, or an init that does not reap, to collect it).
+    if (uid >= from && uid <= to && !/^State:\s+Z/m.test(status)) {
+      try {
+        process.kill(Number(name), "SIGKILL");
+        killed++;
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+  return killed;
+}
+
+const run = promisify(execFile);
+
+/**
+ * Removes a tenant's scratch directory while its other runners may still run: the contents as the
+ * tenant's uid (root following a symlink the tenant swapped in mid-walk would delete what it points
+ * to), then the emptied directory as root. False if something was left (logged by the caller).
+ */
+export async function removeAsTenant(dir: string, uid: number): Promise<boolean> {
+  try {
+    await run(
+      setprivArgs(uid)[0]!,
+      [...setprivArgs(uid).slice(1), "find", dir, "-mindepth", "1", "-delete"],
+      {
+        timeout: 60_000,
+      },
+    );
+  } catch {
+    // Partly done (a file it could not delete): rmdir below tells.
+  }
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+/** Id ranges of the users (or groups) in a passwd/group file (field 3) or a subuid/subgid file. */
+function rangesIn(file: string, sub: boolean): Array<{ name: string; from: number; to: number }> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  const out: Array<{ name: string; from: number; to: number }> = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (sub && f.length >= 3 && /^\d+$/.test(f[1]!) && /^\d+$/.test(f[2]!))
+      out.push({ name: f[0]!, from: Number(f[1]), to: Number(f[1]) + Number(f[2]) - 1 });
+    else if (!sub && f.length >= 3 && /^\d+$/.test(f[2]!))
+      out.push({ name: f[0]!, from: Number(f[2]), to: Number(f[2]) });
+  }
+  return out;
+}
+
+export interface IdFiles {
+  passwd: string;
+  group: string;
+  subuid: string;
+  subgid: string;
+}
+
+const SYSTEM_ID_FILES: IdFiles = {
+  passwd: "/etc/passwd",
+  group: "/etc/group",
+  subuid: "/etc/subuid",
+  subgid: "/etc/subgid",
+};
+
+/**
+ * Why tenant uids cannot be used here (undefined: they can): the server is not root, setpriv is
+ * missing, the range goes past the largest uid, or it holds an existing user's, group's or subordinate
+ * (container) id. Only local files are read: ids from a directory service are not seen.
+ */
+export function tenantUidProblem(
+  range: TenantUidRange,
+  files: IdFiles = SYSTEM_ID_FILES,
+): string | undefined {
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return `the server runs as uid ${process.getuid()}, not root: it cannot start runners as other users`;
+  const last = range.first + range.count - 1;
+  if (last > MAX_TENANT_UID)
+    return `uids ${range.first}–${last} go past ${MAX_TENANT_UID}, the largest usable uid`;
+  try {
+    execFileSync("setpriv", ["--version"], { stdio: "ignore", timeout: 10_000 });
+  } catch (e) {
+    return `setpriv (util-linux) is needed to start runners as tenant uids: ${(e as Error).message}`;
+  }
+  for (const [kind, file, sub] of [
+    ["user", files.passwd, false],
+    ["group", files.group, false],
+    ["subordinate uids of", files.subuid, true],
+    ["subordinate gids of", files.subgid, true],
+  ] as const) {
+    const taken = rangesIn(file, sub).find((e) => e.from <= last && e.to >= range.first);
+    if (taken)
+      return `uids ${range.first}–${last} overlap the existing ${kind} ${taken.name} (${taken.from === taken.to ? taken.from : `${taken.from}–${taken.to}`}, ${file}); choose tenantUids.first outside every user's, group's and subordinate id`;
+  }
+  return undefined;
+}
+
+/**
+ * Why a runner cannot start as tenant uid `uid` (undefined: it can): the Node binary does not run as
+ * that uid, or the runners are not readable by it — typically a project under /root (mode 0700).
+ */
+export function tenantRunnerProblem(uid: number, nodeBinary: string, runnersDir: string): string | undefined {
+  const runners = ["node-runner.mjs", "python-runner.py"].map((f) => join(runnersDir, f));
+  try {
+    execFileSync(
+      nodeBinary,
+      ["-e", "for (const f of process.argv.slice(1)) require('fs').accessSync(f, 4)", ...runners],
+      {
+        uid,
+        gid: uid,
+        cwd: "/",
+        env: {},
+        stdio: ["ignore", "ignore", "pipe"],
+        timeout: 30_000,
+      },
+    );
+    return undefined;
+  } catch (e) {
+    const stderr = String((e as { stderr?: Buffer }).stderr ?? "");
+    const why = /EACCES[^\n]*/.exec(stderr)?.[0] ?? (e as Error).message.split("\n")[0];
+    return `a runner cannot start as uid ${uid}: ${nodeBinary} must run and ${runners.join(" and ")} be readable for other users (${why})`;
+  }
+}
