@@ -4,7 +4,7 @@
  * sampler where it is not.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +37,7 @@ import {
 } from "./process-env.js";
 import { type RunnerExit, RunnerExitedError } from "./runner-process.js";
 import { nodeHeapLimitMb, nodeMemoryForHeap, resolvePythonExecutable, spawnRunner } from "./spawn-runner.js";
-import { killUids, removeAsTenant, TenantUids, tenantRunnerProblem } from "./tenant-uids.js";
+import { TenantRunners } from "./tenant-runners.js";
 
 export type { ProcessBackendOptions } from "./process-env.js";
 
@@ -55,10 +55,8 @@ export class ProcessBackend implements EnvironmentBackend {
   private readonly opts: Required<
     Omit<ProcessBackendOptions, "logger" | "useCgroups" | "workDir" | "tenantUids">
   >;
-  /** Each tenant's uid, when runners run as tenant uids. */
-  private readonly tenantUids: TenantUids | null;
-  /** Per tenant uid: environments being created (handleExit does not sweep a uid that has some). */
-  private readonly creatingUids = new Map<number, number>();
+  /** Tenants' uids and the clean-up after them, when runners run as tenant uids. */
+  private readonly tenants: TenantRunners | null;
   private seq = 0;
   private closed = false;
   /** Ids whose create is in flight, and the creates themselves (close() waits for them). */
@@ -81,9 +79,10 @@ export class ProcessBackend implements EnvironmentBackend {
       sampleIntervalMs: options.sampleIntervalMs ?? 20,
       killGraceMs: options.killGraceMs ?? 1000,
     };
-    this.tenantUids = options.tenantUids ? new TenantUids(options.tenantUids) : null;
     // Before anything is started: a refusal here leaves nothing running.
-    if (this.tenantUids) this.prepareTenantUids(this.tenantUids);
+    this.tenants = options.tenantUids
+      ? new TenantRunners(options.tenantUids, this.workDir, this.opts, this.log)
+      : null;
     this.reaper = new GroupReaper((why) =>
       this.log.warn({ event: "reaper_lost", error: why }, "process group reaper lost; starting another"),
     );
@@ -125,16 +124,10 @@ export class ProcessBackend implements EnvironmentBackend {
   }
 
   private async createEnv(id: string, user: string, spec: EnvironmentSpec): Promise<BackendEnvironment> {
-    const uid = this.tenantUids?.uidFor(user);
-    if (uid === undefined) return this.spawnEnv(id, user, spec, uid);
-    this.creatingUids.set(uid, (this.creatingUids.get(uid) ?? 0) + 1);
-    try {
-      return await this.spawnEnv(id, user, spec, uid);
-    } finally {
-      const n = this.creatingUids.get(uid)! - 1;
-      if (n > 0) this.creatingUids.set(uid, n);
-      else this.creatingUids.delete(uid);
-    }
+    const tenants = this.tenants;
+    if (!tenants) return this.spawnEnv(id, user, spec, undefined);
+    const uid = tenants.uids.uidFor(user);
+    return tenants.whileCreating(uid, () => this.spawnEnv(id, user, spec, uid));
   }
 
   private async spawnEnv(
@@ -144,9 +137,11 @@ export class ProcessBackend implements EnvironmentBackend {
     uid: number | undefined,
   ): Promise<BackendEnvironment> {
     const pythonBinary =
-      spec.runtime === "python3"
-        ? await resolvePythonExecutable(this.opts.pythonBinary, uid)
-        : this.opts.pythonBinary;
+      spec.runtime !== "python3"
+        ? this.opts.pythonBinary
+        : this.tenants
+          ? this.tenants.python
+          : await resolvePythonExecutable(this.opts.pythonBinary);
     const segment = `${safeSegment(id)}-${this.seq++}`;
     const scratchDir = join(this.workDir, `${segment}-${randomBytes(3).toString("hex")}`);
     mkdirSync(scratchDir, { recursive: true });
@@ -305,6 +300,7 @@ export class ProcessBackend implements EnvironmentBackend {
     await Promise.all([...this.exiting]);
     this.reaper.close();
     this.cgroups?.close();
+    this.tenants?.close();
   }
 
   /**
@@ -349,44 +345,14 @@ export class ProcessBackend implements EnvironmentBackend {
     return outcome;
   }
 
-  /**
-   * Removes an environment's scratch directory. A tenant's: once it has no other environment, what
-   * its tasks left running (outside the runner's group) is killed first and root removes it; while it
-   * has others, which could swap a symlink in under root's walk, the contents go as the tenant.
-   */
+  /** Removes an environment's scratch directory (a tenant's with the tenant's rights: tenant-runners.ts). */
   private async removeScratch(env: Env): Promise<void> {
     const uid = env.uid;
-    const alone =
-      uid !== undefined && !this.creatingUids.has(uid) && ![...this.envs.values()].some((e) => e.uid === uid);
-    if (uid !== undefined && !alone) {
-      if (!(await removeAsTenant(env.scratchDir, uid)))
-        this.log.warn({ envId: env.info.id, dir: env.scratchDir }, "scratch directory not fully removed");
+    if (uid === undefined || !this.tenants) {
+      await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
       return;
     }
-    if (uid !== undefined) {
-      const killed = killUids(uid, uid);
-      if (killed > 0)
-        this.log.info({ envId: env.info.id, uid, killed }, "killed processes a tenant left running");
-    }
-    await rm(env.scratchDir, { recursive: true, force: true }).catch(() => {});
-  }
-
-  /**
-   * Under tenant uids, at start: processes of the range a crashed predecessor left are killed and its
-   * scratch directories removed (the work dir is this backend's alone), and a runner must be able to
-   * start as a tenant — the Node binary and the runners readable by other users.
-   */
-  private prepareTenantUids(uids: TenantUids): void {
-    const { first, count } = uids.range;
-    const killed = killUids(first, first + count - 1);
-    for (const entry of readdirSync(this.workDir))
-      rmSync(join(this.workDir, entry), { recursive: true, force: true });
-    chmodSync(this.workDir, 0o711);
-    const problem = tenantRunnerProblem(first, this.opts.nodeBinary, this.opts.runnersDir);
-    if (problem) throw new Error(`tenantUids: ${problem}`);
-    this.log.info(
-      { event: "tenant_uids", first, count, tenants: uids.size, killed },
-      `tenants' runners run as uids ${first}–${first + count - 1}`,
-    );
+    const others = [...this.envs.values()].some((e) => e.uid === uid);
+    await this.tenants.removeScratch(env.scratchDir, uid, others, this.log.child({ envId: env.info.id }));
   }
 }

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import type { Runtime } from "../core/types.js";
 import { RunnerProcess } from "./runner-process.js";
-import { setprivArgs } from "./tenant-uids.js";
+import { setprivArgs } from "./tenant-runners.js";
 
 export interface RunnerLaunch {
   runtime: Runtime;
@@ -114,32 +114,17 @@ export function spawnRunner(launch: RunnerLaunch): RunnerProcess {
  */
 const resolvedPython = new Map<string, Promise<string>>();
 
-/**
- * `asUid`: resolved as a tenant uid sees it — a PATH entry it cannot read (a pyenv under /root) is
- * passed over for the next, as the tenant's own runner would.
- */
-export function resolvePythonExecutable(command: string, asUid?: number): Promise<string> {
-  // Cached per process: the answer does not change while the server runs. Every tenant uid sees the
-  // same files (none of them owns any outside its scratch directory), so one answer serves them all.
-  const key = asUid === undefined ? command : `${command}\0tenant`;
-  let resolved = resolvedPython.get(key);
+export function resolvePythonExecutable(command: string): Promise<string> {
+  // Cached per process: the answer does not change while the server runs.
+  let resolved = resolvedPython.get(command);
   if (!resolved) {
-    // As a tenant, not the server's whole environment: the tenant's running tasks can read this
-    // process's /proc/<pid>/environ.
-    const options =
-      asUid === undefined ? {} : { uid: asUid, gid: asUid, cwd: "/", env: runtimeEnvironment(process.env) };
     resolved = new Promise((resolve) => {
-      execFile(
-        command,
-        ["-c", "import sys; print(sys.executable)"],
-        { timeout: 10_000, ...options },
-        (err, stdout) => {
-          const path = stdout?.toString().trim();
-          resolve(!err && path ? path : command);
-        },
-      );
+      execFile(command, ["-c", "import sys; print(sys.executable)"], { timeout: 10_000 }, (err, stdout) => {
+        const path = stdout?.toString().trim();
+        resolve(!err && path ? path : command);
+      });
     });
-    resolvedPython.set(key, resolved);
+    resolvedPython.set(command, resolved);
   }
   return resolved;
 }

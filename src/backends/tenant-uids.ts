@@ -7,10 +7,20 @@
  * subordinate id is refused. A tenant keeps its uid across restarts (the map is kept in a file), so
  * what it left in shared places (/tmp, /dev/shm) never becomes another tenant's.
  */
-import { execFile, execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { execFileSync } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 
 export interface TenantUidRange {
   /** The first uid handed to a tenant; tenants get first, first + 1, … in the order they first run. */
@@ -49,7 +59,13 @@ export class TenantUids {
     if (this.range.file) {
       // Written before the uid is used: a restart never hands it to someone else.
       const tmp = `${this.range.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify(Object.fromEntries(this.byUser), null, 1)}\n`, { mode: 0o600 });
+      const fd = openSync(tmp, "w", 0o600);
+      try {
+        writeSync(fd, `${JSON.stringify(Object.fromEntries(this.byUser), null, 1)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, this.range.file);
     }
     return uid;
@@ -86,64 +102,39 @@ export class TenantUids {
   }
 }
 
-/** setpriv's arguments that run the rest of a command line as `uid` (and gid `uid`), no other groups. */
-export function setprivArgs(uid: number): string[] {
-  return ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--no-new-privs", "--"];
+/**
+ * Claims uids [first, first + count) on this host for this process, so that a second server with an
+ * overlapping range — whose start would kill this one's tenants' processes — is refused: a file per
+ * claim in `dir`, naming the range and the claiming pid; claims of pids no longer alive are void.
+ * Returns the release.
+ */
+export function claimUidRange(range: TenantUidRange, dir = "/run/forewarm-tenant-uids"): () => void {
+  const last = range.first + range.count - 1;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(dir)) {
+    const m = /^(\d+)-(\d+)\.(\d+)$/.exec(name);
+    if (!m) continue;
+    const [from, to, pid] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    if (pid === process.pid || !alive(pid)) {
+      if (pid !== process.pid) rmSync(`${dir}/${name}`, { force: true });
+      continue;
+    }
+    if (from <= last && to >= range.first)
+      throw new Error(
+        `tenantUids: uids ${range.first}–${last} overlap ${from}–${to}, which process ${pid} (another forewarm server) uses on this host; give each server a range of its own`,
+      );
+  }
+  const file = `${dir}/${range.first}-${last}.${process.pid}`;
+  writeFileSync(file, "");
+  return () => rmSync(file, { force: true });
 }
 
-/**
- * SIGKILLs every process whose real uid is in [from, to]: what a tenant's task left running outside its
- * runner's group (setsid), once the tenant has no environment, or all of them at start. Synchronous, so
- * no runner of that uid starts while it runs.
- */
-export function killUids(from: number, to: number): number {
-  let killed = 0;
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${name}/status`, "utf8");
-    } catch {
-      continue; // Gone meanwhile.
-    }
-    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-    // A zombie is dead already (waiting for its parent, or an init that does not reap, to collect it).
-    if (uid >= from && uid <= to && !/^State:\s+Z/m.test(status)) {
-      try {
-        process.kill(Number(name), "SIGKILL");
-        killed++;
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-  }
-  return killed;
-}
-
-const run = promisify(execFile);
-
-/**
- * Removes a tenant's scratch directory while its other runners may still run: the contents as the
- * tenant's uid (root following a symlink the tenant swapped in mid-walk would delete what it points
- * to), then the emptied directory as root. False if something was left (logged by the caller).
- */
-export async function removeAsTenant(dir: string, uid: number): Promise<boolean> {
+function alive(pid: number): boolean {
   try {
-    await run(
-      setprivArgs(uid)[0]!,
-      [...setprivArgs(uid).slice(1), "find", dir, "-mindepth", "1", "-delete"],
-      {
-        timeout: 60_000,
-      },
-    );
-  } catch {
-    // Partly done (a file it could not delete): rmdir below tells.
-  }
-  try {
-    rmdirSync(dir);
+    process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT";
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -210,31 +201,4 @@ export function tenantUidProblem(
       return `uids ${range.first}–${last} overlap the existing ${kind} ${taken.name} (${taken.from === taken.to ? taken.from : `${taken.from}–${taken.to}`}, ${file}); choose tenantUids.first outside every user's, group's and subordinate id`;
   }
   return undefined;
-}
-
-/**
- * Why a runner cannot start as tenant uid `uid` (undefined: it can): the Node binary does not run as
- * that uid, or the runners are not readable by it — typically a project under /root (mode 0700).
- */
-export function tenantRunnerProblem(uid: number, nodeBinary: string, runnersDir: string): string | undefined {
-  const runners = ["node-runner.mjs", "python-runner.py"].map((f) => join(runnersDir, f));
-  try {
-    execFileSync(
-      nodeBinary,
-      ["-e", "for (const f of process.argv.slice(1)) require('fs').accessSync(f, 4)", ...runners],
-      {
-        uid,
-        gid: uid,
-        cwd: "/",
-        env: {},
-        stdio: ["ignore", "ignore", "pipe"],
-        timeout: 30_000,
-      },
-    );
-    return undefined;
-  } catch (e) {
-    const stderr = String((e as { stderr?: Buffer }).stderr ?? "");
-    const why = /EACCES[^\n]*/.exec(stderr)?.[0] ?? (e as Error).message.split("\n")[0];
-    return `a runner cannot start as uid ${uid}: ${nodeBinary} must run and ${runners.join(" and ")} be readable for other users (${why})`;
-  }
 }

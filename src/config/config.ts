@@ -115,7 +115,8 @@ export const ConfigSchema = Type.Object(
     tenantUids: Type.Object(
       {
         enabled: Type.Boolean({ default: false }),
-        first: Type.Integer({ minimum: 1000, maximum: 2_147_483_646, default: 1_000_000_000 }),
+        // 0x70000000: above systemd-nspawn's container uids (524288–1879048191), below 2^31.
+        first: Type.Integer({ minimum: 1000, maximum: 2_147_483_646, default: 1_879_048_192 }),
         count: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 65_536 }),
       },
       { additionalProperties: false, default: {} },

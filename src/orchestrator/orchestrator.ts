@@ -172,7 +172,7 @@ export class Orchestrator {
       user: task.user,
       taskType: task.taskType,
       spec: entry.spec,
-      modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir),
+      modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir, this.d.config.tenantUids.enabled),
       lastArrival: task.submittedAt,
     });
     this.pump();
@@ -318,7 +318,7 @@ export class Orchestrator {
       await this.d.store.recordConcurrency(task.user, task.taskType, minuteOf(task.submittedAt), concurrent);
       result = await this.d.backend.run(env.id, {
         taskId: task.id,
-        modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir),
+        modulePath: modulePathFor(task, this.d.tasksDir, this.d.codeDir, this.d.config.tenantUids.enabled),
         fn: task.fn,
         input: task.input,
         timeoutMs: task.timeoutMs,

@@ -116,9 +116,10 @@ export function specForTask(task: Task, defaults: ResourceVector): EnvironmentSp
 
 /**
  * Absolute path of the module to import. Inline code is stored content-addressed, so the same code is
- * one file and a warm environment's import cache keeps working for it.
+ * one file and a warm environment's import cache keeps working for it; `readableByAll` (tenant uids)
+ * makes the file readable by other users whatever the umask.
  */
-export function modulePathFor(task: Task, tasksDir: string, codeDir: string): string {
+export function modulePathFor(task: Task, tasksDir: string, codeDir: string, readableByAll = false): string {
   if (task.entry !== undefined) return path.resolve(tasksDir, task.entry);
   const code = task.code ?? "";
   const file = path.join(
@@ -129,8 +130,8 @@ export function modulePathFor(task: Task, tasksDir: string, codeDir: string): st
     fs.mkdirSync(codeDir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, code);
-    // Readable by every runner, whatever the server's umask (tenant uids: tenant-files.ts).
-    fs.chmodSync(tmp, 0o644);
+    // Tenant uids: every tenant's runner reads it, whatever the server's umask (tenant-files.ts).
+    if (readableByAll) fs.chmodSync(tmp, 0o644);
     fs.renameSync(tmp, file);
   }
   return file;

@@ -11,6 +11,9 @@ import { ConfigError } from "../config/config-error.js";
 /** Directories under the data directory that tenants pass through (0711: they cannot list them). */
 export const TENANT_DIRS = ["envs", "code"] as const;
 
+/** What the server itself keeps in the data directory (and its write-then-rename temporaries). */
+const SERVER_FILES = /^(history\.db(-wal|-shm|-journal)?|classifier\.json|tenant-uids\.json)(\.\d+\.tmp)?$/;
+
 /**
  * Checks that tenant uids can reach the data directory (every directory above it searchable by
  * others), then makes the server's own files private. `tasksDir` (the operator's task modules, which
@@ -31,6 +34,23 @@ export function prepareTenantFiles(dataDir: string, tasksDir: string): void {
       "tenantUids",
       `${closedTasks} is not searchable by other users: tenants' runners could not import modules from tasksDir ${tasks}`,
     );
+  // The tasks directory, or one holding it: left as the operator made it.
+  const holdsTasks = (name: string) => {
+    const p = path.join(dataDir, name);
+    return p === tasks || tasks.startsWith(p + path.sep);
+  };
+  const entries = fs.existsSync(dataDir) ? fs.readdirSync(dataDir, { withFileTypes: true }) : [];
+  // A data directory of forewarm's own: a mistaken one (/, /srv) is not made 0711 and private.
+  const foreign = entries
+    .map((e) => e.name)
+    .filter(
+      (n) => !SERVER_FILES.test(n) && !(TENANT_DIRS as readonly string[]).includes(n) && !holdsTasks(n),
+    );
+  if (foreign.length > 0)
+    throw new ConfigError(
+      "tenantUids",
+      `dataDir ${dataDir} holds what forewarm did not put there (${foreign.slice(0, 5).join(", ")}${foreign.length > 5 ? ", …" : ""}); tenant uids make a data directory private to the server, so it must be forewarm's own`,
+    );
   // Files the server creates from now on (SQLite's database, its WAL, insight) are its own.
   process.umask(0o077);
   fs.chmodSync(dataDir, 0o711);
@@ -39,11 +59,9 @@ export function prepareTenantFiles(dataDir: string, tasksDir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     fs.chmodSync(dir, 0o711);
   }
-  for (const entry of fs.readdirSync(dataDir, { withFileTypes: true })) {
+  for (const entry of entries) {
+    if (!entry.isFile() || !SERVER_FILES.test(entry.name) || holdsTasks(entry.name)) continue;
     const file = path.join(dataDir, entry.name);
-    // The tasks directory, and one holding it, stay as the operator left them.
-    if ((TENANT_DIRS as readonly string[]).includes(entry.name) || entry.isSymbolicLink()) continue;
-    if (file === tasks || tasks.startsWith(file + path.sep)) continue;
     const mode = fs.statSync(file).mode & 0o7777;
     if (mode & 0o077) fs.chmodSync(file, mode & 0o700);
   }

@@ -12,7 +12,8 @@ import {
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ProcessBackend } from "../../src/backends/process-backend.js";
-import { removeAsTenant, TenantUids, tenantUidProblem } from "../../src/backends/tenant-uids.js";
+import { removeAsTenant } from "../../src/backends/tenant-runners.js";
+import { claimUidRange, TenantUids, tenantUidProblem } from "../../src/backends/tenant-uids.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { pidAlive, sleep, spec, tempDir, writeModules } from "./helpers.js";
 
@@ -258,4 +259,21 @@ test("runners a tenant uid cannot read are refused when the backend starts, nami
       e.message.includes("a runner cannot start as uid 300300") &&
       e.message.includes(join(closed, "node-runner.mjs")),
   );
+});
+
+test("a uid range another live process claims on this host is refused; a dead one's claim is void", () => {
+  const claims = join(dir, "claims");
+  const release = claimUidRange({ first: 500_000, count: 100 }, claims);
+  // Another server's claim: a live process (this test's parent) and a dead one.
+  writeFileSync(join(claims, `600000-600099.${process.ppid}`), "");
+  writeFileSync(join(claims, "700000-700099.999999999"), "");
+  assert.throws(
+    () => claimUidRange({ first: 600_050, count: 100 }, claims),
+    new RegExp(`overlap 600000–600099, which process ${process.ppid}`),
+  );
+  const again = claimUidRange({ first: 700_000, count: 100 }, claims);
+  assert.equal(existsSync(join(claims, "700000-700099.999999999")), false, "the dead claim is cleared");
+  release();
+  again();
+  assert.deepEqual(readdirSync(claims), [`600000-600099.${process.ppid}`]);
 });

@@ -6,7 +6,7 @@ import { after, test } from "node:test";
 import { serveProcess, stopProcess } from "./serve-process.js";
 
 const needsRoot = process.getuid?.() === 0 ? false : "tenant uids need a server started as root";
-const ENV = { FOREWARM_TENANT_UIDS__ENABLED: "true", FOREWARM_TENANT_UIDS__FIRST: "300300" };
+const ENV = { FOREWARM_TENANT_UIDS__ENABLED: "true", FOREWARM_TENANT_UIDS__FIRST: "310000" };
 
 // A parent other users can enter, as a data directory for tenant uids needs.
 const parent = mkdtempSync(join(tmpdir(), "forewarm-tenant-server-"));
@@ -32,9 +32,9 @@ test("a served instance with tenantUids runs each tenant as its own uid, outside
   skip: needsRoot,
 }, async () => {
   const dataDir = mkdtempSync(join(parent, "data-"));
-  // Left readable by an earlier run without tenant uids: made private at start.
-  writeFileSync(join(dataDir, "notes.txt"), "server's own");
-  chmodSync(join(dataDir, "notes.txt"), 0o644);
+  // A history an earlier run without tenant uids left readable by all: made private at start.
+  await stopProcess((await serveProcess(dataDir)).child);
+  assert.notEqual(statSync(join(dataDir, "history.db")).mode & 0o004, 0);
   let served = await serveProcess(dataDir, ENV);
   try {
     const submit = async (user: string) => {
@@ -53,8 +53,8 @@ test("a served instance with tenantUids runs each tenant as its own uid, outside
     };
     const alice = await submit("alice");
     const bob = await submit("bob");
-    assert.equal(alice.uid, 300_300);
-    assert.equal(bob.uid, 300_301);
+    assert.equal(alice.uid, 310_000);
+    assert.equal(bob.uid, 310_001);
     for (const seen of [alice, bob])
       assert.deepEqual(
         { ...seen, uid: 0 },
@@ -67,21 +67,27 @@ test("a served instance with tenantUids runs each tenant as its own uid, outside
           signalServer: "EPERM",
         },
       );
-    for (const f of ["history.db", "notes.txt", "tenant-uids.json"])
+    for (const f of ["history.db", "tenant-uids.json"])
       assert.equal(statSync(join(dataDir, f)).mode & 0o077, 0, `${f} is the server's alone`);
     // Restarted, bob comes first and still gets his uid, not the first one (alice's).
     await stopProcess(served.child);
     served = await serveProcess(dataDir, ENV);
-    assert.equal((await submit("bob")).uid, 300_301);
-    assert.equal((await submit("carol")).uid, 300_302);
+    assert.equal((await submit("bob")).uid, 310_001);
+    assert.equal((await submit("carol")).uid, 310_002);
   } finally {
     await stopProcess(served.child);
   }
 });
 
-test("tenantUids with a data directory other users cannot reach is refused at start, naming the directory", {
+test("tenantUids with a data directory others cannot reach, or one forewarm does not own, is refused at start, naming it", {
   skip: needsRoot,
 }, async () => {
+  const mixed = mkdtempSync(join(parent, "mixed-"));
+  writeFileSync(join(mixed, "payroll.csv"), "someone else's");
+  await assert.rejects(serveProcess(mixed, ENV), (e: Error) =>
+    e.message.includes("holds what forewarm did not put there (payroll.csv)"),
+  );
+  assert.equal(statSync(mixed).mode & 0o777, 0o700, "left as it was");
   const closed = mkdtempSync(join(parent, "closed-"));
   chmodSync(closed, 0o700);
   await assert.rejects(
