@@ -81,7 +81,12 @@ export class ProcessBackend implements EnvironmentBackend {
     };
     // Before anything is started: a refusal here leaves nothing running.
     this.tenants = options.tenantUids
-      ? new TenantRunners(options.tenantUids, this.workDir, this.opts, this.log)
+      ? new TenantRunners(
+          options.tenantUids,
+          this.workDir,
+          { ...this.opts, rootPython: this.opts.pythonBinary },
+          this.log,
+        )
       : null;
     this.reaper = new GroupReaper((why) =>
       this.log.warn({ event: "reaper_lost", error: why }, "process group reaper lost; starting another"),
@@ -157,7 +162,10 @@ export class ProcessBackend implements EnvironmentBackend {
       if (this.closed) throw new Error("process backend is closed");
     } catch (e) {
       await cgroup?.remove();
-      await rm(scratchDir, { recursive: true, force: true });
+      // Chowned to the tenant already: its other runners could be at work in it (tenant-runners.ts).
+      if (uid !== undefined && this.tenants)
+        await this.tenants.removeScratch(scratchDir, uid, true, this.log);
+      else await rm(scratchDir, { recursive: true, force: true });
       throw e;
     }
     const t0 = performance.now();

@@ -4,90 +4,108 @@
  * changing under it — a symlink swapped in mid-walk would lead root's delete anywhere.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Logger } from "../log/logger.js";
 import { claimUidRange, type TenantUidRange, TenantUids } from "./tenant-uids.js";
+
+const RUNNERS_DIR = fileURLToPath(new URL("../../../runners/", import.meta.url));
 
 /** setpriv's arguments that run the rest of a command line as `uid` (and gid `uid`), no other groups. */
 export function setprivArgs(uid: number): string[] {
   return ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--no-new-privs", "--"];
 }
 
-/**
- * SIGKILLs every process whose real uid is in [from, to] — at start, what a crashed predecessor's
- * tenants left — pass after pass until one finds none (a process forked during a pass is caught by the
- * next). Synchronous, so no runner starts meanwhile. Returns how many it killed.
- */
-export function killUids(from: number, to: number): number {
-  let killed = 0;
-  for (let pass = 0; pass < 20; pass++) {
-    let now = 0;
-    for (const name of readdirSync("/proc")) {
-      if (!/^\d+$/.test(name)) continue;
-      let status: string;
-      try {
-        status = readFileSync(`/proc/${name}/status`, "utf8");
-      } catch {
-        continue; // Gone meanwhile.
-      }
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      // A zombie is dead already (waiting for its parent, or an init that does not reap, to collect it).
-      if (uid >= from && uid <= to && !/^State:\s+Z/m.test(status)) {
-        try {
-          process.kill(Number(name), "SIGKILL");
-          now++;
-        } catch {
-          // Gone meanwhile.
-        }
-      }
+/** Pids of the processes, zombies aside, whose real uid is in [from, to]. */
+export function pidsOfUids(from: number, to: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${name}/status`, "utf8");
+    } catch {
+      continue; // Gone meanwhile.
     }
-    killed += now;
-    if (now === 0) break;
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    // A zombie is dead already (waiting for its parent, or an init that does not reap, to collect it).
+    if (uid >= from && uid <= to && !/^State:\s+Z/m.test(status)) pids.push(Number(name));
   }
-  return killed;
+  return pids;
 }
 
-/** Runs `argv` as tenant `uid`: no groups, no new privileges, none of the server's variables. */
-function asTenant(uid: number, argv: string[]): [string, string[], { cwd: string; env: NodeJS.ProcessEnv }] {
-  const [cmd, ...args] = [...setprivArgs(uid), ...argv];
-  return [cmd!, args, { cwd: "/", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } }];
-}
+/** What runners/tenant-keeper.py does: kill the tenant's processes, empty a directory, or both. */
+export type KeeperJob = "kill" | "rm" | "killrm";
 
 /**
- * SIGKILLs every process of tenant `uid` in one kill(−1) as that uid: what its tasks left running
- * outside their runners, once it has no environment. The kernel walks the process list in one go, so
- * a process that forks meanwhile is not missed. Synchronous: no runner of the uid starts meanwhile.
+ * The keeper's command line: as root, python3 in isolated mode (no environment, no user site, no
+ * script directory on sys.path) running runners/tenant-keeper.py, which drops to real and saved uid
+ * `keeper` and effective uid `uid` — a process the tenant can neither signal nor trace (it could
+ * stop a setpriv'd `kill` or `find` of its own uid, and with it the server's clean-up).
  */
-export function killTenant(uid: number): void {
-  const [cmd, args, options] = asTenant(uid, ["/bin/sh", "-c", "kill -KILL -1 2>/dev/null; exit 0"]);
-  try {
-    execFileSync(cmd, args, { ...options, stdio: "ignore", timeout: 30_000, killSignal: "SIGKILL" });
-  } catch {
-    // Nothing to kill, or setpriv gone: the scratch removal below is still done with the tenant's rights.
-  }
+function keeperArgs(job: KeeperJob, keeper: number, uid: number, dir?: string): string[] {
+  return [
+    "-I",
+    join(RUNNERS_DIR, "tenant-keeper.py"),
+    String(keeper),
+    String(uid),
+    job,
+    ...(dir ? [dir] : []),
+  ];
 }
+
+const KEEPER_OPTIONS = { cwd: "/", env: {}, timeout: 300_000, killSignal: "SIGKILL" as const };
 
 const run = promisify(execFile);
 
-/**
- * Removes a tenant's scratch directory: the contents as the tenant's uid — root following a symlink
- * the tenant swapped in mid-walk would delete what it points to — then the emptied directory as root.
- * False if something was left (a subdirectory the tenant made unreadable: removed at the next start).
- */
-export async function removeAsTenant(dir: string, uid: number): Promise<boolean> {
-  const [cmd, args, options] = asTenant(uid, ["find", dir, "-mindepth", "1", "-delete"]);
+/** Runs the keeper; how many entries of `dir` it could not remove (NaN: it failed). */
+export async function keep(
+  python: string,
+  job: KeeperJob,
+  keeper: number,
+  uid: number,
+  dir?: string,
+): Promise<number> {
   try {
-    await run(cmd, args, { ...options, timeout: 120_000, killSignal: "SIGKILL" });
+    const { stdout } = await run(python, keeperArgs(job, keeper, uid, dir), KEEPER_OPTIONS);
+    return Number(stdout.trim());
   } catch {
-    // Partly done: rmdir below tells.
+    return Number.NaN;
   }
+}
+
+/** The keeper's kill(−1) for each of `uids` (keeper uid u + offset), in one process, at start. */
+function sweepSync(python: string, offset: number, uids: readonly number[]): void {
   try {
-    rmdirSync(dir);
-    return true;
+    execFileSync(python, ["-I", join(RUNNERS_DIR, "tenant-keeper.py"), "sweep", String(offset)], {
+      ...KEEPER_OPTIONS,
+      input: `${uids.join("\n")}\n`,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT";
+    throw new Error(
+      `tenantUids: the tenant keeper could not kill the tenants' processes: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim()}`,
+    );
+  }
+}
+
+/** keep, synchronously (at start, before anything is served). */
+export function keepSync(python: string, job: KeeperJob, keeper: number, uid: number, dir?: string): number {
+  try {
+    return Number(
+      execFileSync(python, keeperArgs(job, keeper, uid, dir), {
+        ...KEEPER_OPTIONS,
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+        .toString()
+        .trim(),
+    );
+  } catch (e) {
+    throw new Error(
+      `tenantUids: the tenant keeper (${python} runners/tenant-keeper.py) failed: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim()}`,
+    );
   }
 }
 
@@ -148,34 +166,66 @@ export class TenantRunners {
   readonly python: string;
   /** Per uid: environments being created (a tenant with one is not swept). */
   private readonly creating = new Map<number, number>();
+  /** Per uid: the keeper's jobs, one after another (one's kill(−1) would end another's walk). */
+  private readonly jobs = new Map<number, Promise<unknown>>();
   private release: (() => void) | null;
 
   /**
-   * Claims the range on this host, kills every process of it (a crashed predecessor's tenants') and
-   * only then removes what `workDir` holds — nothing of a tenant runs, none can start meanwhile (this
-   * is synchronous) — and checks that a runner can start as a tenant. Throws, claiming nothing, if not.
+   * Claims the range on this host; kills every process of every tenant (a crashed predecessor's), each
+   * with the keeper's kill(−1), and refuses to start while any process of the range is left; then
+   * empties `workDir` (a tenant's scratch directory with its own rights); checks that a runner can
+   * start as a tenant. Throws, claiming nothing, if anything fails.
    */
   constructor(
     range: TenantUidRange,
     workDir: string,
-    opts: { nodeBinary: string; pythonBinary: string; runnersDir: string },
+    private readonly opts: {
+      nodeBinary: string;
+      pythonBinary: string;
+      runnersDir: string;
+      rootPython: string;
+    },
     log: Logger,
   ) {
     const { first, count } = range;
+    const last = first + count - 1;
     const release = claimUidRange(range);
     try {
       this.uids = new TenantUids(range);
-      const killed = killUids(first, first + count - 1);
-      for (const entry of readdirSync(workDir))
-        rmSync(join(workDir, entry), { recursive: true, force: true });
+      // Every tenant's processes, each uid's in one kill(−1) (atomic against forks); then whatever a
+      // scan still finds (a uid missing from the map), and a refusal if anything is left.
+      let swept = this.uids.all();
+      for (let round = 0; round < 3 && swept.length > 0; round++) {
+        sweepSync(opts.rootPython, count, swept);
+        swept = [
+          ...new Set(
+            pidsOfUids(first, last)
+              .map(uidOf)
+              .filter((u) => u !== undefined),
+          ),
+        ];
+      }
+      const survivors = pidsOfUids(first, last);
+      if (survivors.length > 0)
+        throw new Error(
+          `tenantUids: processes of uids ${first}–${last} are still running after being killed (pids ${survivors.slice(0, 10).join(", ")}); stop them and start again`,
+        );
+      for (const entry of readdirSync(workDir)) {
+        const path = join(workDir, entry);
+        const owner = statSync(path).uid;
+        if (owner >= first && owner <= last) {
+          keepSync(opts.rootPython, "rm", this.keeperOf(owner), owner, path);
+          rmSync(path, { recursive: true, force: true }); // Empty now, or what the tenant could not remove either.
+        } else rmSync(path, { recursive: true, force: true });
+      }
       // Tenants reach their own scratch directories through it, but may not list the others.
       chmodSync(workDir, 0o711);
       const problem = tenantRunnerProblem(first, opts.nodeBinary, opts.runnersDir);
       if (problem) throw new Error(`tenantUids: ${problem}`);
       this.python = pythonForTenants(opts.pythonBinary, first);
       log.info(
-        { event: "tenant_uids", first, count, tenants: this.uids.size, killed, python: this.python },
-        `tenants' runners run as uids ${first}–${first + count - 1}`,
+        { event: "tenant_uids", first, count, tenants: this.uids.size, python: this.python },
+        `tenants' runners run as uids ${first}–${last}`,
       );
     } catch (e) {
       release();
@@ -184,10 +234,17 @@ export class TenantRunners {
     this.release = release;
   }
 
-  /** Runs `create`, an environment of `uid` being created, counted meanwhile. */
+  /** The keeper uid of tenant uid `uid`: the same place in the range's second half, never a tenant's. */
+  private keeperOf(uid: number): number {
+    return uid + this.uids.range.count;
+  }
+
+  /** Runs `create`, an environment of `uid` being created, after the keeper's jobs for it so far. */
   async whileCreating<T>(uid: number, create: () => Promise<T>): Promise<T> {
     this.creating.set(uid, (this.creating.get(uid) ?? 0) + 1);
     try {
+      // A kill decided before this create must not meet its runner.
+      await this.jobs.get(uid);
       return await create();
     } finally {
       const n = this.creating.get(uid)! - 1;
@@ -198,17 +255,40 @@ export class TenantRunners {
 
   /**
    * After an environment of `uid` ended: once the tenant has no other (`others`) and none being
-   * created, what its tasks left running is killed; the scratch directory goes with the tenant's rights.
+   * created, what its tasks left running is killed; the scratch directory is emptied with the tenant's
+   * rights by the keeper, and removed by root once empty. `removeScratch(dir, uid, true)` leaves the
+   * tenant's processes be (a create that failed).
    */
   async removeScratch(dir: string, uid: number, others: boolean, log: Logger): Promise<void> {
-    if (!others && !this.creating.has(uid)) killTenant(uid);
-    if (!(await removeAsTenant(dir, uid)))
-      log.warn({ dir, uid }, "scratch directory left (removed at the next start)");
+    const job: KeeperJob = !others && !this.creating.has(uid) ? "killrm" : "rm";
+    const previous = this.jobs.get(uid);
+    const done = (async () => {
+      await previous;
+      const left = await keep(this.opts.rootPython, job, this.keeperOf(uid), uid, dir);
+      try {
+        rmdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+          log.warn({ dir, uid, left }, "scratch directory left (removed at the next start)");
+      }
+    })();
+    this.jobs.set(uid, done);
+    await done;
+    if (this.jobs.get(uid) === done) this.jobs.delete(uid);
   }
 
   /** Gives up the claim on the range. */
   close(): void {
     this.release?.();
     this.release = null;
+  }
+}
+
+/** The real uid of process `pid`, if it is still there. */
+function uidOf(pid: number): number | undefined {
+  try {
+    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  } catch {
+    return undefined;
   }
 }

@@ -21,6 +21,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { dirname } from "node:path";
 
 export interface TenantUidRange {
   /** The first uid handed to a tenant; tenants get first, first + 1, … in the order they first run. */
@@ -53,22 +54,35 @@ export class TenantUids {
       throw new Error(
         `tenantUids: all ${this.range.count} uids from ${this.range.first} are taken by other tenants; raise tenantUids.count`,
       );
-    uid = this.next++;
-    this.byUser.set(user, uid);
-    this.used.add(uid);
+    uid = this.next;
     if (this.range.file) {
-      // Written before the uid is used: a restart never hands it to someone else.
+      // Kept before it is used (and only then taken): a restart never hands it to someone else.
+      const map = { ...Object.fromEntries(this.byUser), [user]: uid };
       const tmp = `${this.range.file}.${process.pid}.tmp`;
       const fd = openSync(tmp, "w", 0o600);
       try {
-        writeSync(fd, `${JSON.stringify(Object.fromEntries(this.byUser), null, 1)}\n`);
+        writeSync(fd, `${JSON.stringify(map, null, 1)}\n`);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
       renameSync(tmp, this.range.file);
+      const dir = openSync(dirname(this.range.file), "r");
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
     }
+    this.next++;
+    this.byUser.set(user, uid);
+    this.used.add(uid);
     return uid;
+  }
+
+  /** Every uid given to a tenant so far. */
+  all(): number[] {
+    return [...this.used];
   }
 
   /** Tenants given a uid so far. */
@@ -103,38 +117,51 @@ export class TenantUids {
 }
 
 /**
- * Claims uids [first, first + count) on this host for this process, so that a second server with an
- * overlapping range — whose start would kill this one's tenants' processes — is refused: a file per
- * claim in `dir`, naming the range and the claiming pid; claims of pids no longer alive are void.
- * Returns the release.
+ * The uids a range takes: its tenants' [first, first + count) and as many keeper uids after them
+ * (tenant-runners.ts: the clean-up of tenant u runs as real uid u + count, which u cannot signal).
  */
-export function claimUidRange(range: TenantUidRange, dir = "/run/forewarm-tenant-uids"): () => void {
-  const last = range.first + range.count - 1;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const name of readdirSync(dir)) {
-    const m = /^(\d+)-(\d+)\.(\d+)$/.exec(name);
-    if (!m) continue;
-    const [from, to, pid] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    if (pid === process.pid || !alive(pid)) {
-      if (pid !== process.pid) rmSync(`${dir}/${name}`, { force: true });
-      continue;
-    }
-    if (from <= last && to >= range.first)
-      throw new Error(
-        `tenantUids: uids ${range.first}–${last} overlap ${from}–${to}, which process ${pid} (another forewarm server) uses on this host; give each server a range of its own`,
-      );
-  }
-  const file = `${dir}/${range.first}-${last}.${process.pid}`;
-  writeFileSync(file, "");
-  return () => rmSync(file, { force: true });
+export function uidSpan(range: TenantUidRange): { first: number; last: number } {
+  return { first: range.first, last: range.first + 2 * range.count - 1 };
 }
 
-function alive(pid: number): boolean {
+/**
+ * Claims the range's uids on this host for this process, so that a second server with an overlapping
+ * range — whose start would kill this one's tenants' processes — is refused: a file per claim in `dir`
+ * naming the span, the pid and its start time (a pid reused by another process is no claim). Written
+ * first and then checked, so of two servers starting at once neither passes. Returns the release.
+ */
+export function claimUidRange(range: TenantUidRange, dir = "/run/forewarm-tenant-uids"): () => void {
+  const { first, last } = uidSpan(range);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const own = `${first}-${last}.${process.pid}.${startTime(process.pid)}`;
+  writeFileSync(`${dir}/${own}`, "");
+  const release = () => rmSync(`${dir}/${own}`, { force: true });
+  for (const name of readdirSync(dir)) {
+    const m = /^(\d+)-(\d+)\.(\d+)\.(\d+)$/.exec(name);
+    if (!m || name === own) continue;
+    const [from, to, pid] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    if (startTime(pid) !== m[4]) {
+      rmSync(`${dir}/${name}`, { force: true }); // Its process is gone.
+      continue;
+    }
+    if (from <= last && to >= first) {
+      release();
+      throw new Error(
+        `tenantUids: uids ${first}–${last} (tenants and their keepers) overlap ${from}–${to}, which process ${pid} (another forewarm server) uses on this host; give each server a range of its own`,
+      );
+    }
+  }
+  return release;
+}
+
+/** A process's start time (clock ticks after boot, /proc/<pid>/stat field 22); undefined if it is gone. */
+function startTime(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 
@@ -182,9 +209,9 @@ export function tenantUidProblem(
 ): string | undefined {
   if (typeof process.getuid === "function" && process.getuid() !== 0)
     return `the server runs as uid ${process.getuid()}, not root: it cannot start runners as other users`;
-  const last = range.first + range.count - 1;
+  const { last } = uidSpan(range);
   if (last > MAX_TENANT_UID)
-    return `uids ${range.first}–${last} go past ${MAX_TENANT_UID}, the largest usable uid`;
+    return `uids ${range.first}–${last} (tenants and their keepers) go past ${MAX_TENANT_UID}, the largest usable uid`;
   try {
     execFileSync("setpriv", ["--version"], { stdio: "ignore", timeout: 10_000 });
   } catch (e) {

@@ -7,15 +7,22 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ProcessBackend } from "../../src/backends/process-backend.js";
-import { removeAsTenant } from "../../src/backends/tenant-runners.js";
+import { keep } from "../../src/backends/tenant-runners.js";
 import { claimUidRange, TenantUids, tenantUidProblem } from "../../src/backends/tenant-uids.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { pidAlive, sleep, spec, tempDir, writeModules } from "./helpers.js";
+
+/** /proc/<pid>/stat's start time, as claimUidRange records it. */
+function startTimeOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+}
 
 /** Alive and not a zombie (this machine's init does not reap orphans at once). */
 function running(pid: number): boolean {
@@ -97,32 +104,32 @@ test("a uid range that holds an existing user's, group's or subordinate id is re
     assert.match(problem(300_000) ?? "", /not root/);
     return;
   }
-  assert.match(problem(300_000) ?? "", /300000–300009 overlap the existing user svc \(300005/);
+  assert.match(problem(300_000) ?? "", /300000–300019 overlap the existing user svc \(300005/);
   assert.match(problem(309_995) ?? "", /overlap the existing group ops \(310000/);
   assert.match(problem(465_530) ?? "", /overlap the existing subordinate uids of builder \(400000–465535/);
   assert.match(problem(2_147_483_640) ?? "", /go past 2147483646/);
   assert.equal(problem(300_006), undefined);
 });
 
-test("a tenant's scratch directory is removed with the tenant's rights, not root's", {
+test("the keeper empties a tenant's scratch directory with the tenant's rights, not root's", {
   skip: needsRoot,
 }, async () => {
   const uid = 300_050;
+  const keeper = 299_950;
   const scratch = join(dir, "scratch-rights");
   mkdirSync(join(scratch, "own"), { recursive: true });
   writeFileSync(join(scratch, "own", "a.txt"), "x");
-  chownSync(scratch, uid, uid);
-  chownSync(join(scratch, "own"), uid, uid);
-  chownSync(join(scratch, "own", "a.txt"), uid, uid);
+  for (const p of [scratch, join(scratch, "own"), join(scratch, "own", "a.txt")]) chownSync(p, uid, uid);
   // Something only root may delete (what a symlink swapped in under root's walk would lead to).
   mkdirSync(join(scratch, "roots"));
   writeFileSync(join(scratch, "roots", "keep.txt"), "root's");
-  assert.equal(await removeAsTenant(scratch, uid), false, "not all of it could go");
+  symlinkSync(join(dir, "outside"), join(scratch, "link"));
+  writeFileSync(join(dir, "outside"), "not the tenant's to delete");
+  assert.equal(await keep("python3", "rm", keeper, uid, scratch), 1, "one entry (root's) could not go");
   assert.equal(existsSync(join(scratch, "own")), false);
+  assert.equal(existsSync(join(scratch, "link")), false, "the link itself goes");
+  assert.equal(existsSync(join(dir, "outside")), true, "not what it points to");
   assert.equal(existsSync(join(scratch, "roots", "keep.txt")), true);
-  rmSync(join(scratch, "roots"), { recursive: true });
-  assert.equal(await removeAsTenant(scratch, uid), true);
-  assert.equal(existsSync(scratch), false);
 });
 
 for (const useCgroups of [false, "auto"] as const) {
@@ -264,16 +271,62 @@ test("runners a tenant uid cannot read are refused when the backend starts, nami
 test("a uid range another live process claims on this host is refused; a dead one's claim is void", () => {
   const claims = join(dir, "claims");
   const release = claimUidRange({ first: 500_000, count: 100 }, claims);
-  // Another server's claim: a live process (this test's parent) and a dead one.
-  writeFileSync(join(claims, `600000-600099.${process.ppid}`), "");
-  writeFileSync(join(claims, "700000-700099.999999999"), "");
+  // Another server's claim: a live process (this test's parent, with its start time) and a gone one.
+  const parentClaim = `600000-600099.${process.ppid}.${startTimeOf(process.ppid)}`;
+  writeFileSync(join(claims, parentClaim), "");
+  writeFileSync(join(claims, `700000-700099.${process.ppid}.1`), "");
   assert.throws(
     () => claimUidRange({ first: 600_050, count: 100 }, claims),
     new RegExp(`overlap 600000–600099, which process ${process.ppid}`),
   );
   const again = claimUidRange({ first: 700_000, count: 100 }, claims);
-  assert.equal(existsSync(join(claims, "700000-700099.999999999")), false, "the dead claim is cleared");
+  assert.equal(
+    existsSync(join(claims, `700000-700099.${process.ppid}.1`)),
+    false,
+    "a reused pid's claim is cleared",
+  );
   release();
   again();
-  assert.deepEqual(readdirSync(claims), [`600000-600099.${process.ppid}`]);
+  assert.deepEqual(readdirSync(claims), [parentClaim]);
+});
+
+test("a tenant's process that stops every process it may signal does not stop the clean-up after it", {
+  skip: needsRoot,
+  timeout: 60_000,
+}, async (t) => {
+  const b = new ProcessBackend({
+    logger: silentLogger(),
+    workDir: join(dir, "work-stopper"),
+    useCgroups: false,
+    tenantUids: { first: 300_400, count: 10 },
+  });
+  t.after(() => b.close());
+  const stopper = join(dir, "stopper.mjs");
+  writeFileSync(
+    stopper,
+    `import { spawn } from "node:child_process";
+export function fn() {
+  // Its own session, then SIGSTOP to everything its uid may signal, over and over.
+  const code = "setTimeout(() => { for (;;) { try { process.kill(-1, 'SIGSTOP'); } catch {} } }, 200)";
+  const c = spawn(process.execPath, ["-e", code], { detached: true, stdio: "ignore" });
+  c.unref();
+  return { pid: c.pid };
+}
+`,
+  );
+  await b.create("stopper-1", "mallory", spec("node"));
+  const r = await b.run("stopper-1", {
+    taskId: "t-stop",
+    modulePath: stopper,
+    fn: "fn",
+    input: null,
+    timeoutMs: 30_000,
+  });
+  assert.equal(r.ok, true, r.error);
+  const pid = (r.output as { pid: number }).pid;
+  await sleep(600);
+  await b.destroy("stopper-1");
+  for (let i = 0; i < 50 && running(pid); i++) await sleep(20);
+  assert.equal(running(pid), false, "the stopper was killed");
+  assert.deepEqual(readdirSync(join(dir, "work-stopper")), [], "and the scratch directory removed");
 });
