@@ -8,16 +8,53 @@ with no exec after: the tenant (real uid UID) can then neither signal nor trace 
 process signal another whose real or saved uid is its own, and execve would copy the effective uid
 into the saved one — while what it does is done with the tenant's rights only. `kill`: one kill(-1),
 which reaches every process of the tenant (the kernel walks the process list in one go, so a process
-forking meanwhile is not missed); `rm`: removes what DIR holds, never following a symlink (shutil's
-fd-based walk), so a symlink the tenant swaps in cannot lead it outside. Prints what it could not remove.
+forking meanwhile is not missed); `rm`: removes what DIR holds, never following a symlink and without
+recursion (`empty`), so neither a symlink the tenant swaps in nor a tree deeper than any stack leads
+it astray. Prints what it could not remove.
 `sweep` (at the server's start) does `kill` for many tenants in one process: it keeps saved uid 0 to
 switch back between them, which no tenant can use either (its real uid is never 0).
 """
 
 import os
-import shutil
 import signal
+import stat
 import sys
+import time
+
+
+def empty(d: str, seconds: float = 50.0) -> int:
+    """Empties directory d without recursion or following a symlink: each subdirectory's entries are
+    moved up into d (a tree of any depth takes two open descriptors), then the emptied subdirectory is
+    removed; files and symlinks are unlinked. Gives up after `seconds` (a tenant still writing into
+    it). Returns how many entries are left."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    top = os.open(d, flags)
+    moved = 0
+    deadline = time.monotonic() + seconds
+    try:
+        progress = True
+        while progress and time.monotonic() < deadline:
+            progress = False
+            for name in os.listdir(top):
+                try:
+                    st = os.stat(name, dir_fd=top, follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode):
+                        sub = os.open(name, flags, dir_fd=top)
+                        try:
+                            for child in os.listdir(sub):
+                                moved += 1
+                                os.rename(child, f".keeper-{moved}", src_dir_fd=sub, dst_dir_fd=top)
+                        finally:
+                            os.close(sub)
+                        os.rmdir(name, dir_fd=top)
+                    else:
+                        os.unlink(name, dir_fd=top)
+                    progress = True
+                except Exception:
+                    pass  # Left for the next pass, or for good (something the tenant may not remove).
+        return len(os.listdir(top))
+    finally:
+        os.close(top)
 
 
 def sweep(offset: int) -> int:
@@ -48,21 +85,7 @@ def main() -> int:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    left = 0
-    if "rm" in mode:
-        if not shutil.rmtree.avoids_symlink_attacks:
-            print("this platform's shutil.rmtree follows symlinks", file=sys.stderr)
-            return 2
-        d = sys.argv[4]
-        for name in os.listdir(d):
-            p = os.path.join(d, name)
-            try:
-                if os.path.isdir(p) and not os.path.islink(p):
-                    shutil.rmtree(p)
-                else:
-                    os.unlink(p)
-            except OSError:
-                left += 1
+    left = empty(sys.argv[4]) if "rm" in mode else 0
     print(left)
     return 0
 

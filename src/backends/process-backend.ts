@@ -86,6 +86,7 @@ export class ProcessBackend implements EnvironmentBackend {
           this.workDir,
           { ...this.opts, rootPython: this.opts.pythonBinary },
           this.log,
+          (uid) => [...this.envs.values()].some((e) => e.uid === uid),
         )
       : null;
     this.reaper = new GroupReaper((why) =>

@@ -56,7 +56,15 @@ function keeperArgs(job: KeeperJob, keeper: number, uid: number, dir?: string): 
   ];
 }
 
-const KEEPER_OPTIONS = { cwd: "/", env: {}, timeout: 300_000, killSignal: "SIGKILL" as const };
+// The server's PATH finds its python3; nothing else of its environment. The keeper gives up emptying
+// after 50 s (a tenant still writing, or slowing it: it can lower the priority of a process with its
+// effective uid); the timeout is the bound behind that.
+const KEEPER_OPTIONS = {
+  cwd: "/",
+  env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  timeout: 60_000,
+  killSignal: "SIGKILL" as const,
+};
 
 const run = promisify(execFile);
 
@@ -185,7 +193,9 @@ export class TenantRunners {
       runnersDir: string;
       rootPython: string;
     },
-    log: Logger,
+    private readonly log: Logger,
+    /** Whether the tenant of `uid` has an environment (the backend knows). */
+    private readonly hasEnvironment: (uid: number) => boolean,
   ) {
     const { first, count } = range;
     const last = first + count - 1;
@@ -194,7 +204,7 @@ export class TenantRunners {
       this.uids = new TenantUids(range);
       // Every tenant's processes, each uid's in one kill(−1) (atomic against forks); then whatever a
       // scan still finds (a uid missing from the map), and a refusal if anything is left.
-      let swept = this.uids.all();
+      let swept = [...new Set([...this.uids.all(), ...uidsRunning(first, last)])];
       for (let round = 0; round < 3 && swept.length > 0; round++) {
         sweepSync(opts.rootPython, count, swept);
         swept = [
@@ -213,10 +223,22 @@ export class TenantRunners {
       for (const entry of readdirSync(workDir)) {
         const path = join(workDir, entry);
         const owner = statSync(path).uid;
-        if (owner >= first && owner <= last) {
-          keepSync(opts.rootPython, "rm", this.keeperOf(owner), owner, path);
-          rmSync(path, { recursive: true, force: true }); // Empty now, or what the tenant could not remove either.
-        } else rmSync(path, { recursive: true, force: true });
+        if (owner < first || owner > last) {
+          rmSync(path, { recursive: true, force: true }); // Never a tenant's.
+          continue;
+        }
+        // Emptied with its owner's rights; what is left (a tree the tenant made unremovable to itself)
+        // stays, named in the log, rather than keeping the server from starting.
+        let left = Number.NaN;
+        try {
+          left = keepSync(opts.rootPython, "rm", this.keeperOf(owner), owner, path);
+          rmdirSync(path);
+        } catch {
+          log.warn(
+            { dir: path, uid: owner, left },
+            "scratch directory left by an earlier run not fully removed",
+          );
+        }
       }
       // Tenants reach their own scratch directories through it, but may not list the others.
       chmodSync(workDir, 0o711);
@@ -239,7 +261,11 @@ export class TenantRunners {
     return uid + this.uids.range.count;
   }
 
-  /** Runs `create`, an environment of `uid` being created, after the keeper's jobs for it so far. */
+  /**
+   * Runs `create`, an environment of `uid` being created, after the keeper's jobs for it so far. If
+   * the tenant is left with no environment (the create failed while its last one ended), what its
+   * tasks left running is killed then.
+   */
   async whileCreating<T>(uid: number, create: () => Promise<T>): Promise<T> {
     this.creating.set(uid, (this.creating.get(uid) ?? 0) + 1);
     try {
@@ -249,7 +275,10 @@ export class TenantRunners {
     } finally {
       const n = this.creating.get(uid)! - 1;
       if (n > 0) this.creating.set(uid, n);
-      else this.creating.delete(uid);
+      else {
+        this.creating.delete(uid);
+        if (!this.hasEnvironment(uid)) void this.queue(uid, "kill", undefined, this.log);
+      }
     }
   }
 
@@ -259,12 +288,17 @@ export class TenantRunners {
    * rights by the keeper, and removed by root once empty. `removeScratch(dir, uid, true)` leaves the
    * tenant's processes be (a create that failed).
    */
-  async removeScratch(dir: string, uid: number, others: boolean, log: Logger): Promise<void> {
-    const job: KeeperJob = !others && !this.creating.has(uid) ? "killrm" : "rm";
+  removeScratch(dir: string, uid: number, others: boolean, log: Logger): Promise<void> {
+    return this.queue(uid, !others && !this.creating.has(uid) ? "killrm" : "rm", dir, log);
+  }
+
+  /** Runs a keeper job for `uid` after those before it (one's kill(−1) would end another's walk). */
+  private async queue(uid: number, job: KeeperJob, dir: string | undefined, log: Logger): Promise<void> {
     const previous = this.jobs.get(uid);
     const done = (async () => {
       await previous;
       const left = await keep(this.opts.rootPython, job, this.keeperOf(uid), uid, dir);
+      if (dir === undefined) return;
       try {
         rmdirSync(dir);
       } catch (e) {
@@ -282,6 +316,17 @@ export class TenantRunners {
     this.release?.();
     this.release = null;
   }
+}
+
+/** The uids in [from, to] that have a process running. */
+function uidsRunning(from: number, to: number): number[] {
+  return [
+    ...new Set(
+      pidsOfUids(from, to)
+        .map(uidOf)
+        .filter((u) => u !== undefined),
+    ),
+  ];
 }
 
 /** The real uid of process `pid`, if it is still there. */

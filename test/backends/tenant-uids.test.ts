@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -130,6 +131,28 @@ test("the keeper empties a tenant's scratch directory with the tenant's rights, 
   assert.equal(existsSync(join(scratch, "link")), false, "the link itself goes");
   assert.equal(existsSync(join(dir, "outside")), true, "not what it points to");
   assert.equal(existsSync(join(scratch, "roots", "keep.txt")), true);
+});
+
+test("the keeper empties a tree deeper than any stack or path", {
+  skip: needsRoot,
+  timeout: 120_000,
+}, async () => {
+  const uid = 300_060;
+  const scratch = join(dir, "scratch-deep");
+  mkdirSync(scratch);
+  chownSync(scratch, uid, uid);
+  // 3,000 levels (6,000 characters of path: more than PATH_MAX), built through directory descriptors.
+  const build = [
+    "import os, sys",
+    "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)",
+    "for i in range(3000):",
+    "    os.mkdir('d', dir_fd=fd); os.chown('d', int(sys.argv[2]), int(sys.argv[2]), dir_fd=fd, follow_symlinks=False)",
+    "    nfd = os.open('d', os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd); os.close(fd); fd = nfd",
+  ].join("\n");
+  execFileSync("python3", ["-c", build, scratch, String(uid)]);
+  assert.equal(await keep("python3", "rm", 299_960, uid, scratch), 0);
+  assert.deepEqual(readdirSync(scratch), []);
+  rmSync(scratch, { recursive: true });
 });
 
 for (const useCgroups of [false, "auto"] as const) {
