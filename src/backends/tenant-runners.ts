@@ -207,13 +207,7 @@ export class TenantRunners {
       let swept = [...new Set([...this.uids.all(), ...uidsRunning(first, last)])];
       for (let round = 0; round < 3 && swept.length > 0; round++) {
         sweepSync(opts.rootPython, count, swept);
-        swept = [
-          ...new Set(
-            pidsOfUids(first, last)
-              .map(uidOf)
-              .filter((u) => u !== undefined),
-          ),
-        ];
+        swept = uidsRunning(first, last);
       }
       const survivors = pidsOfUids(first, last);
       if (survivors.length > 0)
