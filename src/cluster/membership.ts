@@ -83,9 +83,12 @@ export class ClusterMembership {
         break;
       } catch (err) {
         if (!(err instanceof IdInUseError)) throw err;
-        // A leader failing this id's old tasks holds the lock as long as that takes: wait for it.
-        const check = Date.now() < deadline && (await this.heldByCheck().catch(() => false));
-        if (!check && attempt >= START_ATTEMPTS) throw err;
+        // A leader failing this id's old tasks holds the lock as long as that takes: wait for it. A
+        // lock let go between the attempt and the look is tried again at once.
+        const holder =
+          Date.now() < deadline ? await this.lockHolder().catch(() => "other" as const) : "other";
+        if (holder === "none") continue;
+        if (holder !== "check" && attempt >= START_ATTEMPTS) throw err;
         await new Promise((r) => setTimeout(r, START_RETRY_MS));
       }
     }
@@ -210,8 +213,8 @@ export class ClusterMembership {
     return c;
   }
 
-  /** Whether this server's id is held by another server's check (whileGone), not by a live server. */
-  private async heldByCheck(): Promise<boolean> {
+  /** Who holds this server's id: another server's check (whileGone), someone else, or no one (now). */
+  private async lockHolder(): Promise<"check" | "other" | "none"> {
     const c = await this.shortSession();
     try {
       const r = await c.query<{ app: string }>(
@@ -220,7 +223,8 @@ export class ClusterMembership {
             AND l.objid = hashtext($2)::oid AND l.objsubid = 2`,
         [MEMBER_LOCK_CLASS, this.serverId],
       );
-      return r.rows[0]?.app === CHECK_APPLICATION;
+      const row = r.rows[0];
+      return row === undefined ? "none" : row.app === CHECK_APPLICATION ? "check" : "other";
     } finally {
       await c.end().catch(() => {});
     }
