@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { after, type TestContext, test } from "node:test";
 import { ProcessBackend } from "../../src/backends/process-backend.js";
 import { keep } from "../../src/backends/tenant-runners.js";
 import { claimUidRange, TenantUids, tenantUidProblem } from "../../src/backends/tenant-uids.js";
@@ -62,6 +62,23 @@ export function fn(input) {
 `,
   "probe.py": "import os\ndef fn(_):\n    return {'uid': os.getuid(), 'home': os.environ.get('HOME')}\n",
 });
+
+/** A backend whose runners run as tenant uids from `first`, in its own work dir; closed after the test. */
+function tenantBackend(
+  t: TestContext,
+  work: string,
+  first: number,
+  useCgroups: boolean | "auto" = false,
+): ProcessBackend {
+  const b = new ProcessBackend({
+    logger: silentLogger(),
+    workDir: join(dir, work),
+    useCgroups,
+    tenantUids: { first, count: 10 },
+  });
+  t.after(() => b.close());
+  return b;
+}
 
 test("tenants get uids of their own in the order they first run, the same one again, none beyond the range", () => {
   const uids = new TenantUids({ first: 300_000, count: 2 });
@@ -160,13 +177,7 @@ for (const useCgroups of [false, "auto"] as const) {
     skip: needsRoot,
   }, async (t) => {
     const first = 300_100;
-    const b = new ProcessBackend({
-      logger: silentLogger(),
-      workDir: join(dir, `work-${useCgroups}`),
-      useCgroups,
-      tenantUids: { first, count: 10 },
-    });
-    t.after(() => b.close());
+    const b = tenantBackend(t, `work-${useCgroups}`, first, useCgroups);
     const workDir = join(dir, `work-${useCgroups}`);
     const alice = await b.create("alice-1", "alice", spec("node"));
     const bob = await b.create("bob-1", "bob", spec("node"));
@@ -219,13 +230,7 @@ test("what a tenant's task leaves running outside its runner is killed once the 
   skip: needsRoot,
 }, async (t) => {
   const first = 300_200;
-  const b = new ProcessBackend({
-    logger: silentLogger(),
-    workDir: join(dir, "work-escape"),
-    useCgroups: false,
-    tenantUids: { first, count: 10 },
-  });
-  t.after(() => b.close());
+  const b = tenantBackend(t, "work-escape", first);
   const leaver = join(dir, "leaver.mjs");
   writeFileSync(
     leaver,
@@ -317,13 +322,7 @@ test("a tenant's process that stops every process it may signal does not stop th
   skip: needsRoot,
   timeout: 60_000,
 }, async (t) => {
-  const b = new ProcessBackend({
-    logger: silentLogger(),
-    workDir: join(dir, "work-stopper"),
-    useCgroups: false,
-    tenantUids: { first: 300_400, count: 10 },
-  });
-  t.after(() => b.close());
+  const b = tenantBackend(t, "work-stopper", 300_400);
   const stopper = join(dir, "stopper.mjs");
   writeFileSync(
     stopper,

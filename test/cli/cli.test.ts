@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cli, example, forewarm, serveCli } from "./cli-process.js";
+import { cli, example, forewarm, serveCli, submitArgs } from "./cli-process.js";
 
 describe("forewarm CLI against a served instance", () => {
   let served: Awaited<ReturnType<typeof serveCli>>;
@@ -114,22 +114,7 @@ test("submit: a --file that is not a JSON object, or resources that are not one,
 });
 
 test("submit: an unreachable server is named in the error", () => {
-  const r = spawnSync(
-    process.execPath,
-    [
-      cli,
-      "submit",
-      "--url",
-      "http://127.0.0.1:1/",
-      "-u",
-      "a",
-      "-r",
-      "node",
-      "--code-file",
-      example("hello.mjs"),
-    ],
-    { encoding: "utf8" },
-  );
+  const r = spawnSync(process.execPath, [cli, ...submitArgs("http://127.0.0.1:1/")], { encoding: "utf8" });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^forewarm: cannot reach http:\/\/127\.0\.0\.1:1: /);
 });
