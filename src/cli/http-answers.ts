@@ -3,10 +3,28 @@
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** `fetch`, naming the server when it cannot be reached (fetch's own message is "fetch failed"). */
-export async function request(url: string, base: string, init?: RequestInit): Promise<Response> {
+/** The CLI's help for `--token`: the environment keeps it out of `ps` and shell history. */
+export const TOKEN_HELP =
+  "API token of a server with auth.tokensFile (prefer the env FOREWARM_TOKEN: arguments show in ps)";
+
+/** `--token`, else FOREWARM_TOKEN, else none. */
+export const tokenOption = (given: string | undefined): string | undefined =>
+  given ?? (process.env.FOREWARM_TOKEN || undefined);
+
+/**
+ * `fetch`, naming the server when it cannot be reached (fetch's own message is "fetch failed"), with
+ * the API token as a bearer header when there is one.
+ */
+export async function request(
+  url: string,
+  base: string,
+  init: RequestInit = {},
+  token?: string,
+): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
   try {
-    return await fetch(url, init);
+    return await fetch(url, { ...init, headers });
   } catch (e) {
     throw new Error(`cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
   }

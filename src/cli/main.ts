@@ -5,6 +5,7 @@ import { registerReplay } from "./replay.js";
 import { registerServe } from "./serve.js";
 import { registerStatus } from "./status.js";
 import { registerSubmit } from "./submit.js";
+import { registerToken } from "./token.js";
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerSubmit(program);
 registerStatus(program);
 registerReplay(program);
 registerForecast(program);
+registerToken(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`forewarm: ${err instanceof Error ? err.message : String(err)}\n`);

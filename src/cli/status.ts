@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
-import { answerJson, errorText, request, statusLine } from "./http-answers.js";
+import { answerJson, errorText, request, statusLine, TOKEN_HELP, tokenOption } from "./http-answers.js";
 
 /**
  * What `status` reads of each route, as schemas: an answer without these fields is not a forewarm
@@ -41,9 +41,13 @@ const ROUTES = {
 };
 
 /** GETs one of the status routes: its JSON, checked against what `renderStatus` reads. */
-async function getStatusPart(base: string, route: keyof typeof ROUTES): Promise<Record<string, unknown>> {
+async function getStatusPart(
+  base: string,
+  route: keyof typeof ROUTES,
+  token: string | undefined,
+): Promise<Record<string, unknown>> {
   const url = `${base}${route}`;
-  const res = await request(url, base);
+  const res = await request(url, base, {}, token);
   const body = await answerJson(url, res);
   // `--url` is the server's address: a path after it (…/v1/tasks/x) puts every route under it.
   const hint =
@@ -101,12 +105,14 @@ export function registerStatus(program: Command): void {
     .description("Show a running server's health, environments and plan.")
     .option("--url <url>", "server address", process.env.FOREWARM_URL ?? "http://127.0.0.1:7300")
     .option("--json", "print the raw JSON of /healthz, /v1/environments and /v1/plan")
-    .action(async (o: { url: string; json?: boolean }) => {
+    .option("--token <token>", `operator ${TOKEN_HELP}`)
+    .action(async (o: { url: string; json?: boolean; token?: string }) => {
       const base = o.url.replace(/\/$/, "");
+      const token = tokenOption(o.token);
       const [health, envs, plan] = await Promise.all([
-        getStatusPart(base, "/healthz"),
-        getStatusPart(base, "/v1/environments"),
-        getStatusPart(base, "/v1/plan"),
+        getStatusPart(base, "/healthz", token),
+        getStatusPart(base, "/v1/environments", token),
+        getStatusPart(base, "/v1/plan", token),
       ]);
       if (o.json) {
         process.stdout.write(

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { ValidationError } from "../core/submission.js";
 import { FINAL_STATUSES, type TaskStatus } from "../core/types.js";
 import { validateSubmission } from "../orchestrator/task-factory.js";
-import { answerJson, errorText, request, statusLine } from "./http-answers.js";
+import { answerJson, errorText, request, statusLine, TOKEN_HELP, tokenOption } from "./http-answers.js";
 import { numberOption } from "./trace-options.js";
 
 interface SubmitOptions {
@@ -128,7 +128,8 @@ export function registerSubmit(program: Command): void {
       numberOption("--timeout-ms", { integer: true, what: "a whole number of ms" }),
     )
     .option("--no-wait", "return the task id at once instead of waiting for the result")
-    .action(async (o: SubmitOptions) => {
+    .option("--token <token>", TOKEN_HELP)
+    .action(async (o: SubmitOptions & { token?: string }) => {
       let sub: Record<string, unknown>;
       try {
         sub = submissionFromOptions(o);
@@ -142,11 +143,13 @@ export function registerSubmit(program: Command): void {
       }
       const base = o.url.replace(/\/$/, "");
       const url = `${base}/v1/tasks?wait=${o.wait}${o.wait ? `&timeoutMs=${WAIT_SLICE_MS}` : ""}`;
-      const res = await request(url, base, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(sub),
-      });
+      const token = tokenOption(o.token);
+      const res = await request(
+        url,
+        base,
+        { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sub) },
+        token,
+      );
       const body = await answerJson(url, res);
       if (!res.ok) {
         process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
@@ -158,7 +161,7 @@ export function registerSubmit(program: Command): void {
       while (o.wait && !isFinal(record.status)) {
         await sleep(POLL_MS);
         const at = `${base}/v1/tasks/${encodeURIComponent(record.id)}`;
-        const polled = await request(at, base);
+        const polled = await request(at, base, {}, token);
         const answer = await answerJson(at, polled);
         if (!polled.ok) throw new Error(`${at} answered ${statusLine(polled)}: ${errorText(answer)}`);
         record = taskRecord(at, answer);

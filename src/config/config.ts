@@ -121,6 +121,15 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * API tokens: with `tokensFile` set, every route but /healthz needs `Authorization: Bearer <token>`,
+     * and a tenant's token acts for that tenant alone (src/server/access.ts). The file holds hashes
+     * (`forewarm token new` writes it) and is re-read when it changes. Left out: no authentication.
+     */
+    auth: Type.Object(
+      { tokensFile: Type.Optional(Type.String({ minLength: 1 })) },
+      { additionalProperties: false, default: {} },
+    ),
     /** How long SIGTERM waits for running tasks before failing them. */
     shutdownGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
     /**

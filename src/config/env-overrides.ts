@@ -8,10 +8,16 @@ const camel = (s: string): string =>
   s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /**
- * FOREWARM_ variables that are not server configuration: the CLI client's server address, what a
+ * FOREWARM_ variables that are not server configuration: the CLI client's server address and API token, what a
  * runner is told about its environment, and the test harness's log switch.
  */
-const NOT_CONFIG = new Set(["FOREWARM_URL", "FOREWARM_ENV_ID", "FOREWARM_SCRATCH_DIR", "FOREWARM_TEST_LOG"]);
+const NOT_CONFIG = new Set([
+  "FOREWARM_URL",
+  "FOREWARM_TOKEN",
+  "FOREWARM_ENV_ID",
+  "FOREWARM_SCRATCH_DIR",
+  "FOREWARM_TEST_LOG",
+]);
 
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,7 +1,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { RUNTIMES } from "./types.js";
 
-const Name = (max: number, description: string) =>
+/** A tenant id, task type or token name: letters, digits and . _ @ : / + - (not first), `max` long. */
+export const Name = (max: number, description: string) =>
   Type.String({ minLength: 1, maxLength: max, pattern: "^[A-Za-z0-9][A-Za-z0-9._@:/+-]*$", description });
 
 /**

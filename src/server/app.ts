@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from "fastify";
+import type { ApiTokens } from "../auth/api-tokens.js";
 import type { ForewarmMetrics } from "../cluster/metrics.js";
 import { type Config, MAX_TIMER_MS, reactiveKeepAliveMs, WAIT_GRACE_MS } from "../config/config.js";
 import type { Clock } from "../core/clock.js";
@@ -14,6 +15,7 @@ import type { Logger } from "../log/logger.js";
 import { type Orchestrator, QueueFullError, ShuttingDownError } from "../orchestrator/orchestrator.js";
 import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
 import { buildTask, validateSubmission } from "../orchestrator/task-factory.js";
+import { confinedUser, requireTokens, userFilter } from "./access.js";
 import type { ClusterRole } from "./cluster-role.js";
 
 export interface AppDeps {
@@ -26,6 +28,8 @@ export interface AppDeps {
   tasksDir: string;
   metrics: ForewarmMetrics;
   role: ClusterRole;
+  /** API tokens (auth.tokensFile); null: every caller may do everything (a loopback-only server). */
+  tokens: ApiTokens | null;
 }
 
 interface ErrorBody {
@@ -70,7 +74,9 @@ export function buildApp(d: AppDeps): FastifyInstance {
 
   app.setErrorHandler((e: FastifyError, _req, reply) => {
     if (e instanceof ValidationError)
-      return reply.status(e.status).send(err("invalid_request", e.field, e.message));
+      return reply
+        .status(e.status)
+        .send(err(e.status === 403 ? "forbidden" : "invalid_request", e.field, e.message));
     if (e instanceof QueueFullError) return reply.status(429).send(err("queue_full", null, e.message));
     if (e instanceof ShuttingDownError) return reply.status(503).send(err("shutting_down", null, e.message));
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
@@ -89,10 +95,18 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(err("not_found", null, `no route ${req.method} ${req.url}`));
   });
+  if (d.tokens) requireTokens(app, d.tokens);
 
   app.post("/v1/tasks", async (req, reply) => {
     const { wait, timeoutMs } = parseWait(singleQuery(req.query, ["wait", "timeoutMs"]));
     const sub = validateSubmission(req.body);
+    const own = confinedUser(req);
+    if (own !== undefined && sub.user !== own)
+      throw new ValidationError(
+        "user",
+        `this token acts for '${own}' and may not submit as '${sub.user}'`,
+        403,
+      );
     // While the cluster takes this server for dead, the leader fails whatever it accepts (after it
     // may have run): send the client elsewhere until the liveness lock is retaken.
     if (!d.role.isClusterMember)
@@ -117,7 +131,10 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.get("/v1/tasks/:id", async (req, reply) => {
     const { id } = req.params as { id: string };
     // No task has such an id (ids are UUIDs); the store need not be asked.
-    const record = isPlainText(id) ? await d.store.getTask(id) : null;
+    const found = isPlainText(id) ? await d.store.getTask(id) : null;
+    // Another tenant's task is answered as if it did not exist: its id says nothing to this token.
+    const own = confinedUser(req);
+    const record = found && (own === undefined || found.user === own) ? found : null;
     if (!record) return reply.status(404).send(err("not_found", "id", `no task ${id}`));
     return record;
   });
@@ -129,21 +146,24 @@ export function buildApp(d: AppDeps): FastifyInstance {
       throw new ValidationError("limit", "must be a whole number from 1 to 10000");
     }
     const query: Parameters<HistoryStore["listTasks"]>[0] = { limit };
-    const user = nameFilter(q, "user");
+    const user = userFilter(req, nameFilter(q, "user"));
     const type = nameFilter(q, "type");
     if (user !== undefined) query.user = user;
     if (type !== undefined) query.taskType = type;
     return { tasks: await d.store.listTasks(query) };
   });
 
-  app.get("/v1/environments", async () => {
+  app.get("/v1/environments", async (req) => {
     const snap = d.orchestrator.snapshot();
-    return { now: snap.now, capacity: snap.capacity, environments: d.orchestrator.pool.describe() };
+    const own = confinedUser(req);
+    const all = d.orchestrator.pool.describe();
+    const environments = own === undefined ? all : all.filter((e) => e.user === own);
+    return { now: snap.now, capacity: snap.capacity, environments };
   });
 
   app.get("/v1/forecasts", async (req) => {
     const q = singleQuery(req.query, ["user", "type"]);
-    const user = nameFilter(q, "user");
+    const user = userFilter(req, nameFilter(q, "user"));
     const type = nameFilter(q, "type");
     if (!d.prediction) return { enabled: false, forecasts: [] };
     const filter: { user?: string; type?: string } = {};
@@ -156,7 +176,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
   // `forewarm replay --decisions`, one line per busy minute of a series.
   app.get("/v1/decisions", async (req) => {
     const q = singleQuery(req.query, ["sinceMinute", "user", "series"]);
-    const user = nameFilter(q, "user");
+    const user = userFilter(req, nameFilter(q, "user"));
     const series = nameFilter(q, "series");
     const since =
       q.sinceMinute === undefined

@@ -2,6 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { ApiTokens } from "../auth/api-tokens.js";
+import { TokenFileError } from "../auth/token-file.js";
 import type { EnvironmentBackend } from "../backends/backend.js";
 import { ProcessBackend } from "../backends/process-backend.js";
 import { tenantUidProblem } from "../backends/tenant-uids.js";
@@ -111,6 +113,7 @@ export async function startServer(
     if (problem) throw new ConfigError("tenantUids", problem);
     prepareTenantFiles(dataDir, tasksDir);
   }
+  const tokens = apiTokens(config, logger);
   const serverId = config.serverId ?? `${os.hostname()}:${dataDir}`;
   const clock =
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
@@ -193,10 +196,29 @@ export async function startServer(
     stopMetrics = wireMetrics(metrics, orchestrator, prediction);
     role = new ClusterRole(config, store, membership, prediction, metrics, clock, logger, serverId);
     await role.start();
-    app = buildApp({ config, orchestrator, prediction, store, clock, logger, tasksDir, metrics, role });
+    app = buildApp({
+      config,
+      orchestrator,
+      prediction,
+      store,
+      clock,
+      logger,
+      tasksDir,
+      metrics,
+      role,
+      tokens,
+    });
     const url = await app.listen({ host: config.host, port: config.port });
     logger.info(
-      { event: "listening", url, dataDir, tasksDir, serverId, history: config.history.kind },
+      {
+        event: "listening",
+        url,
+        dataDir,
+        tasksDir,
+        serverId,
+        history: config.history.kind,
+        apiTokens: tokens ? tokens.size : "off",
+      },
       "forewarm serving",
     );
     return running(
@@ -294,3 +316,37 @@ function running(
     },
   };
 }
+
+/**
+ * The API tokens of `auth.tokensFile` (null without one). A bad file stops the start, naming the field;
+ * later changes are logged. Without tokens on an address other hosts can reach, anyone there could run
+ * code as any tenant: said loudly at start.
+ */
+function apiTokens(config: Config, logger: Logger): ApiTokens | null {
+  const file = config.auth.tokensFile;
+  if (file === undefined) {
+    if (!isLoopback(config.host))
+      logger.warn(
+        { event: "no_api_tokens", host: config.host },
+        `listening on ${config.host} without API tokens: anyone who reaches it can run code as any tenant; set auth.tokensFile`,
+      );
+    return null;
+  }
+  const log = logger.child({ module: "auth" });
+  try {
+    return new ApiTokens(path.resolve(file), (change) => {
+      if ("error" in change)
+        log.error(
+          { event: "tokens_file_rejected", error: change.error },
+          "tokens file not taken; the previous tokens stay in force",
+        );
+      else log.info({ event: "tokens_file_reloaded", tokens: change.tokens }, "API tokens reloaded");
+    });
+  } catch (e) {
+    if (e instanceof TokenFileError) throw new ConfigError("auth.tokensFile", e.message);
+    throw e;
+  }
+}
+
+const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);

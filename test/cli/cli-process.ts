@@ -9,10 +9,15 @@ const run = promisify(execFile);
 export const cli = path.resolve("dist/src/cli/main.js");
 export const example = (f: string) => path.resolve("examples", f);
 
-/** Runs `forewarm <args>` to its end: its exit code and output. */
-export async function forewarm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `forewarm <args>` to its end (with `env` added to the environment): its exit code and output. */
+export async function forewarm(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

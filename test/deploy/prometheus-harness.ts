@@ -25,6 +25,8 @@ export interface RunningPrometheus {
 
 export interface StartPrometheusOptions {
   scrapeIntervalSeconds?: number;
+  /** Sent as `Authorization: Bearer` with every scrape (a server with API tokens). */
+  bearerToken?: string;
   /** How long to wait for /-/ready. Default 30 s. */
   readyTimeoutMs?: number;
 }
@@ -49,7 +51,7 @@ export function freePort(): Promise<number> {
 }
 
 /** "host:port" or a URL such as http://127.0.0.1:7300/metrics; grouped into one job per path. */
-function scrapeConfig(targets: string[], intervalS: number): string {
+function scrapeConfig(targets: string[], intervalS: number, bearerToken?: string): string {
   const byPath = new Map<string, string[]>();
   for (const t of targets) {
     const u = new URL(t.includes("://") ? t : `http://${t}/metrics`);
@@ -59,7 +61,10 @@ function scrapeConfig(targets: string[], intervalS: number): string {
   const jobs = [...byPath].map(
     ([metricsPath, hosts], i) =>
       `  - job_name: forewarm${i === 0 ? "" : `_${i}`}\n    metrics_path: ${JSON.stringify(metricsPath)}\n` +
-      `    static_configs:\n      - targets: ${JSON.stringify(hosts)}\n`,
+      `    static_configs:\n      - targets: ${JSON.stringify(hosts)}\n` +
+      (bearerToken === undefined
+        ? ""
+        : `    authorization:\n      credentials: ${JSON.stringify(bearerToken)}\n`),
   );
   return `global:\n  scrape_interval: ${intervalS}s\n  scrape_timeout: ${intervalS}s\nscrape_configs:\n${jobs.join("")}`;
 }
@@ -106,7 +111,7 @@ export async function startPrometheus(
   requireBinary("prometheus");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-prometheus-"));
   const config = path.join(dir, "prometheus.yml");
-  fs.writeFileSync(config, scrapeConfig(targets, options.scrapeIntervalSeconds ?? 1));
+  fs.writeFileSync(config, scrapeConfig(targets, options.scrapeIntervalSeconds ?? 1, options.bearerToken));
   let lastError: Error | undefined;
   // The free port can be taken between probing and binding: retry a few times.
   for (let attempt = 0; attempt < 3; attempt++) {

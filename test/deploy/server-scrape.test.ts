@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { test } from "node:test";
+import { forewarm } from "../cli/cli-process.js";
 import { eventually, startHarness, writeTask } from "../server/harness.js";
 import { startPrometheus } from "./prometheus-harness.js";
 
@@ -33,6 +37,38 @@ test("a real Prometheus scrapes the running server's /metrics and reads the task
     assert.equal(ok?.value, 3);
   } finally {
     await prometheus.stop();
+    await h.server.close();
+  }
+});
+
+test("with API tokens, Prometheus scrapes with a metrics token; a scrape without one is refused", async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fw-tokens-")), "tokens.json");
+  const issued = await forewarm(["token", "new", "--file", file, "--role", "metrics"]);
+  assert.equal(issued.code, 0, issued.stderr);
+  const h = await startHarness({ auth: { tokensFile: file } });
+  const target = new URL(h.server.url).host;
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const withToken = await startPrometheus([target], { bearerToken: issued.stdout.trim() });
+    started.push(withToken);
+    const without = await startPrometheus([target]);
+    started.push(without);
+    const up = async (p: typeof withToken) => (await p.query("up"))[0]?.value;
+    // The token's scrapes succeed (up 1); every scrape without it is refused, so its first reading is 0.
+    await eventually(async () => ((await up(withToken)) === 1 ? true : undefined), 300, 100);
+    assert.equal(await eventually(() => up(without), 300, 100), 0);
+    const [leader] = await eventually(
+      async () => {
+        const r = await withToken.query("forewarm_leader");
+        return r.length > 0 ? r : undefined;
+      },
+      300,
+      100,
+    );
+    assert.equal(leader?.value, 1);
+    assert.deepEqual(await without.query("forewarm_leader"), [], "nothing scraped without the token");
+  } finally {
+    for (const p of started) await p.stop();
     await h.server.close();
   }
 });

@@ -1,0 +1,102 @@
+/**
+ * The API tokens file (`auth.tokensFile`): who may call the API, as SHA-256 hashes of bearer tokens,
+ * never the tokens themselves — a copy of the file lets nobody in. Read and written here; the server
+ * checks requests against it (api-tokens.ts) and `forewarm token` edits it.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { Name } from "../core/submission.js";
+
+/** What a token lets its holder do (src/server/access.ts has the routes of each). */
+export const ROLES = ["tenant", "operator", "metrics"] as const;
+export type Role = (typeof ROLES)[number];
+
+const TokenEntry = Type.Object(
+  {
+    /** How the operator refers to the token (list, revoke, logs); unique in the file. */
+    name: Name(128, "token name"),
+    role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+    /** The tenant a `tenant` token acts for (only that role has one). */
+    user: Type.Optional(Name(128, "tenant id")),
+    sha256: Type.String({ pattern: "^[0-9a-f]{64}$" }),
+    created: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+const TokenFileSchema = Type.Object({ tokens: Type.Array(TokenEntry) }, { additionalProperties: false });
+export type TokenEntry = Static<typeof TokenEntry>;
+export type TokenFile = Static<typeof TokenFileSchema>;
+
+/** A tokens file that cannot be used, naming the file and the field. */
+export class TokenFileError extends Error {}
+
+/** "/tokens/2/user" → "tokens[2].user" */
+const fieldName = (pointer: string): string =>
+  pointer
+    .split("/")
+    .filter(Boolean)
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+
+/** Checks a parsed tokens file: the schema, then what it cannot say (a user exactly on tenant tokens, unique names and hashes). */
+export function checkTokenFile(value: unknown, file: string): TokenFile {
+  if (!Value.Check(TokenFileSchema, value)) {
+    const first = [...Value.Errors(TokenFileSchema, value)][0]!;
+    throw new TokenFileError(`${file}: ${fieldName(first.path) || "(top level)"}: ${first.message}`);
+  }
+  const names = new Set<string>();
+  const hashes = new Set<string>();
+  value.tokens.forEach((t, i) => {
+    const at = `${file}: tokens[${i}]`;
+    if (t.role === "tenant" && t.user === undefined)
+      throw new TokenFileError(`${at}.user: a tenant token names the user it acts for`);
+    if (t.role !== "tenant" && t.user !== undefined)
+      throw new TokenFileError(`${at}.user: only a tenant token has a user (this one is ${t.role})`);
+    if (names.has(t.name)) throw new TokenFileError(`${at}.name: '${t.name}' is used by an earlier token`);
+    if (hashes.has(t.sha256)) throw new TokenFileError(`${at}.sha256: the same token is listed twice`);
+    names.add(t.name);
+    hashes.add(t.sha256);
+  });
+  return value;
+}
+
+/** Reads and checks the tokens file; errors name the file and the field or the JSON position. */
+export function readTokenFile(file: string): TokenFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new TokenFileError(`${file}: cannot read it: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new TokenFileError(`${file}: not JSON: ${(e as Error).message}`);
+  }
+  return checkTokenFile(parsed, file);
+}
+
+/**
+ * Writes the file whole, private to its owner (0600), through a temporary file renamed over it: a
+ * server reading it meanwhile sees the old or the new list, never half of one.
+ */
+export function writeTokenFile(file: string, content: TokenFile): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, "w", 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** The hash a token is kept as. */
+export const tokenHash = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
+
+/** A new bearer token: 256 random bits, prefixed so that it is recognisable in a leaked log or config. */
+export const newToken = (): string => `fw_${randomBytes(32).toString("base64url")}`;

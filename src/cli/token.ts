@@ -1,0 +1,118 @@
+import fs from "node:fs";
+import { Value } from "@sinclair/typebox/value";
+import type { Command } from "commander";
+import {
+  checkTokenFile,
+  newToken,
+  ROLES,
+  type Role,
+  readTokenFile,
+  type TokenEntry,
+  type TokenFile,
+  tokenHash,
+  writeTokenFile,
+} from "../auth/token-file.js";
+import { Name } from "../core/submission.js";
+
+const NAME = Name(128, "tenant id or token name");
+const FILE_HELP = "tokens file (the server's auth.tokensFile; env: FOREWARM_AUTH__TOKENS_FILE)";
+
+/** `--file`, else the variable the server reads its auth.tokensFile from. */
+function tokensFile(given: string | undefined): string {
+  const file = given ?? process.env.FOREWARM_AUTH__TOKENS_FILE;
+  if (!file) throw new Error("give the tokens file: --file <file> or FOREWARM_AUTH__TOKENS_FILE");
+  return file;
+}
+
+/** The file's tokens; a file that does not exist yet has none (`token new` creates it). */
+function existing(file: string): TokenFile {
+  return fs.existsSync(file) ? readTokenFile(file) : { tokens: [] };
+}
+
+/** `base`, or base-2, base-3, … : the first name no token has. */
+function freeName(tokens: readonly TokenEntry[], base: string): string {
+  const taken = new Set(tokens.map((t) => t.name));
+  if (!taken.has(base)) return base;
+  let k = 2;
+  while (taken.has(`${base}-${k}`)) k++;
+  return `${base}-${k}`;
+}
+
+interface NewOptions {
+  file?: string;
+  user?: string;
+  role?: string;
+  name?: string;
+}
+
+export function registerToken(program: Command): void {
+  const token = program
+    .command("token")
+    .description("Issue, list and revoke API tokens (kept as hashes in the server's auth.tokensFile).");
+  token
+    .command("new")
+    .description(
+      "Issue a token and print it (only its hash is kept: it cannot be shown again). The server takes it within a second.",
+    )
+    .option("--file <file>", FILE_HELP)
+    .option("-u, --user <user>", "the tenant the token acts for (role tenant)")
+    .option("--role <role>", `${ROLES.join(", ")} (default: tenant with --user)`)
+    .option("--name <name>", "name to list and revoke it by (default: the user or the role)")
+    .action((o: NewOptions) => {
+      const file = tokensFile(o.file);
+      const role = (o.role ?? (o.user !== undefined ? "tenant" : undefined)) as Role | undefined;
+      if (role === undefined)
+        throw new Error("give --user <tenant> for a tenant's token, or --role operator|metrics");
+      if (!ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(", ")}, got '${role}'`);
+      if (role === "tenant" && o.user === undefined) throw new Error("a tenant token needs --user <tenant>");
+      if (role !== "tenant" && o.user !== undefined)
+        throw new Error(`--user is for tenant tokens; a ${role} token acts for no tenant`);
+      for (const [flag, v] of [
+        ["--user", o.user],
+        ["--name", o.name],
+      ] as const)
+        if (v !== undefined && !Value.Check(NAME, v))
+          throw new Error(`${flag} '${v}': 1–128 letters, digits and . _ @ : / + - (not first)`);
+      const content = existing(file);
+      if (o.name !== undefined && content.tokens.some((t) => t.name === o.name))
+        throw new Error(
+          `--name: a token named '${o.name}' exists in ${file}; revoke it first or choose another`,
+        );
+      const secret = newToken();
+      const entry: TokenEntry = {
+        name: o.name ?? freeName(content.tokens, o.user ?? role),
+        role,
+        ...(o.user !== undefined ? { user: o.user } : {}),
+        sha256: tokenHash(secret),
+        created: new Date().toISOString(),
+      };
+      // Checked as the server will read it, before writing: a bad name or user fails here, not there.
+      writeTokenFile(file, checkTokenFile({ tokens: [...content.tokens, entry] }, file));
+      process.stderr.write(
+        `token '${entry.name}' (${role}${o.user !== undefined ? ` for ${o.user}` : ""}) added to ${file}\n`,
+      );
+      process.stdout.write(`${secret}\n`);
+    });
+  token
+    .command("list")
+    .description("List the tokens of the file (names, roles, users; never the tokens).")
+    .option("--file <file>", FILE_HELP)
+    .action((o: { file?: string }) => {
+      const content = readTokenFile(tokensFile(o.file));
+      for (const t of content.tokens)
+        process.stdout.write(`${t.name}\t${t.role}\t${t.user ?? "-"}\t${t.created ?? "-"}\n`);
+    });
+  token
+    .command("revoke")
+    .description("Revoke a token by name. The server refuses it within a second.")
+    .argument("<name>", "the token's name (forewarm token list)")
+    .option("--file <file>", FILE_HELP)
+    .action((name: string, o: { file?: string }) => {
+      const file = tokensFile(o.file);
+      const content = readTokenFile(file);
+      const kept = content.tokens.filter((t) => t.name !== name);
+      if (kept.length === content.tokens.length) throw new Error(`no token named '${name}' in ${file}`);
+      writeTokenFile(file, { tokens: kept });
+      process.stderr.write(`token '${name}' revoked in ${file}\n`);
+    });
+}

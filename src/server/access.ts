@@ -1,0 +1,83 @@
+/**
+ * Who may call which route when the server has API tokens (`auth.tokensFile`). A tenant's token acts
+ * for that tenant only: it submits as that user and sees that user's tasks, environments, forecasts
+ * and decisions, nothing of other tenants (not even whether a task id exists). An operator's token
+ * sees everything; a metrics token (Prometheus) reads /metrics alone. /healthz stays open for probes.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ApiTokens, Principal } from "../auth/api-tokens.js";
+import type { Role } from "../auth/token-file.js";
+import { ValidationError } from "../core/submission.js";
+
+/** Routes each role may call, as "METHOD pattern" (operators may call all). */
+const ALLOWED: Record<Exclude<Role, "operator">, ReadonlySet<string>> = {
+  tenant: new Set([
+    "POST /v1/tasks",
+    "GET /v1/tasks",
+    "GET /v1/tasks/:id",
+    "GET /v1/environments",
+    "GET /v1/forecasts",
+    "GET /v1/decisions",
+  ]),
+  metrics: new Set(["GET /metrics"]),
+};
+const OPEN = new Set(["GET /healthz"]);
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The caller, when the server has API tokens (null: none, or an open route). */
+    principal: Principal | null;
+  }
+}
+
+const deny = (reply: FastifyReply, status: 401 | 403, message: string) => {
+  if (status === 401) reply.header("www-authenticate", 'Bearer realm="forewarm"');
+  return reply
+    .status(status)
+    .send({ error: status === 401 ? "unauthorized" : "forbidden", field: "authorization", message });
+};
+
+/** Adds the token check in front of every route (before the body is read). */
+export function requireTokens(app: FastifyInstance, tokens: ApiTokens): void {
+  app.decorateRequest("principal", null);
+  app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
+    const route = `${req.method} ${req.routeOptions.url ?? "(none)"}`;
+    if (OPEN.has(route)) return;
+    const header = req.headers.authorization;
+    const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+    if (!m)
+      return deny(
+        reply,
+        401,
+        header === undefined
+          ? "this server requires an API token: send 'Authorization: Bearer <token>' (forewarm token new; the CLI's --token or FOREWARM_TOKEN)"
+          : "malformed Authorization header: expected 'Bearer <token>'",
+      );
+    const who = tokens.principalOf(m[1]!);
+    if (!who) return deny(reply, 401, "unknown API token (never issued, or revoked)");
+    if (who.role !== "operator" && !ALLOWED[who.role].has(route))
+      return deny(
+        reply,
+        403,
+        `${who.role} token '${who.name}' may not call ${req.method} ${req.url.split("?")[0]}${who.role === "tenant" ? " (operator tokens only)" : ""}`,
+      );
+    req.principal = who;
+  });
+}
+
+/** The tenant a request is confined to (undefined: any, an operator or a server without tokens). */
+export function confinedUser(req: FastifyRequest): string | undefined {
+  return req.principal?.role === "tenant" ? req.principal.user : undefined;
+}
+
+/**
+ * A `user` filter under a tenant's token: its own user, whatever was asked; asking for another's is an
+ * error naming the field, not an empty answer that would read as "that tenant has none".
+ */
+export function userFilter(req: FastifyRequest, asked: string | undefined): string | undefined {
+  const own = confinedUser(req);
+  if (own === undefined) return asked;
+  if (asked !== undefined && asked !== own)
+    throw new ValidationError("user", `this token acts for '${own}' and may not see '${asked}'`, 403);
+  return own;
+}

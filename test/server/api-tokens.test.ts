@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { forewarm, submitArgs } from "../cli/cli-process.js";
+import { eventually, type Harness, startHarness, writeTask } from "./harness.js";
+
+type Answer = { status: number; body: Record<string, unknown>; headers: Headers };
+
+/** A call with `token` as its bearer (none: no Authorization header). */
+async function call(h: Harness, url: string, token?: string, init: RequestInit = {}): Promise<Answer> {
+  const headers = new Headers(init.headers);
+  if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
+  const res = await fetch(`${h.server.url}${url}`, { ...init, headers });
+  const text = await res.text();
+  const body = res.headers.get("content-type")?.startsWith("application/json")
+    ? (JSON.parse(text) as Record<string, unknown>)
+    : { text };
+  return { status: res.status, body, headers: res.headers };
+}
+
+const submit = (h: Harness, token: string | undefined, user: string, query = "?wait=true") =>
+  call(h, `/v1/tasks${query}`, token, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user, runtime: "node", entry: "echo.mjs", input: user }),
+  });
+
+/** A token issued with the CLI (`forewarm token new`), as an operator would. */
+async function issue(file: string, ...args: string[]): Promise<string> {
+  const r = await forewarm(["token", "new", "--file", file, ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  const token = r.stdout.trim();
+  assert.match(token, /^fw_[A-Za-z0-9_-]{43}$/);
+  return token;
+}
+
+const tokensDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "fw-tokens-"));
+
+describe("a server with API tokens", () => {
+  let h: Harness;
+  let file: string;
+  const t: Record<string, string> = {};
+  before(async () => {
+    file = path.join(tokensDir(), "tokens.json");
+    t.alice = await issue(file, "--user", "alice");
+    t.bob = await issue(file, "--user", "bob");
+    t.operator = await issue(file, "--role", "operator");
+    t.metrics = await issue(file, "--role", "metrics", "--name", "prometheus");
+    h = await startHarness({ auth: { tokensFile: file } });
+    writeTask(h.tasksDir, "echo.mjs", "export const handler = (x) => x;\n");
+  });
+  after(async () => {
+    await h.server.close();
+  });
+
+  test("answers 401 without a known bearer token on every route but /healthz, and records nothing", async () => {
+    for (const [url, init] of [
+      ["/v1/tasks", {}],
+      ["/v1/plan", {}],
+      ["/metrics", {}],
+      ["/v1/nothing-here", {}],
+      [
+        "/v1/tasks?wait=true",
+        { method: "POST", headers: { "content-type": "application/json" }, body: "{}" },
+      ],
+    ] as const) {
+      for (const token of [undefined, "fw_not-a-token", ""]) {
+        const r = await call(h, url, token, init);
+        assert.equal(r.status, 401, `${url} with ${token ?? "no"} token`);
+        assert.equal(r.body.error, "unauthorized");
+        assert.equal(r.body.field, "authorization");
+        assert.match(r.headers.get("www-authenticate") ?? "", /^Bearer/);
+      }
+    }
+    const bare = await call(h, "/v1/tasks");
+    assert.match(String(bare.body.message), /Authorization: Bearer/);
+    const wrong = await call(h, "/v1/tasks", "fw_not-a-token");
+    assert.match(String(wrong.body.message), /unknown API token/);
+    const malformed = await call(h, "/v1/tasks", undefined, {
+      headers: { authorization: `Basic ${t.alice}` },
+    });
+    assert.equal(malformed.status, 401);
+    assert.match(String(malformed.body.message), /malformed/);
+    assert.equal((await call(h, "/healthz")).status, 200);
+    assert.equal(h.server.orchestrator.counters.coldStarts, 0, "no unauthenticated task ran");
+  });
+
+  test("a tenant's token submits and sees its own tenant's work only", async () => {
+    const mine = await submit(h, t.alice!, "alice");
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.output, "alice");
+    const bobs = await submit(h, t.bob!, "bob");
+    assert.equal(bobs.status, 200);
+
+    // Submitting as another tenant: refused naming the field, before anything is queued.
+    const before = (await call(h, "/v1/tasks?limit=10000", t.operator)).body.tasks as unknown[];
+    const spoof = await submit(h, t.alice!, "bob");
+    assert.equal(spoof.status, 403);
+    assert.deepEqual([spoof.body.error, spoof.body.field], ["forbidden", "user"]);
+    const after = (await call(h, "/v1/tasks?limit=10000", t.operator)).body.tasks as unknown[];
+    assert.equal(after.length, before.length);
+
+    // Another tenant's task reads as no task at all; listing shows one's own, and asking for another's is refused.
+    const other = await call(h, `/v1/tasks/${String(bobs.body.id)}`, t.alice);
+    const unknown = await call(h, "/v1/tasks/00000000-0000-0000-0000-000000000000", t.alice);
+    assert.equal(other.status, 404);
+    assert.equal(unknown.status, 404);
+    assert.equal(
+      String(other.body.message).replace(String(bobs.body.id), "ID"),
+      String(unknown.body.message).replace("00000000-0000-0000-0000-000000000000", "ID"),
+    );
+    assert.equal((await call(h, `/v1/tasks/${String(mine.body.id)}`, t.alice)).status, 200);
+    const listed = (await call(h, "/v1/tasks", t.alice)).body.tasks as { user: string }[];
+    assert.deepEqual([...new Set(listed.map((x) => x.user))], ["alice"]);
+    for (const url of ["/v1/tasks?user=bob", "/v1/forecasts?user=bob", "/v1/decisions?user=bob"]) {
+      const r = await call(h, url, t.alice);
+      assert.equal(r.status, 403, url);
+      assert.equal(r.body.field, "user", url);
+    }
+    const envs = (await call(h, "/v1/environments", t.alice)).body.environments as { user: string }[];
+    assert.ok(envs.length >= 1);
+    assert.deepEqual([...new Set(envs.map((e) => e.user))], ["alice"]);
+    const all = (await call(h, "/v1/environments", t.operator)).body.environments as { user: string }[];
+    assert.deepEqual([...new Set(all.map((e) => e.user))].sort(), ["alice", "bob"]);
+
+    // Operator routes are closed to tenants; the operator reads them all and may submit for anyone.
+    for (const url of ["/v1/plan", "/v1/cluster", "/metrics"]) {
+      const r = await call(h, url, t.alice);
+      assert.equal(r.status, 403, url);
+      assert.match(String(r.body.message), /operator tokens only/);
+      assert.equal((await call(h, url, t.operator)).status, 200, url);
+    }
+    assert.equal((await submit(h, t.operator!, "carol")).status, 200);
+  });
+
+  test("a metrics token reads /metrics and nothing else", async () => {
+    const m = await call(h, "/metrics", t.metrics);
+    assert.equal(m.status, 200);
+    assert.match(String(m.body.text), /forewarm_cold_starts_total/);
+    for (const url of ["/v1/tasks", "/v1/environments", "/v1/plan"]) {
+      const r = await call(h, url, t.metrics);
+      assert.equal(r.status, 403, url);
+      assert.match(String(r.body.message), /metrics token 'prometheus'/);
+    }
+    assert.equal((await submit(h, t.metrics, "alice")).status, 403);
+  });
+
+  test("the CLI sends its token from --token or FOREWARM_TOKEN, and says why without one", async () => {
+    const args = submitArgs(h.server.url);
+    const userAt = args.indexOf("-u") + 1;
+    args[userAt] = "alice";
+    const viaEnv = await forewarm(args, { FOREWARM_TOKEN: t.alice! });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.equal(JSON.parse(viaEnv.stdout).status, "succeeded");
+    const viaFlag = await forewarm([...args, "--token", t.alice!]);
+    assert.equal(viaFlag.code, 0, viaFlag.stderr);
+    const none = await forewarm(args, { FOREWARM_TOKEN: "" });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /401 Unauthorized: authorization: this server requires an API token/);
+    const status = await forewarm(["status", "--url", h.server.url], { FOREWARM_TOKEN: t.operator! });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /ENVIRONMENT/);
+  });
+});
+
+describe("tokens change while the server runs", () => {
+  test("tokens issued and revoked with the CLI take effect without a restart; a broken file keeps the last good tokens", async () => {
+    const file = path.join(tokensDir(), "tokens.json");
+    const operator = await issue(file, "--role", "operator");
+    const h = await startHarness({ auth: { tokensFile: file } });
+    try {
+      writeTask(h.tasksDir, "echo.mjs", "export const handler = (x) => x;\n");
+      const dave = await issue(file, "--user", "dave");
+      await eventually(
+        async () => ((await submit(h, dave, "dave")).status === 200 ? true : undefined),
+        100,
+        100,
+      );
+
+      const listed = await forewarm(["token", "list", "--file", file]);
+      assert.deepEqual(
+        listed.stdout
+          .trim()
+          .split("\n")
+          .map((l) => l.split("\t").slice(0, 3).join(" ")),
+        ["operator operator -", "dave tenant dave"],
+      );
+      assert.ok(!listed.stdout.includes(dave), "the token itself is never listed");
+      assert.ok(!fs.readFileSync(file, "utf8").includes(dave), "the file holds hashes, not tokens");
+
+      assert.equal((await forewarm(["token", "revoke", "dave", "--file", file])).code, 0);
+      await eventually(
+        async () => ((await call(h, "/v1/tasks", dave)).status === 401 ? true : undefined),
+        100,
+        100,
+      );
+      assert.equal((await call(h, "/v1/tasks", operator)).status, 200, "the other token still works");
+
+      // A hand edit gone wrong: the server keeps what it had (and logs it) instead of locking everyone out or letting anyone in.
+      fs.writeFileSync(file, '{"tokens": [', { mode: 0o600 });
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await call(h, "/v1/tasks", operator)).status, 200);
+      assert.equal((await call(h, "/v1/tasks", dave)).status, 401);
+    } finally {
+      await h.server.close();
+    }
+  });
+});
+
+describe("a tokens file that cannot be used stops the start, naming it", () => {
+  const cases: [string, string, number, RegExp][] = [
+    ["not JSON", "{", 0o600, /not JSON/],
+    [
+      "a malformed hash",
+      '{"tokens":[{"name":"a","role":"tenant","user":"a","sha256":"abc"}]}',
+      0o600,
+      /tokens\[0\]\.sha256/,
+    ],
+    [
+      "a tenant token without a user",
+      `{"tokens":[{"name":"a","role":"tenant","sha256":"${"a".repeat(64)}"}]}`,
+      0o600,
+      /tokens\[0\]\.user: a tenant token names the user/,
+    ],
+    [
+      "two tokens of one name",
+      `{"tokens":[{"name":"a","role":"operator","sha256":"${"a".repeat(64)}"},{"name":"a","role":"metrics","sha256":"${"b".repeat(64)}"}]}`,
+      0o600,
+      /tokens\[1\]\.name: 'a' is used by an earlier token/,
+    ],
+    ["a file others may write", '{"tokens":[]}', 0o666, /group or others may write it.*chmod go-w/],
+  ];
+  for (const [what, text, mode, message] of cases)
+    test(what, async () => {
+      const file = path.join(tokensDir(), "tokens.json");
+      fs.writeFileSync(file, text);
+      fs.chmodSync(file, mode);
+      await assert.rejects(startHarness({ auth: { tokensFile: file } }), (e: Error) => {
+        assert.match(e.message, /auth\.tokensFile/);
+        assert.match(e.message, message);
+        return true;
+      });
+    });
+  test("a file that does not exist", async () => {
+    const file = path.join(tokensDir(), "missing.json");
+    await assert.rejects(startHarness({ auth: { tokensFile: file } }), /auth\.tokensFile.*cannot read it/);
+  });
+});
+
+test("forewarm token new refuses what the server would not take, naming the option, and writes nothing", async () => {
+  const file = path.join(tokensDir(), "tokens.json");
+  await issue(file, "--user", "erin", "--name", "erin-ci");
+  const before = fs.readFileSync(file, "utf8");
+  for (const [args, message] of [
+    [["--user", "has space"], /--user 'has space'/],
+    [["--user", "erin", "--name", "erin-ci"], /--name: a token named 'erin-ci' exists/],
+    [["--role", "tenant"], /a tenant token needs --user/],
+    [["--role", "operator", "--user", "erin"], /--user is for tenant tokens/],
+    [["--role", "root"], /--role must be one of tenant, operator, metrics/],
+    [[], /give --user <tenant>/],
+  ] as const) {
+    const r = await forewarm(["token", "new", "--file", file, ...args]);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.match(r.stderr, message);
+    assert.equal(r.stdout, "", "no token printed");
+  }
+  assert.equal(fs.readFileSync(file, "utf8"), before);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+});
