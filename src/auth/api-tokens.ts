@@ -5,6 +5,7 @@
  * list in force and is logged — the server neither stops answering nor lets everyone in.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { type Role, readTokenFile, TokenFileError, tokenHash } from "./token-file.js";
 
 /** Who a request comes from. */
@@ -34,7 +35,7 @@ export class ApiTokens {
     private readonly onReload: (change: { tokens: number } | { error: string }) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
-    const problem = writableByOthers(file);
+    const problem = unsafeTokenFile(file);
     if (problem) throw new TokenFileError(problem);
     this.load();
   }
@@ -62,15 +63,15 @@ export class ApiTokens {
     }
     if (stamp === this.seen) return;
     try {
-      const problem = writableByOthers(this.file);
+      const problem = unsafeTokenFile(this.file);
       if (problem) throw new TokenFileError(problem);
       this.load();
       this.failing = null;
       this.onReload({ tokens: this.byHash.size });
     } catch (e) {
-      if (!(e instanceof TokenFileError)) throw e;
-      // Not marked seen: a fix with the same size and mtime second is still picked up (stat compares ns).
-      this.fail(e.message);
+      // Whatever went wrong (the file replaced or removed mid-read too): the last good tokens stay.
+      // Not marked seen, so the next look tries again.
+      this.fail(e instanceof Error ? e.message : String(e));
     }
   }
 
@@ -100,15 +101,31 @@ function fileStamp(file: string): string {
   return `${s.ino}:${s.size}:${s.mtimeNs}`;
 }
 
-/** Anyone but its owner (and root) able to change the file could grant themselves a token. */
-function writableByOthers(file: string): string | undefined {
-  let mode: number;
+/**
+ * Who can change the file can grant themselves a token: it must belong to this process's user or
+ * root, be writable by its owner alone, and sit in directories (the whole way up, after symlinks)
+ * that only those may change — or sticky ones (/tmp), where others cannot replace what is ours.
+ */
+export function unsafeTokenFile(file: string): string | undefined {
+  const me = process.geteuid?.() ?? 0;
+  const trusted = (uid: number) => uid === me || uid === 0;
+  let real: string;
   try {
-    mode = fs.statSync(file).mode;
+    real = fs.realpathSync(file);
+    const s = fs.statSync(real);
+    if (!s.isFile()) return `${file}: not a regular file`;
+    if (!trusted(s.uid))
+      return `${file}: owned by uid ${s.uid}, neither this server's user (${me}) nor root; a token file others own could hold any token`;
+    if (s.mode & 0o022)
+      return `${file}: group or others may write it (mode ${(s.mode & 0o777).toString(8)}), and so could give themselves a token; chmod go-w it`;
   } catch (e) {
     return `${file}: cannot read it: ${(e as Error).message}`;
   }
-  return mode & 0o022
-    ? `${file}: group or others may write it (mode ${(mode & 0o777).toString(8)}), and so could give themselves a token; chmod go-w it`
-    : undefined;
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    const d = fs.statSync(dir);
+    const sticky = (d.mode & 0o1000) !== 0;
+    if (!trusted(d.uid) || ((d.mode & 0o022) !== 0 && !sticky))
+      return `${file}: its directory ${dir} may be changed by ${trusted(d.uid) ? "group or others" : `uid ${d.uid}`} (mode ${(d.mode & 0o7777).toString(8)}), who could put another tokens file in its place; keep it in a directory only this server's user or root may write`;
+    if (dir === path.dirname(dir)) return undefined;
+  }
 }

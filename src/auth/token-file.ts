@@ -85,7 +85,9 @@ export function readTokenFile(file: string): TokenFile {
  */
 export function writeTokenFile(file: string, content: TokenFile): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, "w", 0o600);
+  // Created afresh ("wx": never through a planted symlink, never keeping an old file's mode).
+  fs.rmSync(tmp, { force: true });
+  const fd = fs.openSync(tmp, "wx", 0o600);
   try {
     fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
     fs.fsyncSync(fd);
@@ -100,3 +102,57 @@ export const tokenHash = (token: string): string => createHash("sha256").update(
 
 /** A new bearer token: 256 random bits, prefixed so that it is recognisable in a leaked log or config. */
 export const newToken = (): string => `fw_${randomBytes(32).toString("base64url")}`;
+
+const LOCK_WAIT_MS = 5000;
+const LOCK_POLL_MS = 50;
+
+/**
+ * Runs `change` (read, modify, write the file) holding `<file>.lock`, so that two `forewarm token`
+ * commands at once cannot undo each other (a revoke lost to a concurrent add would leave the token
+ * valid). A lock whose holder has died is taken over; one held longer than 5 s is an error naming it.
+ */
+export function withTokenFileLock<T>(file: string, change: () => T): T {
+  const lock = `${file}.lock`;
+  const giveUp = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = fs.openSync(lock, "wx", 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (holderGone(lock)) {
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > giveUp)
+        throw new TokenFileError(
+          `${lock} is held by another forewarm token command (remove it if none runs)`,
+        );
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_POLL_MS);
+    }
+  }
+  try {
+    return change();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/** The lock names a process that no longer exists (an empty lock is being written: not gone). */
+function holderGone(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(lock, "utf8"));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}

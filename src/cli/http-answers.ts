@@ -9,7 +9,7 @@ export const TOKEN_HELP =
 
 /** `--token`, else FOREWARM_TOKEN, else none. */
 export const tokenOption = (given: string | undefined): string | undefined =>
-  given ?? (process.env.FOREWARM_TOKEN || undefined);
+  given || process.env.FOREWARM_TOKEN || undefined;
 
 /**
  * `fetch`, naming the server when it cannot be reached (fetch's own message is "fetch failed"), with

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
+import { unsafeTokenFile } from "../auth/api-tokens.js";
 import {
   checkTokenFile,
   newToken,
@@ -10,6 +11,7 @@ import {
   type TokenEntry,
   type TokenFile,
   tokenHash,
+  withTokenFileLock,
   writeTokenFile,
 } from "../auth/token-file.js";
 import { Name } from "../core/submission.js";
@@ -73,25 +75,13 @@ export function registerToken(program: Command): void {
       ] as const)
         if (v !== undefined && !Value.Check(NAME, v))
           throw new Error(`${flag} '${v}': 1–128 letters, digits and . _ @ : / + - (not first)`);
-      const content = existing(file);
-      if (o.name !== undefined && content.tokens.some((t) => t.name === o.name))
-        throw new Error(
-          `--name: a token named '${o.name}' exists in ${file}; revoke it first or choose another`,
-        );
-      const secret = newToken();
-      const entry: TokenEntry = {
-        name: o.name ?? freeName(content.tokens, o.user ?? role),
-        role,
-        ...(o.user !== undefined ? { user: o.user } : {}),
-        sha256: tokenHash(secret),
-        created: new Date().toISOString(),
-      };
-      // Checked as the server will read it, before writing: a bad name or user fails here, not there.
-      writeTokenFile(file, checkTokenFile({ tokens: [...content.tokens, entry] }, file));
+      const entry = withTokenFileLock(file, () => add(file, role, o));
       process.stderr.write(
         `token '${entry.name}' (${role}${o.user !== undefined ? ` for ${o.user}` : ""}) added to ${file}\n`,
       );
-      process.stdout.write(`${secret}\n`);
+      process.stdout.write(`${entry.secret}\n`);
+      const unsafe = unsafeTokenFile(file);
+      if (unsafe) process.stderr.write(`warning: a server will refuse this tokens file: ${unsafe}\n`);
     });
   token
     .command("list")
@@ -109,10 +99,30 @@ export function registerToken(program: Command): void {
     .option("--file <file>", FILE_HELP)
     .action((name: string, o: { file?: string }) => {
       const file = tokensFile(o.file);
-      const content = readTokenFile(file);
-      const kept = content.tokens.filter((t) => t.name !== name);
-      if (kept.length === content.tokens.length) throw new Error(`no token named '${name}' in ${file}`);
-      writeTokenFile(file, { tokens: kept });
+      withTokenFileLock(file, () => {
+        const content = readTokenFile(file);
+        const kept = content.tokens.filter((t) => t.name !== name);
+        if (kept.length === content.tokens.length) throw new Error(`no token named '${name}' in ${file}`);
+        writeTokenFile(file, { tokens: kept });
+      });
       process.stderr.write(`token '${name}' revoked in ${file}\n`);
     });
+}
+
+/** Adds a new token of `role` to the file (under its lock): the entry written, and the token itself. */
+function add(file: string, role: Role, o: NewOptions): TokenEntry & { secret: string } {
+  const content = existing(file);
+  if (o.name !== undefined && content.tokens.some((t) => t.name === o.name))
+    throw new Error(`--name: a token named '${o.name}' exists in ${file}; revoke it first or choose another`);
+  const secret = newToken();
+  const entry: TokenEntry = {
+    name: o.name ?? freeName(content.tokens, o.user ?? role),
+    role,
+    ...(o.user !== undefined ? { user: o.user } : {}),
+    sha256: tokenHash(secret),
+    created: new Date().toISOString(),
+  };
+  // Checked as the server will read it, before writing: a bad entry fails here, not there.
+  writeTokenFile(file, checkTokenFile({ tokens: [...content.tokens, entry] }, file));
+  return { ...entry, secret };
 }

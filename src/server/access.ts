@@ -41,7 +41,8 @@ const deny = (reply: FastifyReply, status: 401 | 403, message: string) => {
 export function requireTokens(app: FastifyInstance, tokens: ApiTokens): void {
   app.decorateRequest("principal", null);
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
-    const route = `${req.method} ${req.routeOptions.url ?? "(none)"}`;
+    // HEAD is GET without the body (Fastify adds a HEAD route for each GET): the same rights.
+    const route = `${req.method === "HEAD" ? "GET" : req.method} ${req.routeOptions.url ?? "(none)"}`;
     if (OPEN.has(route)) return;
     const header = req.headers.authorization;
     const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
@@ -55,6 +56,8 @@ export function requireTokens(app: FastifyInstance, tokens: ApiTokens): void {
       );
     const who = tokens.principalOf(m[1]!);
     if (!who) return deny(reply, 401, "unknown API token (never issued, or revoked)");
+    // No such route: the not-found handler says so (to a caller with a token only).
+    if (req.routeOptions.url === undefined) return;
     if (who.role !== "operator" && !ALLOWED[who.role].has(route))
       return deny(
         reply,

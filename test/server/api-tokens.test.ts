@@ -14,9 +14,11 @@ async function call(h: Harness, url: string, token?: string, init: RequestInit =
   if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
   const res = await fetch(`${h.server.url}${url}`, { ...init, headers });
   const text = await res.text();
-  const body = res.headers.get("content-type")?.startsWith("application/json")
-    ? (JSON.parse(text) as Record<string, unknown>)
-    : { text };
+  // HEAD answers carry GET's headers without a body.
+  const body =
+    text !== "" && res.headers.get("content-type")?.startsWith("application/json")
+      ? (JSON.parse(text) as Record<string, unknown>)
+      : { text };
   return { status: res.status, body, headers: res.headers };
 }
 
@@ -74,6 +76,13 @@ describe("a server with API tokens", () => {
         assert.match(r.headers.get("www-authenticate") ?? "", /^Bearer/);
       }
     }
+    // HEAD is GET without a body, with GET's rights (a HEAD probe of /healthz is open too).
+    assert.equal((await call(h, "/healthz", undefined, { method: "HEAD" })).status, 200);
+    assert.equal((await call(h, "/v1/tasks", undefined, { method: "HEAD" })).status, 401);
+    assert.equal((await call(h, "/v1/tasks", t.alice, { method: "HEAD" })).status, 200);
+    assert.equal((await call(h, "/v1/plan", t.alice, { method: "HEAD" })).status, 403);
+    // An unknown route is a 404 to a caller with a token (not "operator tokens only", which would say it exists).
+    assert.equal((await call(h, "/v1/nothing-here", t.alice)).status, 404);
     const bare = await call(h, "/v1/tasks");
     assert.match(String(bare.body.message), /Authorization: Bearer/);
     const wrong = await call(h, "/v1/tasks", "fw_not-a-token");
@@ -243,6 +252,23 @@ describe("a tokens file that cannot be used stops the start, naming it", () => {
         return true;
       });
     });
+  test("a file another user owns, or in a directory others may write", async () => {
+    const dir = tokensDir();
+    const file = path.join(dir, "tokens.json");
+    fs.writeFileSync(file, '{"tokens":[]}', { mode: 0o600 });
+    fs.chownSync(file, 65534, 65534);
+    await assert.rejects(startHarness({ auth: { tokensFile: file } }), /owned by uid 65534/);
+    fs.chownSync(file, process.getuid!(), process.getgid!());
+    fs.chmodSync(dir, 0o777);
+    await assert.rejects(
+      startHarness({ auth: { tokensFile: file } }),
+      /its directory .* may be changed by group or others/,
+    );
+    // Sticky (like /tmp): others cannot replace what is ours there.
+    fs.chmodSync(dir, 0o1777);
+    const h = await startHarness({ auth: { tokensFile: file } });
+    await h.server.close();
+  });
   test("a file that does not exist", async () => {
     const file = path.join(tokensDir(), "missing.json");
     await assert.rejects(startHarness({ auth: { tokensFile: file } }), /auth\.tokensFile.*cannot read it/);
@@ -268,4 +294,21 @@ test("forewarm token new refuses what the server would not take, naming the opti
   }
   assert.equal(fs.readFileSync(file, "utf8"), before);
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+});
+
+test("token commands run at once do not undo each other (the file is changed under a lock)", async () => {
+  const file = path.join(tokensDir(), "tokens.json");
+  await issue(file, "--user", "victim");
+  const runs = [
+    forewarm(["token", "revoke", "victim", "--file", file]),
+    ...Array.from({ length: 7 }, (_, i) => forewarm(["token", "new", "--file", file, "--user", `u${i}`])),
+  ];
+  for (const r of await Promise.all(runs)) assert.equal(r.code, 0, r.stderr);
+  const names = (await forewarm(["token", "list", "--file", file])).stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.split("\t")[0])
+    .sort();
+  assert.deepEqual(names, ["u0", "u1", "u2", "u3", "u4", "u5", "u6"]);
+  assert.ok(!fs.existsSync(`${file}.lock`), "the lock is let go");
 });
