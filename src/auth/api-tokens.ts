@@ -5,8 +5,8 @@
  * list in force and is logged — the server neither stops answering nor lets everyone in.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { type Role, readTokenFile, TokenFileError, tokenHash } from "./token-file.js";
+import { ownUserOrRoot, trustedPath } from "./trusted-path.js";
 
 /** Who a request comes from. */
 export interface Principal {
@@ -35,9 +35,9 @@ export class ApiTokens {
     private readonly onReload: (change: { tokens: number } | { error: string }) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
-    const problem = unsafeTokenFile(file);
-    if (problem) throw new TokenFileError(problem);
-    this.load();
+    const at = trustedPath(file, ownUserOrRoot());
+    if (at.problem !== undefined) throw new TokenFileError(at.problem);
+    this.load(at.real);
   }
 
   get size(): number {
@@ -50,22 +50,19 @@ export class ApiTokens {
     return this.byHash.get(tokenHash(token));
   }
 
+  /**
+   * At most once a second: the path checked again (a symlink may have been re-pointed, by whom may)
+   * and the file re-read if it is another or has changed.
+   */
   private refresh(): void {
     const t = this.now();
     if (t - this.checkedAt < RECHECK_MS) return;
     this.checkedAt = t;
-    let stamp: string;
     try {
-      stamp = fileStamp(this.file);
-    } catch (e) {
-      this.fail(`${this.file}: cannot read it: ${(e as Error).message}`);
-      return;
-    }
-    if (stamp === this.seen) return;
-    try {
-      const problem = unsafeTokenFile(this.file);
-      if (problem) throw new TokenFileError(problem);
-      this.load();
+      const at = trustedPath(this.file, ownUserOrRoot());
+      if (at.problem !== undefined) throw new TokenFileError(at.problem);
+      if (fileStamp(at.real) === this.seen) return;
+      this.load(at.real);
       this.failing = null;
       this.onReload({ tokens: this.byHash.size });
     } catch (e) {
@@ -81,9 +78,10 @@ export class ApiTokens {
     this.onReload({ error });
   }
 
-  private load(): void {
-    const stamp = fileStamp(this.file);
-    const content = readTokenFile(this.file);
+  /** Reads `real`, the checked path (its every directory trusted: nothing can be swapped under it). */
+  private load(real: string): void {
+    const stamp = fileStamp(real);
+    const content = readTokenFile(real);
     const next = new Map<string, Principal>();
     for (const t of content.tokens)
       next.set(
@@ -96,36 +94,7 @@ export class ApiTokens {
 }
 
 /** Identity of the file's current content as far as stat tells: a rename over it changes the inode. */
-function fileStamp(file: string): string {
-  const s = fs.statSync(file, { bigint: true });
-  return `${s.ino}:${s.size}:${s.mtimeNs}`;
-}
-
-/**
- * Who can change the file can grant themselves a token: it must belong to this process's user or
- * root, be writable by its owner alone, and sit in directories (the whole way up, after symlinks)
- * that only those may change — or sticky ones (/tmp), where others cannot replace what is ours.
- */
-export function unsafeTokenFile(file: string): string | undefined {
-  const me = process.geteuid?.() ?? 0;
-  const trusted = (uid: number) => uid === me || uid === 0;
-  let real: string;
-  try {
-    real = fs.realpathSync(file);
-    const s = fs.statSync(real);
-    if (!s.isFile()) return `${file}: not a regular file`;
-    if (!trusted(s.uid))
-      return `${file}: owned by uid ${s.uid}, neither this server's user (${me}) nor root; a token file others own could hold any token`;
-    if (s.mode & 0o022)
-      return `${file}: group or others may write it (mode ${(s.mode & 0o777).toString(8)}), and so could give themselves a token; chmod go-w it`;
-  } catch (e) {
-    return `${file}: cannot read it: ${(e as Error).message}`;
-  }
-  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
-    const d = fs.statSync(dir);
-    const sticky = (d.mode & 0o1000) !== 0;
-    if (!trusted(d.uid) || ((d.mode & 0o022) !== 0 && !sticky))
-      return `${file}: its directory ${dir} may be changed by ${trusted(d.uid) ? "group or others" : `uid ${d.uid}`} (mode ${(d.mode & 0o7777).toString(8)}), who could put another tokens file in its place; keep it in a directory only this server's user or root may write`;
-    if (dir === path.dirname(dir)) return undefined;
-  }
+function fileStamp(real: string): string {
+  const s = fs.statSync(real, { bigint: true });
+  return `${real}:${s.ino}:${s.size}:${s.mtimeNs}`;
 }

@@ -81,19 +81,27 @@ export function readTokenFile(file: string): TokenFile {
 
 /**
  * Writes the file whole, private to its owner (0600), through a temporary file renamed over it: a
- * server reading it meanwhile sees the old or the new list, never half of one.
+ * server reading it meanwhile sees the old or the new list, never half of one. An existing file keeps
+ * its owner and group (root revoking a token in a service user's file must not leave a file that
+ * service can no longer read: it would keep the revoked token in force).
  */
 export function writeTokenFile(file: string, content: TokenFile): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const old = fs.existsSync(file) ? fs.statSync(file) : undefined;
   // Created afresh ("wx": never through a planted symlink, never keeping an old file's mode).
   fs.rmSync(tmp, { force: true });
   const fd = fs.openSync(tmp, "wx", 0o600);
   try {
+    if (old && (old.uid !== process.geteuid?.() || old.gid !== process.getegid?.()))
+      fs.fchownSync(fd, old.uid, old.gid);
     fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (e) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
 }
 
@@ -109,7 +117,8 @@ const LOCK_POLL_MS = 50;
 /**
  * Runs `change` (read, modify, write the file) holding `<file>.lock`, so that two `forewarm token`
  * commands at once cannot undo each other (a revoke lost to a concurrent add would leave the token
- * valid). A lock whose holder has died is taken over; one held longer than 5 s is an error naming it.
+ * valid). A lock still there after 5 s is an error naming it and its holder: taking over a stale lock
+ * automatically would let two commands that both found it stale in together.
  */
 export function withTokenFileLock<T>(file: string, change: () => T): T {
   const lock = `${file}.lock`;
@@ -122,14 +131,7 @@ export function withTokenFileLock<T>(file: string, change: () => T): T {
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (holderGone(lock)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > giveUp)
-        throw new TokenFileError(
-          `${lock} is held by another forewarm token command (remove it if none runs)`,
-        );
+      if (Date.now() > giveUp) throw new TokenFileError(`${lock} is held ${lockHolder(lock)}`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_POLL_MS);
     }
   }
@@ -140,19 +142,20 @@ export function withTokenFileLock<T>(file: string, change: () => T): T {
   }
 }
 
-/** The lock names a process that no longer exists (an empty lock is being written: not gone). */
-function holderGone(lock: string): boolean {
-  let pid: number;
+/** Who holds the lock, for the error: remove it by hand only when its holder is gone. */
+function lockHolder(lock: string): string {
+  let pid = Number.NaN;
   try {
     pid = Number(fs.readFileSync(lock, "utf8"));
   } catch {
-    return false;
+    // gone meanwhile, or unreadable: said as unknown
   }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!Number.isInteger(pid) || pid <= 0)
+    return "by an unknown process; remove it if no forewarm token command runs";
   try {
     process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
+    return `by process ${pid}, still running`;
+  } catch {
+    return `by process ${pid}, which is no longer running (a command that was killed): remove the lock`;
   }
 }

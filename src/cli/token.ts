@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
-import { unsafeTokenFile } from "../auth/api-tokens.js";
 import {
   checkTokenFile,
   newToken,
@@ -14,6 +13,7 @@ import {
   withTokenFileLock,
   writeTokenFile,
 } from "../auth/token-file.js";
+import { ownUserOrRoot, trustedPath } from "../auth/trusted-path.js";
 import { Name } from "../core/submission.js";
 
 const NAME = Name(128, "tenant id or token name");
@@ -24,6 +24,19 @@ function tokensFile(given: string | undefined): string {
   const file = given ?? process.env.FOREWARM_AUTH__TOKENS_FILE;
   if (!file) throw new Error("give the tokens file: --file <file> or FOREWARM_AUTH__TOKENS_FILE");
   return file;
+}
+
+/**
+ * The file to change, resolved, if a server would take it afterwards: refused before anything is
+ * written otherwise (a revoke written where the server no longer reads would leave the token in
+ * force). Trusted: this user, root, and the file's owner, whose ownership the write keeps.
+ */
+function changeableFile(file: string): string {
+  const owner = fs.existsSync(file) ? fs.statSync(file).uid : undefined;
+  const mine = ownUserOrRoot();
+  const at = trustedPath(file, (uid) => mine(uid) || uid === owner, true);
+  if (at.problem !== undefined) throw new Error(`a server would refuse this tokens file: ${at.problem}`);
+  return at.real;
 }
 
 /** The file's tokens; a file that does not exist yet has none (`token new` creates it). */
@@ -75,13 +88,12 @@ export function registerToken(program: Command): void {
       ] as const)
         if (v !== undefined && !Value.Check(NAME, v))
           throw new Error(`${flag} '${v}': 1–128 letters, digits and . _ @ : / + - (not first)`);
-      const entry = withTokenFileLock(file, () => add(file, role, o));
+      const real = changeableFile(file);
+      const entry = withTokenFileLock(real, () => add(real, role, o));
       process.stderr.write(
         `token '${entry.name}' (${role}${o.user !== undefined ? ` for ${o.user}` : ""}) added to ${file}\n`,
       );
       process.stdout.write(`${entry.secret}\n`);
-      const unsafe = unsafeTokenFile(file);
-      if (unsafe) process.stderr.write(`warning: a server will refuse this tokens file: ${unsafe}\n`);
     });
   token
     .command("list")
@@ -99,11 +111,12 @@ export function registerToken(program: Command): void {
     .option("--file <file>", FILE_HELP)
     .action((name: string, o: { file?: string }) => {
       const file = tokensFile(o.file);
-      withTokenFileLock(file, () => {
-        const content = readTokenFile(file);
+      const real = changeableFile(file);
+      withTokenFileLock(real, () => {
+        const content = readTokenFile(real);
         const kept = content.tokens.filter((t) => t.name !== name);
         if (kept.length === content.tokens.length) throw new Error(`no token named '${name}' in ${file}`);
-        writeTokenFile(file, { tokens: kept });
+        writeTokenFile(real, { tokens: kept });
       });
       process.stderr.write(`token '${name}' revoked in ${file}\n`);
     });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,6 +37,13 @@ async function issue(file: string, ...args: string[]): Promise<string> {
   const token = r.stdout.trim();
   assert.match(token, /^fw_[A-Za-z0-9_-]{43}$/);
   return token;
+}
+
+/** A start that should be refused; if it is not, the server is closed (not left holding the test run open). */
+async function refusedStart(tokensFile: string): Promise<void> {
+  const h = await startHarness({ auth: { tokensFile } });
+  await h.server.close();
+  throw new assert.AssertionError({ message: `the server started on ${tokensFile}` });
 }
 
 const tokensDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "fw-tokens-"));
@@ -246,7 +254,7 @@ describe("a tokens file that cannot be used stops the start, naming it", () => {
       const file = path.join(tokensDir(), "tokens.json");
       fs.writeFileSync(file, text);
       fs.chmodSync(file, mode);
-      await assert.rejects(startHarness({ auth: { tokensFile: file } }), (e: Error) => {
+      await assert.rejects(refusedStart(file), (e: Error) => {
         assert.match(e.message, /auth\.tokensFile/);
         assert.match(e.message, message);
         return true;
@@ -257,21 +265,41 @@ describe("a tokens file that cannot be used stops the start, naming it", () => {
     const file = path.join(dir, "tokens.json");
     fs.writeFileSync(file, '{"tokens":[]}', { mode: 0o600 });
     fs.chownSync(file, 65534, 65534);
-    await assert.rejects(startHarness({ auth: { tokensFile: file } }), /owned by uid 65534/);
+    await assert.rejects(refusedStart(file), /owned by uid 65534/);
     fs.chownSync(file, process.getuid!(), process.getgid!());
     fs.chmodSync(dir, 0o777);
-    await assert.rejects(
-      startHarness({ auth: { tokensFile: file } }),
-      /its directory .* may be changed by group or others/,
-    );
+    await assert.rejects(refusedStart(file), /directory .* may be changed by group or others/);
     // Sticky (like /tmp): others cannot replace what is ours there.
     fs.chmodSync(dir, 0o1777);
     const h = await startHarness({ auth: { tokensFile: file } });
     await h.server.close();
   });
+  test("a path through a symlink that sits in a directory others may write", async () => {
+    const safe = tokensDir();
+    fs.writeFileSync(path.join(safe, "tokens.json"), '{"tokens":[]}', { mode: 0o600 });
+    const open = tokensDir();
+    fs.chmodSync(open, 0o777);
+    fs.symlinkSync(safe, path.join(open, "conf"));
+    // Whoever may write `open` could point `conf` at a tokens file of their own after the check.
+    await assert.rejects(
+      refusedStart(path.join(open, "conf", "tokens.json")),
+      new RegExp(`directory ${open} may be changed by group or others`),
+    );
+    const r = await forewarm([
+      "token",
+      "new",
+      "--file",
+      path.join(open, "conf", "tokens.json"),
+      "--user",
+      "x",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /a server would refuse this tokens file/);
+    assert.equal(fs.readFileSync(path.join(safe, "tokens.json"), "utf8"), '{"tokens":[]}', "nothing written");
+  });
   test("a file that does not exist", async () => {
     const file = path.join(tokensDir(), "missing.json");
-    await assert.rejects(startHarness({ auth: { tokensFile: file } }), /auth\.tokensFile.*cannot read it/);
+    await assert.rejects(refusedStart(file), /auth\.tokensFile.*missing\.json: does not exist/);
   });
 });
 
@@ -311,4 +339,54 @@ test("token commands run at once do not undo each other (the file is changed und
     .sort();
   assert.deepEqual(names, ["u0", "u1", "u2", "u3", "u4", "u5", "u6"]);
   assert.ok(!fs.existsSync(`${file}.lock`), "the lock is let go");
+});
+
+test("a tokens file reached through a symlink in trusted directories is served, and token commands write its target", async () => {
+  const real = path.join(tokensDir(), "tokens.json");
+  const operator = await issue(real, "--role", "operator");
+  const linkDir = tokensDir();
+  const link = path.join(linkDir, "current.json");
+  fs.symlinkSync(real, link);
+  const h = await startHarness({ auth: { tokensFile: link } });
+  try {
+    assert.equal((await call(h, "/v1/tasks", operator)).status, 200);
+    const fred = await issue(link, "--user", "fred");
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), "the symlink stays a symlink");
+    await eventually(
+      async () => ((await call(h, "/v1/tasks", fred)).status === 200 ? true : undefined),
+      100,
+      100,
+    );
+  } finally {
+    await h.server.close();
+  }
+});
+
+test("a token command run by root keeps the file's owner (the server that reads it must still be able to)", async () => {
+  const dir = tokensDir();
+  const file = path.join(dir, "tokens.json");
+  await issue(file, "--user", "gina");
+  await issue(file, "--user", "hank");
+  fs.chownSync(file, 65534, 65534);
+  assert.equal((await forewarm(["token", "revoke", "gina", "--file", file])).code, 0);
+  const s = fs.statSync(file);
+  assert.deepEqual([s.uid, s.gid, s.mode & 0o777], [65534, 65534, 0o600]);
+  assert.equal((await forewarm(["token", "list", "--file", file])).stdout.split("\t")[0], "hank");
+});
+
+test("a lock left by a command that died is reported, not taken over", async () => {
+  const file = path.join(tokensDir(), "tokens.json");
+  await issue(file, "--user", "ivy");
+  const before = fs.readFileSync(file, "utf8");
+  const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+    encoding: "utf8",
+  });
+  fs.writeFileSync(`${file}.lock`, gone.stdout);
+  const r = await forewarm(["token", "revoke", "ivy", "--file", file]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`tokens\\.json\\.lock is held by process ${gone.stdout}, which is no longer running`),
+  );
+  assert.equal(fs.readFileSync(file, "utf8"), before);
 });
