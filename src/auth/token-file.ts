@@ -80,10 +80,10 @@ export function readTokenFile(file: string): TokenFile {
 }
 
 /**
- * Writes the file whole, private to its owner (0600), through a temporary file renamed over it: a
+ * Writes the file whole (a new one private to its owner, 0600) through a temporary file renamed over it: a
  * server reading it meanwhile sees the old or the new list, never half of one. An existing file keeps
- * its owner and group (root revoking a token in a service user's file must not leave a file that
- * service can no longer read: it would keep the revoked token in force).
+ * its owner, group and read permissions (root revoking a token in a service user's file must not
+ * leave a file that service can no longer read: it would keep the revoked token in force).
  */
 export function writeTokenFile(file: string, content: TokenFile): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
@@ -94,6 +94,8 @@ export function writeTokenFile(file: string, content: TokenFile): void {
   try {
     if (old && (old.uid !== process.geteuid?.() || old.gid !== process.getegid?.()))
       fs.fchownSync(fd, old.uid, old.gid);
+    // And its read bits (a service reading it through its group), never a write bit but the owner's.
+    if (old) fs.fchmodSync(fd, (old.mode & 0o644) | 0o600);
     fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
     fs.fsyncSync(fd);
   } catch (e) {

@@ -16,8 +16,9 @@ const MAX_LINKS = 40;
 
 /**
  * Resolves `file` checking that each directory it passes through is owned by a `trusted` uid and not
- * writable by group or others unless sticky (/tmp: others cannot replace what is not theirs there),
- * and that the file itself (unless `missingOk` and it does not exist) is a regular file, owned by a
+ * writable by group or others unless sticky — and then what it holds on the way is a trusted uid's
+ * (others cannot replace that in /tmp, but could create a missing name or own a symlink) — and that
+ * the file itself (unless `missingOk` and it does not exist) is a regular file, owned by a
  * trusted uid, writable by its owner alone.
  */
 export function trustedPath(file: string, trusted: (uid: number) => boolean, missingOk = false): TrustedPath {
@@ -35,14 +36,16 @@ function walk(
   missingOk: boolean,
   fail: (problem: string) => TrustedPath,
 ): TrustedPath {
-  let rest = path.resolve(file).split("/").filter(Boolean);
+  // Not normalised: `link/..` is the parent of the link's target, as the kernel resolves it.
+  let rest = components(path.isAbsolute(file) ? file : `${process.cwd()}/${file}`);
   let dir = "/";
   let links = 0;
   for (;;) {
     const d = statOrNull(dir);
     if (!d) return fail(`directory ${dir} does not exist`);
     const sticky = (d.mode & 0o1000) !== 0;
-    if (!trusted(d.uid) || ((d.mode & 0o022) !== 0 && !sticky))
+    const shared = (d.mode & 0o022) !== 0;
+    if (!trusted(d.uid) || (shared && !sticky))
       return fail(
         `directory ${dir} may be changed by ${trusted(d.uid) ? "group or others" : `uid ${d.uid}`} (mode ${(d.mode & 0o7777).toString(8)}), who could put another tokens file in its place; keep it where only this server's user or root may write`,
       );
@@ -55,11 +58,17 @@ function walk(
     if (name === ".") continue;
     const at = path.join(dir, name);
     const s = statOrNull(at);
+    // In a sticky directory others may write (/tmp) only what a trusted user owns stays put: others
+    // cannot remove or rename it, but they can create any name that is missing.
+    if (shared && !(s && trusted(s.uid)))
+      return fail(
+        `${at} ${s ? `is owned by uid ${s.uid}` : "does not exist"} in ${dir}, where others may create entries; keep the tokens file where only this server's user or root may write`,
+      );
     if (s?.isSymbolicLink()) {
       if (++links > MAX_LINKS) return fail("too many symbolic links");
       const target = fs.readlinkSync(at);
       if (target.startsWith("/")) dir = "/";
-      rest = [...target.split("/").filter(Boolean), ...rest];
+      rest = [...components(target), ...rest];
       continue;
     }
     if (rest.length > 0) {
@@ -80,6 +89,13 @@ function walk(
       );
     return { real: at };
   }
+}
+
+/** A path's names; a trailing slash is a "." (what it names must be a directory). */
+function components(p: string): string[] {
+  const names = p.split("/").filter(Boolean);
+  if (p.endsWith("/")) names.push(".");
+  return names;
 }
 
 /** lstat, or null where nothing is. */

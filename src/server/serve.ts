@@ -334,7 +334,7 @@ function apiTokens(config: Config, logger: Logger): ApiTokens | null {
   }
   const log = logger.child({ module: "auth" });
   try {
-    return new ApiTokens(path.resolve(file), (change) => {
+    return new ApiTokens(file, (change) => {
       if ("error" in change)
         log.error(
           { event: "tokens_file_rejected", error: change.error },

@@ -297,6 +297,32 @@ describe("a tokens file that cannot be used stops the start, naming it", () => {
     assert.match(r.stderr, /a server would refuse this tokens file/);
     assert.equal(fs.readFileSync(path.join(safe, "tokens.json"), "utf8"), '{"tokens":[]}', "nothing written");
   });
+  test("in a sticky directory others may write: a name others could create, or an entry they own", async () => {
+    const shared = tokensDir();
+    fs.chmodSync(shared, 0o1777);
+    // Missing: anyone could create it (or a pipe, or a symlink) before the command writes it.
+    const r = await forewarm([
+      "token",
+      "new",
+      "--file",
+      path.join(shared, "tokens.json"),
+      "--role",
+      "operator",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /tokens\.json does not exist in .*, where others may create entries/);
+    assert.ok(!fs.existsSync(path.join(shared, "tokens.json")));
+    // A symlink another user made there, even to a file root owns, chooses which tokens file is read.
+    const real = path.join(tokensDir(), "tokens.json");
+    fs.writeFileSync(real, '{"tokens":[]}', { mode: 0o600 });
+    const link = path.join(shared, "current.json");
+    fs.symlinkSync(real, link);
+    fs.lchownSync(link, 65534, 65534);
+    await assert.rejects(
+      refusedStart(link),
+      /current\.json is owned by uid 65534 in .*, where others may create entries/,
+    );
+  });
   test("a file that does not exist", async () => {
     const file = path.join(tokensDir(), "missing.json");
     await assert.rejects(refusedStart(file), /auth\.tokensFile.*missing\.json: does not exist/);
@@ -362,6 +388,24 @@ test("a tokens file reached through a symlink in trusted directories is served, 
   }
 });
 
+test("'..' after a symlink is the parent of its target, as the kernel resolves it", async () => {
+  const root = tokensDir();
+  fs.mkdirSync(path.join(root, "real", "sub"), { recursive: true });
+  fs.mkdirSync(path.join(root, "etc"));
+  fs.symlinkSync(path.join(root, "real", "sub"), path.join(root, "etc", "cur"));
+  const odd = `${root}/etc/cur/../tokens.json`; // not path.join, which would drop `cur/..`
+  // `cat` and the server must mean the same file: root/real/tokens.json, not root/etc/tokens.json.
+  fs.writeFileSync(path.join(root, "etc", "tokens.json"), '{"tokens":[]}', { mode: 0o600 });
+  const operator = await issue(odd, "--role", "operator");
+  assert.ok(fs.readFileSync(path.join(root, "real", "tokens.json"), "utf8").includes('"operator"'));
+  const h = await startHarness({ auth: { tokensFile: odd } });
+  try {
+    assert.equal((await call(h, "/v1/tasks", operator)).status, 200);
+  } finally {
+    await h.server.close();
+  }
+});
+
 test("a token command run by root keeps the file's owner (the server that reads it must still be able to)", async () => {
   const dir = tokensDir();
   const file = path.join(dir, "tokens.json");
@@ -371,6 +415,12 @@ test("a token command run by root keeps the file's owner (the server that reads 
   assert.equal((await forewarm(["token", "revoke", "gina", "--file", file])).code, 0);
   const s = fs.statSync(file);
   assert.deepEqual([s.uid, s.gid, s.mode & 0o777], [65534, 65534, 0o600]);
+  // Read by the service through its group: that stays so.
+  fs.chownSync(file, 0, 65534);
+  fs.chmodSync(file, 0o640);
+  assert.equal((await issue(file, "--user", "gina")).length > 0, true);
+  const g = fs.statSync(file);
+  assert.deepEqual([g.uid, g.gid, g.mode & 0o777], [0, 65534, 0o640]);
   assert.equal((await forewarm(["token", "list", "--file", file])).stdout.split("\t")[0], "hank");
 });
 
