@@ -61,7 +61,14 @@ export class ApiTokens {
     try {
       const at = trustedPath(this.file, ownUserOrRoot());
       if (at.problem !== undefined) throw new TokenFileError(at.problem);
-      if (fileStamp(at.real) === this.seen) return;
+      if (fileStamp(at.real) === this.seen) {
+        // Back as it was taken last (a chmod undone, a file moved back): fine again, and said so.
+        if (this.failing !== null) {
+          this.failing = null;
+          this.onReload({ tokens: this.byHash.size });
+        }
+        return;
+      }
       this.load(at.real);
       this.failing = null;
       this.onReload({ tokens: this.byHash.size });

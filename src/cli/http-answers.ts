@@ -8,8 +8,15 @@ export const TOKEN_HELP =
   "API token of a server with auth.tokensFile (prefer the env FOREWARM_TOKEN: arguments show in ps)";
 
 /** `--token`, else FOREWARM_TOKEN, else none. */
-export const tokenOption = (given: string | undefined): string | undefined =>
-  given || process.env.FOREWARM_TOKEN || undefined;
+export function tokenOption(given: string | undefined): string | undefined {
+  const token = given || process.env.FOREWARM_TOKEN || undefined;
+  // Checked here: fetch would say "fetch failed" or "Cannot convert argument to a ByteString".
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token))
+    throw new Error(
+      `${given ? "--token" : "FOREWARM_TOKEN"}: not a token (printable ASCII without spaces, as forewarm token new prints them)`,
+    );
+  return token;
+}
 
 /**
  * `fetch`, naming the server when it cannot be reached (fetch's own message is "fetch failed"), with

@@ -81,7 +81,7 @@ export function registerToken(program: Command): void {
       if (!ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(", ")}, got '${role}'`);
       if (role === "tenant" && o.user === undefined) throw new Error("a tenant token needs --user <tenant>");
       if (role !== "tenant" && o.user !== undefined)
-        throw new Error(`--user is for tenant tokens; a ${role} token acts for no tenant`);
+        throw new Error(`--user is for tenant tokens; an ${role} token acts for no tenant`);
       for (const [flag, v] of [
         ["--user", o.user],
         ["--name", o.name],

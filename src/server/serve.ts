@@ -113,7 +113,7 @@ export async function startServer(
     if (problem) throw new ConfigError("tenantUids", problem);
     prepareTenantFiles(dataDir, tasksDir);
   }
-  const tokens = apiTokens(config, logger);
+  const tokens = apiTokens(config, dataDir, logger);
   const serverId = config.serverId ?? `${os.hostname()}:${dataDir}`;
   const clock =
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
@@ -322,8 +322,15 @@ function running(
  * later changes are logged. Without tokens on an address other hosts can reach, anyone there could run
  * code as any tenant: said loudly at start.
  */
-function apiTokens(config: Config, logger: Logger): ApiTokens | null {
+function apiTokens(config: Config, dataDir: string, logger: Logger): ApiTokens | null {
   const file = config.auth.tokensFile;
+  // forewarm owns what is in the data directory (scratch dirs are emptied at start, tenantUids
+  // refuses foreign files): a tokens file there could vanish and take revocations with it.
+  if (file !== undefined && isInside(realOrSelf(file), realOrSelf(dataDir)))
+    throw new ConfigError(
+      "auth.tokensFile",
+      `${file} is inside dataDir ${dataDir}, whose content forewarm manages; keep it elsewhere (e.g. /etc/forewarm)`,
+    );
   if (file === undefined) {
     if (!isLoopback(config.host))
       logger.warn(
@@ -350,3 +357,15 @@ function apiTokens(config: Config, logger: Logger): ApiTokens | null {
 
 const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+const isInside = (p: string, dir: string): boolean =>
+  p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+
+/** Where `p` really is (the kernel's resolution), or where it would be if it does not exist. */
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}

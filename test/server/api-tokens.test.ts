@@ -40,8 +40,8 @@ async function issue(file: string, ...args: string[]): Promise<string> {
 }
 
 /** A start that should be refused; if it is not, the server is closed (not left holding the test run open). */
-async function refusedStart(tokensFile: string): Promise<void> {
-  const h = await startHarness({ auth: { tokensFile } });
+async function refusedStart(tokensFile: string, config: Record<string, unknown> = {}): Promise<void> {
+  const h = await startHarness({ ...config, auth: { tokensFile } });
   await h.server.close();
   throw new assert.AssertionError({ message: `the server started on ${tokensFile}` });
 }
@@ -173,6 +173,9 @@ describe("a server with API tokens", () => {
     assert.equal(JSON.parse(viaEnv.stdout).status, "succeeded");
     const viaFlag = await forewarm([...args, "--token", t.alice!]);
     assert.equal(viaFlag.code, 0, viaFlag.stderr);
+    const garbled = await forewarm(args, { FOREWARM_TOKEN: "fw_a\u0001b" });
+    assert.equal(garbled.code, 1);
+    assert.match(garbled.stderr, /FOREWARM_TOKEN: not a token/);
     const none = await forewarm(args, { FOREWARM_TOKEN: "" });
     assert.equal(none.code, 2);
     assert.match(none.stderr, /401 Unauthorized: authorization: this server requires an API token/);
@@ -322,6 +325,17 @@ describe("a tokens file that cannot be used stops the start, naming it", () => {
       refusedStart(link),
       /current\.json is owned by uid 65534 in .*, where others may create entries/,
     );
+  });
+  test("a file inside the data directory (whose content forewarm manages)", async () => {
+    const dataDir = tokensDir();
+    fs.mkdirSync(path.join(dataDir, "envs"));
+    const file = path.join(dataDir, "envs", "tokens.json");
+    fs.writeFileSync(file, '{"tokens":[]}', { mode: 0o600 });
+    await assert.rejects(
+      refusedStart(file, { dataDir }),
+      /config auth\.tokensFile: .*tokens\.json is inside dataDir .*; keep it elsewhere/,
+    );
+    assert.ok(fs.existsSync(file));
   });
   test("a file that does not exist", async () => {
     const file = path.join(tokensDir(), "missing.json");
