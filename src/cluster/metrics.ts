@@ -47,6 +47,7 @@ export class ForewarmMetrics {
   private readonly leader: Gauge;
   private readonly member: Gauge;
   private readonly windowDecisions: Counter<"kind">;
+  private readonly apiDenied: Counter<"reason">;
   private readonly windowPrice: Gauge;
   private readonly seenStates = new Set<string>(ENVIRONMENT_STATES);
 
@@ -66,6 +67,12 @@ export class ForewarmMetrics {
       name: "forewarm_task_requeues_total",
       help: "Starts that found their worker dead before the task ran (the task was queued again); each is also in forewarm_cold_starts_total or forewarm_warm_starts_total, by `start`.",
       labelNames: ["start"],
+      registers,
+    });
+    this.apiDenied = new Counter({
+      name: "forewarm_api_denied_total",
+      help: "API requests refused by the token check (auth.tokensFile), by reason: missing or malformed header, unknown token, or a route the token's role may not call.",
+      labelNames: ["reason"],
       registers,
     });
     this.tasks = new Counter({
@@ -165,6 +172,10 @@ export class ForewarmMetrics {
 
   taskRequeued(cold: boolean): void {
     this.requeues.inc({ start: cold ? "cold" : "warm" });
+  }
+  /** A request the token check refused (src/server/access.ts). */
+  apiRequestDenied(reason: "missing" | "unknown" | "forbidden"): void {
+    this.apiDenied.inc({ reason });
   }
 
   taskFinished(status: string): void {

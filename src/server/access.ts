@@ -38,7 +38,11 @@ const deny = (reply: FastifyReply, status: 401 | 403, message: string) => {
 };
 
 /** Adds the token check in front of every route (before the body is read). */
-export function requireTokens(app: FastifyInstance, tokens: ApiTokens): void {
+export function requireTokens(
+  app: FastifyInstance,
+  tokens: ApiTokens,
+  denied: (reason: "missing" | "unknown" | "forbidden") => void,
+): void {
   app.decorateRequest("principal", null);
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
     // HEAD is GET without the body (Fastify adds a HEAD route for each GET): the same rights.
@@ -46,7 +50,8 @@ export function requireTokens(app: FastifyInstance, tokens: ApiTokens): void {
     if (OPEN.has(route)) return;
     const header = req.headers.authorization;
     const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-    if (!m)
+    if (!m) {
+      denied("missing");
       return deny(
         reply,
         401,
@@ -54,16 +59,22 @@ export function requireTokens(app: FastifyInstance, tokens: ApiTokens): void {
           ? "this server requires an API token: send 'Authorization: Bearer <token>' (forewarm token new; the CLI's --token or FOREWARM_TOKEN)"
           : "malformed Authorization header: expected 'Bearer <token>'",
       );
+    }
     const who = tokens.principalOf(m[1]!);
-    if (!who) return deny(reply, 401, "unknown API token (never issued, or revoked)");
+    if (!who) {
+      denied("unknown");
+      return deny(reply, 401, "unknown API token (never issued, or revoked)");
+    }
     // No such route: the not-found handler says so (to a caller with a token only).
     if (req.routeOptions.url === undefined) return;
-    if (who.role !== "operator" && !ALLOWED[who.role].has(route))
+    if (who.role !== "operator" && !ALLOWED[who.role].has(route)) {
+      denied("forbidden");
       return deny(
         reply,
         403,
         `${who.role} token '${who.name}' may not call ${req.method} ${req.url.split("?")[0]}${who.role === "tenant" ? " (operator tokens only)" : ""}`,
       );
+    }
     req.principal = who;
   });
 }

@@ -95,7 +95,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(err("not_found", null, `no route ${req.method} ${req.url}`));
   });
-  if (d.tokens) requireTokens(app, d.tokens);
+  if (d.tokens) requireTokens(app, d.tokens, (reason) => d.metrics.apiRequestDenied(reason));
 
   app.post("/v1/tasks", async (req, reply) => {
     const { wait, timeoutMs } = parseWait(singleQuery(req.query, ["wait", "timeoutMs"]));

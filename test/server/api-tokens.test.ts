@@ -152,6 +152,33 @@ describe("a server with API tokens", () => {
     assert.equal((await submit(h, t.operator!, "carol")).status, 200);
   });
 
+  test("refusals are counted by reason in forewarm_api_denied_total", async () => {
+    const denied = async () => {
+      const text = String((await call(h, "/metrics", t.metrics)).body.text);
+      const count = (reason: string) =>
+        Number(
+          new RegExp(`^forewarm_api_denied_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0,
+        );
+      return { missing: count("missing"), unknown: count("unknown"), forbidden: count("forbidden") };
+    };
+    const before = await denied();
+    await call(h, "/v1/tasks");
+    await call(h, "/v1/tasks", undefined, { headers: { authorization: "Basic x" } });
+    await call(h, "/v1/tasks", "fw_nobody");
+    await call(h, "/v1/plan", t.alice);
+    await call(h, "/v1/tasks", t.metrics);
+    assert.equal((await call(h, "/v1/tasks", t.alice)).status, 200);
+    const after = await denied();
+    assert.deepEqual(
+      {
+        missing: after.missing - before.missing,
+        unknown: after.unknown - before.unknown,
+        forbidden: after.forbidden - before.forbidden,
+      },
+      { missing: 2, unknown: 1, forbidden: 2 },
+    );
+  });
+
   test("a metrics token reads /metrics and nothing else", async () => {
     const m = await call(h, "/metrics", t.metrics);
     assert.equal(m.status, 200);
