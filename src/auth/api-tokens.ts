@@ -22,6 +22,7 @@ const RECHECK_MS = 1000;
 export class ApiTokens {
   private byHash = new Map<string, Principal>();
   private seen = "";
+  private real = "";
   private checkedAt = Number.NEGATIVE_INFINITY;
   /** The last reload's error, while the file stays bad (logged once per change). */
   private failing: string | null = null;
@@ -37,7 +38,12 @@ export class ApiTokens {
   ) {
     const at = trustedPath(file, ownUserOrRoot());
     if (at.problem !== undefined) throw new TokenFileError(at.problem);
-    this.load(at.real);
+    this.load(at.real, fileStamp(at.real));
+  }
+
+  /** Where the tokens last taken were read from (the file's path resolved, symlinks followed). */
+  get realPath(): string {
+    return this.real;
   }
 
   get size(): number {
@@ -61,7 +67,8 @@ export class ApiTokens {
     try {
       const at = trustedPath(this.file, ownUserOrRoot());
       if (at.problem !== undefined) throw new TokenFileError(at.problem);
-      if (fileStamp(at.real) === this.seen) {
+      const stamp = fileStamp(at.real);
+      if (stamp === this.seen) {
         // Back as it was taken last (a chmod undone, a file moved back): fine again, and said so.
         if (this.failing !== null) {
           this.failing = null;
@@ -69,7 +76,7 @@ export class ApiTokens {
         }
         return;
       }
-      this.load(at.real);
+      this.load(at.real, stamp);
       this.failing = null;
       this.onReload({ tokens: this.byHash.size });
     } catch (e) {
@@ -86,8 +93,7 @@ export class ApiTokens {
   }
 
   /** Reads `real`, the checked path (its every directory trusted: nothing can be swapped under it). */
-  private load(real: string): void {
-    const stamp = fileStamp(real);
+  private load(real: string, stamp: string): void {
     const content = readTokenFile(real);
     const next = new Map<string, Principal>();
     for (const t of content.tokens)
@@ -97,6 +103,7 @@ export class ApiTokens {
       );
     this.byHash = next;
     this.seen = stamp;
+    this.real = real;
   }
 }
 

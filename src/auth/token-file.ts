@@ -5,9 +5,9 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { replaceFile } from "../core/replace-file.js";
 import { Name } from "../core/submission.js";
 
 /** What a token lets its holder do (src/server/access.ts has the routes of each). */
@@ -80,31 +80,12 @@ export function readTokenFile(file: string): TokenFile {
 }
 
 /**
- * Writes the file whole (a new one private to its owner, 0600) through a temporary file renamed over it: a
- * server reading it meanwhile sees the old or the new list, never half of one. An existing file keeps
- * its owner, group and read permissions (root revoking a token in a service user's file must not
- * leave a file that service can no longer read: it would keep the revoked token in force).
+ * Writes the file whole (core/replace-file.ts): a server reading it meanwhile sees the old or the new
+ * list, and an existing file keeps its owner, group and read bits — root revoking a token in a service
+ * user's file must not leave one that service can no longer read (the revoked token would stay).
  */
 export function writeTokenFile(file: string, content: TokenFile): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const old = fs.existsSync(file) ? fs.statSync(file) : undefined;
-  // Created afresh ("wx": never through a planted symlink, never keeping an old file's mode).
-  fs.rmSync(tmp, { force: true });
-  const fd = fs.openSync(tmp, "wx", 0o600);
-  try {
-    if (old && (old.uid !== process.geteuid?.() || old.gid !== process.getegid?.()))
-      fs.fchownSync(fd, old.uid, old.gid);
-    // And its read bits (a service reading it through its group), never a write bit but the owner's.
-    if (old) fs.fchmodSync(fd, (old.mode & 0o644) | 0o600);
-    fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  replaceFile(file, `${JSON.stringify(content, null, 2)}\n`, { keepOwnership: true });
 }
 
 /** The hash a token is kept as. */

@@ -18,9 +18,9 @@ export function setprivArgs(uid: number): string[] {
   return ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--no-new-privs", "--"];
 }
 
-/** Pids of the processes, zombies aside, whose real uid is in [from, to]. */
-export function pidsOfUids(from: number, to: number): number[] {
-  const pids: number[] = [];
+/** The processes, zombies aside, whose real uid is in [from, to]: pid and uid of each. */
+export function processesOfUids(from: number, to: number): { pid: number; uid: number }[] {
+  const found: { pid: number; uid: number }[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     let status: string;
@@ -31,9 +31,9 @@ export function pidsOfUids(from: number, to: number): number[] {
     }
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
     // A zombie is dead already (waiting for its parent, or an init that does not reap, to collect it).
-    if (uid >= from && uid <= to && !/^State:\s+Z/m.test(status)) pids.push(Number(name));
+    if (uid >= from && uid <= to && !/^State:\s+Z/m.test(status)) found.push({ pid: Number(name), uid });
   }
-  return pids;
+  return found;
 }
 
 /** What runners/tenant-keeper.py does: kill the tenant's processes, empty a directory, or both. */
@@ -209,7 +209,7 @@ export class TenantRunners {
         sweepSync(opts.rootPython, count, swept);
         swept = uidsRunning(first, last);
       }
-      const survivors = pidsOfUids(first, last);
+      const survivors = processesOfUids(first, last).map((p) => p.pid);
       if (survivors.length > 0)
         throw new Error(
           `tenantUids: processes of uids ${first}–${last} are still running after being killed (pids ${survivors.slice(0, 10).join(", ")}); stop them and start again`,
@@ -314,20 +314,5 @@ export class TenantRunners {
 
 /** The uids in [from, to] that have a process running. */
 function uidsRunning(from: number, to: number): number[] {
-  return [
-    ...new Set(
-      pidsOfUids(from, to)
-        .map(uidOf)
-        .filter((u) => u !== undefined),
-    ),
-  ];
-}
-
-/** The real uid of process `pid`, if it is still there. */
-function uidOf(pid: number): number | undefined {
-  try {
-    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-  } catch {
-    return undefined;
-  }
+  return [...new Set(processesOfUids(from, to).map((p) => p.uid))];
 }

@@ -8,20 +8,8 @@
  * what it left in shared places (/tmp, /dev/shm) never becomes another tenant's.
  */
 import { execFileSync } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { replaceFile } from "../core/replace-file.js";
 
 export interface TenantUidRange {
   /** The first uid handed to a tenant; tenants get first, first + 1, … in the order they first run. */
@@ -58,21 +46,7 @@ export class TenantUids {
     if (this.range.file) {
       // Kept before it is used (and only then taken): a restart never hands it to someone else.
       const map = { ...Object.fromEntries(this.byUser), [user]: uid };
-      const tmp = `${this.range.file}.${process.pid}.tmp`;
-      const fd = openSync(tmp, "w", 0o600);
-      try {
-        writeSync(fd, `${JSON.stringify(map, null, 1)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.range.file);
-      const dir = openSync(dirname(this.range.file), "r");
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
+      replaceFile(this.range.file, `${JSON.stringify(map, null, 1)}\n`);
     }
     this.next++;
     this.byUser.set(user, uid);

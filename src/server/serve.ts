@@ -324,13 +324,6 @@ function running(
  */
 function apiTokens(config: Config, dataDir: string, logger: Logger): ApiTokens | null {
   const file = config.auth.tokensFile;
-  // forewarm owns what is in the data directory (scratch dirs are emptied at start, tenantUids
-  // refuses foreign files): a tokens file there could vanish and take revocations with it.
-  if (file !== undefined && isInside(realOrSelf(file), realOrSelf(dataDir)))
-    throw new ConfigError(
-      "auth.tokensFile",
-      `${file} is inside dataDir ${dataDir}, whose content forewarm manages; keep it elsewhere (e.g. /etc/forewarm)`,
-    );
   if (file === undefined) {
     if (!isLoopback(config.host))
       logger.warn(
@@ -340,8 +333,9 @@ function apiTokens(config: Config, dataDir: string, logger: Logger): ApiTokens |
     return null;
   }
   const log = logger.child({ module: "auth" });
+  let tokens: ApiTokens;
   try {
-    return new ApiTokens(file, (change) => {
+    tokens = new ApiTokens(file, (change) => {
       if ("error" in change)
         log.error(
           { event: "tokens_file_rejected", error: change.error },
@@ -353,19 +347,15 @@ function apiTokens(config: Config, dataDir: string, logger: Logger): ApiTokens |
     if (e instanceof TokenFileError) throw new ConfigError("auth.tokensFile", e.message);
     throw e;
   }
+  // forewarm owns what is in the data directory (scratch dirs are emptied at start, tenantUids
+  // refuses foreign files): a tokens file there could vanish and take revocations with it.
+  if (tokens.realPath.startsWith(fs.realpathSync(dataDir) + path.sep))
+    throw new ConfigError(
+      "auth.tokensFile",
+      `${file} is inside dataDir ${dataDir}, whose content forewarm manages; keep it elsewhere (e.g. /etc/forewarm)`,
+    );
+  return tokens;
 }
 
 const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-
-const isInside = (p: string, dir: string): boolean =>
-  p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
-
-/** Where `p` really is (the kernel's resolution), or where it would be if it does not exist. */
-function realOrSelf(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
