@@ -1,4 +1,7 @@
 /** Reading a forewarm server's answers in the CLI: errors that name the URL, the status and why. */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import https from "node:https";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -6,6 +9,17 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** The CLI's help for `--token`: the environment keeps it out of `ps` and shell history. */
 export const TOKEN_HELP =
   "API token of a server with auth.tokensFile (prefer the env FOREWARM_TOKEN: arguments show in ps)";
+
+/** The CLI's help for `--ca`. */
+export const CA_HELP =
+  "PEM file of the CA (or self-signed certificate) that signed an https server's certificate, when the system's CAs did not (env FOREWARM_CA)";
+
+/** How the CLI reaches a server: its API token and the CA its certificate is checked against. */
+export interface ServerAccess {
+  token?: string;
+  /** PEM; none: the system's CAs (Node's default). */
+  ca?: Buffer;
+}
 
 /** `--token`, else FOREWARM_TOKEN, else none. */
 export function tokenOption(given: string | undefined): string | undefined {
@@ -18,23 +32,102 @@ export function tokenOption(given: string | undefined): string | undefined {
   return token;
 }
 
+/** `--token` / FOREWARM_TOKEN and `--ca` / FOREWARM_CA, checked (a CA file that is not one is named). */
+export function serverAccess(token: string | undefined, ca: string | undefined): ServerAccess {
+  const access: ServerAccess = {};
+  const t = tokenOption(token);
+  if (t !== undefined) access.token = t;
+  const caFile = ca || process.env.FOREWARM_CA || undefined;
+  if (caFile !== undefined) {
+    const name = ca ? "--ca" : "FOREWARM_CA";
+    try {
+      access.ca = fs.readFileSync(caFile);
+    } catch (e) {
+      throw new Error(`${name}: cannot read ${caFile}: ${(e as Error).message}`);
+    }
+    try {
+      new crypto.X509Certificate(access.ca);
+    } catch {
+      throw new Error(`${name}: ${caFile} holds no PEM certificate`);
+    }
+  }
+  return access;
+}
+
+/** TLS failures a CA given with --ca would cure. */
+const UNTRUSTED = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+]);
+
+/** Why a request failed, from fetch's "fetch failed" down to the cause, with what would help. */
+function unreachable(base: string, e: unknown, ca: boolean): Error {
+  let cause: unknown = e;
+  // fetch wraps the socket's error: the innermost message says what happened.
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  const err = cause as NodeJS.ErrnoException;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  let hint = "";
+  if (err.code && UNTRUSTED.has(err.code))
+    hint = ca
+      ? " (the certificate is not signed by the CA of --ca / FOREWARM_CA)"
+      : " (pass the CA that signed the server's certificate with --ca or FOREWARM_CA)";
+  else if (
+    base.startsWith("http:") &&
+    /other side closed|socket hang up|ECONNRESET/.test(`${message} ${err.code}`)
+  )
+    hint = " (does the server serve HTTPS? then use an https:// --url)";
+  return new Error(`cannot reach ${base}: ${message}${hint}`);
+}
+
 /**
- * `fetch`, naming the server when it cannot be reached (fetch's own message is "fetch failed"), with
- * the API token as a bearer header when there is one.
+ * A request to the server, naming it when it cannot be reached (fetch's own message is "fetch
+ * failed"), with the API token as a bearer header when there is one. With a CA it goes through
+ * node:https (Node 20's fetch cannot be given a CA) and is answered as a fetch Response.
  */
 export async function request(
   url: string,
   base: string,
-  init: RequestInit = {},
-  token?: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  access: ServerAccess = {},
 ): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
+  const headers: Record<string, string> = { ...init.headers };
+  if (access.token !== undefined) headers.authorization = `Bearer ${access.token}`;
   try {
+    if (access.ca && url.startsWith("https:"))
+      return await httpsRequest(url, { ...init, headers }, access.ca);
     return await fetch(url, { ...init, headers });
   } catch (e) {
-    throw new Error(`cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`);
+    throw unreachable(base, e, access.ca !== undefined);
   }
+}
+
+function httpsRequest(
+  url: string,
+  init: { method?: string; headers: Record<string, string>; body?: string },
+  ca: Buffer,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const status = res.statusCode ?? 502;
+        const answer = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) answer.set(k, Array.isArray(v) ? v.join(", ") : v);
+        // Statuses without a body may not be given one (the Response constructor throws).
+        const body = [101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
+        resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: answer }));
+      });
+    });
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 /** "502 Bad Gateway": the status and its reason phrase, when the server sent one. */

@@ -1,7 +1,16 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
-import { answerJson, errorText, request, statusLine, TOKEN_HELP, tokenOption } from "./http-answers.js";
+import {
+  answerJson,
+  CA_HELP,
+  errorText,
+  request,
+  type ServerAccess,
+  serverAccess,
+  statusLine,
+  TOKEN_HELP,
+} from "./http-answers.js";
 
 /**
  * What `status` reads of each route, as schemas: an answer without these fields is not a forewarm
@@ -44,10 +53,10 @@ const ROUTES = {
 async function getStatusPart(
   base: string,
   route: keyof typeof ROUTES,
-  token: string | undefined,
+  access: ServerAccess,
 ): Promise<Record<string, unknown>> {
   const url = `${base}${route}`;
-  const res = await request(url, base, {}, token);
+  const res = await request(url, base, {}, access);
   const body = await answerJson(url, res);
   // `--url` is the server's address: a path after it (…/v1/tasks/x) puts every route under it.
   const hint =
@@ -106,13 +115,14 @@ export function registerStatus(program: Command): void {
     .option("--url <url>", "server address", process.env.FOREWARM_URL ?? "http://127.0.0.1:7300")
     .option("--json", "print the raw JSON of /healthz, /v1/environments and /v1/plan")
     .option("--token <token>", `operator ${TOKEN_HELP}`)
-    .action(async (o: { url: string; json?: boolean; token?: string }) => {
+    .option("--ca <file>", CA_HELP)
+    .action(async (o: { url: string; json?: boolean; token?: string; ca?: string }) => {
       const base = o.url.replace(/\/$/, "");
-      const token = tokenOption(o.token);
+      const access = serverAccess(o.token, o.ca);
       const [health, envs, plan] = await Promise.all([
-        getStatusPart(base, "/healthz", token),
-        getStatusPart(base, "/v1/environments", token),
-        getStatusPart(base, "/v1/plan", token),
+        getStatusPart(base, "/healthz", access),
+        getStatusPart(base, "/v1/environments", access),
+        getStatusPart(base, "/v1/plan", access),
       ]);
       if (o.json) {
         process.stdout.write(

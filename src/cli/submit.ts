@@ -6,7 +6,15 @@ import type { Command } from "commander";
 import { ValidationError } from "../core/submission.js";
 import { FINAL_STATUSES, type TaskStatus } from "../core/types.js";
 import { validateSubmission } from "../orchestrator/task-factory.js";
-import { answerJson, errorText, request, statusLine, TOKEN_HELP, tokenOption } from "./http-answers.js";
+import {
+  answerJson,
+  CA_HELP,
+  errorText,
+  request,
+  serverAccess,
+  statusLine,
+  TOKEN_HELP,
+} from "./http-answers.js";
 import { numberOption } from "./trace-options.js";
 
 interface SubmitOptions {
@@ -129,7 +137,8 @@ export function registerSubmit(program: Command): void {
     )
     .option("--no-wait", "return the task id at once instead of waiting for the result")
     .option("--token <token>", TOKEN_HELP)
-    .action(async (o: SubmitOptions & { token?: string }) => {
+    .option("--ca <file>", CA_HELP)
+    .action(async (o: SubmitOptions & { token?: string; ca?: string }) => {
       let sub: Record<string, unknown>;
       try {
         sub = submissionFromOptions(o);
@@ -143,12 +152,12 @@ export function registerSubmit(program: Command): void {
       }
       const base = o.url.replace(/\/$/, "");
       const url = `${base}/v1/tasks?wait=${o.wait}${o.wait ? `&timeoutMs=${WAIT_SLICE_MS}` : ""}`;
-      const token = tokenOption(o.token);
+      const access = serverAccess(o.token, o.ca);
       const res = await request(
         url,
         base,
         { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sub) },
-        token,
+        access,
       );
       const body = await answerJson(url, res);
       if (!res.ok) {
@@ -161,7 +170,7 @@ export function registerSubmit(program: Command): void {
       while (o.wait && !isFinal(record.status)) {
         await sleep(POLL_MS);
         const at = `${base}/v1/tasks/${encodeURIComponent(record.id)}`;
-        const polled = await request(at, base, {}, token);
+        const polled = await request(at, base, {}, access);
         const answer = await answerJson(at, polled);
         if (!polled.ok) throw new Error(`${at} answered ${statusLine(polled)}: ${errorText(answer)}`);
         record = taskRecord(at, answer);

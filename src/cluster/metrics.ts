@@ -49,6 +49,8 @@ export class ForewarmMetrics {
   private readonly windowDecisions: Counter<"kind">;
   private readonly apiDenied: Counter<"reason">;
   private readonly windowPrice: Gauge;
+  private readonly tlsExpiry: Gauge;
+  private readonly tlsReloads: Counter<"result">;
   private readonly seenStates = new Set<string>(ENVIRONMENT_STATES);
 
   constructor(options: ForewarmMetricsOptions = {}) {
@@ -158,6 +160,17 @@ export class ForewarmMetrics {
       help: "Price in force for the forewarm window policy: cold starts per 1000 idle minutes of a memRefMb environment (configured, or calibrated to the budget/target).",
       registers,
     });
+    this.tlsExpiry = new Gauge({
+      name: "forewarm_tls_certificate_expiry_timestamp_seconds",
+      help: "When the TLS certificate in force expires (Unix seconds); 0 when the server serves plain HTTP (no tls.certFile).",
+      registers,
+    });
+    this.tlsReloads = new Counter({
+      name: "forewarm_tls_certificate_reloads_total",
+      help: "Changes of tls.certFile / tls.keyFile the server looked at: taken (now served), or rejected (the pair did not check out; the previous one stays).",
+      labelNames: ["result"],
+      registers,
+    });
     for (const state of ENVIRONMENT_STATES) this.environments.set({ state }, 0);
     this.leader.set(0);
     this.member.set(1);
@@ -222,6 +235,16 @@ export class ForewarmMetrics {
   windowDecided(pw: number, ka: number, price: number): void {
     this.windowDecisions.inc({ kind: ka === 0 ? "unload" : pw > 0 ? "prewarm" : "keep" });
     this.windowPrice.set(price);
+  }
+
+  /** The TLS certificate now served expires at `notAfter`. */
+  tlsCertificateInForce(notAfter: Date): void {
+    this.tlsExpiry.set(Math.floor(notAfter.getTime() / 1000));
+  }
+
+  /** A renewed certificate pair was taken, or rejected (the previous pair stays). */
+  tlsCertificateReload(result: "taken" | "rejected"): void {
+    this.tlsReloads.inc({ result });
   }
 
   forecastError(meanAbsoluteError: number): void {

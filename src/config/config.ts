@@ -130,6 +130,20 @@ export const ConfigSchema = Type.Object(
       { tokensFile: Type.Optional(Type.String({ minLength: 1 })) },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * HTTPS: with `certFile` and `keyFile` (PEM; the certificate file may hold the chain after the
+     * server's certificate) the API is served over TLS only. Both files are checked every `recheckMs`
+     * and a renewed pair is taken without a restart (src/server/server-certificate.ts). Left out: plain
+     * HTTP (put a TLS proxy in front on a network).
+     */
+    tls: Type.Object(
+      {
+        certFile: Type.Optional(Type.String({ minLength: 1 })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        recheckMs: Type.Integer({ minimum: 100, default: 10_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** How long SIGTERM waits for running tasks before failing them. */
     shutdownGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
     /**
@@ -315,6 +329,7 @@ export function parseConfig(raw: unknown): Config {
     ["reclaimIntervalMs", config.reclaimIntervalMs, MAX_TIMER_MS],
     ["cluster.leaseRetryMs", config.cluster.leaseRetryMs, MAX_TIMER_MS],
     ["cluster.goneAfterMs", config.cluster.goneAfterMs, MAX_TIMER_MS],
+    ["tls.recheckMs", config.tls.recheckMs, MAX_TIMER_MS],
     ["prediction.retrainIntervalMs", config.prediction.retrainIntervalMs, MAX_TIMER_MS],
     ["prediction.planIntervalMs", config.prediction.planIntervalMs, MAX_TIMER_MS],
   ];
@@ -339,6 +354,12 @@ export function parseConfig(raw: unknown): Config {
     throw new ConfigError(
       "defaults.resources.memoryMb",
       `must be at most capacity.memoryMb (${config.capacity.memoryMb})`,
+    );
+  // One without the other would serve plain HTTP where HTTPS was meant (or fail at the first handshake).
+  if ((config.tls.certFile === undefined) !== (config.tls.keyFile === undefined))
+    throw new ConfigError(
+      config.tls.certFile === undefined ? "tls.certFile" : "tls.keyFile",
+      "set tls.certFile and tls.keyFile together (HTTPS needs both)",
     );
   const fw = config.prediction.forewarm;
   if (fw.budgetPct > 0 && fw.targetColdPct > 0) {

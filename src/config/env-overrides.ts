@@ -8,12 +8,13 @@ const camel = (s: string): string =>
   s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /**
- * FOREWARM_ variables that are not server configuration: the CLI client's server address and API token, what a
+ * FOREWARM_ variables that are not server configuration: the CLI client's server address, API token and CA file, what a
  * runner is told about its environment, and the test harness's log switch.
  */
 const NOT_CONFIG = new Set([
   "FOREWARM_URL",
   "FOREWARM_TOKEN",
+  "FOREWARM_CA",
   "FOREWARM_ENV_ID",
   "FOREWARM_SCRATCH_DIR",
   "FOREWARM_TEST_LOG",

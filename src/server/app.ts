@@ -30,6 +30,8 @@ export interface AppDeps {
   role: ClusterRole;
   /** API tokens (auth.tokensFile); null: every caller may do everything (a loopback-only server). */
   tokens: ApiTokens | null;
+  /** Serve HTTPS with this key and certificate (config `tls`); none: plain HTTP. */
+  https?: { key: Buffer; cert: Buffer };
 }
 
 interface ErrorBody {
@@ -57,7 +59,11 @@ function parseWait(q: Record<string, string | undefined>): { wait: boolean; time
  * names the field the same way everywhere.
  */
 export function buildApp(d: AppDeps): FastifyInstance {
+  // Typed as the plain HTTP instance everywhere else: routes and hooks do not differ, and the one
+  // HTTPS-only call (setSecureContext, on a renewal) goes through httpsServer().
+  const https = d.https ? { https: { key: d.https.key, cert: d.https.cert } } : {};
   const app = Fastify({
+    ...(https as object),
     loggerInstance: d.logger as FastifyBaseLogger,
     // Decisions are logged by the orchestrator; per-request lines would drown them.
     logController: new LogController({ disableRequestLogging: true }),

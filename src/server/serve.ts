@@ -23,6 +23,7 @@ import { buildApp } from "./app.js";
 import { ClusterRole } from "./cluster-role.js";
 import { wireMetrics } from "./metrics-wiring.js";
 import { prepareTenantFiles } from "./tenant-files.js";
+import { serverCertificate, watchTls } from "./tls-serving.js";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -114,6 +115,7 @@ export async function startServer(
     prepareTenantFiles(dataDir, tasksDir);
   }
   const tokens = apiTokens(config, dataDir, logger);
+  const certificate = serverCertificate(config, logger);
   const serverId = config.serverId ?? `${os.hostname()}:${dataDir}`;
   const clock =
     options.clock ?? (config.timeScale === 1 ? new RealClock() : new ScaledClock(config.timeScale));
@@ -127,6 +129,7 @@ export async function startServer(
   let stopMetrics: (() => void) | undefined;
   let role: ClusterRole | undefined;
   let app: FastifyInstance | undefined;
+  let stopWatching: () => void = () => {};
   try {
     store ??= await openStore(config, dataDir);
     const shared = config.history.kind === "postgres";
@@ -207,8 +210,10 @@ export async function startServer(
       metrics,
       role,
       tokens,
+      ...(certificate ? { https: certificate.current } : {}),
     });
     const url = await app.listen({ host: config.host, port: config.port });
+    if (certificate) stopWatching = watchTls(certificate, app, config, metrics, logger);
     logger.info(
       {
         event: "listening",
@@ -218,6 +223,12 @@ export async function startServer(
         serverId,
         history: config.history.kind,
         apiTokens: tokens ? tokens.size : "off",
+        ...(certificate
+          ? {
+              tlsSubject: certificate.current.subject,
+              tlsExpires: certificate.current.notAfter.toISOString(),
+            }
+          : {}),
       },
       "forewarm serving",
     );
@@ -225,9 +236,13 @@ export async function startServer(
       config,
       { app, orchestrator, prediction, store, backend, metrics, role, serverId, url },
       membership,
-      stopMetrics,
+      () => {
+        stopWatching();
+        stopMetrics?.();
+      },
     );
   } catch (err) {
+    stopWatching();
     await abandon(
       { app, role, prediction, stopMetrics, orchestrator, insight, backend, membership, store },
       logger,
@@ -285,7 +300,8 @@ function running(
   config: Config,
   parts: Omit<RunningServer, "close">,
   membership: ClusterMembership | null,
-  stopMetrics: () => void,
+  /** Stops the metrics' sampling and the certificate's rechecks. */
+  stopTimers: () => void,
 ): RunningServer {
   const { app, orchestrator, store, role } = parts;
   let closed: Promise<void> | null = null;
@@ -294,7 +310,7 @@ function running(
     close() {
       closed ??= (async () => {
         await role.stop();
-        stopMetrics();
+        stopTimers();
         // The orchestrator stops dispatching at once, not after the HTTP server has drained: a
         // `wait=true` request lasts as long as its task, and queued tasks must not start meanwhile.
         // Its shutdown ends every task, which answers those requests and lets the server close.

@@ -27,6 +27,8 @@ export interface StartPrometheusOptions {
   scrapeIntervalSeconds?: number;
   /** Sent as `Authorization: Bearer` with every scrape (a server with API tokens). */
   bearerToken?: string;
+  /** The CA that https targets' certificates are checked against (a server with `tls`). */
+  caFile?: string;
   /** How long to wait for /-/ready. Default 30 s. */
   readyTimeoutMs?: number;
 }
@@ -50,22 +52,25 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** "host:port" or a URL such as http://127.0.0.1:7300/metrics; grouped into one job per path. */
-function scrapeConfig(targets: string[], intervalS: number, bearerToken?: string): string {
+/** "host:port" or a URL such as http://127.0.0.1:7300/metrics; grouped into one job per scheme and path. */
+function scrapeConfig(targets: string[], intervalS: number, bearerToken?: string, caFile?: string): string {
   const byPath = new Map<string, string[]>();
   for (const t of targets) {
     const u = new URL(t.includes("://") ? t : `http://${t}/metrics`);
-    const p = u.pathname === "/" ? "/metrics" : u.pathname;
+    const p = `${u.protocol.replace(":", "")} ${u.pathname === "/" ? "/metrics" : u.pathname}`;
     byPath.set(p, [...(byPath.get(p) ?? []), u.host]);
   }
-  const jobs = [...byPath].map(
-    ([metricsPath, hosts], i) =>
-      `  - job_name: forewarm${i === 0 ? "" : `_${i}`}\n    metrics_path: ${JSON.stringify(metricsPath)}\n` +
+  const jobs = [...byPath].map(([schemeAndPath, hosts], i) => {
+    const [scheme, metricsPath] = schemeAndPath.split(" ") as [string, string];
+    return (
+      `  - job_name: forewarm${i === 0 ? "" : `_${i}`}\n    scheme: ${scheme}\n    metrics_path: ${JSON.stringify(metricsPath)}\n` +
       `    static_configs:\n      - targets: ${JSON.stringify(hosts)}\n` +
       (bearerToken === undefined
         ? ""
-        : `    authorization:\n      credentials: ${JSON.stringify(bearerToken)}\n`),
-  );
+        : `    authorization:\n      credentials: ${JSON.stringify(bearerToken)}\n`) +
+      (caFile === undefined ? "" : `    tls_config:\n      ca_file: ${JSON.stringify(caFile)}\n`)
+    );
+  });
   return `global:\n  scrape_interval: ${intervalS}s\n  scrape_timeout: ${intervalS}s\nscrape_configs:\n${jobs.join("")}`;
 }
 
@@ -111,7 +116,10 @@ export async function startPrometheus(
   requireBinary("prometheus");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-prometheus-"));
   const config = path.join(dir, "prometheus.yml");
-  fs.writeFileSync(config, scrapeConfig(targets, options.scrapeIntervalSeconds ?? 1, options.bearerToken));
+  fs.writeFileSync(
+    config,
+    scrapeConfig(targets, options.scrapeIntervalSeconds ?? 1, options.bearerToken, options.caFile),
+  );
   let lastError: Error | undefined;
   // The free port can be taken between probing and binding: retry a few times.
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -39,7 +39,7 @@ test("promtool accepts the alerting rules and the example config", () => {
   assert.match(promtool("check", "config", "prometheus.yml"), /SUCCESS/);
 });
 
-test("promtool rule unit tests pass (cold-start ratio, leader missing, capacity, backlog, lost membership)", () => {
+test("promtool rule unit tests pass (cold-start ratio, leader missing, capacity, backlog, lost membership, TLS certificate)", () => {
   const tests = fs.readFileSync(path.join(prometheusDir, "alerts.test.yml"), "utf8");
   for (const alert of [
     "ColdStartRatioHigh",
@@ -47,6 +47,8 @@ test("promtool rule unit tests pass (cold-start ratio, leader missing, capacity,
     "CapacityExhausted",
     "QueueBacklog",
     "ServerLostMembership",
+    "TlsCertificateExpiring",
+    "TlsCertificateRejected",
   ]) {
     assert.match(tests, new RegExp(`alertname: ${alert}\\b`), `no unit test for ${alert}`);
   }

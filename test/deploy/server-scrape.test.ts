@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { forewarm } from "../cli/cli-process.js";
 import { eventually, startHarness, writeTask } from "../server/harness.js";
+import { makeCa, makeServerCert } from "../server/tls-certs.js";
 import { startPrometheus } from "./prometheus-harness.js";
 
 test("a real Prometheus scrapes the running server's /metrics and reads the task counters back", async () => {
@@ -67,6 +69,35 @@ test("with API tokens, Prometheus scrapes with a metrics token; a scrape without
     );
     assert.equal(leader?.value, 1);
     assert.deepEqual(await without.query("forewarm_leader"), [], "nothing scraped without the token");
+  } finally {
+    for (const p of started) await p.stop();
+    await h.server.close();
+  }
+});
+
+test("Prometheus scrapes an HTTPS server trusting its CA, and reads the certificate's expiry back; without the CA the scrape fails", async () => {
+  const ca = makeCa();
+  const a = makeServerCert(ca, "a");
+  const h = await startHarness({ tls: { certFile: a.cert, keyFile: a.key } });
+  const target = `${h.server.url}/metrics`;
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const trusting = await startPrometheus([target], { caFile: ca.cert });
+    started.push(trusting);
+    const untrusting = await startPrometheus([target]);
+    started.push(untrusting);
+    const [expiry] = await eventually(
+      async () => {
+        const r = await trusting.query("forewarm_tls_certificate_expiry_timestamp_seconds");
+        return r.length > 0 ? r : undefined;
+      },
+      300,
+      100,
+    );
+    const notAfter = new crypto.X509Certificate(fs.readFileSync(a.cert)).validTo;
+    assert.equal(expiry?.value, Math.floor(new Date(notAfter).getTime() / 1000));
+    assert.equal((await trusting.query("up"))[0]?.value, 1);
+    assert.equal(await eventually(async () => (await untrusting.query("up"))[0]?.value, 300, 100), 0);
   } finally {
     for (const p of started) await p.stop();
     await h.server.close();

@@ -1,0 +1,186 @@
+/**
+ * The server's TLS certificate and key (config `tls`): read and checked at start, where a bad pair
+ * stops the start naming the field, then re-checked every `tls.recheckMs`, so that a renewed
+ * certificate (certbot, cert-manager, a hand copy) is served without a restart. A renewal that does
+ * not check out — a key that does not match, a half-written file, a certificate already expired — is
+ * logged and the pair in force stays: the server never ends up serving nothing.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import tls from "node:tls";
+
+/** The certificate's file or the key's, as the configuration names them. */
+export type TlsField = "tls.certFile" | "tls.keyFile";
+
+export class CertificateError extends Error {
+  constructor(
+    readonly field: TlsField,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A key and certificate that belong together, as served. */
+export interface CertificatePair {
+  key: Buffer;
+  /** The PEM as read: the server's certificate, then any chain. */
+  cert: Buffer;
+  subject: string;
+  /** SHA-256 fingerprint of the server's certificate (colon-separated hex, as openssl prints it). */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** The key file can be read or written by group or others (worth a warning, not a refusal). */
+  keyExposed: boolean;
+}
+
+function readPem(file: string, field: TlsField): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new CertificateError(field, `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads and checks the pair: a PEM certificate, a PEM private key (not encrypted: the server starts
+ * unattended), the key the certificate's, and the certificate valid at `now`. Throws CertificateError
+ * naming the file at fault.
+ */
+export function readCertificatePair(certFile: string, keyFile: string, now = new Date()): CertificatePair {
+  const cert = readPem(certFile, "tls.certFile");
+  const key = readPem(keyFile, "tls.keyFile");
+  let x509: crypto.X509Certificate;
+  try {
+    x509 = new crypto.X509Certificate(cert);
+  } catch (e) {
+    throw new CertificateError(
+      "tls.certFile",
+      `${certFile} holds no PEM certificate (${(e as Error).message})`,
+    );
+  }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey(key);
+  } catch (e) {
+    throw new CertificateError(
+      "tls.keyFile",
+      `${keyFile} holds no unencrypted PEM private key (${(e as Error).message})`,
+    );
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new CertificateError("tls.keyFile", `${keyFile} is not the key of the certificate in ${certFile}`);
+  const notBefore = new Date(x509.validFrom);
+  const notAfter = new Date(x509.validTo);
+  if (now.getTime() > notAfter.getTime())
+    throw new CertificateError(
+      "tls.certFile",
+      `the certificate in ${certFile} expired on ${notAfter.toISOString()}`,
+    );
+  if (now.getTime() < notBefore.getTime())
+    throw new CertificateError(
+      "tls.certFile",
+      `the certificate in ${certFile} is not valid before ${notBefore.toISOString()}`,
+    );
+  try {
+    // What the server will do with them: anything OpenSSL still refuses is refused here, by name.
+    tls.createSecureContext({ key, cert });
+  } catch (e) {
+    throw new CertificateError("tls.certFile", `${certFile} and ${keyFile}: ${(e as Error).message}`);
+  }
+  let keyMode: number;
+  try {
+    keyMode = fs.statSync(keyFile).mode;
+  } catch (e) {
+    throw new CertificateError("tls.keyFile", `cannot read ${keyFile}: ${(e as Error).message}`);
+  }
+  return {
+    key,
+    cert,
+    subject: x509.subject.replaceAll("\n", ", "),
+    fingerprint: x509.fingerprint256,
+    notBefore,
+    notAfter,
+    keyExposed: (keyMode & 0o077) !== 0,
+  };
+}
+
+/** What `recheck` found. */
+export type CertificateChange = { pair: CertificatePair } | { error: CertificateError };
+
+/** Identity of a file's content: a rename, a copy over it or a symlink moved (certbot) all change it. */
+function stamp(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+  } catch (e) {
+    return `missing:${(e as NodeJS.ErrnoException).code ?? ""}`;
+  }
+}
+
+/** The pair in force and its files, re-read when either file changes. */
+export class ServerCertificate {
+  private pairInForce: CertificatePair;
+  private stamps: string;
+
+  constructor(
+    readonly certFile: string,
+    readonly keyFile: string,
+  ) {
+    // Stamped before reading: a change while reading is seen at the next recheck.
+    this.stamps = this.currentStamps();
+    this.pairInForce = readCertificatePair(certFile, keyFile);
+  }
+
+  get current(): CertificatePair {
+    return this.pairInForce;
+  }
+
+  private currentStamps(): string {
+    return `${stamp(this.certFile)}|${stamp(this.keyFile)}`;
+  }
+
+  /**
+   * Undefined when neither file changed since the last look; otherwise the new pair (now in force)
+   * or why it was not taken (the pair in force stays). A pair that failed is not retried until a
+   * file changes again, so its error is reported once.
+   */
+  recheck(now = new Date()): CertificateChange | undefined {
+    const stamps = this.currentStamps();
+    if (stamps === this.stamps) return undefined;
+    this.stamps = stamps;
+    try {
+      const pair = readCertificatePair(this.certFile, this.keyFile, now);
+      // Rewritten with the same content (a renewal hook that copies unconditionally): nothing new.
+      if (pair.fingerprint === this.pairInForce.fingerprint && pair.key.equals(this.pairInForce.key))
+        return undefined;
+      this.pairInForce = pair;
+      return { pair };
+    } catch (e) {
+      if (e instanceof CertificateError) return { error: e };
+      throw e;
+    }
+  }
+}
+
+/**
+ * Rechecks the files every `intervalMs`: a new pair is handed to `apply` (the server's
+ * setSecureContext) and reported; a rejected one only reported. Returns the stop function.
+ */
+export function watchCertificate(
+  certificate: ServerCertificate,
+  intervalMs: number,
+  apply: (pair: CertificatePair) => void,
+  report: (change: CertificateChange) => void,
+): () => void {
+  const timer = setInterval(() => {
+    const change = certificate.recheck();
+    if (!change) return;
+    if ("pair" in change) apply(change.pair);
+    report(change);
+  }, intervalMs);
+  // A renewal check must not keep a stopping process alive.
+  timer.unref();
+  return () => clearInterval(timer);
+}
