@@ -15,6 +15,8 @@ export interface Principal {
   role: Role;
   /** The tenant a tenant token acts for. */
   user?: string;
+  /** Epoch ms from which the token is refused (none: until revoked). */
+  expires?: number;
 }
 
 const RECHECK_MS = 1000;
@@ -97,10 +99,12 @@ export class ApiTokens {
     const content = readTokenFile(real);
     const next = new Map<string, Principal>();
     for (const t of content.tokens)
-      next.set(
-        t.sha256,
-        t.user === undefined ? { name: t.name, role: t.role } : { name: t.name, role: t.role, user: t.user },
-      );
+      next.set(t.sha256, {
+        name: t.name,
+        role: t.role,
+        ...(t.user === undefined ? {} : { user: t.user }),
+        ...(t.expires === undefined ? {} : { expires: Date.parse(t.expires) }),
+      });
     this.byHash = next;
     this.seen = stamp;
     this.real = real;

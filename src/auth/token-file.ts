@@ -23,6 +23,8 @@ const TokenEntry = Type.Object(
     user: Type.Optional(Name(128, "tenant id")),
     sha256: Type.String({ pattern: "^[0-9a-f]{64}$" }),
     created: Type.Optional(Type.String()),
+    /** ISO 8601 date-time after which the server refuses the token (none: until revoked). */
+    expires: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
@@ -54,6 +56,11 @@ export function checkTokenFile(value: unknown, file: string): TokenFile {
       throw new TokenFileError(`${at}.user: a tenant token names the user it acts for`);
     if (t.role !== "tenant" && t.user !== undefined)
       throw new TokenFileError(`${at}.user: only a tenant token has a user (this one is ${t.role})`);
+    // Date.parse would take "2027" or "Jan 1": only a full ISO date-time says one instant everywhere.
+    if (t.expires !== undefined && !isIsoInstant(t.expires))
+      throw new TokenFileError(
+        `${at}.expires: '${t.expires}' is not an ISO 8601 date-time with a time zone (2027-01-31T00:00:00Z)`,
+      );
     if (names.has(t.name)) throw new TokenFileError(`${at}.name: '${t.name}' is used by an earlier token`);
     if (hashes.has(t.sha256)) throw new TokenFileError(`${at}.sha256: the same token is listed twice`);
     names.add(t.name);
@@ -61,6 +68,21 @@ export function checkTokenFile(value: unknown, file: string): TokenFile {
   });
   return value;
 }
+
+/** YYYY-MM-DD naming a day that exists (Date.parse takes 2027-02-30 as March 2). */
+export function isCalendarDate(v: string): boolean {
+  const m = /^(\d{4})-(\d\d)-(\d\d)$/.exec(v);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+}
+
+/** A date-time with seconds and a zone (Z or ±hh:mm), as toISOString writes and Date.parse reads exactly. */
+export const isIsoInstant = (v: string): boolean =>
+  /^\d{4}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(v) &&
+  isCalendarDate(v.slice(0, 10)) &&
+  !Number.isNaN(Date.parse(v));
 
 /** Reads and checks the tokens file; errors name the file and the field or the JSON position. */
 export function readTokenFile(file: string): TokenFile {

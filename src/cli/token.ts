@@ -3,6 +3,8 @@ import { Value } from "@sinclair/typebox/value";
 import type { Command } from "commander";
 import {
   checkTokenFile,
+  isCalendarDate,
+  isIsoInstant,
   newToken,
   ROLES,
   type Role,
@@ -58,6 +60,28 @@ interface NewOptions {
   user?: string;
   role?: string;
   name?: string;
+  expires?: string;
+}
+
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/**
+ * `--expires`: a lifetime (90m, 12h, 30d, 8w) from `now`, or an instant (2027-01-31 = its midnight
+ * UTC, or a date-time with a zone); in the future, as the ISO string the file keeps.
+ */
+export function expiryOption(v: string, now = Date.now()): string {
+  const life = /^(\d+)([mhdw])$/.exec(v);
+  let at: number;
+  if (life) at = now + Number(life[1]) * UNIT_MS[life[2] as keyof typeof UNIT_MS];
+  else if (isCalendarDate(v)) at = Date.parse(`${v}T00:00:00Z`);
+  else if (isIsoInstant(v)) at = Date.parse(v);
+  else
+    throw new Error(
+      `--expires '${v}': a lifetime (90m, 12h, 30d, 8w) or a date (2027-01-31, 2027-01-31T12:00:00Z)`,
+    );
+  if (!Number.isFinite(at) || at > 8.64e15) throw new Error(`--expires '${v}': too far ahead`);
+  if (at <= now) throw new Error(`--expires '${v}': ${new Date(at).toISOString()} has passed`);
+  return new Date(at).toISOString();
 }
 
 export function registerToken(program: Command): void {
@@ -73,6 +97,10 @@ export function registerToken(program: Command): void {
     .option("-u, --user <user>", "the tenant the token acts for (role tenant)")
     .option("--role <role>", `${ROLES.join(", ")} (default: tenant with --user)`)
     .option("--name <name>", "name to list and revoke it by (default: the user or the role)")
+    .option(
+      "--expires <when>",
+      "refuse the token after a lifetime (90m, 12h, 30d, 8w) or a date (default: never)",
+    )
     .action((o: NewOptions) => {
       const file = tokensFile(o.file);
       const role = (o.role ?? (o.user !== undefined ? "tenant" : undefined)) as Role | undefined;
@@ -88,21 +116,28 @@ export function registerToken(program: Command): void {
       ] as const)
         if (v !== undefined && !Value.Check(NAME, v))
           throw new Error(`${flag} '${v}': 1–128 letters, digits and . _ @ : / + - (not first)`);
+      const expires = o.expires === undefined ? undefined : expiryOption(o.expires);
       const real = changeableFile(file);
-      const entry = withTokenFileLock(real, () => add(real, role, o));
+      const entry = withTokenFileLock(real, () => add(real, role, o, expires));
       process.stderr.write(
-        `token '${entry.name}' (${role}${o.user !== undefined ? ` for ${o.user}` : ""}) added to ${file}\n`,
+        `token '${entry.name}' (${role}${o.user !== undefined ? ` for ${o.user}` : ""}${expires ? `, expires ${expires}` : ""}) added to ${file}\n`,
       );
       process.stdout.write(`${entry.secret}\n`);
     });
   token
     .command("list")
-    .description("List the tokens of the file (names, roles, users; never the tokens).")
+    .description(
+      "List the tokens of the file, one per line: name, role, user, created, expires (EXPIRED once past); never the tokens.",
+    )
     .option("--file <file>", FILE_HELP)
     .action((o: { file?: string }) => {
       const content = readTokenFile(tokensFile(o.file));
-      for (const t of content.tokens)
-        process.stdout.write(`${t.name}\t${t.role}\t${t.user ?? "-"}\t${t.created ?? "-"}\n`);
+      const now = Date.now();
+      for (const t of content.tokens) {
+        const expires =
+          t.expires === undefined ? "-" : `${t.expires}${Date.parse(t.expires) <= now ? " EXPIRED" : ""}`;
+        process.stdout.write(`${t.name}\t${t.role}\t${t.user ?? "-"}\t${t.created ?? "-"}\t${expires}\n`);
+      }
     });
   token
     .command("revoke")
@@ -123,7 +158,12 @@ export function registerToken(program: Command): void {
 }
 
 /** Adds a new token of `role` to the file (under its lock): the entry written, and the token itself. */
-function add(file: string, role: Role, o: NewOptions): TokenEntry & { secret: string } {
+function add(
+  file: string,
+  role: Role,
+  o: NewOptions,
+  expires: string | undefined,
+): TokenEntry & { secret: string } {
   const content = existing(file);
   if (o.name !== undefined && content.tokens.some((t) => t.name === o.name))
     throw new Error(`--name: a token named '${o.name}' exists in ${file}; revoke it first or choose another`);
@@ -134,6 +174,7 @@ function add(file: string, role: Role, o: NewOptions): TokenEntry & { secret: st
     ...(o.user !== undefined ? { user: o.user } : {}),
     sha256: tokenHash(secret),
     created: new Date().toISOString(),
+    ...(expires === undefined ? {} : { expires }),
   };
   // Checked as the server will read it, before writing: a bad entry fails here, not there.
   writeTokenFile(file, checkTokenFile({ tokens: [...content.tokens, entry] }, file));

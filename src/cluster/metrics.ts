@@ -73,7 +73,7 @@ export class ForewarmMetrics {
     });
     this.apiDenied = new Counter({
       name: "forewarm_api_denied_total",
-      help: "API requests refused by the token check (auth.tokensFile), by reason: missing or malformed header, unknown token, or a route the token's role may not call.",
+      help: "API requests refused by the token check (auth.tokensFile), by reason: missing or malformed header, unknown token, expired token, or a route the token's role may not call.",
       labelNames: ["reason"],
       registers,
     });
@@ -187,7 +187,7 @@ export class ForewarmMetrics {
     this.requeues.inc({ start: cold ? "cold" : "warm" });
   }
   /** A request the token check refused (src/server/access.ts). */
-  apiRequestDenied(reason: "missing" | "unknown" | "forbidden"): void {
+  apiRequestDenied(reason: "missing" | "unknown" | "expired" | "forbidden"): void {
     this.apiDenied.inc({ reason });
   }
 

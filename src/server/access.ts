@@ -41,7 +41,7 @@ const deny = (reply: FastifyReply, status: 401 | 403, message: string) => {
 export function requireTokens(
   app: FastifyInstance,
   tokens: ApiTokens,
-  denied: (reason: "missing" | "unknown" | "forbidden") => void,
+  denied: (reason: "missing" | "unknown" | "expired" | "forbidden") => void,
 ): void {
   app.decorateRequest("principal", null);
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
@@ -64,6 +64,15 @@ export function requireTokens(
     if (!who) {
       denied("unknown");
       return deny(reply, 401, "unknown API token (never issued, or revoked)");
+    }
+    // The wall clock, not the server's (scaled in accelerated runs): an expiry is a real date.
+    if (who.expires !== undefined && Date.now() >= who.expires) {
+      denied("expired");
+      return deny(
+        reply,
+        401,
+        `API token '${who.name}' expired at ${new Date(who.expires).toISOString()} (forewarm token new issues another)`,
+      );
     }
     // No such route: the not-found handler says so (to a caller with a token only).
     if (req.routeOptions.url === undefined) return;
