@@ -2,6 +2,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
+import tls from "node:tls";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -54,10 +55,10 @@ export function serverAccess(token: string | undefined, ca: string | undefined):
   return access;
 }
 
-/** TLS failures a CA given with --ca would cure. */
-const UNTRUSTED = new Set([
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
+/** TLS failures where the chain ends in a CA this client does not trust: --ca would cure them. */
+const UNTRUSTED = new Set(["SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
+/** The issuer of the certificate (or of one in its chain) is unknown: an untrusted CA, or a chain the server sends incomplete. */
+const NO_ISSUER = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
   "UNABLE_TO_GET_ISSUER_CERT",
@@ -71,10 +72,12 @@ function unreachable(base: string, e: unknown, ca: boolean): Error {
   const err = cause as NodeJS.ErrnoException;
   const message = cause instanceof Error ? cause.message : String(cause);
   let hint = "";
-  if (err.code && UNTRUSTED.has(err.code))
+  if (err.code && (UNTRUSTED.has(err.code) || NO_ISSUER.has(err.code)))
     hint = ca
-      ? " (the certificate is not signed by the CA of --ca / FOREWARM_CA)"
+      ? " (the certificate is not signed by the CA of --ca / FOREWARM_CA, nor by a system CA)"
       : " (pass the CA that signed the server's certificate with --ca or FOREWARM_CA)";
+  if (err.code && NO_ISSUER.has(err.code))
+    hint = `${hint.slice(0, -1)}; or the server's tls.certFile lacks its intermediate certificates)`;
   else if (
     base.startsWith("http:") &&
     /other side closed|socket hang up|ECONNRESET/.test(`${message} ${err.code}`)
@@ -105,13 +108,51 @@ export async function request(
   }
 }
 
-function httpsRequest(
+/** Redirects followed, as fetch follows them (its limit is 20). */
+const MAX_REDIRECTS = 20;
+
+/**
+ * One request through node:https trusting the system's CAs and `ca` (added, as NODE_EXTRA_CA_CERTS
+ * adds: a FOREWARM_CA left set does not break publicly signed servers), following redirects as fetch
+ * does (303, and 301/302 after a POST, continue as a GET without the body).
+ */
+async function httpsRequest(
   url: string,
   init: { method?: string; headers: Record<string, string>; body?: string },
   ca: Buffer,
 ): Promise<Response> {
+  let at = url;
+  let method = init.method ?? "GET";
+  let body = init.body;
+  let headers = init.headers;
+  const trusted = [...tls.rootCertificates, ca.toString("utf8")];
+  for (let hop = 0; ; hop++) {
+    const res = await httpsOnce(at, { method, headers, ...(body === undefined ? {} : { body }) }, trusted);
+    const location = res.headers.get("location");
+    if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+    if (hop === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, at);
+    if (next.protocol !== "https:") throw new Error(`redirected to ${next.href}, not https`);
+    // As fetch does: the API token goes to the server's origin only.
+    if (next.origin !== new URL(at).origin) {
+      const { authorization: _, ...rest } = headers;
+      headers = rest;
+    }
+    at = next.href;
+    if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+      method = "GET";
+      body = undefined;
+    }
+  }
+}
+
+function httpsOnce(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+  ca: string[],
+): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: init.method ?? "GET", headers: init.headers, ca }, (res) => {
+    const req = https.request(url, { method: init.method, headers: init.headers, ca }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("error", reject);

@@ -51,6 +51,8 @@ export class ForewarmMetrics {
   private readonly windowPrice: Gauge;
   private readonly tlsExpiry: Gauge;
   private readonly tlsReloads: Counter<"result">;
+  /** Whether the certificate files on disk hold the pair in force (read at each scrape). */
+  private tlsFilesValid: () => boolean = () => true;
   private readonly seenStates = new Set<string>(ENVIRONMENT_STATES);
 
   constructor(options: ForewarmMetricsOptions = {}) {
@@ -171,6 +173,16 @@ export class ForewarmMetrics {
       labelNames: ["result"],
       registers,
     });
+    const files = () => this.tlsFilesValid;
+    // Read at each scrape (collect), so nothing keeps a reference.
+    new Gauge({
+      name: "forewarm_tls_certificate_files_rejected",
+      help: "1 while tls.certFile / tls.keyFile hold a pair the server refused (the previous pair is still served); 0 when they hold the pair in force, or without TLS. A renewal that writes the certificate before its key is 1 for a moment.",
+      registers,
+      collect() {
+        this.set(files()() ? 0 : 1);
+      },
+    });
     for (const state of ENVIRONMENT_STATES) this.environments.set({ state }, 0);
     this.leader.set(0);
     this.member.set(1);
@@ -235,6 +247,17 @@ export class ForewarmMetrics {
   windowDecided(pw: number, ka: number, price: number): void {
     this.windowDecisions.inc({ kind: ka === 0 ? "unload" : pw > 0 ? "prewarm" : "keep" });
     this.windowPrice.set(price);
+  }
+
+  /**
+   * The server serves TLS: both reload results start at 0 (an alert on the first rejection needs the
+   * series before it), and `filesValid` says at each scrape whether the files hold the pair in force.
+   */
+  tlsServing(notAfter: Date, filesValid: () => boolean): void {
+    this.tlsCertificateInForce(notAfter);
+    this.tlsReloads.inc({ result: "taken" }, 0);
+    this.tlsReloads.inc({ result: "rejected" }, 0);
+    this.tlsFilesValid = filesValid;
   }
 
   /** The TLS certificate now served expires at `notAfter`. */

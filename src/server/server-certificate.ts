@@ -16,6 +16,8 @@ export class CertificateError extends Error {
   constructor(
     readonly field: TlsField,
     message: string,
+    /** Refused only for now: the certificate is not valid yet (issued ahead, or clocks apart). */
+    readonly notYetValid = false,
   ) {
     super(message);
   }
@@ -82,6 +84,7 @@ export function readCertificatePair(certFile: string, keyFile: string, now = new
     throw new CertificateError(
       "tls.certFile",
       `the certificate in ${certFile} is not valid before ${notBefore.toISOString()}`,
+      true,
     );
   try {
     // What the server will do with them: anything OpenSSL still refuses is refused here, by name.
@@ -98,7 +101,8 @@ export function readCertificatePair(certFile: string, keyFile: string, now = new
   return {
     key,
     cert,
-    subject: x509.subject.replaceAll("\n", ", "),
+    // A certificate may name its server in subjectAltName alone (its subject empty: undefined here).
+    subject: (x509.subject ?? "").replaceAll("\n", ", ") || (x509.subjectAltName ?? "(no subject)"),
     fingerprint: x509.fingerprint256,
     notBefore,
     notAfter,
@@ -123,6 +127,8 @@ function stamp(file: string): string {
 export class ServerCertificate {
   private pairInForce: CertificatePair;
   private stamps: string;
+  /** The files last read did not check out (the pair in force is an earlier one). */
+  private rejected: CertificateError | null = null;
 
   constructor(
     readonly certFile: string,
@@ -141,25 +147,38 @@ export class ServerCertificate {
     return `${stamp(this.certFile)}|${stamp(this.keyFile)}`;
   }
 
+  /** Whether the files on disk hold the pair in force (false: they hold one that was refused). */
+  get filesValid(): boolean {
+    return this.rejected === null;
+  }
+
   /**
-   * Undefined when neither file changed since the last look; otherwise the new pair (now in force)
-   * or why it was not taken (the pair in force stays). A pair that failed is not retried until a
-   * file changes again, so its error is reported once.
+   * Undefined when nothing new: neither file changed since the last look (or they were rewritten
+   * with the pair in force). Otherwise the new pair (now in force) or why it was not taken (the pair
+   * in force stays). A refused pair is reported once and read again only when a file changes —
+   * except one not valid yet, which time alone will make good: it is read at every look.
    */
   recheck(now = new Date()): CertificateChange | undefined {
     const stamps = this.currentStamps();
-    if (stamps === this.stamps) return undefined;
+    if (stamps === this.stamps && !this.rejected?.notYetValid) return undefined;
+    const changed = stamps !== this.stamps;
     this.stamps = stamps;
     try {
       const pair = readCertificatePair(this.certFile, this.keyFile, now);
-      // Rewritten with the same content (a renewal hook that copies unconditionally): nothing new.
-      if (pair.fingerprint === this.pairInForce.fingerprint && pair.key.equals(this.pairInForce.key))
-        return undefined;
+      this.rejected = null;
+      // The same files again (a renewal hook that copies unconditionally): nothing new. The whole
+      // certificate file is compared: a chain completed behind the same leaf is news.
+      if (pair.cert.equals(this.pairInForce.cert) && pair.key.equals(this.pairInForce.key)) return undefined;
       this.pairInForce = pair;
       return { pair };
     } catch (e) {
-      if (e instanceof CertificateError) return { error: e };
-      throw e;
+      const error =
+        e instanceof CertificateError
+          ? e
+          : new CertificateError("tls.certFile", `reading the pair failed: ${(e as Error)?.message ?? e}`);
+      const again = !changed && this.rejected?.message === error.message;
+      this.rejected = error;
+      return again ? undefined : { error };
     }
   }
 }
@@ -175,10 +194,17 @@ export function watchCertificate(
   report: (change: CertificateChange) => void,
 ): () => void {
   const timer = setInterval(() => {
-    const change = certificate.recheck();
-    if (!change) return;
-    if ("pair" in change) apply(change.pair);
-    report(change);
+    // Nothing a renewal does may end the process: whatever fails is a rejected renewal.
+    try {
+      const change = certificate.recheck();
+      if (!change) return;
+      if ("pair" in change) apply(change.pair);
+      report(change);
+    } catch (e) {
+      report({
+        error: new CertificateError("tls.certFile", `renewal failed: ${(e as Error)?.message ?? e}`),
+      });
+    }
   }, intervalMs);
   // A renewal check must not keep a stopping process alive.
   timer.unref();

@@ -17,12 +17,15 @@ export function serverCertificate(config: Config, logger: Logger): ServerCertifi
     if (e instanceof CertificateError) throw new ConfigError(e.field, e.message);
     throw e;
   }
-  if (certificate.current.keyExposed)
-    logger.warn(
-      { event: "tls_key_exposed", keyFile },
-      `${keyFile} can be read or written by group or others: anyone who reads it can impersonate this server; chmod 600 it`,
-    );
+  if (certificate.current.keyExposed) warnKeyExposed(logger, keyFile);
   return certificate;
+}
+
+function warnKeyExposed(logger: Logger, keyFile: string): void {
+  logger.warn(
+    { event: "tls_key_exposed", keyFile },
+    `${keyFile} can be read or written by group or others: anyone who reads it can impersonate this server; chmod 600 it`,
+  );
 }
 
 /** Serves each renewed pair to new connections (those open keep theirs) and reports every change. */
@@ -33,7 +36,7 @@ export function watchTls(
   metrics: ForewarmMetrics,
   logger: Logger,
 ): () => void {
-  metrics.tlsCertificateInForce(certificate.current.notAfter);
+  metrics.tlsServing(certificate.current.notAfter, () => certificate.filesValid);
   // buildApp made an HTTPS server (its type says HTTP: see there).
   const server = app.server as unknown as tls.Server;
   const log = logger.child({ module: "tls" });
@@ -52,6 +55,7 @@ export function watchTls(
       }
       metrics.tlsCertificateReload("taken");
       metrics.tlsCertificateInForce(change.pair.notAfter);
+      if (change.pair.keyExposed) warnKeyExposed(log, certificate.keyFile);
       log.info(
         {
           event: "tls_certificate_reloaded",

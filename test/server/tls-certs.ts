@@ -26,13 +26,29 @@ export function makeCa(): Pem & { dir: string } {
   return { dir, cert: path.join(dir, "ca.pem"), key: path.join(dir, "ca.key") };
 }
 
-/** A certificate for 127.0.0.1 signed by `ca`, named `name` (its own files in the CA's directory). */
-export function makeServerCert(ca: Pem & { dir: string }, name: string, days = 30): Pem {
+/**
+ * A certificate for 127.0.0.1 signed by `ca`, named `name` (its own files in the CA's directory);
+ * `subject` "/" leaves the subject empty (the name in subjectAltName alone), `intermediate` makes a CA.
+ */
+export function makeServerCert(
+  ca: Pem & { dir: string },
+  name: string,
+  days = 30,
+  options: { subject?: string; intermediate?: boolean } = {},
+): Pem {
   const dir = ca.dir;
   const key = `${name}.key`;
   openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key], dir);
-  openssl(["req", "-new", "-key", key, "-out", `${name}.csr`, "-subj", `/CN=${name}`], dir);
-  fs.writeFileSync(path.join(dir, `${name}.ext`), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  openssl(
+    ["req", "-new", "-key", key, "-out", `${name}.csr`, "-subj", options.subject ?? `/CN=${name}`],
+    dir,
+  );
+  fs.writeFileSync(
+    path.join(dir, `${name}.ext`),
+    options.intermediate
+      ? "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n"
+      : "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
   openssl(
     ["x509", "-req", "-in", `${name}.csr`, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial"].concat([
       "-out",
@@ -58,4 +74,13 @@ export function replaceWith(from: string, to: string, mode = 0o600): void {
   fs.copyFileSync(from, tmp);
   fs.chmodSync(tmp, mode);
   fs.renameSync(tmp, to);
+}
+
+/** The files a server is configured with, in a directory of their own, holding `pair` to begin with. */
+export function liveFiles(dir: string, pair: Pem): Pem {
+  const own = fs.mkdtempSync(path.join(dir, "live-"));
+  const live = { cert: path.join(own, "server.pem"), key: path.join(own, "server.key") };
+  replaceWith(pair.cert, live.cert, 0o644);
+  replaceWith(pair.key, live.key);
+  return live;
 }

@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import type http from "node:http";
+import https from "node:https";
 import path from "node:path";
 import { test } from "node:test";
 import tls from "node:tls";
 import { request } from "../../src/cli/http-answers.js";
-import { CertificateError, readCertificatePair } from "../../src/server/server-certificate.js";
+import {
+  CertificateError,
+  readCertificatePair,
+  ServerCertificate,
+} from "../../src/server/server-certificate.js";
 import { forewarm, submitArgs } from "../cli/cli-process.js";
 import { eventually, type Harness, startHarness } from "./harness.js";
-import { fingerprintOf, makeCa, makeServerCert, type Pem, replaceWith } from "./tls-certs.js";
+import { fingerprintOf, liveFiles, makeCa, makeServerCert, replaceWith } from "./tls-certs.js";
 
 /** GET over HTTPS trusting `caFile` (the CLI's own request path): status and text. */
 async function get(h: Harness, route: string, caFile: string): Promise<{ status: number; text: string }> {
@@ -96,15 +102,17 @@ test("an HTTPS server answers clients that trust its CA, not plain HTTP; the CLI
 
 test("a renewed certificate is served to new connections without a restart; a pair that does not check out leaves the previous one in force", async () => {
   const ca = makeCa();
-  const [a, b, c] = ["a", "b", "c"].map((n) => makeServerCert(ca, n)) as [Pem, Pem, Pem];
-  const dir = fs.mkdtempSync(path.join(ca.dir, "live-"));
-  const live = { cert: path.join(dir, "server.pem"), key: path.join(dir, "server.key") };
-  replaceWith(a.cert, live.cert, 0o644);
-  replaceWith(a.key, live.key);
+  // Lifetimes apart, so that the expiry metric tells the three apart.
+  const [a, b, c] = [makeServerCert(ca, "a", 30), makeServerCert(ca, "b", 60), makeServerCert(ca, "c", 90)];
+  const live = liveFiles(ca.dir, a);
   const h = await startHarness({ tls: { certFile: live.cert, keyFile: live.key, recheckMs: 100 } });
   const served = () => servedFingerprint(h, ca.cert);
+  const filesRejected = () => metric(h, /^forewarm_tls_certificate_files_rejected (\d)$/m);
   try {
     assert.equal(await served(), fingerprintOf(a.cert));
+    // Both results are series from the start: an alert on the first rejection needs the 0 before it.
+    assert.equal(await metric(h, /^forewarm_tls_certificate_reloads_total\{result="rejected"\} (\d+)$/m), 0);
+    assert.equal(await filesRejected(), 0);
     // Renewal: the key, then the certificate (a check between the two sees a mismatch and waits).
     replaceWith(b.key, live.key);
     replaceWith(b.cert, live.cert, 0o644);
@@ -124,9 +132,15 @@ test("a renewed certificate is served to new connections without a restart; a pa
       50,
     );
     assert.equal(await served(), fingerprintOf(b.cert));
+    assert.equal(await filesRejected(), 1, "the files hold a refused pair");
     assert.equal((await get(h, "/healthz", ca.cert)).status, 200);
     replaceWith(c.key, live.key);
     await eventually(async () => ((await served()) === fingerprintOf(c.cert) ? true : undefined), 200, 50);
+    assert.equal(await filesRejected(), 0);
+    assert.equal(
+      await metric(h, /^forewarm_tls_certificate_expiry_timestamp_seconds (\d+)$/m),
+      expirySeconds(c.cert),
+    );
 
     // A half-written certificate file: rejected, c stays.
     const rejectedThen = await reloads(h, "rejected");
@@ -176,4 +190,132 @@ test("a certificate outside its validity is refused; a key others can read is fl
   );
   fs.chmodSync(a.key, 0o644);
   assert.equal(readCertificatePair(a.cert, a.key).keyExposed, true);
+});
+
+test("a certificate naming the server in subjectAltName alone (empty subject) is served, at start and as a renewal", async () => {
+  const ca = makeCa();
+  const a = makeServerCert(ca, "a");
+  const bare = makeServerCert(ca, "bare", 30, { subject: "/" });
+  const live = liveFiles(ca.dir, a);
+  const h = await startHarness({ tls: { certFile: live.cert, keyFile: live.key, recheckMs: 100 } });
+  try {
+    replaceWith(bare.key, live.key);
+    replaceWith(bare.cert, live.cert, 0o644);
+    const fp = fingerprintOf(bare.cert);
+    await eventually(async () => ((await servedFingerprint(h, ca.cert)) === fp ? true : undefined), 200, 50);
+  } finally {
+    await h.server.close();
+  }
+  const h2 = await startHarness({ tls: { certFile: bare.cert, keyFile: bare.key } });
+  try {
+    assert.equal((await get(h2, "/healthz", ca.cert)).status, 200);
+  } finally {
+    await h2.server.close();
+  }
+});
+
+test("a chain completed behind the same certificate is served without a restart (a missing intermediate fixed)", async () => {
+  const root = makeCa();
+  const inter = makeServerCert(root, "inter", 30, { intermediate: true });
+  const leaf = makeServerCert({ dir: root.dir, ...inter }, "leaf");
+  const live = liveFiles(root.dir, leaf);
+  const dir = path.dirname(live.cert);
+  const h = await startHarness({ tls: { certFile: live.cert, keyFile: live.key, recheckMs: 100 } });
+  try {
+    // A client trusting the root cannot verify a leaf sent without its intermediate; the CLI says why.
+    await assert.rejects(get(h, "/healthz", root.cert), /lacks its intermediate certificates/);
+    const full = path.join(dir, "full.pem");
+    fs.writeFileSync(full, fs.readFileSync(leaf.cert, "utf8") + fs.readFileSync(inter.cert, "utf8"));
+    replaceWith(full, live.cert, 0o644);
+    await eventually(
+      async () =>
+        (await get(h, "/healthz", root.cert).catch(() => undefined))?.status === 200 ? true : undefined,
+      200,
+      50,
+    );
+  } finally {
+    await h.server.close();
+  }
+});
+
+test("a renewed certificate not valid yet is refused once, then taken when its time comes, without a file change", () => {
+  const ca = makeCa();
+  const a = makeServerCert(ca, "a");
+  const b = makeServerCert(ca, "b", 60);
+  const live = liveFiles(ca.dir, a);
+  const certificate = new ServerCertificate(live.cert, live.key);
+  replaceWith(b.key, live.key);
+  replaceWith(b.cert, live.cert, 0o644);
+  const notBefore = readCertificatePair(b.cert, b.key).notBefore.getTime();
+  // Looked at a little before its notBefore (a clock behind the issuer's).
+  const early = certificate.recheck(new Date(notBefore - 5000));
+  assert.ok(early && "error" in early && early.error.notYetValid, JSON.stringify(early));
+  assert.equal(certificate.filesValid, false);
+  assert.equal(certificate.recheck(new Date(notBefore - 4000)), undefined, "reported once");
+  const taken = certificate.recheck(new Date(notBefore + 1000));
+  assert.ok(taken && "pair" in taken);
+  assert.equal(taken.pair.fingerprint, fingerprintOf(b.cert));
+  assert.equal(certificate.filesValid, true);
+  // A mismatched pair, by contrast, is read again only when a file changes.
+  replaceWith(a.cert, live.cert, 0o644);
+  const mismatch = certificate.recheck();
+  assert.ok(mismatch && "error" in mismatch && !mismatch.error.notYetValid);
+  assert.equal(certificate.recheck(), undefined);
+});
+
+test("the CLI's --ca requests follow redirects as fetch does, and send the token to the server's origin only", async () => {
+  const ca = makeCa();
+  const a = makeServerCert(ca, "a");
+  const seen: { url: string; method: string; auth: string | undefined }[] = [];
+  const tlsOptions = { key: fs.readFileSync(a.key), cert: fs.readFileSync(a.cert) };
+  const listen = (handler: http.RequestListener) =>
+    new Promise<https.Server>((resolve) => {
+      const server = https.createServer(tlsOptions, handler);
+      server.listen(0, "127.0.0.1", () => resolve(server));
+    });
+  const portOf = (s: https.Server) => (s.address() as { port: number }).port;
+  const other = await listen((req, res) => {
+    seen.push({ url: `other${req.url}`, method: req.method!, auth: req.headers.authorization });
+    res.setHeader("content-type", "application/json");
+    res.end('{"at":"other"}');
+  });
+  const main = await listen((req, res) => {
+    seen.push({ url: req.url!, method: req.method!, auth: req.headers.authorization });
+    const go = (status: number, to: string) => {
+      res.statusCode = status;
+      res.setHeader("location", to);
+      res.end();
+    };
+    if (req.url === "/moved") return go(307, "/here");
+    if (req.url === "/see-other") return go(303, "/here");
+    if (req.url === "/away") return go(302, `https://localhost:${portOf(other)}/there`);
+    res.setHeader("content-type", "application/json");
+    res.end('{"at":"here"}');
+  });
+  const base = `https://127.0.0.1:${portOf(main)}`;
+  const access = { token: "fw_secret", ca: fs.readFileSync(ca.cert) };
+  const post = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
+  try {
+    const moved = await request(`${base}/moved`, base, post, access);
+    assert.equal(moved.status, 200);
+    assert.deepEqual(await moved.json(), { at: "here" });
+    assert.deepEqual(seen.splice(0), [
+      { url: "/moved", method: "POST", auth: "Bearer fw_secret" },
+      { url: "/here", method: "POST", auth: "Bearer fw_secret" },
+    ]);
+    await request(`${base}/see-other`, base, post, access);
+    assert.deepEqual(
+      seen.splice(0).map((r) => r.method),
+      ["POST", "GET"],
+    );
+    const away = await request(`${base}/away`, base, {}, access);
+    assert.deepEqual(await away.json(), { at: "other" });
+    assert.deepEqual(seen.splice(0), [
+      { url: "/away", method: "GET", auth: "Bearer fw_secret" },
+      { url: "other/there", method: "GET", auth: undefined },
+    ]);
+  } finally {
+    main.close();
+    other.close();
+  }
 });
