@@ -74,7 +74,7 @@ function unreachable(base: string, e: unknown, ca: boolean): Error {
   let hint = "";
   if (err.code && (UNTRUSTED.has(err.code) || NO_ISSUER.has(err.code)))
     hint = ca
-      ? " (the certificate is not signed by the CA of --ca / FOREWARM_CA, nor by a system CA)"
+      ? " (the certificate is not signed by the CA of --ca / FOREWARM_CA, nor by one this system trusts)"
       : " (pass the CA that signed the server's certificate with --ca or FOREWARM_CA)";
   if (err.code && NO_ISSUER.has(err.code))
     hint = `${hint.slice(0, -1)}; or the server's tls.certFile lacks its intermediate certificates)`;
@@ -108,6 +108,21 @@ export async function request(
   }
 }
 
+/**
+ * The CAs of NODE_EXTRA_CA_CERTS, which Node adds to its default trust (and fetch's) but not to
+ * tls.rootCertificates: an explicit `ca` replaces the default, so they are added back by hand.
+ */
+function extraCaCertificates(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return [fs.readFileSync(file, "utf8")];
+  } catch {
+    // Node itself only warns about an unreadable file; so does its absence here (nothing added).
+    return [];
+  }
+}
+
 /** Redirects followed, as fetch follows them (its limit is 20). */
 const MAX_REDIRECTS = 20;
 
@@ -125,7 +140,7 @@ async function httpsRequest(
   let method = init.method ?? "GET";
   let body = init.body;
   let headers = init.headers;
-  const trusted = [...tls.rootCertificates, ca.toString("utf8")];
+  const trusted = [...tls.rootCertificates, ...extraCaCertificates(), ca.toString("utf8")];
   for (let hop = 0; ; hop++) {
     const res = await httpsOnce(at, { method, headers, ...(body === undefined ? {} : { body }) }, trusted);
     const location = res.headers.get("location");
@@ -142,6 +157,8 @@ async function httpsRequest(
     if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
       method = "GET";
       body = undefined;
+      const { "content-type": _, ...rest } = headers;
+      headers = rest;
     }
   }
 }

@@ -119,10 +119,12 @@ export function registerStatus(program: Command): void {
     .action(async (o: { url: string; json?: boolean; token?: string; ca?: string }) => {
       const base = o.url.replace(/\/$/, "");
       const access = serverAccess(o.token, o.ca);
-      const [health, envs, plan] = await Promise.all([
+      // The plan first: it needs an operator's token, so a missing or lesser one is reported as such
+      // (with tokens, /healthz tells others only what a probe needs, which would fail its schema).
+      const plan = await getStatusPart(base, "/v1/plan", access);
+      const [health, envs] = await Promise.all([
         getStatusPart(base, "/healthz", access),
         getStatusPart(base, "/v1/environments", access),
-        getStatusPart(base, "/v1/plan", access),
       ]);
       if (o.json) {
         process.stdout.write(

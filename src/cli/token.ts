@@ -63,11 +63,12 @@ interface NewOptions {
   expires?: string;
 }
 
+const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
 /**
- * `--expires`: a lifetime (90m, 12h, 30d, 8w) from `now`, or an instant (2027-01-31 = its midnight
- * UTC, or a date-time with a zone); in the future, as the ISO string the file keeps.
+ * `--expires`: a lifetime (90m, 12h, 30d, 8w) from `now`, or an instant (2027-01-31 = its 00:00 UTC,
+ * or a date-time with seconds and a zone); in the future, as the ISO string the file keeps.
  */
 export function expiryOption(v: string, now = Date.now()): string {
   const life = /^(\d+)([mhdw])$/.exec(v);
@@ -79,7 +80,9 @@ export function expiryOption(v: string, now = Date.now()): string {
     throw new Error(
       `--expires '${v}': a lifetime (90m, 12h, 30d, 8w) or a date (2027-01-31, 2027-01-31T12:00:00Z)`,
     );
-  if (!Number.isFinite(at) || at > 8.64e15) throw new Error(`--expires '${v}': too far ahead`);
+  // Past year 9999 an ISO string needs a sign and six digits, which the tokens file does not take.
+  if (!Number.isFinite(at) || at > LAST_INSTANT)
+    throw new Error(`--expires '${v}': too far ahead (after 9999)`);
   if (at <= now) throw new Error(`--expires '${v}': ${new Date(at).toISOString()} has passed`);
   return new Date(at).toISOString();
 }
@@ -99,7 +102,7 @@ export function registerToken(program: Command): void {
     .option("--name <name>", "name to list and revoke it by (default: the user or the role)")
     .option(
       "--expires <when>",
-      "refuse the token after a lifetime (90m, 12h, 30d, 8w) or a date (default: never)",
+      "refuse the token from the end of a lifetime (90m, 12h, 30d, 8w), or from a date's 00:00 UTC (2027-01-31) or a date-time with a zone (2027-01-31T17:00:00+01:00); default: never",
     )
     .action((o: NewOptions) => {
       const file = tokensFile(o.file);

@@ -21,6 +21,7 @@ const ALLOWED: Record<Exclude<Role, "operator">, ReadonlySet<string>> = {
   ]),
   metrics: new Set(["GET /metrics"]),
 };
+/** Open to anyone (health probes); without an operator token they answer what a probe needs only. */
 const OPEN = new Set(["GET /healthz"]);
 
 declare module "fastify" {
@@ -29,6 +30,10 @@ declare module "fastify" {
     principal: Principal | null;
   }
 }
+
+/** By the wall clock, not the server's (scaled in accelerated runs): an expiry is a real date. */
+const expired = (who: Principal): who is Principal & { expires: number } =>
+  who.expires !== undefined && Date.now() >= who.expires;
 
 const deny = (reply: FastifyReply, status: 401 | 403, message: string) => {
   if (status === 401) reply.header("www-authenticate", 'Bearer realm="forewarm"');
@@ -47,9 +52,14 @@ export function requireTokens(
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
     // HEAD is GET without the body (Fastify adds a HEAD route for each GET): the same rights.
     const route = `${req.method === "HEAD" ? "GET" : req.method} ${req.routeOptions.url ?? "(none)"}`;
-    if (OPEN.has(route)) return;
     const header = req.headers.authorization;
     const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+    if (OPEN.has(route)) {
+      // Open to probes whatever they send; a valid token only adds what its holder may see.
+      const who = m ? tokens.principalOf(m[1]!) : undefined;
+      if (who && !expired(who)) req.principal = who;
+      return;
+    }
     if (!m) {
       denied("missing");
       return deny(
@@ -65,8 +75,7 @@ export function requireTokens(
       denied("unknown");
       return deny(reply, 401, "unknown API token (never issued, or revoked)");
     }
-    // The wall clock, not the server's (scaled in accelerated runs): an expiry is a real date.
-    if (who.expires !== undefined && Date.now() >= who.expires) {
+    if (expired(who)) {
       denied("expired");
       return deny(
         reply,

@@ -233,7 +233,10 @@ export function buildApp(d: AppDeps): FastifyInstance {
     };
   });
 
-  app.get("/healthz", async () => {
+  app.get("/healthz", async (req) => {
+    // With API tokens, anyone may probe but only operators learn the host, data directory and load.
+    if (d.tokens && req.principal?.role !== "operator")
+      return { ok: true, clusterMember: d.role.isClusterMember };
     const snap = d.orchestrator.snapshot();
     return {
       ok: true,

@@ -62,6 +62,19 @@ describe("a server with API tokens", () => {
     assert.equal(h.server.orchestrator.counters.coldStarts, 0, "no unauthenticated task ran");
   });
 
+  test("/healthz answers any probe, but tells only operators the host, data directory and load", async () => {
+    const probe = { ok: true, clusterMember: true };
+    for (const token of [undefined, "fw_not-a-token", t.alice, t.metrics]) {
+      const r = await call(h, "/healthz", token);
+      assert.equal(r.status, 200, `${token ?? "no"} token`);
+      assert.deepEqual(r.body, probe, `${token ?? "no"} token`);
+    }
+    const full = await call(h, "/healthz", t.operator);
+    assert.equal(full.body.serverId, h.server.serverId);
+    assert.equal(full.body.queueLength, 0);
+    assert.equal(full.body.ok, true);
+  });
+
   test("a tenant's token submits and sees its own tenant's work only", async () => {
     const mine = await submit(h, t.alice!, "alice");
     assert.equal(mine.status, 200, JSON.stringify(mine.body));
@@ -167,6 +180,10 @@ describe("a server with API tokens", () => {
     const status = await forewarm(["status", "--url", h.server.url], { FOREWARM_TOKEN: t.operator! });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /ENVIRONMENT/);
+    // A tenant's token: refused for what it may not see, said as such (not a schema error of /healthz).
+    const asTenant = await forewarm(["status", "--url", h.server.url], { FOREWARM_TOKEN: t.alice! });
+    assert.notEqual(asTenant.code, 0);
+    assert.match(asTenant.stderr, /\/v1\/plan answered 403 Forbidden: .*operator tokens only/);
   });
 });
 

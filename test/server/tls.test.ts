@@ -93,6 +93,12 @@ test("an HTTPS server answers clients that trust its CA, not plain HTTP; the CLI
     const other = await forewarm(["status", "--url", h.server.url, "--ca", wrongCa.cert]);
     assert.notEqual(other.code, 0);
     assert.match(other.stderr, /not signed by the CA of --ca/);
+    // A CA of NODE_EXTRA_CA_CERTS stays trusted beside another given with FOREWARM_CA (left set).
+    const both = await forewarm(["status", "--url", h.server.url], {
+      NODE_EXTRA_CA_CERTS: ca.cert,
+      FOREWARM_CA: wrongCa.cert,
+    });
+    assert.equal(both.code, 0, both.stderr);
     const notPem = await forewarm(["status", "--url", h.server.url, "--ca", a.key]);
     assert.match(notPem.stderr, /--ca: .* holds no PEM certificate/);
   } finally {
@@ -261,12 +267,17 @@ test("a renewed certificate not valid yet is refused once, then taken when its t
   const mismatch = certificate.recheck();
   assert.ok(mismatch && "error" in mismatch && !mismatch.error.notYetValid);
   assert.equal(certificate.recheck(), undefined);
+  assert.equal(certificate.filesValid, false);
+  // The pair in force written back: nothing new to serve, and the files are good again.
+  replaceWith(b.cert, live.cert, 0o644);
+  assert.equal(certificate.recheck(), undefined);
+  assert.equal(certificate.filesValid, true);
 });
 
 test("the CLI's --ca requests follow redirects as fetch does, and send the token to the server's origin only", async () => {
   const ca = makeCa();
   const a = makeServerCert(ca, "a");
-  const seen: { url: string; method: string; auth: string | undefined }[] = [];
+  const seen: { url: string; method: string; auth: string | undefined; type?: string | undefined }[] = [];
   const tlsOptions = { key: fs.readFileSync(a.key), cert: fs.readFileSync(a.cert) };
   const listen = (handler: http.RequestListener) =>
     new Promise<https.Server>((resolve) => {
@@ -280,7 +291,12 @@ test("the CLI's --ca requests follow redirects as fetch does, and send the token
     res.end('{"at":"other"}');
   });
   const main = await listen((req, res) => {
-    seen.push({ url: req.url!, method: req.method!, auth: req.headers.authorization });
+    seen.push({
+      url: req.url!,
+      method: req.method!,
+      auth: req.headers.authorization,
+      type: req.headers["content-type"],
+    });
     const go = (status: number, to: string) => {
       res.statusCode = status;
       res.setHeader("location", to);
@@ -300,18 +316,21 @@ test("the CLI's --ca requests follow redirects as fetch does, and send the token
     assert.equal(moved.status, 200);
     assert.deepEqual(await moved.json(), { at: "here" });
     assert.deepEqual(seen.splice(0), [
-      { url: "/moved", method: "POST", auth: "Bearer fw_secret" },
-      { url: "/here", method: "POST", auth: "Bearer fw_secret" },
+      { url: "/moved", method: "POST", auth: "Bearer fw_secret", type: "application/json" },
+      { url: "/here", method: "POST", auth: "Bearer fw_secret", type: "application/json" },
     ]);
     await request(`${base}/see-other`, base, post, access);
     assert.deepEqual(
-      seen.splice(0).map((r) => r.method),
-      ["POST", "GET"],
+      seen.splice(0).map((r) => [r.method, r.type]),
+      [
+        ["POST", "application/json"],
+        ["GET", undefined],
+      ],
     );
     const away = await request(`${base}/away`, base, {}, access);
     assert.deepEqual(await away.json(), { at: "other" });
     assert.deepEqual(seen.splice(0), [
-      { url: "/away", method: "GET", auth: "Bearer fw_secret" },
+      { url: "/away", method: "GET", auth: "Bearer fw_secret", type: undefined },
       { url: "other/there", method: "GET", auth: undefined },
     ]);
   } finally {

@@ -82,7 +82,7 @@ test("token new --expires takes a lifetime or a date in the future and refuses a
   assert.equal(expiryOption("2026-12-01T08:00:00+02:00", now), "2026-12-01T06:00:00.000Z");
   assert.throws(() => expiryOption("2026-11-30", now), /has passed/);
   assert.throws(() => expiryOption("0d", now), /has passed/);
-  for (const bad of ["tomorrow", "30", "1y", "2027-02-30", "99999999999999d"])
+  for (const bad of ["tomorrow", "30", "1y", "2027-02-30", "99999999999999d", "600000w"])
     assert.throws(() => expiryOption(bad, now), /--expires/);
 
   const file = path.join(tokensDir(), "tokens.json");
