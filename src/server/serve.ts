@@ -12,6 +12,7 @@ import { ForewarmMetrics } from "../cluster/metrics.js";
 import { type Config, ConfigError, resolvedTasksDir } from "../config/config.js";
 import { type Clock, RealClock, ScaledClock } from "../core/clock.js";
 import { prepareForecasters } from "../forecast/registry.js";
+import { postgresConnectProblem } from "../history/postgres-connect-error.js";
 import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { HistoryStore } from "../history/store.js";
@@ -40,7 +41,15 @@ export interface RunningServer {
 
 async function openStore(config: Config, dataDir: string): Promise<HistoryStore> {
   if (config.history.kind === "postgres") {
-    return PostgresHistoryStore.open({ connectionString: config.history.url, schema: config.history.schema });
+    try {
+      return await PostgresHistoryStore.open({
+        connectionString: config.history.url,
+        schema: config.history.schema,
+      });
+    } catch (e) {
+      // Anything the first connection says (refused, authentication, TLS) is about history.url.
+      throw new ConfigError("history.url", postgresConnectProblem(config.history.url, e));
+    }
   }
   return new SqliteHistoryStore(path.join(dataDir, "history.db"));
 }
