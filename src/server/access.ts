@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ApiTokens, Principal } from "../auth/api-tokens.js";
 import type { Role } from "../auth/token-file.js";
 import { ValidationError } from "../core/submission.js";
+import type { Denial } from "./denied-log.js";
 
 /** Routes each role may call, as "METHOD pattern" (operators may call all). */
 const ALLOWED: Record<Exclude<Role, "operator">, ReadonlySet<string>> = {
@@ -46,13 +47,21 @@ const deny = (reply: FastifyReply, status: 401 | 403, message: string) => {
 export function requireTokens(
   app: FastifyInstance,
   tokens: ApiTokens,
-  denied: (reason: "missing" | "unknown" | "expired" | "forbidden") => void,
+  denied: (denial: Denial) => void,
 ): void {
   app.decorateRequest("principal", null);
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
     // HEAD is GET without the body (Fastify adds a HEAD route for each GET): the same rights.
     const route = `${req.method === "HEAD" ? "GET" : req.method} ${req.routeOptions.url ?? "(none)"}`;
     const header = req.headers.authorization;
+    const refused = (reason: Denial["reason"], token?: string): void =>
+      denied({
+        reason,
+        ip: req.ip,
+        method: req.method,
+        path: req.url.split("?")[0]!,
+        ...(token === undefined ? {} : { token }),
+      });
     const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
     if (OPEN.has(route)) {
       // Open to probes whatever they send; a valid token only adds what its holder may see.
@@ -61,7 +70,7 @@ export function requireTokens(
       return;
     }
     if (!m) {
-      denied("missing");
+      refused("missing");
       return deny(
         reply,
         401,
@@ -72,11 +81,11 @@ export function requireTokens(
     }
     const who = tokens.principalOf(m[1]!);
     if (!who) {
-      denied("unknown");
+      refused("unknown");
       return deny(reply, 401, "unknown API token (never issued, or revoked)");
     }
     if (expired(who)) {
-      denied("expired");
+      refused("expired", who.name);
       return deny(
         reply,
         401,
@@ -86,7 +95,7 @@ export function requireTokens(
     // No such route: the not-found handler says so (to a caller with a token only).
     if (req.routeOptions.url === undefined) return;
     if (who.role !== "operator" && !ALLOWED[who.role].has(route)) {
-      denied("forbidden");
+      refused("forbidden", who.name);
       return deny(
         reply,
         403,

@@ -17,6 +17,7 @@ import type { PredictionLoop } from "../orchestrator/prediction-loop.js";
 import { buildTask, validateSubmission } from "../orchestrator/task-factory.js";
 import { confinedUser, requireTokens, userFilter } from "./access.js";
 import type { ClusterRole } from "./cluster-role.js";
+import { DeniedLog } from "./denied-log.js";
 
 export interface AppDeps {
   config: Config;
@@ -101,7 +102,13 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(err("not_found", null, `no route ${req.method} ${req.url}`));
   });
-  if (d.tokens) requireTokens(app, d.tokens, (reason) => d.metrics.apiRequestDenied(reason));
+  if (d.tokens) {
+    const deniedLog = new DeniedLog(d.logger.child({ module: "auth" }));
+    requireTokens(app, d.tokens, (denial) => {
+      d.metrics.apiRequestDenied(denial.reason);
+      deniedLog.note(denial);
+    });
+  }
 
   app.post("/v1/tasks", async (req, reply) => {
     const { wait, timeoutMs } = parseWait(singleQuery(req.query, ["wait", "timeoutMs"]));

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { EnvironmentBackend } from "../../src/backends/backend.js";
 import { parseConfig } from "../../src/config/config.js";
 import type { Clock } from "../../src/core/clock.js";
-import { createLogger, silentLogger } from "../../src/log/logger.js";
+import { createLogger, type Logger, silentLogger } from "../../src/log/logger.js";
 import { type RunningServer, startServer } from "../../src/server/serve.js";
 
 export interface Harness {
@@ -28,7 +28,7 @@ export function writeTask(tasksDir: string, rel: string, source: string): void {
  */
 export async function startHarness(
   config: Record<string, unknown> = {},
-  options: { clock?: Clock; backend?: (dir: string) => EnvironmentBackend } = {},
+  options: { clock?: Clock; backend?: (dir: string) => EnvironmentBackend; logger?: Logger } = {},
 ): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-srv-"));
   const tasksDir = path.join(dir, "tasks");
@@ -43,7 +43,10 @@ export async function startHarness(
   });
   const server = await startServer(
     cfg,
-    process.env.FOREWARM_TEST_LOG ? createLogger({ level: process.env.FOREWARM_TEST_LOG }) : silentLogger(),
+    options.logger ??
+      (process.env.FOREWARM_TEST_LOG
+        ? createLogger({ level: process.env.FOREWARM_TEST_LOG })
+        : silentLogger()),
     {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.backend ? { backend: options.backend(dir) } : {}),

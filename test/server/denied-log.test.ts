@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { test } from "node:test";
+import { pino } from "pino";
+import { DeniedLog } from "../../src/server/denied-log.js";
+import { startHarness } from "./harness.js";
+import { call, issue, tokensDir } from "./token-calls.js";
+
+/** A logger whose lines (parsed) land in `lines`. */
+function capturing(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split("\n")) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: "info" }, stream), lines };
+}
+
+const flushed = () => new Promise((r) => setImmediate(r));
+
+test("refusals are logged once per reason and address, then at most once a minute with the count between", async () => {
+  const { logger, lines } = capturing();
+  let now = 0;
+  const log = new DeniedLog(logger, 60_000, () => now);
+  const d = { reason: "unknown", ip: "10.0.0.5", method: "GET", path: "/v1/tasks" } as const;
+  for (let i = 0; i < 5; i++) log.note(d);
+  log.note({ ...d, ip: "10.0.0.6" });
+  log.note({ ...d, reason: "forbidden", token: "alice" });
+  now = 59_999;
+  log.note(d);
+  now = 60_000;
+  log.note(d);
+  await flushed();
+  const denied = lines.filter((l) => l.event === "api_denied");
+  assert.deepEqual(
+    denied.map((l) => [l.reason, l.ip, l.suppressed ?? 0, l.token ?? null]),
+    [
+      ["unknown", "10.0.0.5", 0, null],
+      ["unknown", "10.0.0.6", 0, null],
+      ["forbidden", "10.0.0.5", 0, "alice"],
+      ["unknown", "10.0.0.5", 5, null],
+    ],
+  );
+  assert.match(String(denied[3]!.msg), /5 more refused for this reason from there/);
+});
+
+test("a server with tokens logs where refused requests come from, never the token sent", async () => {
+  const file = path.join(tokensDir(), "tokens.json");
+  const alice = await issue(file, "--user", "alice");
+  const { logger, lines } = capturing();
+  const h = await startHarness({ auth: { tokensFile: file } }, { logger });
+  try {
+    const guess = "fw_guessing-a-token-value";
+    for (let i = 0; i < 3; i++) assert.equal((await call(h, "/v1/tasks", guess)).status, 401);
+    assert.equal((await call(h, "/v1/plan", alice)).status, 403);
+    await flushed();
+    const denied = lines.filter((l) => l.event === "api_denied");
+    assert.deepEqual(
+      denied.map((l) => [l.reason, l.method, l.path, l.token ?? null]),
+      [
+        ["unknown", "GET", "/v1/tasks", null],
+        ["forbidden", "GET", "/v1/plan", "alice"],
+      ],
+    );
+    assert.ok(
+      denied.every((l) => l.ip === "127.0.0.1" || l.ip === "::ffff:127.0.0.1"),
+      JSON.stringify(denied),
+    );
+    const all = JSON.stringify(lines);
+    assert.ok(!all.includes(guess) && !all.includes(alice), "no token in the log");
+  } finally {
+    await h.server.close();
+  }
+});
