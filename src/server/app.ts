@@ -104,6 +104,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
   });
   if (d.tokens) {
     const deniedLog = new DeniedLog(d.logger.child({ module: "auth" }));
+    app.addHook("onClose", async () => deniedLog.close());
     requireTokens(app, d.tokens, (denial) => {
       d.metrics.apiRequestDenied(denial.reason);
       deniedLog.note(denial);

@@ -1,8 +1,10 @@
 /**
  * Log lines for requests the token check refused (the metric counts them; these say from where): one
- * line per reason and client address at first, then at most one a minute with how many were refused
- * meanwhile, so that a client retrying a revoked token, or someone guessing, cannot flood the log.
- * Never the token itself: an unknown one may be a real token mistyped.
+ * line per reason, client address and token name at first, then what was refused meanwhile once a
+ * minute, so that a client retrying a revoked token, or someone guessing, cannot flood the log. The
+ * entries are bounded: past `maxKeys` addresses, new ones are counted together as "other addresses"
+ * (an IPv6 /64 holds more addresses than any map). Never the token itself: an unknown one may be a
+ * real token mistyped.
  */
 import type { Logger } from "../log/logger.js";
 
@@ -17,44 +19,80 @@ export interface Denial {
   token?: string;
 }
 
-/** Addresses remembered at most; past it, those whose minute is over are forgotten. */
-const MAX_KEYS = 10_000;
+/** Where the addresses past `maxKeys` are counted. */
+export const OTHER_ADDRESSES = "(other addresses)";
+
+interface Window {
+  until: number;
+  /** Refusals since the window's line, not logged yet. */
+  suppressed: number;
+  last: Denial;
+}
 
 export class DeniedLog {
-  private readonly windows = new Map<string, { until: number; suppressed: number }>();
+  private readonly windows = new Map<string, Window>();
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly logger: Logger,
     private readonly everyMs = 60_000,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly maxKeys = 10_000,
+    /** Sweep ended windows on a timer (tests call `sweep` themselves). */
+    timer = true,
+  ) {
+    if (timer) {
+      this.timer = setInterval(() => this.sweep(), everyMs);
+      this.timer.unref();
+    }
+  }
 
-  note(d: Denial): void {
+  note(denial: Denial): void {
     const t = this.now();
-    const key = `${d.reason}|${d.ip}`;
+    let d = denial;
+    let key = `${d.reason}|${d.ip}|${d.token ?? ""}`;
+    if (!this.windows.has(key) && this.windows.size >= this.maxKeys) {
+      d = { ...d, ip: OTHER_ADDRESSES };
+      key = `${d.reason}|${OTHER_ADDRESSES}|`;
+    }
     const w = this.windows.get(key);
     if (w && t < w.until) {
       w.suppressed++;
+      w.last = d;
       return;
     }
-    const suppressed = w?.suppressed ?? 0;
-    if (!w && this.windows.size >= MAX_KEYS) this.forgetPast(t);
-    this.windows.set(key, { until: t + this.everyMs, suppressed: 0 });
+    this.line(d, w?.suppressed ?? 0);
+    // Past maxKeys only the shared entries are added: one per reason.
+    this.windows.set(key, { until: t + this.everyMs, suppressed: 0, last: d });
+  }
+
+  /** Logs what ended windows suppressed, and forgets them (a burst's count is not lost when it stops). */
+  sweep(t = this.now()): void {
+    for (const [key, w] of this.windows) {
+      if (w.until > t) continue;
+      if (w.suppressed > 0) this.line(w.last, w.suppressed, true);
+      this.windows.delete(key);
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.sweep(Number.POSITIVE_INFINITY);
+  }
+
+  private line(d: Denial, suppressed: number, summary = false): void {
     this.logger.warn(
       {
         event: "api_denied",
         reason: d.reason,
         ip: d.ip,
-        method: d.method,
-        path: d.path,
+        ...(summary ? {} : { method: d.method, path: d.path }),
         ...(d.token === undefined ? {} : { token: d.token }),
         ...(suppressed > 0 ? { suppressed } : {}),
       },
-      `API request refused (${d.reason}) from ${d.ip}${suppressed > 0 ? `; ${suppressed} more refused for this reason from there since the last line` : ""}`,
+      summary
+        ? `${suppressed} API requests refused (${d.reason}) from ${d.ip} in the last minute, besides the line before`
+        : `API request refused (${d.reason}) from ${d.ip}${suppressed > 0 ? `; ${suppressed} more refused for this reason from there since the last line` : ""}`,
     );
-  }
-
-  private forgetPast(t: number): void {
-    for (const [key, w] of this.windows) if (w.until <= t) this.windows.delete(key);
   }
 }

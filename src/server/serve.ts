@@ -12,7 +12,7 @@ import { ForewarmMetrics } from "../cluster/metrics.js";
 import { type Config, ConfigError, resolvedTasksDir } from "../config/config.js";
 import { type Clock, RealClock, ScaledClock } from "../core/clock.js";
 import { prepareForecasters } from "../forecast/registry.js";
-import { postgresConnectProblem } from "../history/postgres-connect-error.js";
+import { isConnectFailure, postgresConnectProblem } from "../history/postgres-connect-error.js";
 import { PostgresHistoryStore } from "../history/postgres-store.js";
 import { SqliteHistoryStore } from "../history/sqlite-store.js";
 import type { HistoryStore } from "../history/store.js";
@@ -47,8 +47,13 @@ async function openStore(config: Config, dataDir: string): Promise<HistoryStore>
         schema: config.history.schema,
       });
     } catch (e) {
-      // Anything the first connection says (refused, authentication, TLS) is about history.url.
-      throw new ConfigError("history.url", postgresConnectProblem(config.history.url, e));
+      // Reaching the database and being let in (address, TLS, pg_hba, password) is history.url's
+      // business; a schema name PostgreSQL refuses (pg_*: 42939) is history.schema's; the rest stays.
+      if (isConnectFailure(e))
+        throw new ConfigError("history.url", postgresConnectProblem(config.history.url, e));
+      if ((e as { code?: unknown }).code === "42939")
+        throw new ConfigError("history.schema", (e as Error).message);
+      throw e;
     }
   }
   return new SqliteHistoryStore(path.join(dataDir, "history.db"));

@@ -3,11 +3,13 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { forewarm } from "../cli/cli-process.js";
 import { eventually, startHarness, writeTask } from "../server/harness.js";
-import { makeCa, makeServerCert } from "../server/tls-certs.js";
+import { makeCa, makeServerCert, removeMadeCerts } from "../server/tls-certs.js";
 import { startPrometheus } from "./prometheus-harness.js";
+
+after(removeMadeCerts);
 
 test("a real Prometheus scrapes the running server's /metrics and reads the task counters back", async () => {
   const h = await startHarness();

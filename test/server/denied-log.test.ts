@@ -3,7 +3,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { pino } from "pino";
-import { DeniedLog } from "../../src/server/denied-log.js";
+import { DeniedLog, OTHER_ADDRESSES } from "../../src/server/denied-log.js";
 import { startHarness } from "./harness.js";
 import { call, issue, tokensDir } from "./token-calls.js";
 
@@ -24,7 +24,7 @@ const flushed = () => new Promise((r) => setImmediate(r));
 test("refusals are logged once per reason and address, then at most once a minute with the count between", async () => {
   const { logger, lines } = capturing();
   let now = 0;
-  const log = new DeniedLog(logger, 60_000, () => now);
+  const log = new DeniedLog(logger, 60_000, () => now, 10_000, false);
   const d = { reason: "unknown", ip: "10.0.0.5", method: "GET", path: "/v1/tasks" } as const;
   for (let i = 0; i < 5; i++) log.note(d);
   log.note({ ...d, ip: "10.0.0.6" });
@@ -45,6 +45,40 @@ test("refusals are logged once per reason and address, then at most once a minut
     ],
   );
   assert.match(String(denied[3]!.msg), /5 more refused for this reason from there/);
+});
+
+test("a burst that stops is still counted in the log; past the address limit new addresses share one entry", async () => {
+  const { logger, lines } = capturing();
+  let now = 0;
+  const log = new DeniedLog(logger, 60_000, () => now, 3, false);
+  const d = { reason: "unknown", ip: "203.0.113.9", method: "GET", path: "/v1/tasks" } as const;
+  for (let i = 0; i < 100; i++) log.note(d);
+  now = 30_000;
+  log.sweep();
+  now = 60_000;
+  log.sweep();
+  // Many addresses at once: three get their own entry, the rest one shared entry.
+  for (let k = 0; k < 50; k++) log.note({ ...d, ip: `2001:db8::${k}` });
+  now = 120_000;
+  log.sweep();
+  await flushed();
+  const denied = lines.filter((l) => l.event === "api_denied");
+  assert.deepEqual(
+    denied.map((l) => [l.ip, l.suppressed ?? 0]),
+    [
+      ["203.0.113.9", 0],
+      ["203.0.113.9", 99],
+      ["2001:db8::0", 0],
+      ["2001:db8::1", 0],
+      ["2001:db8::2", 0],
+      [OTHER_ADDRESSES, 0],
+      [OTHER_ADDRESSES, 46],
+    ],
+  );
+  assert.match(
+    String(denied[1]!.msg),
+    /^99 API requests refused \(unknown\) from 203\.0\.113\.9 in the last minute/,
+  );
 });
 
 test("a server with tokens logs where refused requests come from, never the token sent", async () => {

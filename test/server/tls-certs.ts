@@ -14,9 +14,18 @@ function openssl(args: string[], cwd: string): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** Directories of the CAs made so far (with their keys): removed by `removeMadeCerts`. */
+const made: string[] = [];
+
+/** Removes every CA directory made in this process (call it from the file's `after`). */
+export function removeMadeCerts(): void {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** A test CA: a self-signed certificate and its key, in a fresh directory. */
 export function makeCa(): Pem & { dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-tls-"));
+  made.push(dir);
   openssl(
     ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
       .concat(["-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=forewarm test CA"])

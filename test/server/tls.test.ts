@@ -4,7 +4,7 @@ import fs from "node:fs";
 import type http from "node:http";
 import https from "node:https";
 import path from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import tls from "node:tls";
 import { request } from "../../src/cli/http-answers.js";
 import {
@@ -14,7 +14,16 @@ import {
 } from "../../src/server/server-certificate.js";
 import { forewarm, submitArgs } from "../cli/cli-process.js";
 import { eventually, type Harness, startHarness } from "./harness.js";
-import { fingerprintOf, liveFiles, makeCa, makeServerCert, replaceWith } from "./tls-certs.js";
+import {
+  fingerprintOf,
+  liveFiles,
+  makeCa,
+  makeServerCert,
+  removeMadeCerts,
+  replaceWith,
+} from "./tls-certs.js";
+
+after(removeMadeCerts);
 
 /** GET over HTTPS trusting `caFile` (the CLI's own request path): status and text. */
 async function get(h: Harness, route: string, caFile: string): Promise<{ status: number; text: string }> {
