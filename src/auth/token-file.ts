@@ -23,7 +23,7 @@ const TokenEntry = Type.Object(
     user: Type.Optional(Name(128, "tenant id")),
     sha256: Type.String({ pattern: "^[0-9a-f]{64}$" }),
     created: Type.Optional(Type.String()),
-    /** ISO 8601 date-time after which the server refuses the token (none: until revoked). */
+    /** ISO 8601 date-time from which the server refuses the token (none: until revoked). */
     expires: Type.Optional(Type.String()),
   },
   { additionalProperties: false },

@@ -61,7 +61,7 @@ function parseWait(q: Record<string, string | undefined>): { wait: boolean; time
  */
 export function buildApp(d: AppDeps): FastifyInstance {
   // Typed as the plain HTTP instance everywhere else: routes and hooks do not differ, and the one
-  // HTTPS-only call (setSecureContext, on a renewal) goes through httpsServer().
+  // HTTPS-only call (setSecureContext, on a renewal) casts the server in tls-serving.ts.
   const https = d.https ? { https: { key: d.https.key, cert: d.https.cert } } : {};
   const app = Fastify({
     ...(https as object),
