@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -144,6 +145,12 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * Proxies in front of the server (a TLS terminator, a load balancer) whose X-Forwarded-For names
+     * the client: their addresses or CIDR ranges, e.g. ["10.0.0.0/8"]. Only the client address in logs
+     * (refused API requests) depends on it; left empty, that address is the connecting socket's.
+     */
+    trustedProxies: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** How long SIGTERM waits for running tasks before failing them. */
     shutdownGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
     /**
@@ -361,6 +368,20 @@ export function parseConfig(raw: unknown): Config {
       config.tls.certFile === undefined ? "tls.certFile" : "tls.keyFile",
       "set tls.certFile and tls.keyFile together (HTTPS needs both)",
     );
+  config.trustedProxies.forEach((entry, i) => {
+    const [addr, prefix, ...rest] = entry.split("/");
+    const family = net.isIP(addr ?? "");
+    const bits = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      rest.length > 0 ||
+      (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))
+    )
+      throw new ConfigError(
+        `trustedProxies.${i}`,
+        `'${entry}' is not an IP address or CIDR range (10.0.0.5, 10.0.0.0/8, fd00::/8)`,
+      );
+  });
   const fw = config.prediction.forewarm;
   if (fw.budgetPct > 0 && fw.targetColdPct > 0) {
     throw new ConfigError(

@@ -57,6 +57,7 @@ export function requireTokens(
     const refused = (reason: Denial["reason"], token?: string): void =>
       denied({
         reason,
+        // The socket's address, or the client's as a trusted proxy forwards it (config trustedProxies).
         ip: req.ip,
         method: req.method,
         path: req.url.split("?")[0]!,

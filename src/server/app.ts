@@ -65,6 +65,8 @@ export function buildApp(d: AppDeps): FastifyInstance {
   const https = d.https ? { https: { key: d.https.key, cert: d.https.cert } } : {};
   const app = Fastify({
     ...(https as object),
+    // Never `true`: anyone could then name any address in X-Forwarded-For.
+    ...(d.config.trustedProxies.length > 0 ? { trustProxy: d.config.trustedProxies } : {}),
     loggerInstance: d.logger as FastifyBaseLogger,
     // Decisions are logged by the orchestrator; per-request lines would drown them.
     logController: new LogController({ disableRequestLogging: true }),

@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.js";
 
 export interface Denial {
   reason: "missing" | "unknown" | "expired" | "forbidden";
-  /** The client's address as the socket sees it (a proxy's, behind one). */
+  /** The client's address: the socket's, or X-Forwarded-For's from a proxy in `trustedProxies`. */
   ip: string;
   method: string;
   /** The path without its query. */

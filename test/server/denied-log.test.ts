@@ -3,6 +3,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { pino } from "pino";
+import { ConfigError, parseConfig } from "../../src/config/config.js";
 import { DeniedLog, OTHER_ADDRESSES } from "../../src/server/denied-log.js";
 import { startHarness } from "./harness.js";
 import { call, issue, tokensDir } from "./token-calls.js";
@@ -108,4 +109,31 @@ test("a server with tokens logs where refused requests come from, never the toke
   } finally {
     await h.server.close();
   }
+});
+
+test("behind a proxy listed in trustedProxies the log names the client it forwards; the setting is checked", async () => {
+  const file = path.join(tokensDir(), "tokens.json");
+  await issue(file, "--role", "operator");
+  const { logger, lines } = capturing();
+  const h = await startHarness(
+    { auth: { tokensFile: file }, trustedProxies: ["127.0.0.0/8", "::1"] },
+    { logger },
+  );
+  try {
+    const forwarded = { headers: { "x-forwarded-for": "198.51.100.23" } };
+    assert.equal((await call(h, "/v1/tasks", "fw_wrong", forwarded)).status, 401);
+    await flushed();
+    const denied = lines.filter((l) => l.event === "api_denied");
+    assert.deepEqual(
+      denied.map((l) => l.ip),
+      ["198.51.100.23"],
+    );
+  } finally {
+    await h.server.close();
+  }
+  assert.throws(
+    () => parseConfig({ trustedProxies: ["10.0.0.0/8", "10.0.0.0/33"] }),
+    (e: unknown) => e instanceof ConfigError && e.field === "trustedProxies.1" && /CIDR/.test(e.message),
+  );
+  assert.throws(() => parseConfig({ trustedProxies: ["proxy.internal"] }), /trustedProxies\.0/);
 });
