@@ -160,3 +160,29 @@ test("a history.url the database refuses, or whose CA does not sign it, stops th
   assert.doesNotMatch(secret.message, /hunter2|hunter3/, "the password is not repeated");
   assert.match(secret.message, /postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres\?password=\*\*\*:/);
 });
+
+test("a history.url asking for TLS of a database that serves none is refused with what to change", {
+  skip,
+}, async () => {
+  // The same cluster with ssl off for a moment (reached over its socket, which pg_hba trusts).
+  const local = new pg.Client({ host: dir, port, user: "postgres", database: "postgres" });
+  await local.connect();
+  const ssl = async (on: boolean) => {
+    await local.query(`ALTER SYSTEM SET ssl = ${on ? "on" : "off"}`);
+    await local.query("SELECT pg_reload_conf()");
+    await eventually(
+      async () => ((await local.query("SHOW ssl")).rows[0].ssl === (on ? "on" : "off") ? true : undefined),
+      100,
+      50,
+    );
+  };
+  try {
+    await ssl(false);
+    const none = await refused(url(`?sslmode=verify-full&sslrootcert=${ca.cert}`));
+    assert.equal(none.field, "history.url");
+    assert.match(none.message, /does not support SSL.*serves no TLS: enable ssl on it, or drop sslmode/);
+  } finally {
+    await ssl(true);
+    await local.end();
+  }
+});

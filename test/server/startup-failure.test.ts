@@ -147,3 +147,19 @@ await startServer(config, silentLogger()).then(
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a schema name PostgreSQL reserves is refused naming history.schema, not history.url", async () => {
+  await assert.rejects(
+    startServer(
+      parseConfig({
+        port: 0,
+        dataDir: fs.mkdtempSync(path.join(os.tmpdir(), "fw-startfail-")),
+        logLevel: "silent",
+        history: { kind: "postgres", url: PG_URL, schema: "pg_forewarm" },
+      }),
+      silentLogger(),
+    ),
+    (e: unknown) =>
+      e instanceof ConfigError && e.field === "history.schema" && /unacceptable schema name/.test(e.message),
+  );
+});
