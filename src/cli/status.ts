@@ -80,6 +80,13 @@ export function renderStatus(health: Record<string, unknown>, envs: Env[], plan:
   lines.push(
     `server ${health.serverId}  leader=${health.leader}  history=${health.history}  queue=${health.queueLength}  environments=${envs.length}${typeof health.keepAliveMs === "number" ? `  keep-alive=${Math.round(health.keepAliveMs / 1000)} s` : ""}`,
   );
+  const tls = health.tls as { subject?: unknown; expires?: unknown } | undefined;
+  if (tls && typeof tls.subject === "string" && typeof tls.expires === "string") {
+    const days = (Date.parse(tls.expires) - Date.now()) / 86_400_000;
+    lines.push(
+      `tls: ${tls.subject}, expires ${tls.expires} (${days < 0 ? "EXPIRED" : `in ${days < 2 ? `${Math.round(days * 24)} h` : `${Math.floor(days)} days`}`})`,
+    );
+  }
   const c = plan.counters;
   lines.push(
     `tasks: ${c.succeeded} ok, ${c.failed} failed; starts: ${c.coldStarts} cold, ${c.warmStarts} warm (${c.shadowHits} on shadows); wasted ${Math.round(Number(c.wastedMbSeconds))} MB·s`,

@@ -33,6 +33,8 @@ export interface AppDeps {
   tokens: ApiTokens | null;
   /** Serve HTTPS with this key and certificate (config `tls`); none: plain HTTP. */
   https?: { key: Buffer; cert: Buffer };
+  /** The certificate in force (renewals included), for /healthz; none: plain HTTP. */
+  certificate?: { readonly current: { subject: string; notAfter: Date } };
 }
 
 interface ErrorBody {
@@ -259,6 +261,14 @@ export function buildApp(d: AppDeps): FastifyInstance {
       environments: snap.environments.length,
       // Differs by server: short where forewarm windows plan this pool, 10 minutes elsewhere.
       keepAliveMs: reactiveKeepAliveMs(d.config, d.orchestrator.planning()),
+      ...(d.certificate
+        ? {
+            tls: {
+              subject: d.certificate.current.subject,
+              expires: d.certificate.current.notAfter.toISOString(),
+            },
+          }
+        : {}),
     };
   });
 

@@ -87,6 +87,13 @@ test("an HTTPS server answers clients that trust its CA, not plain HTTP; the CLI
     const status = await forewarm(["status", "--url", h.server.url, "--ca", ca.cert]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^server /);
+    // The certificate in force, for whoever runs status (its expiry also feeds the alert).
+    const notAfter = new Date(new crypto.X509Certificate(fs.readFileSync(a.cert)).validTo).toISOString();
+    assert.match(
+      status.stdout,
+      new RegExp(`^tls: CN=a, expires ${notAfter.replaceAll(".", "\\.")} \\(in (29|30) days\\)$`, "m"),
+    );
+    assert.deepEqual(JSON.parse(health.text).tls, { subject: "CN=a", expires: notAfter });
     const untrusted = await forewarm(["status", "--url", h.server.url]);
     assert.notEqual(untrusted.code, 0);
     assert.match(untrusted.stderr, /cannot reach https:.*--ca or FOREWARM_CA/);
