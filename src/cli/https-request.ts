@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import https from "node:https";
+import { Readable } from "node:stream";
 import tls from "node:tls";
 
 /**
@@ -44,6 +45,7 @@ export async function httpsRequest(
     const res = await httpsOnce(at, { method, headers, ...(body === undefined ? {} : { body }) }, trusted);
     const location = res.headers.get("location");
     if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+    await res.body?.cancel();
     if (hop === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
     const next = new URL(location, at);
     if (next.protocol !== "https:") throw new Error(`redirected to ${next.href}, not https`);
@@ -62,6 +64,13 @@ export async function httpsRequest(
   }
 }
 
+/** fetch's (undici's) wait for an answer's headers, and for each part of its body. */
+const QUIET_MS = 300_000;
+
+/**
+ * One request; answered as soon as the headers arrive, the body streamed (as fetch does): an answer
+ * that is not JSON is refused by its content type without reading it, however long it is.
+ */
 function httpsOnce(
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string },
@@ -69,19 +78,20 @@ function httpsOnce(
 ): Promise<Response> {
   return new Promise((resolve, reject) => {
     const req = https.request(url, { method: init.method, headers: init.headers, ca }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", reject);
-      res.on("end", () => {
-        const status = res.statusCode ?? 502;
-        const answer = new Headers();
-        for (const [k, v] of Object.entries(res.headers))
-          if (v !== undefined) answer.set(k, Array.isArray(v) ? v.join(", ") : v);
-        // Statuses without a body may not be given one (the Response constructor throws).
-        const body = [101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks);
-        resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: answer }));
-      });
+      const status = res.statusCode ?? 502;
+      const answer = new Headers();
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) answer.set(k, Array.isArray(v) ? v.join(", ") : v);
+      // Statuses without a body may not be given one (the Response constructor throws).
+      const nullBody = [101, 204, 205, 304].includes(status);
+      if (nullBody) res.resume();
+      const body = nullBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+      resolve(new Response(body, { status, statusText: res.statusMessage ?? "", headers: answer }));
     });
+    // A server that goes quiet (before its headers or mid-body) fails the request, as fetch's would.
+    req.setTimeout(QUIET_MS, () =>
+      req.destroy(new Error(`no answer from ${new URL(url).origin} for ${QUIET_MS / 1000} s`)),
+    );
     req.on("error", reject);
     req.end(init.body);
   });

@@ -381,6 +381,11 @@ export function parseConfig(raw: unknown): Config {
         `trustedProxies.${i}`,
         `'${entry}' is not an IP address or CIDR range (10.0.0.5, 10.0.0.0/8, fd00::/8)`,
       );
+    if (prefix !== undefined && Number(prefix) === 0)
+      throw new ConfigError(
+        `trustedProxies.${i}`,
+        `'${entry}' would trust every address to name its client: list the proxies' addresses`,
+      );
   });
   const fw = config.prediction.forewarm;
   if (fw.budgetPct > 0 && fw.targetColdPct > 0) {

@@ -4,6 +4,7 @@
  * and decisions, nothing of other tenants (not even whether a task id exists). An operator's token
  * sees everything; a metrics token (Prometheus) reads /metrics alone. /healthz stays open for probes.
  */
+import net from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ApiTokens, Principal } from "../auth/api-tokens.js";
 import type { Role } from "../auth/token-file.js";
@@ -32,6 +33,10 @@ declare module "fastify" {
   }
 }
 
+/** Longest path kept in the log of refused requests. */
+const MAX_LOGGED_PATH = 200;
+const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s);
+
 /** By the wall clock, not the server's (scaled in accelerated runs): an expiry is a real date. */
 const expired = (who: Principal): who is Principal & { expires: number } =>
   who.expires !== undefined && Date.now() >= who.expires;
@@ -57,10 +62,12 @@ export function requireTokens(
     const refused = (reason: Denial["reason"], token?: string): void =>
       denied({
         reason,
-        // The socket's address, or the client's as a trusted proxy forwards it (config trustedProxies).
-        ip: req.ip,
+        // The socket's address, or the client's as a trusted proxy forwards it (config trustedProxies)
+        // when that is an address at all: a client inside a trusted range could write anything there.
+        ip: net.isIP(req.ip) ? req.ip : (req.socket.remoteAddress ?? "(unknown)"),
         method: req.method,
-        path: req.url.split("?")[0]!,
+        // Cut: a 15-kB path from each of 10,000 addresses would be 150 MB of log a minute.
+        path: clip(req.url.split("?")[0]!, MAX_LOGGED_PATH),
         ...(token === undefined ? {} : { token }),
       });
     const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);

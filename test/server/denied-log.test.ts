@@ -122,12 +122,20 @@ test("behind a proxy listed in trustedProxies the log names the client it forwar
   try {
     const forwarded = { headers: { "x-forwarded-for": "198.51.100.23" } };
     assert.equal((await call(h, "/v1/tasks", "fw_wrong", forwarded)).status, 401);
+    // A client inside the trusted range writing anything as its "address": the socket's is logged.
+    const made = { headers: { "x-forwarded-for": 'admin-console", 127.0.0.1' } };
+    assert.equal((await call(h, `/v1/${"x".repeat(5000)}`, undefined, made)).status, 401);
     await flushed();
     const denied = lines.filter((l) => l.event === "api_denied");
     assert.deepEqual(
-      denied.map((l) => l.ip),
-      ["198.51.100.23"],
+      denied.map((l) => [l.reason, l.ip]),
+      [
+        ["unknown", "198.51.100.23"],
+        ["missing", "127.0.0.1"],
+      ],
     );
+    // A long path is cut in the log (10,000 addresses × 15 kB would be 150 MB a minute).
+    assert.equal(String(denied[1]!.path).length, 201);
   } finally {
     await h.server.close();
   }
@@ -136,4 +144,8 @@ test("behind a proxy listed in trustedProxies the log names the client it forwar
     (e: unknown) => e instanceof ConfigError && e.field === "trustedProxies.1" && /CIDR/.test(e.message),
   );
   assert.throws(() => parseConfig({ trustedProxies: ["proxy.internal"] }), /trustedProxies\.0/);
+  assert.throws(
+    () => parseConfig({ trustedProxies: ["::/0"] }),
+    /trustedProxies\.0: .*would trust every address/,
+  );
 });

@@ -6,7 +6,7 @@ import https from "node:https";
 import path from "node:path";
 import { after, test } from "node:test";
 import tls from "node:tls";
-import { request } from "../../src/cli/http-answers.js";
+import { answerJson, request } from "../../src/cli/http-answers.js";
 import {
   CertificateError,
   readCertificatePair,
@@ -321,6 +321,17 @@ test("the CLI's --ca requests follow redirects as fetch does, and send the token
     if (req.url === "/moved") return go(307, "/here");
     if (req.url === "/see-other") return go(303, "/here");
     if (req.url === "/away") return go(302, `https://localhost:${portOf(other)}/there`);
+    if (req.url === "/endless") {
+      // A page that never ends: the CLI must judge it by its headers, not read it all.
+      res.setHeader("content-type", "text/html");
+      const chunk = "<p>".repeat(4096);
+      const more = () => {
+        while (res.write(chunk)) {}
+      };
+      res.on("drain", more);
+      more();
+      return;
+    }
     res.setHeader("content-type", "application/json");
     res.end('{"at":"here"}');
   });
@@ -328,6 +339,9 @@ test("the CLI's --ca requests follow redirects as fetch does, and send the token
   const access = { token: "fw_secret", ca: fs.readFileSync(ca.cert) };
   const post = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
   try {
+    const endless = await request(`${base}/endless`, base, {}, access);
+    await assert.rejects(answerJson(`${base}/endless`, endless), /answered 200 OK \(text\/html\), not JSON/);
+    seen.splice(0);
     const moved = await request(`${base}/moved`, base, post, access);
     assert.equal(moved.status, 200);
     assert.deepEqual(await moved.json(), { at: "here" });
