@@ -4,7 +4,7 @@
  * second, and re-read when it changed. A file that became unreadable or invalid keeps the last good
  * list in force and is logged — the server neither stops answering nor lets everyone in.
  */
-import fs from "node:fs";
+import { fileStamp } from "../core/file-stamp.js";
 import { type Role, readTokenFile, TokenFileError, tokenHash } from "./token-file.js";
 import { ownUserOrRoot, trustedPath } from "./trusted-path.js";
 
@@ -40,7 +40,7 @@ export class ApiTokens {
   ) {
     const at = trustedPath(file, ownUserOrRoot());
     if (at.problem !== undefined) throw new TokenFileError(at.problem);
-    this.load(at.real, fileStamp(at.real));
+    this.load(at.real, `${at.real}:${fileStamp(at.real)}`);
   }
 
   /** Where the tokens last taken were read from (the file's path resolved, symlinks followed). */
@@ -69,7 +69,7 @@ export class ApiTokens {
     try {
       const at = trustedPath(this.file, ownUserOrRoot());
       if (at.problem !== undefined) throw new TokenFileError(at.problem);
-      const stamp = fileStamp(at.real);
+      const stamp = `${at.real}:${fileStamp(at.real)}`;
       if (stamp === this.seen) {
         // Back as it was taken last (a chmod undone, a file moved back): fine again, and said so.
         if (this.failing !== null) {
@@ -109,10 +109,4 @@ export class ApiTokens {
     this.seen = stamp;
     this.real = real;
   }
-}
-
-/** Identity of the file's current content as far as stat tells: a rename over it changes the inode. */
-function fileStamp(real: string): string {
-  const s = fs.statSync(real, { bigint: true });
-  return `${real}:${s.ino}:${s.size}:${s.mtimeNs}`;
 }

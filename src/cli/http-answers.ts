@@ -1,6 +1,7 @@
 /** Reading a forewarm server's answers in the CLI: errors that name the URL, the status and why. */
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { ISSUER_UNKNOWN, isUntrustedSigner } from "../core/certificate-errors.js";
 import { httpsRequest } from "./https-request.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -54,15 +55,6 @@ export function serverAccess(token: string | undefined, ca: string | undefined):
   return access;
 }
 
-/** TLS failures where the chain ends in a CA this client does not trust: --ca would cure them. */
-const UNTRUSTED = new Set(["SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
-/** The issuer of the certificate (or of one in its chain) is unknown: an untrusted CA, or a chain the server sends incomplete. */
-const NO_ISSUER = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_GET_ISSUER_CERT",
-]);
-
 /** Why a request failed, from fetch's "fetch failed" down to the cause, with what would help. */
 function unreachable(base: string, e: unknown, ca: boolean): Error {
   let cause: unknown = e;
@@ -71,11 +63,11 @@ function unreachable(base: string, e: unknown, ca: boolean): Error {
   const err = cause as NodeJS.ErrnoException;
   const message = cause instanceof Error ? cause.message : String(cause);
   let hint = "";
-  if (err.code && (UNTRUSTED.has(err.code) || NO_ISSUER.has(err.code)))
+  if (isUntrustedSigner(err.code))
     hint = ca
       ? " (the certificate is not signed by the CA of --ca / FOREWARM_CA, nor by one this system trusts)"
       : " (pass the CA that signed the server's certificate with --ca or FOREWARM_CA)";
-  if (err.code && NO_ISSUER.has(err.code))
+  if (err.code && ISSUER_UNKNOWN.has(err.code))
     hint = `${hint.slice(0, -1)}; or the server's tls.certFile lacks its intermediate certificates)`;
   else if (
     base.startsWith("http:") &&

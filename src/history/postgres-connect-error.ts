@@ -4,6 +4,7 @@
  * (node-postgres reads libpq's `sslmode` and `sslrootcert` from it). Only failures to connect are
  * about the URL; anything else keeps its own error.
  */
+import { isUntrustedSigner } from "../core/certificate-errors.js";
 
 /** URL parameters that carry secrets (node-postgres takes the password as `?password=` too). */
 const SECRET_PARAMS = ["password", "sslpassword"];
@@ -23,15 +24,8 @@ export function redactedUrl(url: string): string {
 }
 
 /** Certificate checks that fail because the database's CA is not the one trusted, or its name differs. */
-const UNTRUSTED = new Set([
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "CERT_HAS_EXPIRED",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
+const untrusted = (code: string | undefined): boolean =>
+  isUntrustedSigner(code) || code === "CERT_HAS_EXPIRED" || code === "ERR_TLS_CERT_ALTNAME_INVALID";
 /** Socket errors of reaching the address. */
 const UNREACHABLE = new Set([
   "ECONNREFUSED",
@@ -52,7 +46,7 @@ export function isConnectFailure(err: unknown): boolean {
   const code = typeof e?.code === "string" ? e.code : "";
   const message = typeof e?.message === "string" ? e.message : "";
   return (
-    UNTRUSTED.has(code) ||
+    untrusted(code) ||
     UNREACHABLE.has(code) ||
     code.startsWith("ERR_TLS") ||
     code.startsWith("CERT_") ||
@@ -67,7 +61,7 @@ export function postgresConnectProblem(url: string, err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const message = e instanceof Error ? e.message : String(err);
   let hint = "";
-  if (e?.code && UNTRUSTED.has(e.code))
+  if (untrusted(e?.code))
     hint =
       " (the database's TLS certificate is not trusted: name the CA that signed it with sslrootcert=<file> in history.url, and the host as the certificate names it)";
   else if (/does not support SSL/i.test(message))

@@ -37,6 +37,20 @@ declare module "fastify" {
 const MAX_LOGGED_PATH = 200;
 const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 
+/** What the log of refused requests says of `req`. */
+function denialOf(req: FastifyRequest, reason: Denial["reason"], token?: string): Denial {
+  return {
+    reason,
+    // The socket's address, or the client's as a trusted proxy forwards it (config trustedProxies)
+    // when that is an address at all: a client inside a trusted range could write anything there.
+    ip: net.isIP(req.ip) ? req.ip : (req.socket.remoteAddress ?? "(unknown)"),
+    method: req.method,
+    // Cut: a 15-kB path from each of 10,000 addresses would be 150 MB of log a minute.
+    path: clip(req.url.split("?")[0]!, MAX_LOGGED_PATH),
+    ...(token === undefined ? {} : { token }),
+  };
+}
+
 /** By the wall clock, not the server's (scaled in accelerated runs): an expiry is a real date. */
 const expired = (who: Principal): who is Principal & { expires: number } =>
   who.expires !== undefined && Date.now() >= who.expires;
@@ -59,17 +73,6 @@ export function requireTokens(
     // HEAD is GET without the body (Fastify adds a HEAD route for each GET): the same rights.
     const route = `${req.method === "HEAD" ? "GET" : req.method} ${req.routeOptions.url ?? "(none)"}`;
     const header = req.headers.authorization;
-    const refused = (reason: Denial["reason"], token?: string): void =>
-      denied({
-        reason,
-        // The socket's address, or the client's as a trusted proxy forwards it (config trustedProxies)
-        // when that is an address at all: a client inside a trusted range could write anything there.
-        ip: net.isIP(req.ip) ? req.ip : (req.socket.remoteAddress ?? "(unknown)"),
-        method: req.method,
-        // Cut: a 15-kB path from each of 10,000 addresses would be 150 MB of log a minute.
-        path: clip(req.url.split("?")[0]!, MAX_LOGGED_PATH),
-        ...(token === undefined ? {} : { token }),
-      });
     const m = header === undefined ? null : /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
     if (OPEN.has(route)) {
       // Open to probes whatever they send; a valid token only adds what its holder may see.
@@ -78,7 +81,7 @@ export function requireTokens(
       return;
     }
     if (!m) {
-      refused("missing");
+      denied(denialOf(req, "missing"));
       return deny(
         reply,
         401,
@@ -89,11 +92,11 @@ export function requireTokens(
     }
     const who = tokens.principalOf(m[1]!);
     if (!who) {
-      refused("unknown");
+      denied(denialOf(req, "unknown"));
       return deny(reply, 401, "unknown API token (never issued, or revoked)");
     }
     if (expired(who)) {
-      refused("expired", who.name);
+      denied(denialOf(req, "expired", who.name));
       return deny(
         reply,
         401,
@@ -103,7 +106,7 @@ export function requireTokens(
     // No such route: the not-found handler says so (to a caller with a token only).
     if (req.routeOptions.url === undefined) return;
     if (who.role !== "operator" && !ALLOWED[who.role].has(route)) {
-      refused("forbidden", who.name);
+      denied(denialOf(req, "forbidden", who.name));
       return deny(
         reply,
         403,

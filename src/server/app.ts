@@ -31,10 +31,8 @@ export interface AppDeps {
   role: ClusterRole;
   /** API tokens (auth.tokensFile); null: every caller may do everything (a loopback-only server). */
   tokens: ApiTokens | null;
-  /** Serve HTTPS with this key and certificate (config `tls`); none: plain HTTP. */
-  https?: { key: Buffer; cert: Buffer };
-  /** The certificate in force (renewals included), for /healthz; none: plain HTTP. */
-  certificate?: { readonly current: { subject: string; notAfter: Date } };
+  /** Serve HTTPS with the certificate in force (config `tls`; renewals are set by tls-serving.ts, and /healthz shows it); none: plain HTTP. */
+  certificate?: { readonly current: { key: Buffer; cert: Buffer; subject: string; notAfter: Date } };
 }
 
 interface ErrorBody {
@@ -64,7 +62,8 @@ function parseWait(q: Record<string, string | undefined>): { wait: boolean; time
 export function buildApp(d: AppDeps): FastifyInstance {
   // Typed as the plain HTTP instance everywhere else: routes and hooks do not differ, and the one
   // HTTPS-only call (setSecureContext, on a renewal) casts the server in tls-serving.ts.
-  const https = d.https ? { https: { key: d.https.key, cert: d.https.cert } } : {};
+  const pair = d.certificate?.current;
+  const https = pair ? { https: { key: pair.key, cert: pair.cert } } : {};
   const app = Fastify({
     ...(https as object),
     // Never `true`: anyone could then name any address in X-Forwarded-For.

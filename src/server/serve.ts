@@ -224,7 +224,7 @@ export async function startServer(
       metrics,
       role,
       tokens,
-      ...(certificate ? { https: certificate.current, certificate } : {}),
+      ...(certificate ? { certificate } : {}),
     });
     const url = await app.listen({ host: config.host, port: config.port });
     if (certificate) stopWatching = watchTls(certificate, app, config, metrics, logger);

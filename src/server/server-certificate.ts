@@ -8,6 +8,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import tls from "node:tls";
+import { fileStamp } from "../core/file-stamp.js";
 
 /** The certificate's file or the key's, as the configuration names them. */
 export type TlsField = "tls.certFile" | "tls.keyFile";
@@ -113,11 +114,10 @@ export function readCertificatePair(certFile: string, keyFile: string, now = new
 /** What `recheck` found. */
 export type CertificateChange = { pair: CertificatePair } | { error: CertificateError };
 
-/** Identity of a file's content: a rename, a copy over it or a symlink moved (certbot) all change it. */
+/** A file's stamp, or why there is none (a file missing mid-renewal is a change too). */
 function stamp(file: string): string {
   try {
-    const s = fs.statSync(file);
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    return fileStamp(file);
   } catch (e) {
     return `missing:${(e as NodeJS.ErrnoException).code ?? ""}`;
   }

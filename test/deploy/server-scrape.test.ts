@@ -7,9 +7,20 @@ import { after, test } from "node:test";
 import { forewarm } from "../cli/cli-process.js";
 import { eventually, startHarness, writeTask } from "../server/harness.js";
 import { makeCa, makeServerCert, removeMadeCerts } from "../server/tls-certs.js";
-import { startPrometheus } from "./prometheus-harness.js";
+import { type RunningPrometheus, startPrometheus } from "./prometheus-harness.js";
 
 after(removeMadeCerts);
+
+/** The first non-empty answer of `expr` (once a scrape has brought the series in). */
+const firstScrape = (p: RunningPrometheus, expr: string) =>
+  eventually(
+    async () => {
+      const r = await p.query(expr);
+      return r.length > 0 ? r : undefined;
+    },
+    300,
+    100,
+  );
 
 test("a real Prometheus scrapes the running server's /metrics and reads the task counters back", async () => {
   const h = await startHarness();
@@ -61,14 +72,7 @@ test("with API tokens, Prometheus scrapes with a metrics token; a scrape without
     // The token's scrapes succeed (up 1); every scrape without it is refused, so its first reading is 0.
     await eventually(async () => ((await up(withToken)) === 1 ? true : undefined), 300, 100);
     assert.equal(await eventually(() => up(without), 300, 100), 0);
-    const [leader] = await eventually(
-      async () => {
-        const r = await withToken.query("forewarm_leader");
-        return r.length > 0 ? r : undefined;
-      },
-      300,
-      100,
-    );
+    const [leader] = await firstScrape(withToken, "forewarm_leader");
     assert.equal(leader?.value, 1);
     assert.deepEqual(await without.query("forewarm_leader"), [], "nothing scraped without the token");
   } finally {
@@ -88,14 +92,7 @@ test("Prometheus scrapes an HTTPS server trusting its CA, and reads the certific
     started.push(trusting);
     const untrusting = await startPrometheus([target]);
     started.push(untrusting);
-    const [expiry] = await eventually(
-      async () => {
-        const r = await trusting.query("forewarm_tls_certificate_expiry_timestamp_seconds");
-        return r.length > 0 ? r : undefined;
-      },
-      300,
-      100,
-    );
+    const [expiry] = await firstScrape(trusting, "forewarm_tls_certificate_expiry_timestamp_seconds");
     const notAfter = new crypto.X509Certificate(fs.readFileSync(a.cert)).validTo;
     assert.equal(expiry?.value, Math.floor(new Date(notAfter).getTime() / 1000));
     assert.equal((await trusting.query("up"))[0]?.value, 1);

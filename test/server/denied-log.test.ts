@@ -22,20 +22,29 @@ function capturing(): { logger: pino.Logger; lines: Record<string, unknown>[] } 
 
 const flushed = () => new Promise((r) => setImmediate(r));
 
-test("refusals are logged once per reason and address, then at most once a minute with the count between", async () => {
+/** A DeniedLog on a clock the test moves (`at`), without its timer; its lines once written. */
+function logOnFakeClock(maxKeys: number) {
   const { logger, lines } = capturing();
-  let now = 0;
-  const log = new DeniedLog(logger, 60_000, () => now, 10_000, false);
+  const clock = { now: 0 };
+  const log = new DeniedLog(logger, 60_000, () => clock.now, maxKeys, false);
+  const denied = async () => {
+    await flushed();
+    return lines.filter((l) => l.event === "api_denied");
+  };
+  return { log, clock, denied };
+}
+
+test("refusals are logged once per reason and address, then at most once a minute with the count between", async () => {
+  const { log, clock, denied: written } = logOnFakeClock(10_000);
   const d = { reason: "unknown", ip: "10.0.0.5", method: "GET", path: "/v1/tasks" } as const;
   for (let i = 0; i < 5; i++) log.note(d);
   log.note({ ...d, ip: "10.0.0.6" });
   log.note({ ...d, reason: "forbidden", token: "alice" });
-  now = 59_999;
+  clock.now = 59_999;
   log.note(d);
-  now = 60_000;
+  clock.now = 60_000;
   log.note(d);
-  await flushed();
-  const denied = lines.filter((l) => l.event === "api_denied");
+  const denied = await written();
   assert.deepEqual(
     denied.map((l) => [l.reason, l.ip, l.suppressed ?? 0, l.token ?? null]),
     [
@@ -49,21 +58,18 @@ test("refusals are logged once per reason and address, then at most once a minut
 });
 
 test("a burst that stops is still counted in the log; past the address limit new addresses share one entry", async () => {
-  const { logger, lines } = capturing();
-  let now = 0;
-  const log = new DeniedLog(logger, 60_000, () => now, 3, false);
+  const { log, clock, denied: written } = logOnFakeClock(3);
   const d = { reason: "unknown", ip: "203.0.113.9", method: "GET", path: "/v1/tasks" } as const;
   for (let i = 0; i < 100; i++) log.note(d);
-  now = 30_000;
+  clock.now = 30_000;
   log.sweep();
-  now = 60_000;
+  clock.now = 60_000;
   log.sweep();
   // Many addresses at once: three get their own entry, the rest one shared entry.
   for (let k = 0; k < 50; k++) log.note({ ...d, ip: `2001:db8::${k}` });
-  now = 120_000;
+  clock.now = 120_000;
   log.sweep();
-  await flushed();
-  const denied = lines.filter((l) => l.event === "api_denied");
+  const denied = await written();
   assert.deepEqual(
     denied.map((l) => [l.ip, l.suppressed ?? 0]),
     [
