@@ -1,11 +1,12 @@
 import { SingleBar } from "cli-progress";
 import { type Command, Option } from "commander";
 import { m1Json, m1Table, m2Json, m2Table } from "../sim/format.js";
-import { goalSummary } from "../sim/goal.js";
+import { crossingSummary, frontierCrossings, goalSummary } from "../sim/goal.js";
 import { checkLoadOptions } from "../sim/loaders/index.js";
 import { policyNames } from "../sim/policies/registry.js";
 import { writeReport } from "../sim/report-html.js";
 import { loadAndReplay, M1_REFERENCES, type Model, type ReplayResult, resolveSpecs } from "../sim/run.js";
+import { parseSweep } from "../sim/sweep.js";
 import {
   addTraceOptions,
   checkOutputFile,
@@ -137,6 +138,13 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
         );
       const goal = goalSummary(result.m1);
       if (goal) process.stdout.write(`${goal}\n`);
+      if (opts.sweep) {
+        const crossings = crossingSummary(
+          frontierCrossings(result.specs, result.m1),
+          parseSweep(opts.sweep).param,
+        );
+        if (crossings) process.stdout.write(`${crossings}\n`);
+      }
     }
     if (result.skippedLines > 0) process.stdout.write(`skipped ${result.skippedLines} malformed lines\n`);
   }

@@ -78,3 +78,67 @@ export function goalSummary(scores: readonly M1Score[]): string {
   const second = `worse than fixed:ka=10 on both axes: ${worseBoth.length > 0 ? worseBoth.join(", ") : "none"}`;
   return `${first}\n${second}`;
 }
+
+/** Where one swept policy's frontier crosses avoidable = waste (both × hybrid), or why it does not. */
+export interface FrontierCrossing {
+  /** The sweep's group label, e.g. `forewarm (price swept)`. */
+  group: string;
+  /** The crossing, interpolated linearly between the two sweep points that bracket it. */
+  at?: { value: number; times: number; between: [number, number] };
+  /** No crossing inside the sweep: the axis that stays the worse one at every point. */
+  worseAxis?: "avoidable" | "waste";
+}
+
+/**
+ * Each sweep's crossing of avoidable = waste on the frontier (the axes × hybrid): the one figure that
+ * says how far a frontier is from the goal without depending on how fine the sweep's steps are — at
+ * or under GOAL_SHARE the goal lies on the interpolated frontier (a point near it may still miss by a
+ * hair, or meet it by one). Where the sweep crosses more than once (noise between close points), the
+ * lowest crossing is the one reported. Bounds, unswept runs and sweeps of fewer than two points have
+ * none.
+ */
+export function frontierCrossings(
+  runs: readonly { group: string; sweepValue?: number }[],
+  scores: readonly M1Score[],
+): FrontierCrossing[] {
+  const groups = new Map<string, { value: number; a: number; w: number }[]>();
+  runs.forEach((run, i) => {
+    const s = scores[i];
+    if (run.sweepValue === undefined || !s?.goal || s.bound) return;
+    if (!Number.isFinite(s.goal.avoidable) || !Number.isFinite(s.goal.waste)) return;
+    const points = groups.get(run.group) ?? [];
+    points.push({ value: run.sweepValue, a: s.goal.avoidable, w: s.goal.waste });
+    groups.set(run.group, points);
+  });
+  const out: FrontierCrossing[] = [];
+  for (const [group, points] of groups) {
+    if (points.length < 2) continue;
+    points.sort((p, q) => p.value - q.value);
+    let best: FrontierCrossing["at"];
+    for (let i = 0; i + 1 < points.length; i++) {
+      const p = points[i]!;
+      const q = points[i + 1]!;
+      const dp = p.a - p.w;
+      const dq = q.a - q.w;
+      if (dp !== 0 && dq !== 0 && Math.sign(dp) === Math.sign(dq)) continue;
+      const t = dp === dq ? 0 : dp / (dp - dq);
+      const times = p.a + t * (q.a - p.a);
+      if (!best || times < best.times)
+        best = { value: p.value + t * (q.value - p.value), times, between: [p.value, q.value] };
+    }
+    if (best) out.push({ group, at: best });
+    else out.push({ group, worseAxis: points[0]!.a > points[0]!.w ? "avoidable" : "waste" });
+  }
+  return out;
+}
+
+/** One line per crossing, for under the M1 table. */
+export function crossingSummary(crossings: readonly FrontierCrossing[], param: string): string {
+  return crossings
+    .map((c) =>
+      c.at
+        ? `${c.group} crosses avoidable = waste at ${c.at.times.toFixed(3)}× hybrid (${param} ≈ ${c.at.value.toFixed(3)}, interpolated between ${c.at.between[0]} and ${c.at.between[1]}): ${(c.at.times / GOAL_SHARE).toFixed(3)}× the goal`
+        : `${c.group} does not cross avoidable = waste in the sweep: its ${c.worseAxis === "avoidable" ? "avoidable cold starts" : "waste"} stay the worse axis at every point`,
+    )
+    .join("\n");
+}

@@ -58,6 +58,8 @@ export function writeReport(
   const cdfs = (m1 ?? []).filter((_, i) => specs[i]?.sweepValue === undefined).slice(0, MAX_CDF_SERIES);
   const data = {
     title,
+    againstHybrid: m1 && references ? againstHybrid(specs, m1, references) : [],
+    goalReach: GOAL_CHART_REACH,
     wasteUnit: m1 ? "wasted MB·min" : "wasted MB·s",
     pareto: [...groups.values()],
     cdfX: Array.from({ length: CDF_STEPS + 1 }, (_, i) => (100 * i) / CDF_STEPS),
@@ -68,6 +70,7 @@ export function writeReport(
 <script>${js}</script></head><body>
 <h1>${escapeHtml(title)}</h1>
 <h2>Cold starts against ${data.wasteUnit}</h2><div id="pareto"></div>
+${data.againstHybrid.length ? '<h2>Against the goal: avoidable cold starts and waste × hybrid\'s</h2><div id="goal"></div>' : ""}
 ${data.cdfs.length ? '<h2>Per-app cold-start % (CDF over apps)</h2><div id="cdf"></div>' : ""}
 <script>
 const D = ${JSON.stringify(data).replace(/</g, "\\u003c")};
@@ -86,6 +89,54 @@ export const GOAL_LABEL = "goal: ½ hybrid's avoidable cold starts at ½ its was
 export function goalPoint(h: M1Score): { x: number; y: number } {
   const oracle = h.coldStarts - h.avoidableColdStarts;
   return { x: h.wastedMbMin / 2, y: oracle + h.avoidableColdStarts / 2 };
+}
+
+/** The goal chart shows 0–1.25× hybrid on both axes: the goal, hybrid and what lies between. */
+const GOAL_CHART_REACH = 1.25;
+
+/**
+ * The same runs in the goal's coordinates: waste and avoidable cold starts × the hybrid histogram's,
+ * the goal at (½, ½), hybrid at (1, 1), and the line avoidable = waste on which a balanced frontier
+ * crosses it (goal.ts, frontierCrossings). Bounds are left out; none when hybrid has nothing on an axis
+ * (no ratio to draw).
+ */
+function againstHybrid(
+  specs: readonly SweptSpec[],
+  m1: readonly M1Score[],
+  references: { hybrid: M1Score; fixed10: M1Score },
+): Series[] {
+  const h = references.hybrid;
+  if (h.avoidableColdStarts <= 0 || h.wastedMbMin <= 0) return [];
+  const at = (s: M1Score) => ({
+    x: s.wastedMbMin / h.wastedMbMin,
+    y: s.avoidableColdStarts / h.avoidableColdStarts,
+  });
+  const groups = new Map<string, Series>();
+  specs.forEach((spec, i) => {
+    const s = m1[i];
+    if (!s || s.bound) return;
+    const g = groups.get(spec.group) ?? {
+      label: spec.group,
+      points: [],
+      line: spec.sweepValue !== undefined,
+    };
+    groups.set(spec.group, g);
+    g.points.push(at(s));
+  });
+  for (const r of [references.fixed10, h])
+    if (!specs.some((s) => s.label === r.name))
+      groups.set(r.name, { label: `${r.name} (reference)`, points: [at(r)], line: false });
+  const reach = Math.max(1, ...[...groups.values()].flatMap((g) => g.points.map((p) => Math.min(p.x, p.y))));
+  groups.set(GOAL_LABEL, { label: GOAL_LABEL, points: [{ x: 0.5, y: 0.5 }], line: false });
+  groups.set("=", {
+    label: "avoidable = waste",
+    points: [
+      { x: 0, y: 0 },
+      { x: reach, y: reach },
+    ],
+    line: true,
+  });
+  return [...groups.values()];
 }
 
 /** Fraction of apps whose cold % is ≤ x, on a 0..100 grid. */
@@ -107,17 +158,25 @@ function escapeHtml(s: string): string {
 // Runs in the browser. uPlot needs one shared, sorted x array: union the x values and leave nulls.
 const CLIENT_SCRIPT = `
 const palette = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf"];
-const xs = [...new Set(D.pareto.flatMap(s => s.points.map(p => p.x)))].sort((a, b) => a - b);
-const ys = D.pareto.map(s => { const m = new Map(s.points.map(p => [p.x, p.y])); return xs.map(x => m.has(x) ? m.get(x) : null); });
-new uPlot({ title: "Pareto: fewer cold starts for less waste is better", width: 900, height: 480,
-  scales: { x: { time: false } },
-  axes: [{ label: D.wasteUnit }, { label: "cold starts", size: 80 }],
-  series: [{ label: D.wasteUnit }, ...D.pareto.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length],
-    width: s.line ? 1 : 0, spanGaps: true, points: { show: true, size: 8, fill: palette[i % palette.length] } }))] },
-  [xs, ...ys], document.getElementById("pareto"));
+// One colour per label on both charts; the avoidable = waste guide in grey, without markers.
+const colours = new Map(D.pareto.map((s, i) => [s.label, palette[i % palette.length]]));
+const colourOf = label => label === "avoidable = waste" ? "#999" : colours.get(label) ?? palette[colours.size % palette.length];
+function scatter(el, title, xLabel, yLabel, groups, reach) {
+  const xs = [...new Set(groups.flatMap(s => s.points.map(p => p.x)))].sort((a, b) => a - b);
+  const ys = groups.map(s => { const m = new Map(s.points.map(p => [p.x, p.y])); return xs.map(x => m.has(x) ? m.get(x) : null); });
+  new uPlot({ title, width: 900, height: 480,
+    scales: reach ? { x: { time: false, range: [0, reach] }, y: { range: [0, reach] } } : { x: { time: false } },
+    axes: [{ label: xLabel }, { label: yLabel, size: 80 }],
+    series: [{ label: xLabel }, ...groups.map(s => ({ label: s.label, stroke: colourOf(s.label),
+      width: s.line ? 1 : 0, spanGaps: true, points: { show: s.label !== "avoidable = waste", size: 8, fill: colourOf(s.label) } }))] },
+    [xs, ...ys], document.getElementById(el));
+}
+scatter("pareto", "Pareto: fewer cold starts for less waste is better", D.wasteUnit, "cold starts", D.pareto);
+if (D.againstHybrid.length) scatter("goal", "× hybrid: at or below-left of the goal point meets it (beyond " + D.goalReach + "× off the chart)",
+  "waste × hybrid's", "avoidable cold starts × hybrid's", D.againstHybrid, D.goalReach);
 if (D.cdfs.length) new uPlot({ title: "share of apps with cold % ≤ x", width: 900, height: 400,
   scales: { x: { time: false }, y: { range: [0, 1] } },
   axes: [{ label: "per-app cold start %" }, { label: "share of apps" }],
-  series: [{ label: "cold %" }, ...D.cdfs.map((c, i) => ({ label: c.label, stroke: palette[i % palette.length], width: 2 }))] },
+  series: [{ label: "cold %" }, ...D.cdfs.map(c => ({ label: c.label, stroke: colourOf(c.label), width: 2 }))] },
   [D.cdfX, ...D.cdfs.map(c => c.y)], document.getElementById("cdf"));
 `;

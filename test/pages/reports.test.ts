@@ -95,3 +95,60 @@ test("the forecast report renders actual-vs-forecast charts with intervals in a 
   assert.ok(r.canvases >= 1, "at least one series chart");
   assert.match(fs.readFileSync(file, "utf8"), /auto chose/);
 });
+
+test("an M1 report holds the runs against the goal in hybrid's units, and leaves that chart out when hybrid has nothing avoidable", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-goalreport-"));
+  const file = path.join(dir, "goal.html");
+  const azure = path.join(traces, "azure2019-500fn-8h");
+  await run(process.execPath, [
+    cli,
+    "replay",
+    "--format",
+    "azure2019",
+    "--invocations",
+    path.join(azure, "invocations.csv"),
+    "--memory",
+    path.join(azure, "memory.csv"),
+    "--policies",
+    "oracle,forewarm",
+    "--sweep",
+    "price=2..3:1",
+    "--report",
+    file,
+  ]);
+  const r = await render(file, path.join(dir, "goal.png"));
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.canvases, 3, "Pareto, against the goal, and the oracle's CDF");
+  type Chart = { label: string; points: { x: number; y: number }[] }[];
+  const data = JSON.parse(/const D = (.*);\n/.exec(fs.readFileSync(file, "utf8"))![1]!) as {
+    pareto: Chart;
+    againstHybrid: Chart;
+  };
+  const find = (chart: Chart, label: string) => chart.find((s) => s.label === label)!.points;
+  const [hybrid] = find(data.pareto, "hybrid (reference)");
+  const [oracle] = find(data.pareto, "oracle");
+  // Each forewarm point is its Pareto point in hybrid's units (avoidable = cold starts − the oracle's).
+  const pareto = find(data.pareto, "forewarm (price swept)");
+  const goal = find(data.againstHybrid, "forewarm (price swept)");
+  assert.equal(goal.length, 2);
+  for (const [i, p] of pareto.entries()) {
+    assert.ok(Math.abs(goal[i]!.x - p.x / hybrid!.x) < 1e-12);
+    assert.ok(Math.abs(goal[i]!.y - (p.y - oracle!.y) / (hybrid!.y - oracle!.y)) < 1e-12);
+  }
+  assert.deepEqual(find(data.againstHybrid, "hybrid (reference)"), [{ x: 1, y: 1 }]);
+  assert.deepEqual(find(data.againstHybrid, "goal: ½ hybrid's avoidable cold starts at ½ its waste"), [
+    { x: 0.5, y: 0.5 },
+  ]);
+  assert.equal(
+    data.againstHybrid.some((s) => s.label === "oracle"),
+    false,
+    "bounds are not held against the goal",
+  );
+
+  // The azure2021 example: hybrid has no avoidable cold start, so there is no ratio to draw.
+  const none = path.join(dir, "none.html");
+  await replayReport(none, "--policies", "hybrid,forewarm");
+  const n = await render(none, path.join(dir, "none.png"));
+  assert.deepEqual(n.errors, []);
+  assert.equal(n.canvases, 2, "Pareto and CDFs only");
+});
