@@ -44,7 +44,7 @@ export function registerReplay(program: Command): void {
   addTraceOptions(cmd)
     .option(
       "--policies <list>",
-      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")}; forecast in M2 only, hybrid, oracle and hindsight in M1 only) (default M1: "${DEFAULT_POLICIES}", M2: "${DEFAULT_M2_POLICIES}")`,
+      `policies name[:k=v,…], comma-separated (known: ${policyNames().join(", ")}; forecast in M2 only, hindsight in M1 only) (default M1: "${DEFAULT_POLICIES}", M2: "${DEFAULT_M2_POLICIES}")`,
     )
     .addOption(
       new Option("--model <model>", "M1 minute model or M2 event model").choices(["m1", "m2"]).default("m1"),
@@ -136,15 +136,20 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
         process.stdout.write(
           `(scored after minute ${opts.scoreAfterMinute} only: earlier minutes were learnt from, not counted)\n`,
         );
-      const goal = goalSummary(result.m1);
-      if (goal) process.stdout.write(`${goal}\n`);
-      if (opts.sweep) {
-        const crossings = crossingSummary(
-          frontierCrossings(result.specs, result.m1),
-          parseSweep(opts.sweep).param,
-        );
-        if (crossings) process.stdout.write(`${crossings}\n`);
-      }
+    }
+    if (result.m2?.some((s) => s.goal))
+      process.stdout.write(
+        "(M2 goal: avoidable = cold starts above the M2 oracle's (an app's first instant), waste in MB·s, both × hybrid's; oracle and fixed:ka=10 run implicitly when not listed)\n",
+      );
+    const scores = result.m1 ?? result.m2 ?? [];
+    const goal = goalSummary(scores);
+    if (goal) process.stdout.write(`${goal}\n`);
+    if (opts.sweep) {
+      const crossings = crossingSummary(
+        frontierCrossings(result.specs, scores),
+        parseSweep(opts.sweep).param,
+      );
+      if (crossings) process.stdout.write(`${crossings}\n`);
     }
     if (result.skippedLines > 0) process.stdout.write(`skipped ${result.skippedLines} malformed lines\n`);
   }

@@ -65,6 +65,9 @@ export function m2Table(scores: readonly M2Score[]): string {
     "p90",
   ];
   header.push("p99", "wasted MB·s", "peak MB");
+  // Held against the goal (a replay with hybrid): avoidable cold starts and the ratios to hybrid.
+  const held = scores.some((s) => s.goal);
+  if (held) header.push("avoidable", "× hybrid (avoidable / waste)");
   const rows = scores.map((s) => [
     s.name,
     int.format(s.invocations),
@@ -77,6 +80,12 @@ export function m2Table(scores: readonly M2Score[]): string {
     fixed(s.startLatency.p99, 3),
     grouped(s.wastedMbS, 3),
     grouped(s.peakMemoryMb, 1),
+    ...(held
+      ? [
+          s.avoidableColdStarts === undefined ? "" : int.format(s.avoidableColdStarts),
+          s.goal ? `${formatTimes(s.goal.avoidable)} / ${formatTimes(s.goal.waste)}` : "",
+        ]
+      : []),
   ]);
   return table(header, rows);
 }

@@ -21,18 +21,30 @@ export interface GoalStanding {
   worseThanFixed10: boolean;
 }
 
+/** A run on the goal's two axes (M1: wasted MB·min; M2: wasted MB·s). */
+export interface GoalAxes {
+  avoidableColdStarts: number;
+  waste: number;
+}
+
 export function goalStanding(s: M1Score, hybrid: M1Score, fixed10: M1Score): GoalStanding {
-  const avoidable = ratio(s.avoidableColdStarts, hybrid.avoidableColdStarts);
-  const waste = ratio(s.wastedMbMin, hybrid.wastedMbMin);
+  const axes = (x: M1Score): GoalAxes => ({
+    avoidableColdStarts: x.avoidableColdStarts,
+    waste: x.wastedMbMin,
+  });
+  return standingOn(axes(s), axes(hybrid), axes(fixed10));
+}
+
+/** `s` against the goal set by `hybrid`, and against fixed 10 on both axes. */
+export function standingOn(s: GoalAxes, hybrid: GoalAxes, fixed10: GoalAxes): GoalStanding {
   return {
-    avoidable,
-    waste,
+    avoidable: ratio(s.avoidableColdStarts, hybrid.avoidableColdStarts),
+    waste: ratio(s.waste, hybrid.waste),
     // On the counts, not the ratios: with hybrid at 0 avoidable, 0 meets "at most half of it".
     meets:
       s.avoidableColdStarts <= GOAL_SHARE * hybrid.avoidableColdStarts &&
-      s.wastedMbMin <= GOAL_SHARE * hybrid.wastedMbMin,
-    worseThanFixed10:
-      s.avoidableColdStarts > fixed10.avoidableColdStarts && s.wastedMbMin > fixed10.wastedMbMin,
+      s.waste <= GOAL_SHARE * hybrid.waste,
+    worseThanFixed10: s.avoidableColdStarts > fixed10.avoidableColdStarts && s.waste > fixed10.waste,
   };
 }
 
@@ -52,20 +64,22 @@ export function formatTimes(x: number): string {
  * misses, on the worse axis), and which are worse than fixed 10 on both axes. Bounds (oracle,
  * hindsight) and hybrid itself are not candidates.
  */
-export function goalSummary(scores: readonly M1Score[]): string {
+export function goalSummary(
+  scores: readonly { name: string; bound?: boolean; goal?: GoalStanding }[],
+): string {
   const candidates = scores.filter((s) => s.goal && !s.bound && s.name !== "hybrid");
   if (candidates.length === 0) return "";
-  const at = (s: M1Score) =>
-    `${s.name} (${formatTimes(s.goal!.avoidable)}× / ${formatTimes(s.goal!.waste)}×)`;
+  type Row = (typeof scores)[number];
+  const at = (s: Row) => `${s.name} (${formatTimes(s.goal!.avoidable)}× / ${formatTimes(s.goal!.waste)}×)`;
   const meeting = candidates.filter((s) => s.goal!.meets);
   const head = `goal (≤ ${GOAL_SHARE}× hybrid's avoidable cold starts and ≤ ${GOAL_SHARE}× its waste):`;
   let first: string;
   if (meeting.length > 0) first = `${head} met by ${meeting.map(at).join(", ")}`;
   else {
     // Closest by the worse axis, then by the other (∞ on one axis still ranks by the other).
-    const worse = (s: M1Score) => Math.max(s.goal!.avoidable, s.goal!.waste);
-    const better = (s: M1Score) => Math.min(s.goal!.avoidable, s.goal!.waste);
-    const closer = (a: M1Score, b: M1Score) =>
+    const worse = (s: Row) => Math.max(s.goal!.avoidable, s.goal!.waste);
+    const better = (s: Row) => Math.min(s.goal!.avoidable, s.goal!.waste);
+    const closer = (a: Row, b: Row) =>
       worse(b) < worse(a) || (worse(b) === worse(a) && better(b) < better(a));
     const closest = candidates.reduce((a, b) => (closer(a, b) ? b : a));
     const miss = worse(closest) / GOAL_SHARE;
@@ -99,7 +113,7 @@ export interface FrontierCrossing {
  */
 export function frontierCrossings(
   runs: readonly { group: string; sweepValue?: number }[],
-  scores: readonly M1Score[],
+  scores: readonly { bound?: boolean; goal?: GoalStanding }[],
 ): FrontierCrossing[] {
   const groups = new Map<string, { value: number; a: number; w: number }[]>();
   runs.forEach((run, i) => {

@@ -3,7 +3,12 @@ import { type EnvironmentSpec, specKey } from "../core/types.js";
 import type { FittedModel, Forecast, Forecaster } from "../forecast/forecaster.js";
 import { InterArrivalForecaster } from "../forecast/models/interarrival.js";
 import { holdFor, reconcile } from "../plan/reconcile.js";
-import { type SeriesWindowOptions, SeriesWindows } from "../plan/series-windows.js";
+import {
+  type BusySeries,
+  type SeriesWindow,
+  type SeriesWindowOptions,
+  SeriesWindows,
+} from "../plan/series-windows.js";
 import {
   PLANNER_DEFAULTS,
   type PlannerConfig,
@@ -14,8 +19,7 @@ import { planFromWindows } from "../plan/window-planner.js";
 import type { EnvironmentView, PoolSnapshot } from "../pool/environment.js";
 import { expiredEnvironments, routeTask } from "../route/router.js";
 import { peakHeld } from "./env-pool.js";
-import type { M2Score } from "./m2.js";
-import { percentile } from "./percentile.js";
+import { type M2Score, m2Score } from "./m2.js";
 import type { EventTrace } from "./trace.js";
 
 export interface PlannedM2Options {
@@ -37,6 +41,17 @@ export interface PlannedM2Options {
     /** Each app's user id (the trace's), for the learner's pooled priors; each app its own when absent. */
     appUser?: ArrayLike<number>;
   };
+  /**
+   * Another source of minute windows on the same path (planFromWindows, reconcile, the router): e.g.
+   * an M1 policy's decisions (policy-windows.ts), given the trace's app count.
+   */
+  windowSource?: (apps: number) => MinuteWindows;
+}
+
+/** What the window path needs of a window source: told each ended minute's busy series, it holds each series' latest window. */
+export interface MinuteWindows {
+  learnMinute(minute: number, busy: readonly BusySeries[]): void;
+  windows(): Iterable<SeriesWindow>;
 }
 
 const UNLIMITED = {
@@ -80,15 +95,18 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   let wasted = 0; // MB·ms
   // Every busy minute's arrivals per app, for the forecasters' fits; the window path needs only the
   // current minute's (minuteArrivals, reset when the app is first busy in a minute).
-  const busyMinutes: Map<number, number>[] | null = options.windows
-    ? null
-    : Array.from({ length: nApps }, () => new Map());
+  const busyMinutes: Map<number, number>[] | null =
+    options.windows || options.windowSource ? null : Array.from({ length: nApps }, () => new Map());
   const minuteArrivals = new Float64Array(nApps);
   const userOf = Array.from({ length: nApps }, (_, a) => String(a));
   const lastArrival = new Float64Array(nApps).fill(Number.NaN);
   const models: (FittedModel | null)[] = new Array(nApps).fill(null);
   const fittedThrough = new Float64Array(nApps).fill(Number.NaN);
-  const windows = options.windows ? new SeriesWindows({ ...options.windows, maxSeries: nApps }) : null;
+  const windows: MinuteWindows | null = options.windowSource
+    ? options.windowSource(nApps)
+    : options.windows
+      ? new SeriesWindows({ ...options.windows, maxSeries: nApps })
+      : null;
   const poolUser = options.windows?.appUser;
   // Apps busy in the current minute, in arrival order (what the live server's activity log holds).
   let busyMinute = Number.NaN;
@@ -328,21 +346,9 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
     const expiry = Math.min(endOfTrace, e.hold ? held : e.idleSince + ka);
     destroy(e, Math.max(e.idleSince, expiry));
   }
-  latency.sort();
-  return {
-    name,
-    invocations: total,
-    coldStarts: cold,
-    warm: total - cold,
-    coldPct: total === 0 ? 0 : (100 * cold) / total,
+  return m2Score(name, cold, latency, {
     environmentsCreated: all.length,
     wastedMbS: wasted / 1000,
     peakMemoryMb: peakHeld(memEvents),
-    startLatency: {
-      p50: percentile(latency, 50),
-      p90: percentile(latency, 90),
-      p99: percentile(latency, 99),
-      max: total ? latency[total - 1]! : 0,
-    },
-  };
+  });
 }

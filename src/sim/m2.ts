@@ -1,5 +1,6 @@
 import { MinHeap } from "../core/min-heap.js";
 import type { EnvironmentPool } from "./env-pool.js";
+import type { GoalStanding } from "./goal.js";
 import { percentile } from "./percentile.js";
 import type { EventTrace } from "./trace.js";
 
@@ -15,6 +16,12 @@ export interface M2Score {
   peakMemoryMb: number;
   /** Seconds from arrival to start of execution. */
   startLatency: { p50: number; p90: number; p99: number; max: number };
+  /** Cold starts − the M2 oracle's (m2-oracle.ts); filled in by the runner when it has hybrid to hold runs against. */
+  avoidableColdStarts?: number;
+  /** Against issue 7's goal in M2 terms (hybrid's avoidable cold starts and wasted MB·s). */
+  goal?: GoalStanding;
+  /** The run saw the future (the oracle): a bound, not a policy. */
+  bound?: boolean;
 }
 
 export interface M2Options {
@@ -67,7 +74,20 @@ export function runM2(
   // End of the trace = the last task's end, taken as max(start + duration) + L whether or not that task
   // ran warm: the same horizon for every policy run with this L (a policy must not lengthen its own
   // accounting window by making the last task cold). This reproduces the README's L = 1 s row.
-  const totals = pool.close(horizon);
+  return m2Score(name, cold, latency, pool.close(horizon));
+}
+
+/**
+ * A run's score from its cold starts, every task's start latency (seconds, in any order: sorted here)
+ * and the totals of its environments.
+ */
+export function m2Score(
+  name: string,
+  cold: number,
+  latency: Float64Array,
+  totals: { environmentsCreated: number; wastedMbS: number; peakMemoryMb: number },
+): M2Score {
+  const total = latency.length;
   latency.sort();
   return {
     name,

@@ -1,13 +1,15 @@
 import { DecisionLog } from "./decision-log.js";
 import { ReplayInputError } from "./errors.js";
-import { goalStanding } from "./goal.js";
+import { type GoalAxes, goalStanding, standingOn } from "./goal.js";
 import { type LoadOptions, loadTrace } from "./loaders/index.js";
 import { appMetaOf } from "./loaders/meta.js";
 import { type M1Run, type M1Score, runM1 } from "./m1.js";
 import { type M2Score, runM2 } from "./m2.js";
+import { runM2Oracle } from "./m2-oracle.js";
 import { runM2Planned } from "./m2-planned.js";
 import { type PolicySpec, parsePolicySpec, splitPolicyList } from "./policies/registry.js";
 import type { PolicyContext } from "./policies/types.js";
+import { PolicyWindows } from "./policy-windows.js";
 import { RouterPool } from "./router-pool.js";
 import { expandSweep, parseSweep, type SweptSpec } from "./sweep.js";
 import {
@@ -92,13 +94,21 @@ export function resolveSpecs(options: ReplayOptions): SweptSpec[] {
   return specs;
 }
 
-const M2_POLICIES = "M2 runs fixed, no-unload, forewarm and forecast";
+const M2_POLICIES = "M2 runs fixed, no-unload, hybrid, oracle, forewarm and forecast";
 
-/** Whether M2 has an implementation of `spec`: the planner's policies, or a fixed keep-alive. */
+/**
+ * Whether M2 has an implementation of `spec`: the planner's policies, a fixed keep-alive, the M2
+ * oracle, or a causal M1 policy whose windows the planner turns into environments (the hybrid
+ * histogram; policy-windows.ts). Hindsight is M1's per-app bound and has no M2 meaning.
+ */
 function runsInM2(spec: PolicySpec): boolean {
   const name = spec.definition.name;
   return (
-    name === "forewarm" || name === "forecast" || spec.definition.fixedKeepAlive?.(spec.params) !== undefined
+    name === "forewarm" ||
+    name === "forecast" ||
+    name === "oracle" ||
+    name === "hybrid" ||
+    spec.definition.fixedKeepAlive?.(spec.params) !== undefined
   );
 }
 
@@ -249,63 +259,122 @@ function replayM2(loaded: LoadedTrace, options: ReplayOptions, specs: SweptSpec[
   const n = trace.app.length;
   const progressOf = (k: number) =>
     options.onProgress ? (done: number) => options.onProgress!(k * n + done, specs.length * n) : undefined;
-  return specs.map((s, k) => {
-    if (s.definition.name === "forewarm") {
-      // In M2 the forewarm policy is the live server's `windowPolicy: "forewarm"` path: the same
-      // learner, planFromWindows, reconcile and router; unheld environments keep a 1-minute floor.
-      const p = { ...s.definition.defaults, ...s.params };
-      const { price, memRef, budget, target, calibrateAfter, users, triggers: _triggers, ...learner } = p;
-      // As in M1 (policyContext): a trace without memory weighs every app 1, not 1 MB against memRef.
-      const memRefMb = trace.appMemoryMb.every((mb) => mb === 1) ? 1 : memRef!;
-      const appUser = users! > 0 ? m2AppUsers(loaded, trace) : undefined;
-      return runM2Planned(trace, s.label, {
-        coldStartSeconds: options.coldStartSeconds,
-        onProgress: progressOf(k),
-        keepAliveSeconds: 60,
-        planner: M2_PLANNER,
-        windows: {
-          price: price!,
-          memRefMb,
-          learner,
-          ...(appUser ? { appUser } : {}),
-          ...(budget! > 0 || target! > 0
-            ? {
-                calibration: {
-                  budgetPct: budget!,
-                  targetColdPct: budget! > 0 ? 0 : target!,
-                  after: calibrateAfter!,
-                  maxInterval: Number.POSITIVE_INFINITY,
-                  maxEntries: Number.POSITIVE_INFINITY,
-                },
-              }
-            : {}),
-        },
-      });
-    }
-    if (s.definition.name === "forecast") {
-      // The live planner over forecasts (windowPolicy threshold / cost), with forewarm's M2 planner
-      // settings (no grace, no per-series cap) and the live keep-alive for environments no window holds.
-      const cost = s.params.cost!;
-      return runM2Planned(trace, s.label, {
-        coldStartSeconds: options.coldStartSeconds,
-        onProgress: progressOf(k),
-        keepAliveSeconds: s.params.ka! * 60,
-        planner: {
-          ...M2_PLANNER,
-          windowPolicy: cost === 1 ? "cost" : "threshold",
-          pricePerGbMinute: s.params.price!,
-        },
-      });
-    }
-    const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
-    // resolveSpecs refused the rest before anything ran.
-    if (kaMinutes === undefined)
-      throw new ReplayInputError(`policy '${s.label}' runs in M1 only (${M2_POLICIES})`);
-    // The live router decides every reuse and expiry (RouterPool); SimulatedPool is its fast twin.
-    const pool = new RouterPool(trace.appMemoryMb, () => kaMinutes * 60);
-    return runM2(trace, s.label, pool, {
+  const scores = specs.map((s, k) => runM2Spec(s, loaded, trace, options, progressOf(k)));
+  holdM2AgainstGoal(specs, scores, trace, options);
+  return scores;
+}
+
+/**
+ * With the hybrid histogram among the runs, every M2 run is held against issue 7's goal as in M1:
+ * avoidable cold starts (above the M2 oracle's) and wasted MB·s × hybrid's, and against fixed
+ * 10-minute keep-alive; the oracle and fixed 10 run implicitly when not listed (both are cheap; hybrid
+ * is a planner replay and is not run unasked).
+ */
+function holdM2AgainstGoal(
+  specs: readonly SweptSpec[],
+  scores: M2Score[],
+  trace: EventTrace,
+  options: ReplayOptions,
+): void {
+  const hybridAt = specs.findIndex((s) => s.label === HYBRID);
+  if (hybridAt < 0) return;
+  const listed = (label: string) => scores[specs.findIndex((s) => s.label === label)];
+  const oracle = listed("oracle") ?? runM2Oracle(trace, "oracle", options.coldStartSeconds);
+  const fixed10 =
+    listed(BASELINE) ??
+    runM2(trace, BASELINE, new RouterPool(trace.appMemoryMb, () => 600), {
       coldStartSeconds: options.coldStartSeconds,
-      onProgress: progressOf(k),
     });
+  const axes = (s: M2Score): GoalAxes => ({
+    avoidableColdStarts: s.coldStarts - oracle.coldStarts,
+    waste: s.wastedMbS,
+  });
+  const hybrid = axes(scores[hybridAt]!);
+  for (const s of scores) {
+    s.avoidableColdStarts = s.coldStarts - oracle.coldStarts;
+    s.goal = standingOn(axes(s), hybrid, axes(fixed10));
+  }
+}
+
+function runM2Spec(
+  s: SweptSpec,
+  loaded: LoadedTrace,
+  trace: EventTrace,
+  options: ReplayOptions,
+  onProgress: ((done: number) => void) | undefined,
+): M2Score {
+  if (s.definition.name === "forewarm") {
+    // In M2 the forewarm policy is the live server's `windowPolicy: "forewarm"` path: the same
+    // learner, planFromWindows, reconcile and router; unheld environments keep a 1-minute floor.
+    const p = { ...s.definition.defaults, ...s.params };
+    const { price, memRef, budget, target, calibrateAfter, users, triggers: _triggers, ...learner } = p;
+    // As in M1 (policyContext): a trace without memory weighs every app 1, not 1 MB against memRef.
+    const memRefMb = trace.appMemoryMb.every((mb) => mb === 1) ? 1 : memRef!;
+    const appUser = users! > 0 ? m2AppUsers(loaded, trace) : undefined;
+    return runM2Planned(trace, s.label, {
+      coldStartSeconds: options.coldStartSeconds,
+      onProgress,
+      keepAliveSeconds: 60,
+      planner: M2_PLANNER,
+      windows: {
+        price: price!,
+        memRefMb,
+        learner,
+        ...(appUser ? { appUser } : {}),
+        ...(budget! > 0 || target! > 0
+          ? {
+              calibration: {
+                budgetPct: budget!,
+                targetColdPct: budget! > 0 ? 0 : target!,
+                after: calibrateAfter!,
+                maxInterval: Number.POSITIVE_INFINITY,
+                maxEntries: Number.POSITIVE_INFINITY,
+              },
+            }
+          : {}),
+      },
+    });
+  }
+  if (s.definition.name === "forecast") {
+    // The live planner over forecasts (windowPolicy threshold / cost), with forewarm's M2 planner
+    // settings (no grace, no per-series cap) and the live keep-alive for environments no window holds.
+    const cost = s.params.cost!;
+    return runM2Planned(trace, s.label, {
+      coldStartSeconds: options.coldStartSeconds,
+      onProgress,
+      keepAliveSeconds: s.params.ka! * 60,
+      planner: {
+        ...M2_PLANNER,
+        windowPolicy: cost === 1 ? "cost" : "threshold",
+        pricePerGbMinute: s.params.price!,
+      },
+    });
+  }
+  if (s.definition.name === "oracle") return runM2Oracle(trace, s.label, options.coldStartSeconds);
+  if (s.definition.name === "hybrid") {
+    // The M1 policy's windows on forewarm's M2 path (the same planner, reconcile, router and 1-minute
+    // floor for environments no window holds): in M2 the two differ only in the windows they choose.
+    const policy = s.definition.create(s.params, {
+      appCount: trace.appNames.length,
+      appMemoryMb: trace.appMemoryMb,
+    });
+    if (policy.kind !== "causal") throw new Error(`${s.label}: not a causal policy`);
+    return runM2Planned(trace, s.label, {
+      coldStartSeconds: options.coldStartSeconds,
+      onProgress,
+      keepAliveSeconds: 60,
+      planner: M2_PLANNER,
+      windowSource: (apps) => new PolicyWindows(policy, s.label, apps),
+    });
+  }
+  const kaMinutes = s.definition.fixedKeepAlive?.(s.params);
+  // resolveSpecs refused the rest before anything ran.
+  if (kaMinutes === undefined)
+    throw new ReplayInputError(`policy '${s.label}' runs in M1 only (${M2_POLICIES})`);
+  // The live router decides every reuse and expiry (RouterPool); SimulatedPool is its fast twin.
+  const pool = new RouterPool(trace.appMemoryMb, () => kaMinutes * 60);
+  return runM2(trace, s.label, pool, {
+    coldStartSeconds: options.coldStartSeconds,
+    onProgress,
   });
 }
