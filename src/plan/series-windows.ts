@@ -76,14 +76,23 @@ const RECENT = 16;
 
 /**
  * The environments to hold in a window of `ka` minutes, given the series' recent concurrencies
- * `recent` (ascending) and the price of one idle minute of one of its environments in cold starts:
- * the newsvendor fractile. The n-th environment saves about one cold start if the concurrency
- * reaches n, and costs at most price·ka if it does not, so it is worth holding while
- * P(concurrency ≥ n) > price·ka / (1 + price·ka): the q = 1 / (1 + price·ka) fractile. Cheap, short
- * windows hold the most seen lately; dear, long ones hold what is usual.
+ * `recent` (ascending), the price of one idle minute of one of its environments in cold starts, and
+ * `busy`, the busy minutes the window is expected to hold: the newsvendor fractile. An environment
+ * beyond those held is released as soon as its task ends, so the n-th one, held, saves a cold start
+ * in every busy minute of the window whose concurrency reaches n — about busy × P(concurrency ≥ n) —
+ * and costs at most price·ka when it never does. It is worth holding while P(concurrency ≥ n) >
+ * price·ka / (busy + price·ka): the q = 1 / (1 + price·ka / busy) fractile. Cheap windows, and those
+ * of series busy most minutes, hold the most seen lately; dear, long windows of sparse series hold what
+ * is usual.
  */
-export function staffing(recent: ArrayLike<number>, count: number, price: number, ka: number): number {
-  const q = ka > 0 ? 1 / (1 + price * ka) : 1;
+export function staffing(
+  recent: ArrayLike<number>,
+  count: number,
+  price: number,
+  ka: number,
+  busy = 1,
+): number {
+  const q = ka > 0 ? 1 / (1 + (price * ka) / Math.max(1, busy)) : 1;
   return recent[Math.max(0, Math.ceil(q * count) - 1)]!;
 }
 
@@ -120,6 +129,8 @@ export class SeriesWindows {
   private readonly recent = new Uint16Array(RECENT);
   /** Per series, its concurrency in its last RECENT busy minutes (ring; 0 = not yet). */
   private readonly used: Uint16Array;
+  /** The busy minute of each entry of `used` (the ring's clock: how busy the series has been). */
+  private readonly usedAt: Float64Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
   /** Per series: its price multiplier (memory ÷ memRef) and memory, for calibration. */
   private readonly weight: Float64Array;
@@ -133,6 +144,7 @@ export class SeriesWindows {
   constructor(readonly o: SeriesWindowOptions) {
     this.appUser = new Int32Array(o.maxSeries).fill(-1);
     this.used = new Uint16Array(o.maxSeries * RECENT);
+    this.usedAt = new Float64Array(o.maxSeries * RECENT);
     this.weight = new Float64Array(o.maxSeries).fill(1);
     this.memory = new Float64Array(o.maxSeries).fill(1);
     this.dMinute = new Float64Array(o.maxSeries).fill(Number.NaN);
@@ -363,11 +375,16 @@ export class SeriesWindows {
   /** Records this busy minute's concurrency in the series' ring. */
   private remember(app: number, environments: number): void {
     const base = app * RECENT;
-    for (let k = RECENT - 1; k > 0; k--) this.used[base + k] = this.used[base + k - 1]!;
+    this.used.copyWithin(base + 1, base, base + RECENT - 1);
+    this.usedAt.copyWithin(base + 1, base, base + RECENT - 1);
     this.used[base] = Math.min(environments, 65_535);
+    this.usedAt[base] = this.dMinute[app]!;
   }
 
-  /** `staffing` over the series' ring (sorted into a scratch buffer). */
+  /**
+   * `staffing` over the series' ring (sorted into a scratch buffer), for a window of `ka` minutes
+   * expected to hold ka × the share of minutes the series was busy over its ring (at least one).
+   */
   private environmentsOf(app: number, price: number, ka: number): number {
     const sorted = this.recent;
     let n = 0;
@@ -378,7 +395,9 @@ export class SeriesWindows {
       for (; i > 0 && sorted[i - 1]! > v; i--) sorted[i] = sorted[i - 1]!;
       sorted[i] = v;
     }
-    return n === 0 ? 1 : staffing(sorted, n, price, ka);
+    if (n === 0) return 1;
+    const span = this.usedAt[app * RECENT]! - this.usedAt[app * RECENT + n - 1]! + 1;
+    return staffing(sorted, n, price, ka, (ka * n) / span);
   }
 
   private userId(user: string): number {

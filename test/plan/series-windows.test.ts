@@ -311,6 +311,32 @@ test("staffing is the newsvendor fractile: cheap short windows hold the most see
   assert.equal(staffing(recent, 5, 0.05, 10), 2, "q = 2/3: the 4th of 5");
   assert.equal(staffing(recent, 5, 1, 0), 6, "no window: the most seen");
   assert.equal(staffing([3], 1, 10, 100), 3, "one minute seen: its concurrency");
+  // A window expected to hold 10 busy minutes: each held environment can save a cold start in each.
+  assert.equal(staffing(recent, 5, 0.1, 10, 10), 6, "price·ka / busy = 0.1, q = 0.91: the most seen");
+  assert.equal(staffing(recent, 5, 0.1, 10, 2), 2, "price·ka / busy = 0.5, q = 2/3: the 4th of 5");
+  assert.equal(staffing(recent, 5, 0.1, 10, 0.2), 1, "fewer than one busy minute counts as one");
+});
+
+test("a window's staffing counts the busy minutes it is expected to hold: the ring's share of busy minutes × ka", () => {
+  const price = 120; // 0.12 cold starts per idle minute of a memRef environment
+  const w = new SeriesWindows({ price, memRefMb: 100, maxSeries: 4 });
+  const seen: { minute: number; c: number }[] = [];
+  let checked = 0;
+  let minute = 0;
+  for (let k = 0; k < 60; k++) {
+    // Busy runs of 1–4 minutes with gaps of 1–3, the concurrency 1 but 5 every fifth busy minute.
+    minute += 1 + ((k * 7) % 3);
+    const c = k % 5 === 4 ? 5 : 1;
+    seen.push({ minute, c });
+    const [win] = w.observeMinute(minute, [{ series: "u|x", user: "u", memoryMb: 100, environments: c }]);
+    const ring = seen.slice(-16);
+    const span = ring.at(-1)!.minute - ring[0]!.minute + 1;
+    const sorted = ring.map((r) => r.c).sort((a, b) => a - b);
+    const expected = staffing(sorted, sorted.length, price / 1000, win!.ka, (win!.ka * ring.length) / span);
+    assert.equal(win!.environments, expected, `minute ${minute} (ka ${win!.ka})`);
+    if (win!.ka > 1 && expected !== staffing(sorted, sorted.length, price / 1000, win!.ka)) checked++;
+  }
+  assert.ok(checked > 0, "some windows hold more than one busy minute would have them hold");
 });
 
 test("a series' window holds its recent concurrency by price: at a dear price it holds what is usual, not the bursts", () => {
