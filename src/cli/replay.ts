@@ -29,9 +29,11 @@ interface ReplayCliOptions extends TraceCliOptions {
   coldStartLatency?: number;
 }
 
-const DEFAULT_POLICIES = "fixed:ka=10,fixed:ka=60,fixed:ka=240,no-unload,hybrid,oracle";
+// forewarm beside the baselines it is held against, so that a replay with no --policies says where it stands.
+const DEFAULT_POLICIES = "fixed:ka=10,fixed:ka=60,fixed:ka=240,no-unload,hybrid,oracle,forewarm";
 /** M2 cannot run hybrid or the bounds: its baselines are the fixed keep-alives and the two planners. */
-const DEFAULT_M2_POLICIES = "fixed:ka=0,fixed:ka=1,fixed:ka=10,fixed:ka=60,no-unload,forecast,forewarm";
+const DEFAULT_M2_POLICIES =
+  "fixed:ka=0,fixed:ka=1,fixed:ka=10,fixed:ka=60,no-unload,forecast,forewarm,hybrid,oracle";
 
 /** `forewarm replay`: a trace in virtual time under M1 or M2, beside the standard baselines. */
 export function registerReplay(program: Command): void {
@@ -141,6 +143,8 @@ function printResult(opts: ReplayCliOptions, result: ReplayResult): void {
       process.stdout.write(
         "(M2 goal: avoidable = cold starts above the M2 oracle's (an app's first instant), waste in MB·s, both × hybrid's; oracle and fixed:ka=10 run implicitly when not listed)\n",
       );
+    else if (result.m2)
+      process.stdout.write("(list plain `hybrid` to hold M2 runs against issue 7's goal)\n");
     const scores = result.m1 ?? result.m2 ?? [];
     const goal = goalSummary(scores);
     if (goal) process.stdout.write(`${goal}\n`);

@@ -129,8 +129,11 @@ export class SeriesWindows {
   private readonly recent = new Uint16Array(RECENT);
   /** Per series, its concurrency in its last RECENT busy minutes (ring; 0 = not yet). */
   private readonly used: Uint16Array;
-  /** The busy minute of each entry of `used` (the ring's clock: how busy the series has been). */
-  private readonly usedAt: Float64Array;
+  /**
+   * Per series, its last RECENT busy minutes (ring; NaN = not yet), whether or not their concurrency
+   * is known: how busy the series has been, for the busy minutes a window is expected to hold.
+   */
+  private readonly busyAt: Float64Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
   /** Per series: its price multiplier (memory ÷ memRef) and memory, for calibration. */
   private readonly weight: Float64Array;
@@ -144,7 +147,7 @@ export class SeriesWindows {
   constructor(readonly o: SeriesWindowOptions) {
     this.appUser = new Int32Array(o.maxSeries).fill(-1);
     this.used = new Uint16Array(o.maxSeries * RECENT);
-    this.usedAt = new Float64Array(o.maxSeries * RECENT);
+    this.busyAt = new Float64Array(o.maxSeries * RECENT).fill(Number.NaN);
     this.weight = new Float64Array(o.maxSeries).fill(1);
     this.memory = new Float64Array(o.maxSeries).fill(1);
     this.dMinute = new Float64Array(o.maxSeries).fill(Number.NaN);
@@ -278,6 +281,9 @@ export class SeriesWindows {
     this.dPadAfter[app] = this.learner.lastPadAfter;
     this.dIdle[app] = c.expectedIdle;
     this.dCost[app] = c.expectedCost;
+    const base = app * RECENT;
+    this.busyAt.copyWithin(base + 1, base, base + RECENT - 1);
+    this.busyAt[base] = minute;
     // Unknown concurrency (e.g. history recorded without it) is not remembered as 1: it would outvote
     // the measured minutes in the fractile.
     const used = s.environments;
@@ -376,14 +382,13 @@ export class SeriesWindows {
   private remember(app: number, environments: number): void {
     const base = app * RECENT;
     this.used.copyWithin(base + 1, base, base + RECENT - 1);
-    this.usedAt.copyWithin(base + 1, base, base + RECENT - 1);
     this.used[base] = Math.min(environments, 65_535);
-    this.usedAt[base] = this.dMinute[app]!;
   }
 
   /**
    * `staffing` over the series' ring (sorted into a scratch buffer), for a window of `ka` minutes
-   * expected to hold ka × the share of minutes the series was busy over its ring (at least one).
+   * expected to hold ka × the share of minutes the series was busy over its last RECENT busy minutes
+   * (at least one).
    */
   private environmentsOf(app: number, price: number, ka: number): number {
     const sorted = this.recent;
@@ -396,8 +401,11 @@ export class SeriesWindows {
       sorted[i] = v;
     }
     if (n === 0) return 1;
-    const span = this.usedAt[app * RECENT]! - this.usedAt[app * RECENT + n - 1]! + 1;
-    return staffing(sorted, n, price, ka, (ka * n) / span);
+    const base = app * RECENT;
+    let busy = 1;
+    while (busy < RECENT && !Number.isNaN(this.busyAt[base + busy]!)) busy++;
+    const span = this.busyAt[base]! - this.busyAt[base + busy - 1]! + 1;
+    return staffing(sorted, n, price, ka, (ka * busy) / span);
   }
 
   private userId(user: string): number {

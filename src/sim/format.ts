@@ -1,4 +1,4 @@
-import { formatTimes } from "./goal.js";
+import { formatTimes, type GoalStanding } from "./goal.js";
 import type { M1Score } from "./m1.js";
 import type { M2Score } from "./m2.js";
 
@@ -23,6 +23,12 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** The ratios to hybrid, marked ✓ where the run meets the goal (two decimals can read 0.50 either way). */
+function goalCell(goal: GoalStanding | undefined): string {
+  if (!goal) return "";
+  return `${formatTimes(goal.avoidable)} / ${formatTimes(goal.waste)}${goal.meets ? " ✓" : "  "}`;
+}
+
 export function m1Table(scores: readonly M1Score[]): string {
   const header = [
     "policy",
@@ -35,7 +41,7 @@ export function m1Table(scores: readonly M1Score[]): string {
     "p75",
     "p90",
   ];
-  header.push("wasted MB·min", "waste (fixed 10=100)", "× hybrid (avoidable / waste)");
+  header.push("wasted MB·min", "waste (fixed 10=100)", "× hybrid (avoidable / waste, ✓ goal met)");
   const rows = scores.map((s) => [
     s.name,
     int.format(s.apps),
@@ -48,7 +54,7 @@ export function m1Table(scores: readonly M1Score[]): string {
     fixed(s.appColdPct.p90, 2),
     grouped(Math.round(s.wastedMbMin)),
     fixed(s.wastedNormPct, 1),
-    s.goal ? `${formatTimes(s.goal.avoidable)} / ${formatTimes(s.goal.waste)}` : "",
+    goalCell(s.goal),
   ]);
   return table(header, rows);
 }
@@ -67,7 +73,7 @@ export function m2Table(scores: readonly M2Score[]): string {
   header.push("p99", "wasted MB·s", "peak MB");
   // Held against the goal (a replay with hybrid): avoidable cold starts and the ratios to hybrid.
   const held = scores.some((s) => s.goal);
-  if (held) header.push("avoidable", "× hybrid (avoidable / waste)");
+  if (held) header.push("avoidable", "× hybrid (avoidable / waste, ✓ goal met)");
   const rows = scores.map((s) => [
     s.name,
     int.format(s.invocations),
@@ -81,10 +87,7 @@ export function m2Table(scores: readonly M2Score[]): string {
     grouped(s.wastedMbS, 3),
     grouped(s.peakMemoryMb, 1),
     ...(held
-      ? [
-          s.avoidableColdStarts === undefined ? "" : int.format(s.avoidableColdStarts),
-          s.goal ? `${formatTimes(s.goal.avoidable)} / ${formatTimes(s.goal.waste)}` : "",
-        ]
+      ? [s.avoidableColdStarts === undefined ? "" : int.format(s.avoidableColdStarts), goalCell(s.goal)]
       : []),
   ]);
   return table(header, rows);

@@ -43,9 +43,10 @@ export interface PlannedM2Options {
   };
   /**
    * Another source of minute windows on the same path (planFromWindows, reconcile, the router): e.g.
-   * an M1 policy's decisions (policy-windows.ts), given the trace's app count.
+   * an M1 policy's decisions (policy-windows.ts), given the trace's app count and each series' app
+   * (the trace's index).
    */
-  windowSource?: (apps: number) => MinuteWindows;
+  windowSource?: (apps: number, appOf: (series: string) => number) => MinuteWindows;
 }
 
 /** What the window path needs of a window source: told each ended minute's busy series, it holds each series' latest window. */
@@ -53,6 +54,10 @@ export interface MinuteWindows {
   learnMinute(minute: number, busy: readonly BusySeries[]): void;
   windows(): Iterable<SeriesWindow>;
 }
+
+/** Each app is one series (its only task type, `t`), named by the trace's app index. */
+const seriesOf = (app: number): string => `${app}|t`;
+const appOfSeries = (series: string): number => Number(series.slice(0, -2));
 
 const UNLIMITED = {
   cpu: Number.POSITIVE_INFINITY,
@@ -103,7 +108,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   const models: (FittedModel | null)[] = new Array(nApps).fill(null);
   const fittedThrough = new Float64Array(nApps).fill(Number.NaN);
   const windows: MinuteWindows | null = options.windowSource
-    ? options.windowSource(nApps)
+    ? options.windowSource(nApps, appOfSeries)
     : options.windows
       ? new SeriesWindows({ ...options.windows, maxSeries: nApps })
       : null;
@@ -179,7 +184,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
       windows.learnMinute(
         busyMinute,
         busyApps.map((a) => ({
-          series: `${a}|t`,
+          series: seriesOf(a),
           // Pooling key only (environments stay per app): the trace's user where it has one, as in M1.
           user: poolUser && poolUser[a]! >= 0 ? `u${poolUser[a]}` : "",
           memoryMb: mem[a]!,
@@ -230,7 +235,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
           now: t,
           windows: windows.windows(),
           busyNow: new Map(
-            busyMinute === minute ? busyApps.map((a) => [`${a}|t`, peakRunning.get(a) ?? 1]) : [],
+            busyMinute === minute ? busyApps.map((a) => [seriesOf(a), peakRunning.get(a) ?? 1]) : [],
           ),
           templates,
           forecasts: empty,
@@ -260,7 +265,7 @@ export function runM2Planned(trace: EventTrace, name: string, options: PlannedM2
   };
 
   for (let app = 0; app < nApps; app++) {
-    templates.set(`${app}|t`, { user: String(app), taskType: "t", spec: specs[app]! });
+    templates.set(seriesOf(app), { user: String(app), taskType: "t", spec: specs[app]! });
     leadMs.set(specKey(specs[app]!), L);
   }
 

@@ -18,17 +18,20 @@ const MINUTE_MS = 60_000;
 const RECENT = 16;
 
 export class PolicyWindows implements MinuteWindows {
-  private readonly ids = new Map<string, number>();
   private readonly latest = new Map<string, SeriesWindow>();
-  /** Per series, its concurrency in its last RECENT busy minutes (ring; 0 = not yet). */
+  /** Per app, its concurrency in its last RECENT busy minutes (ring; 0 = not yet). */
   private readonly used: Uint16Array;
   private lastMinute = Number.NEGATIVE_INFINITY;
 
-  /** `policy` numbers apps 0 … apps − 1: series get ids in the order they are first reported. */
+  /**
+   * `policy` numbers apps as the trace does (0 … apps − 1, the index its per-app facts are given
+   * by); `appOf` names each series' app.
+   */
   constructor(
     private readonly policy: M1Policy,
     private readonly label: string,
-    private readonly apps: number,
+    apps: number,
+    private readonly appOf: (series: string) => number,
   ) {
     this.used = new Uint16Array(apps * RECENT);
   }
@@ -37,13 +40,11 @@ export class PolicyWindows implements MinuteWindows {
     if (minute <= this.lastMinute)
       throw new Error(`minute ${minute} reported after minute ${this.lastMinute}: minutes must ascend`);
     this.lastMinute = minute;
-    for (const s of busy) {
-      let app = this.ids.get(s.series);
-      if (app === undefined) {
-        if (this.ids.size >= this.apps) throw new Error(`more than ${this.apps} series: ${s.series}`);
-        app = this.ids.size;
-        this.ids.set(s.series, app);
-      }
+    // A minute's apps in the trace's order, as M1 asks them.
+    const order = busy.map((s) => ({ s, app: this.appOf(s.series) })).sort((x, y) => x.app - y.app);
+    for (const { s, app } of order) {
+      if (!(app >= 0 && app < this.used.length / RECENT))
+        throw new Error(`series ${s.series}: app ${app} outside 0…${this.used.length / RECENT - 1}`);
       const { pw, ka } = this.policy.afterBusyMinute(app, minute, Math.max(1, s.arrivals ?? 1));
       const from = (minute + pw + 1) * MINUTE_MS;
       this.latest.set(s.series, {

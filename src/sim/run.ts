@@ -364,7 +364,7 @@ function runM2Spec(
       onProgress,
       keepAliveSeconds: 60,
       planner: M2_PLANNER,
-      windowSource: (apps) => new PolicyWindows(policy, s.label, apps),
+      windowSource: (apps, appOf) => new PolicyWindows(policy, s.label, apps, appOf),
     });
   }
   const kaMinutes = s.definition.fixedKeepAlive?.(s.params);

@@ -337,6 +337,28 @@ test("a window's staffing counts the busy minutes it is expected to hold: the ri
     if (win!.ka > 1 && expected !== staffing(sorted, sorted.length, price / 1000, win!.ka)) checked++;
   }
   assert.ok(checked > 0, "some windows hold more than one busy minute would have them hold");
+
+  // A relearn from history without concurrency in some minutes: those still count as busy minutes.
+  const learnt = new SeriesWindows({ price: 200, memRefMb: 100, maxSeries: 4 });
+  const known: { minute: number; c: number }[] = [];
+  const busyMinutes: number[] = [];
+  let unknownChecked = 0;
+  for (let k = 0; k < 60; k++) {
+    const at = 10 * Math.floor(k / 5) + (k % 5); // busy 5 minutes on, 5 off: half the minutes
+    busyMinutes.push(at);
+    const c = k % 2 === 0 ? undefined : k % 4 === 1 ? 4 : 1;
+    if (c !== undefined) known.push({ minute: at, c });
+    learnt.learnMinute(at, [{ series: "u|y", user: "u", memoryMb: 100, ...(c ? { environments: c } : {}) }]);
+    if (known.length === 0) continue;
+    const [win] = [...learnt.windows()];
+    const ring = known.slice(-16).map((r) => r.c);
+    const sorted = ring.sort((a, b) => a - b);
+    const last = busyMinutes.slice(-16);
+    const busy = (win!.ka * last.length) / (last.at(-1)! - last[0]! + 1);
+    assert.equal(win!.environments, staffing(sorted, sorted.length, 0.2, win!.ka, busy), `minute ${at}`);
+    if (k >= 20 && win!.ka > 1) unknownChecked++;
+  }
+  assert.ok(unknownChecked > 0, "windows longer than a minute were checked");
 });
 
 test("a series' window holds its recent concurrency by price: at a dear price it holds what is usual, not the bursts", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { m1Table } from "../../src/sim/format.js";
 import { crossingSummary, frontierCrossings, goalStanding, goalSummary } from "../../src/sim/goal.js";
 import type { M1Score } from "../../src/sim/m1.js";
 import { replayLoaded } from "../../src/sim/run.js";
@@ -72,6 +73,14 @@ test("goal summary: names who meets it, else the closest causal policy on its wo
   rows.push(score("d", 90, 450), score("e", 100, 500));
   for (const r of rows) r.goal = goalStanding(r, hybrid, fixed10);
   assert.match(goalSummary(rows), /met by d \(0\.45× \/ 0\.45×\), e \(0\.50× \/ 0\.50×\)/);
+  // The table marks who meets it: two decimals read 0.50 for 0.4994 and 0.5006 alike.
+  rows.push(score("f", 101, 500));
+  for (const r of rows) r.goal = goalStanding(r, hybrid, fixed10);
+  const table = m1Table(rows).split("\n");
+  const line = (name: string) => table.find((l) => l.startsWith(`${name} `))!;
+  assert.match(line("e"), /0\.50 \/ 0\.50 ✓$/);
+  assert.match(line("f"), /0\.51 \/ 0\.50 {2}$/);
+  assert.match(line("b"), /0\.65 \/ 0\.56 {2}$/);
   // Without standings (M2, or nothing but bounds) there is nothing to say.
   assert.equal(goalSummary([score("x", 1, 1)]), "");
 });
@@ -161,11 +170,13 @@ test("replay --sweep prints where the frontier crosses avoidable = waste", async
     "price=2..3.5:0.5",
   ]);
   // The line's figures are the table's own rows interpolated: the bracket is where a − w changes sign.
-  const rows = [...stdout.matchAll(/^forewarm:price=(\S+) .* ([\d.]+) \/ ([\d.]+)$/gm)].map((r) => ({
-    price: Number(r[1]),
-    a: Number(r[2]),
-    w: Number(r[3]),
-  }));
+  const rows = [...stdout.matchAll(/^forewarm:price=(\S+) .* ([\d.]+) \/ ([\d.]+)(?: ✓| {2})$/gm)].map(
+    (r) => ({
+      price: Number(r[1]),
+      a: Number(r[2]),
+      w: Number(r[3]),
+    }),
+  );
   assert.equal(rows.length, 4, stdout);
   const i = rows.findIndex(
     (r, k) => k > 0 && Math.sign(rows[k - 1]!.a - rows[k - 1]!.w) !== Math.sign(r.a - r.w),
