@@ -31,7 +31,7 @@ interface ReplayCliOptions extends TraceCliOptions {
 
 // forewarm beside the baselines it is held against, so that a replay with no --policies says where it stands.
 const DEFAULT_POLICIES = "fixed:ka=10,fixed:ka=60,fixed:ka=240,no-unload,hybrid,oracle,forewarm";
-/** M2 cannot run hybrid or the bounds: its baselines are the fixed keep-alives and the two planners. */
+/** M2: the fixed keep-alives, the two planners, and hybrid and the oracle, which the goal is held against. */
 const DEFAULT_M2_POLICIES =
   "fixed:ka=0,fixed:ka=1,fixed:ka=10,fixed:ka=60,no-unload,forecast,forewarm,hybrid,oracle";
 

@@ -288,6 +288,7 @@ function holdM2AgainstGoal(
   const axes = (s: M2Score): GoalAxes => ({
     avoidableColdStarts: s.coldStarts - oracle.coldStarts,
     waste: s.wastedMbS,
+    bound: s.bound,
   });
   const hybrid = axes(scores[hybridAt]!);
   for (const s of scores) {

@@ -96,7 +96,7 @@ test("CLI: bad input prints one message with file and line and exits 1", () => {
   assert.equal(u.stderr.trim().split("\n").length, 1);
 });
 
-test("CLI: without --policies each model runs its own baselines (M2 has no hybrid or oracle)", () => {
+test("CLI: without --policies each model runs forewarm beside the baselines it is held against", () => {
   const run = (...extra: string[]) =>
     spawnSync(
       process.execPath,
@@ -116,6 +116,7 @@ test("CLI: without --policies each model runs its own baselines (M2 has no hybri
     "no-unload",
     "hybrid",
     "oracle",
+    "forewarm",
   ]);
   assert.deepEqual(names(run("--model", "m2")), [
     "fixed:ka=0",
@@ -125,6 +126,8 @@ test("CLI: without --policies each model runs its own baselines (M2 has no hybri
     "no-unload",
     "forecast",
     "forewarm",
+    "hybrid",
+    "oracle",
   ]);
 });
 
@@ -145,14 +148,14 @@ test("CLI: an M1 table says where each policy stands against the goal, with hybr
     { encoding: "utf8" },
   );
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /× hybrid \(avoidable \/ waste\)/);
+  assert.match(r.stdout, /× hybrid \(avoidable \/ waste, ✓ goal met\)/);
   assert.match(r.stdout, /fixed:ka=10 and hybrid run implicitly/);
   assert.match(r.stdout, /^goal \(≤ 0\.5× hybrid's avoidable cold starts and ≤ 0\.5× its waste\): /m);
   // The oracle (0 / 0) would meet it, but it is a bound: never named as meeting it or as closest.
   // The closest is the policy row whose worse axis (× hybrid) is smallest.
   const worse = new Map<string, number>();
   for (const line of r.stdout.split("\n")) {
-    const m = /^(fixed:ka=60|forewarm)\s.*\s(\d+\.\d+) \/ (\d+\.\d+)$/.exec(line);
+    const m = /^(fixed:ka=60|forewarm)\s.*\s(\d+\.\d+) \/ (\d+\.\d+)(?: ✓| {2})$/.exec(line);
     if (m) worse.set(m[1]!, Math.max(Number(m[2]), Number(m[3])));
   }
   assert.equal(worse.size, 2, r.stdout);
@@ -161,6 +164,7 @@ test("CLI: an M1 table says where each policy stands against the goal, with hybr
   // (The table rounds to two decimals: a tie there may name either.)
   assert.equal(worse.get(named), Math.min(...worse.values()), r.stdout);
   assert.doesNotMatch(r.stdout, /(met by|closest)[^\n]*oracle/);
+  assert.match(r.stdout, /^oracle\s.*0\.00 \/ 0\.00 {2}$/m, "a bound is never marked as meeting it");
   assert.match(r.stdout, /^worse than fixed:ka=10 on both axes: /m);
 });
 

@@ -116,6 +116,7 @@ test("in M2 the hybrid histogram pre-warms a clockwork app: as warm as fixed 60 
   // Held against itself: the goal's ratios are 1 on waste and 0 ÷ 0 = 0 on avoidable cold starts.
   assert.deepEqual(hybrid!.goal, { avoidable: 0, waste: 1, meets: false, worseThanFixed10: false });
   assert.equal(oracle!.avoidableColdStarts, 0);
+  assert.equal(oracle!.goal!.meets, false, "a bound never meets the goal (0 / 0 would)");
   assert.equal(fixed60!.avoidableColdStarts, 0);
   assert.equal(fixed60!.goal!.avoidable, 0);
 });
