@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import type { GoalStanding } from "./goal.js";
 import type { M1Score } from "./m1.js";
 import type { M2Score } from "./m2.js";
 import type { SweptSpec } from "./sweep.js";
@@ -58,7 +59,12 @@ export function writeReport(
   const cdfs = (m1 ?? []).filter((_, i) => specs[i]?.sweepValue === undefined).slice(0, MAX_CDF_SERIES);
   const data = {
     title,
-    againstHybrid: m1 && references ? againstHybrid(specs, m1, references) : [],
+    // M1: against the references the replay ran; M2: against a listed hybrid (its goal columns).
+    againstHybrid: againstHybrid(
+      specs,
+      m1 ?? m2 ?? [],
+      references ? [references.fixed10, references.hybrid] : [],
+    ),
     goalReach: GOAL_CHART_REACH,
     wasteUnit: m1 ? "wasted MB·min" : "wasted MB·s",
     pareto: [...groups.values()],
@@ -102,37 +108,34 @@ const GOAL_CHART_REACH = 1.25;
  */
 function againstHybrid(
   specs: readonly SweptSpec[],
-  m1: readonly M1Score[],
-  references: { hybrid: M1Score; fixed10: M1Score },
+  rows: readonly { name: string; bound?: boolean; goal?: GoalStanding }[],
+  references: readonly { name: string; goal?: GoalStanding }[],
 ): Series[] {
-  const h = references.hybrid;
-  if (h.avoidableColdStarts <= 0 || h.wastedMbMin <= 0) return [];
-  const at = (s: M1Score) => ({
-    x: s.wastedMbMin / h.wastedMbMin,
-    y: s.avoidableColdStarts / h.avoidableColdStarts,
-  });
+  const hybrid = [...rows, ...references].find((r) => r.name === "hybrid");
+  // Hybrid held against itself is (1, 1) unless it has nothing on an axis (0 ÷ 0 = 0): no ratios then.
+  if (hybrid?.goal?.avoidable !== 1 || hybrid.goal.waste !== 1) return [];
+  const at = (g: GoalStanding) => ({ x: g.waste, y: g.avoidable });
   const groups = new Map<string, Series>();
   specs.forEach((spec, i) => {
-    const s = m1[i];
-    if (!s || s.bound) return;
+    const s = rows[i];
+    if (!s?.goal || s.bound) return;
     const g = groups.get(spec.group) ?? {
       label: spec.group,
       points: [],
       line: spec.sweepValue !== undefined,
     };
     groups.set(spec.group, g);
-    g.points.push(at(s));
+    g.points.push(at(s.goal));
   });
-  for (const r of [references.fixed10, h])
-    if (!specs.some((s) => s.label === r.name))
-      groups.set(r.name, { label: `${r.name} (reference)`, points: [at(r)], line: false });
-  const reach = Math.max(1, ...[...groups.values()].flatMap((g) => g.points.map((p) => Math.min(p.x, p.y))));
+  for (const r of references)
+    if (r.goal && !specs.some((s) => s.label === r.name))
+      groups.set(r.name, { label: `${r.name} (reference)`, points: [at(r.goal)], line: false });
   groups.set(GOAL_LABEL, { label: GOAL_LABEL, points: [{ x: 0.5, y: 0.5 }], line: false });
   groups.set("=", {
     label: "avoidable = waste",
     points: [
       { x: 0, y: 0 },
-      { x: reach, y: reach },
+      { x: GOAL_CHART_REACH, y: GOAL_CHART_REACH },
     ],
     line: true,
   });

@@ -152,3 +152,45 @@ test("an M1 report holds the runs against the goal in hybrid's units, and leaves
   assert.deepEqual(n.errors, []);
   assert.equal(n.canvases, 2, "Pareto and CDFs only");
 });
+
+test("an M2 report with hybrid listed draws the runs in hybrid's units too, from the replay's own goal columns", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-m2report-"));
+  const file = path.join(dir, "m2.html");
+  await replayReport(file, "--model", "m2", "--policies", "fixed:ka=1,hybrid,oracle,forewarm");
+  const r = await render(file, path.join(dir, "m2.png"));
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.canvases, 2, "Pareto and against the goal (M2 has no per-app CDFs)");
+  const data = JSON.parse(/const D = (.*);\n/.exec(fs.readFileSync(file, "utf8"))![1]!) as {
+    againstHybrid: { label: string; points: { x: number; y: number }[] }[];
+  };
+  const { stdout } = await run(process.execPath, [
+    cli,
+    "replay",
+    "--format",
+    "azure2021",
+    "--trace",
+    path.join(traces, "azure2021-example.csv"),
+    "--model",
+    "m2",
+    "--policies",
+    "fixed:ka=1,hybrid,oracle,forewarm",
+    "--json",
+  ]);
+  const rows = JSON.parse(stdout) as { name: string; goal: { avoidable: number; waste: number } }[];
+  for (const name of ["fixed:ka=1", "hybrid", "forewarm"]) {
+    const goal = rows.find((x) => x.name === name)!.goal;
+    assert.deepEqual(data.againstHybrid.find((s) => s.label === name)!.points, [
+      { x: goal.waste, y: goal.avoidable },
+    ]);
+  }
+  assert.equal(
+    data.againstHybrid.some((s) => s.label === "oracle"),
+    false,
+    "bounds are not drawn",
+  );
+
+  // Without hybrid there is nothing to hold the runs against.
+  const none = path.join(dir, "none.html");
+  await replayReport(none, "--model", "m2", "--policies", "fixed:ka=1,forewarm");
+  assert.equal((await render(none, path.join(dir, "none.png"))).canvases, 1);
+});
