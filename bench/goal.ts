@@ -17,7 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
-import { frontierCrossings, GOAL_SHARE, type GoalStanding } from "../src/sim/goal.js";
+import { closestToGoal, frontierCrossings, GOAL_SHARE, type GoalStanding } from "../src/sim/goal.js";
 import { type LoadOptions, loadTrace } from "../src/sim/loaders/index.js";
 import { writeReport } from "../src/sim/report-html.js";
 import { replayLoaded } from "../src/sim/run.js";
@@ -167,11 +167,9 @@ function standingOf(
   hybrid: { avoidable: number; waste: number },
   report: string,
 ): Standing {
-  type Row = (typeof scores)[number];
   const swept = scores.filter((_, i) => specs[i]!.sweepValue !== undefined);
   const [crossing] = frontierCrossings(specs, scores);
-  const worse = (s: Row) => Math.max(s.goal!.avoidable, s.goal!.waste);
-  const closest = swept.reduce((a, b) => (worse(b) < worse(a) ? b : a));
+  const { closest, miss } = closestToGoal(swept);
   return {
     trace,
     scored,
@@ -183,7 +181,7 @@ function standingOf(
       label: closest.name,
       avoidable: closest.goal!.avoidable,
       waste: closest.goal!.waste,
-      ofGoal: worse(closest) / GOAL_SHARE,
+      ofGoal: miss,
     },
     meeting: swept.filter((s) => s.goal!.meets).map((s) => s.name),
     worseThanFixed10: scores.filter((s) => s.goal!.worseThanFixed10 && !s.bound).map((s) => s.name),

@@ -72,7 +72,7 @@ const MINUTE_MS = 60_000;
  * Busy minutes whose concurrency the next window provides for: one minute's is a noisy sample of
  * how many tasks overlap, and a missing environment costs a cold start as a missing window does.
  */
-const RECENT = 16;
+export const RECENT = 16;
 
 /**
  * The environments to hold in a window of `ka` minutes, given the series' recent concurrencies

@@ -80,13 +80,7 @@ export function goalSummary(
   let first: string;
   if (meeting.length > 0) first = `${head} met by ${meeting.map(at).join(", ")}`;
   else {
-    // Closest by the worse axis, then by the other (∞ on one axis still ranks by the other).
-    const worse = (s: Row) => Math.max(s.goal!.avoidable, s.goal!.waste);
-    const better = (s: Row) => Math.min(s.goal!.avoidable, s.goal!.waste);
-    const closer = (a: Row, b: Row) =>
-      worse(b) < worse(a) || (worse(b) === worse(a) && better(b) < better(a));
-    const closest = candidates.reduce((a, b) => (closer(a, b) ? b : a));
-    const miss = worse(closest) / GOAL_SHARE;
+    const { closest, miss } = closestToGoal(candidates);
     const far = Number.isFinite(miss)
       ? `its worse axis ${miss.toFixed(3)}× the goal`
       : "infinitely far (hybrid has none on its worse axis)";
@@ -95,6 +89,20 @@ export function goalSummary(
   const worseBoth = candidates.filter((s) => s.goal!.worseThanFixed10).map((s) => s.name);
   const second = `worse than fixed:ka=10 on both axes: ${worseBoth.length > 0 ? worseBoth.join(", ") : "none"}`;
   return `${first}\n${second}`;
+}
+
+/**
+ * The row nearest the goal: by its worse axis (× hybrid), then by the other (∞ on one axis still ranks
+ * by the other); `miss` = its worse axis ÷ the goal's share. `rows` must not be empty.
+ */
+export function closestToGoal<Row extends { goal?: GoalStanding }>(
+  rows: readonly Row[],
+): { closest: Row; miss: number } {
+  const worse = (s: Row) => Math.max(s.goal!.avoidable, s.goal!.waste);
+  const better = (s: Row) => Math.min(s.goal!.avoidable, s.goal!.waste);
+  const closer = (a: Row, b: Row) => worse(b) < worse(a) || (worse(b) === worse(a) && better(b) < better(a));
+  const closest = rows.reduce((a, b) => (closer(a, b) ? b : a));
+  return { closest, miss: worse(closest) / GOAL_SHARE };
 }
 
 /** Where one swept policy's frontier crosses avoidable = waste (both × hybrid), or why it does not. */

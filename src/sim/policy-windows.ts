@@ -9,13 +9,11 @@
  * A window holds the most tasks of the series that ran at once in its last RECENT busy minutes: an M1
  * policy keeps an app loaded, whole, as fixed keep-alive in M2 keeps every environment the app used.
  */
-import type { BusySeries, SeriesWindow } from "../plan/series-windows.js";
+import { type BusySeries, RECENT, type SeriesWindow } from "../plan/series-windows.js";
 import type { MinuteWindows } from "./m2-planned.js";
 import type { M1Policy } from "./policies/types.js";
 
 const MINUTE_MS = 60_000;
-/** Busy minutes whose concurrency a window holds (as the forewarm path's staffing looks back). */
-const RECENT = 16;
 
 export class PolicyWindows implements MinuteWindows {
   private readonly latest = new Map<string, SeriesWindow>();

@@ -33,20 +33,21 @@ async function render(
   }
 }
 
+/** The CLI with `args`; its stdout. */
+async function forewarm(...args: string[]): Promise<string> {
+  return (await run(process.execPath, [cli, ...args])).stdout;
+}
+
+const AZURE2021 = ["--format", "azure2021", "--trace", path.join(traces, "azure2021-example.csv")];
+
 /** `forewarm replay` of the azure2021 example with `args`, its M1 report written to `file`. */
 async function replayReport(file: string, ...args: string[]): Promise<void> {
-  const trace = path.join(traces, "azure2021-example.csv");
-  await run(process.execPath, [
-    cli,
-    "replay",
-    "--format",
-    "azure2021",
-    "--trace",
-    trace,
-    ...args,
-    "--report",
-    file,
-  ]);
+  await forewarm("replay", ...AZURE2021, ...args, "--report", file);
+}
+
+/** The data a report's charts are drawn from (embedded in the page as `const D`). */
+function chartData<T>(file: string): T {
+  return JSON.parse(/const D = (.*);\n/.exec(fs.readFileSync(file, "utf8"))![1]!) as T;
 }
 
 test("the replay report renders its Pareto plot and per-app CDFs in a browser, without errors", async () => {
@@ -74,8 +75,7 @@ test("the replay report renders its Pareto plot and per-app CDFs in a browser, w
 test("the forecast report renders actual-vs-forecast charts with intervals in a browser, without errors", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-fcreport-"));
   const file = path.join(dir, "forecast.html");
-  await run(process.execPath, [
-    cli,
+  await forewarm(
     "forecast",
     "--format",
     "swf",
@@ -89,7 +89,7 @@ test("the forecast report renders actual-vs-forecast charts with intervals in a 
     "5",
     "--report",
     file,
-  ]);
+  );
   const r = await render(file, path.join(dir, "forecast.png"));
   assert.deepEqual(r.errors, []);
   assert.ok(r.canvases >= 1, "at least one series chart");
@@ -100,8 +100,7 @@ test("an M1 report holds the runs against the goal in hybrid's units, and leaves
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fw-goalreport-"));
   const file = path.join(dir, "goal.html");
   const azure = path.join(traces, "azure2019-500fn-8h");
-  await run(process.execPath, [
-    cli,
+  await forewarm(
     "replay",
     "--format",
     "azure2019",
@@ -115,15 +114,12 @@ test("an M1 report holds the runs against the goal in hybrid's units, and leaves
     "price=2..3:1",
     "--report",
     file,
-  ]);
+  );
   const r = await render(file, path.join(dir, "goal.png"));
   assert.deepEqual(r.errors, []);
   assert.equal(r.canvases, 3, "Pareto, against the goal, and the oracle's CDF");
   type Chart = { label: string; points: { x: number; y: number }[] }[];
-  const data = JSON.parse(/const D = (.*);\n/.exec(fs.readFileSync(file, "utf8"))![1]!) as {
-    pareto: Chart;
-    againstHybrid: Chart;
-  };
+  const data = chartData<{ pareto: Chart; againstHybrid: Chart }>(file);
   const find = (chart: Chart, label: string) => chart.find((s) => s.label === label)!.points;
   const [hybrid] = find(data.pareto, "hybrid (reference)");
   const [oracle] = find(data.pareto, "oracle");
@@ -160,22 +156,16 @@ test("an M2 report with hybrid listed draws the runs in hybrid's units too, from
   const r = await render(file, path.join(dir, "m2.png"));
   assert.deepEqual(r.errors, []);
   assert.equal(r.canvases, 2, "Pareto and against the goal (M2 has no per-app CDFs)");
-  const data = JSON.parse(/const D = (.*);\n/.exec(fs.readFileSync(file, "utf8"))![1]!) as {
-    againstHybrid: { label: string; points: { x: number; y: number }[] }[];
-  };
-  const { stdout } = await run(process.execPath, [
-    cli,
+  const data = chartData<{ againstHybrid: { label: string; points: { x: number; y: number }[] }[] }>(file);
+  const stdout = await forewarm(
     "replay",
-    "--format",
-    "azure2021",
-    "--trace",
-    path.join(traces, "azure2021-example.csv"),
+    ...AZURE2021,
     "--model",
     "m2",
     "--policies",
     "fixed:ka=1,hybrid,oracle,forewarm",
     "--json",
-  ]);
+  );
   const rows = JSON.parse(stdout) as { name: string; goal: { avoidable: number; waste: number } }[];
   for (const name of ["fixed:ka=1", "hybrid", "forewarm"]) {
     const goal = rows.find((x) => x.name === name)!.goal;
